@@ -1,0 +1,145 @@
+"""Fixtures shared by the whole suite. Names are stable; other test modules rely on them.
+
+Running portals (real subprocess, real port, real SQLite; see mock_portal/testing.py):
+- `portal` (session scope): one portal for the whole run, seed 1, 200 orders, default
+  settings. Tests that change state must use orders no other test uses: take them by the
+  fixed demo cases (`portal_cases`) only when you merely read them, and for changes pick
+  orders through `unshipped_orders` (every call hands out orders never handed out before).
+  Never advance its clock, inject faults or reset it: use `fresh_portal` for that.
+- `fresh_portal` (function scope): a portal of its own (seed 1, 60 orders), stopped after
+  the test. Move its clock, inject faults, reset it freely.
+- `unshipped_orders(n, seller=DEMO_EMAIL)`: n order ids of Unshipped, unflagged, single-
+  or multi-item orders of the session `portal` that no other test has received.
+- `portal_cases`: name -> order id of the fixed demo cases (seed.CASES) for seed 1.
+
+Flask test client on a temporary database (no server, fast):
+- `portal_app` (function scope): create_app on a fresh database (seed 1, 60 orders,
+  TESTING on).
+- `client`: `portal_app.test_client()`.
+- `portal_db`: a sqlite3 connection to `portal_app`'s database (for plain domain calls).
+
+Plain database, no Flask (domain unit tests):
+- `domain_conn`: a sqlite3 connection (mock_portal.db.connect) to a private copy of a
+  seeded database (seed 1, 60 orders, preset seed-30d), seeded once per run and copied per
+  test, so every test starts from the same state.
+
+Demo accounts: DEMO_EMAIL / DEMO_PASSWORD / DEMO_TOTP_SECRET and SECOND_* below.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from mock_portal import create_app, db, seed
+from mock_portal.testing import PortalProcess, running_portal
+
+DEMO_EMAIL = "seller@example.com"
+DEMO_PASSWORD = "demo-password"
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+SECOND_EMAIL = seed.SECOND_SELLER["email"]
+SECOND_PASSWORD = seed.SECOND_SELLER["password"]
+SECOND_TOTP_SECRET = seed.SECOND_SELLER["totp_secret"]
+
+SESSION_SEED = 1
+SESSION_ORDERS = 200
+FRESH_ORDERS = 60
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[PortalProcess]:
+    with running_portal(seed=SESSION_SEED, orders=SESSION_ORDERS) as started:
+        yield started
+
+
+@pytest.fixture
+def fresh_portal() -> Iterator[PortalProcess]:
+    with running_portal(seed=SESSION_SEED, orders=FRESH_ORDERS) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def portal_cases() -> dict[str, str]:
+    return seed.case_ids(SESSION_SEED, SESSION_ORDERS)
+
+
+class _OrderPool:
+    """Hands out each Unshipped order of the session portal at most once per test run."""
+
+    def __init__(self, portal: PortalProcess) -> None:
+        self.portal = portal
+        self.lock = threading.Lock()
+        self.given: set[str] = set()
+        # The fixed cases stay untouched so read-only tests can rely on them.
+        self.reserved = set(seed.case_ids(SESSION_SEED, SESSION_ORDERS).values())
+
+    def take(self, count: int, seller: str = DEMO_EMAIL) -> list[str]:
+        with self.lock:
+            candidates = [
+                order["order_id"]
+                for order in self.portal.orders(status="Unshipped", seller=seller)
+                if order["order_id"] not in self.given
+                and order["order_id"] not in self.reserved
+                and order["buyer_request_kind"] is None
+            ]
+            if len(candidates) < count:
+                raise RuntimeError(
+                    f"the session portal has only {len(candidates)} unused Unshipped orders "
+                    f"left for {seller}; use fresh_portal for this test"
+                )
+            # Oldest first, so tests taking few orders do not reshuffle the newest page.
+            chosen = candidates[::-1][:count]
+            self.given.update(chosen)
+            return chosen
+
+
+@pytest.fixture(scope="session")
+def _order_pool(portal: PortalProcess) -> _OrderPool:
+    return _OrderPool(portal)
+
+
+@pytest.fixture
+def unshipped_orders(_order_pool: _OrderPool) -> Callable[..., list[str]]:
+    return _order_pool.take
+
+
+@pytest.fixture
+def portal_app(tmp_path):
+    return create_app(
+        {"DATABASE": str(tmp_path / "portal.db"), "ORDERS": FRESH_ORDERS, "TESTING": True}
+    )
+
+
+@pytest.fixture
+def client(portal_app):
+    return portal_app.test_client()
+
+
+@pytest.fixture
+def portal_db(portal_app):
+    conn = db.connect(portal_app.config["DATABASE"])
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def _seeded_template(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("template") / "portal.db"
+    db.init_db({"DATABASE": str(path), "SEED": SESSION_SEED, "ORDERS": FRESH_ORDERS})
+    # Fold the WAL into the main file so a plain file copy carries everything.
+    conn = db.connect(str(path))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return str(path)
+
+
+@pytest.fixture
+def domain_conn(_seeded_template: str, tmp_path):
+    path = tmp_path / "domain.db"
+    shutil.copyfile(_seeded_template, path)
+    conn = db.connect(str(path))
+    yield conn
+    conn.close()

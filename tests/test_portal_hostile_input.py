@@ -1,0 +1,256 @@
+"""Hundreds of generated malformed and hostile requests: none may give a 500, change an order
+or mail, or echo a fragment of HTML unescaped. Run in both languages."""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+from urllib.parse import quote
+
+import pytest
+
+from agent import totp
+from mock_portal import create_app, db, seed
+
+EMAIL = "seller@example.com"
+GENERATED_CASES = 300
+
+HTML_PAYLOADS = [
+    "<script>alert('x')</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg/onload=alert(2)>",
+    "</textarea><b>bold</b>",
+    "<a href='javascript:alert(3)'>link</a>",
+]
+OTHER_PAYLOADS = [
+    "",
+    " ",
+    "' OR '1'='1",
+    "'; DROP TABLE orders; --",
+    '" OR ""="',
+    "%' OR 1=1 --",
+    "1; DELETE FROM mail",
+    "{{ 7*7 }}",
+    "{% raw %}",
+    "${7*7}",
+    "../../../../etc/passwd",
+    "\x00",
+    "a\x00b",
+    "\r\nSet-Cookie: evil=1",
+    "-1",
+    "0",
+    "1e309",
+    "9" * 400,
+    "NaN",
+    "null",
+    "[]",
+    "{}",
+    "ÄÖÜ 取消订单 🙂",
+    "\u202e\u200b",
+    "x" * 5000,
+]
+PAYLOADS = HTML_PAYLOADS + OTHER_PAYLOADS
+INVALID_UTF8 = [b"\xff", b"\xc3\x28", b"\xe2\x82", b"\xf0\x28\x8c\xbc", b"%ff%fe", b"\xed\xa0\x80"]
+
+
+def order_id(number: int, prefix: str = "112") -> str:
+    return seed.order_id(1, number, prefix)
+
+
+# Targets where no form post may change anything: orders that cannot be cancelled, another
+# seller's, ones that do not exist, and (with invalid fields only) a cancellable one.
+NOT_CANCELLABLE = [
+    order_id(seed.CASES["pending"]),
+    order_id(seed.CASES["shipped"]),
+    order_id(seed.CASES["cancelled_counted"]),
+    order_id(1, "114"),
+    "999-9999999-9999999",
+]
+CANCELLABLE = order_id(seed.CASES["multi_item"])
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    path = tmp_path_factory.mktemp("hostile") / "portal.db"
+    return create_app({"DATABASE": str(path), "ORDERS": 30, "TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def conn(app):
+    connection = db.connect(app.config["DATABASE"])
+    yield connection
+    connection.close()
+
+
+def csrf_of(text: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+
+
+@pytest.fixture(scope="module", params=["en", "zh-CN"])
+def client(app, request):
+    signed_in = app.test_client()
+    signed_in.get(f"/ap/signin?lang={request.param}")
+    token = csrf_of(signed_in.get("/ap/signin").text)
+    signed_in.post(
+        "/ap/signin", data={"csrf_token": token, "email": EMAIL, "password": "demo-password"}
+    )
+    signed_in.post("/ap/mfa", data={"csrf_token": token, "otp": totp.totp("JBSWY3DPEHPK3PXP")})
+    page = signed_in.get("/home")
+    assert page.status_code == 200 and f'lang="{request.param}"' in page.text
+    signed_in.csrf = csrf_of(signed_in.get("/orders-v3/").text)
+    return signed_in
+
+
+def snapshot(conn) -> list[tuple]:
+    tables = {
+        "orders": "SELECT * FROM orders ORDER BY id",
+        "items": "SELECT * FROM order_items ORDER BY id",
+        "history": "SELECT COUNT(*) FROM order_history",
+        "mail": "SELECT COUNT(*) FROM mail",
+        "tokens": "SELECT COUNT(*) FROM submit_tokens",
+    }
+    return [tuple(row) for sql in tables.values() for row in conn.execute(sql).fetchall()]
+
+
+def check(response, sent: list[str]) -> None:
+    assert response.status_code < 500, response.status_code
+    body = response.get_data(as_text=True)
+    for value in sent:
+        for payload in HTML_PAYLOADS:
+            if payload in value:
+                assert payload not in body, f"unescaped {payload!r}"
+
+
+def hostile_get_urls(rng: random.Random) -> list[str]:
+    urls = []
+    for _ in range(GENERATED_CASES // 2):
+        value = quote(rng.choice(PAYLOADS), safe="")
+        other = quote(rng.choice(PAYLOADS), safe="")
+        urls.append(
+            rng.choice(
+                [
+                    f"/orders-v3/?tab={value}&page={other}",
+                    f"/orders-v3/search?q={value}&qt={other}",
+                    f"/orders-v3/search?q={value}&qt=sku&page={other}",
+                    f"/orders-v3/search?q={value}&qt=buyer-email",
+                    f"/orders-v3/search?q={value}&qt=asin&lang={other}",
+                    f"/orders-v3/order/{value}",
+                    f"/orders-v3/order/{value}/cancel",
+                    f"/orders-v3/order/{value}/packing-slip",
+                    f"/mailbox/{value}",
+                    f"/mailbox/{value}/{other}",
+                    f"/mail/{value}",
+                    f"/ap/signin?next={value}",
+                    f"/ap/signout?token={value}",
+                    f"/performance/account/health?lang={value}",
+                    f"/messaging/inbox?{value}={other}",
+                ]
+            )
+        )
+    return urls
+
+
+def hostile_forms(rng: random.Random, csrf: str) -> list[tuple[str, dict[str, str]]]:
+    posts = []
+    reasons = ["NoInventory", "BuyerCanceled", "", "Other", *PAYLOADS]
+    for _ in range(GENERATED_CASES // 2):
+        target = rng.choice(NOT_CANCELLABLE)
+        form: dict[str, str] = {"csrf_token": csrf}
+        kind = rng.randrange(5)
+        if kind == 0:  # any reason, on an order that must stay as it is
+            form |= {"reason": rng.choice(reasons), "memo": rng.choice(PAYLOADS)}
+            url = f"/orders-v3/order/{quote(target, safe='')}/cancel"
+        elif kind == 1:  # a cancellable order, but never a valid reason
+            form |= {"reason": rng.choice(PAYLOADS), "scope": rng.choice(PAYLOADS)}
+            form[f"qty_{rng.choice(PAYLOADS)}"] = rng.choice(PAYLOADS)
+            form["submit_token"] = rng.choice(PAYLOADS)
+            url = f"/orders-v3/order/{CANCELLABLE}/cancel"
+        elif kind == 2:  # a valid reason with impossible items
+            form |= {"reason": "NoInventory", "scope": "items"}
+            for item in range(1, 40):
+                form[f"qty_{item}"] = rng.choice(["-1", "1.5", "x", "999", *PAYLOADS[:8]])
+            url = f"/orders-v3/order/{CANCELLABLE}/cancel"
+        elif kind == 3:  # sign-in with nonsense (never a real account's wrong password)
+            form |= {"email": rng.choice(PAYLOADS), "next": rng.choice(PAYLOADS)}
+            if rng.random() < 0.5:
+                form["password"] = rng.choice(PAYLOADS)
+            url = "/ap/signin"
+        else:  # shipping an order that cannot be shipped, or missing fields altogether
+            form |= {"next": rng.choice(PAYLOADS)}
+            url = f"/orders-v3/order/{quote(rng.choice(NOT_CANCELLABLE[:4]), safe='')}/confirm-shipment"
+            if rng.random() < 0.3:
+                form = {"csrf_token": rng.choice([csrf, *PAYLOADS])}
+        posts.append((url, form))
+    return posts
+
+
+def test_generated_query_strings_never_fail_or_echo_html(client, conn):
+    before = snapshot(conn)
+    for url in hostile_get_urls(random.Random(7)):
+        check(client.get(url), [url, *HTML_PAYLOADS])
+    assert snapshot(conn) == before
+
+
+def test_generated_form_posts_never_fail_change_state_or_echo_html(client, conn):
+    before = snapshot(conn)
+    for url, form in hostile_forms(random.Random(11), client.csrf):
+        response = client.post(url, data=form)
+        check(response, list(form.values()) + list(form))
+    assert snapshot(conn) == before
+
+
+def test_wrongly_typed_bodies_and_methods(client, conn):
+    before = snapshot(conn)
+    url = f"/orders-v3/order/{CANCELLABLE}/cancel"
+    check(client.post(url, json={"reason": "NoInventory", "csrf_token": client.csrf}), [])
+    check(client.post(url, data=b"\x00\x01\x02", content_type="application/octet-stream"), [])
+    check(client.post(url, data="reason=NoInventory", content_type="text/plain"), [])
+    multipart = {"csrf_token": client.csrf, "reason": (io.BytesIO(b"x"), "r.txt")}
+    check(client.post(url, data=multipart, content_type="multipart/form-data"), [])
+    for method in ("put", "delete", "patch"):
+        assert getattr(client, method)(url).status_code == 405
+    check(client.post("/orders-v3/", data={"csrf_token": client.csrf}), [])
+    assert snapshot(conn) == before
+
+
+@pytest.mark.parametrize("raw", INVALID_UTF8)
+def test_invalid_utf8_in_form_bodies_and_query_strings(client, conn, raw):
+    before = snapshot(conn)
+    url = f"/orders-v3/order/{CANCELLABLE}/cancel"
+    body = b"csrf_token=" + client.csrf.encode() + b"&reason=" + raw + b"&memo=" + raw
+    check(client.post(url, data=body, content_type="application/x-www-form-urlencoded"), [])
+    check(
+        client.post(
+            "/ap/signin",
+            data=b"csrf_token=" + client.csrf.encode() + b"&email=" + raw,
+            content_type="application/x-www-form-urlencoded",
+        ),
+        [],
+    )
+    for path in ("/orders-v3/search", "/orders-v3/", "/ap/signin", "/mailbox/x"):
+        # WSGI carries the raw query string and path as latin-1 text: any byte gets through.
+        query = (b"q=" + raw + b"&qt=" + raw + b"&tab=" + raw).decode("latin-1")
+        check(client.get(path, environ_overrides={"QUERY_STRING": query}), [])
+    path = (b"/orders-v3/order/" + raw + b"/cancel").decode("latin-1")
+    check(client.get("/", environ_overrides={"PATH_INFO": path}), [])
+    check(client.get("/orders-v3/", headers={"Cookie": "lang=" + raw.decode("latin-1")}), [])
+    assert snapshot(conn) == before
+
+
+def test_huge_form_is_refused_without_a_crash(client, conn):
+    before = snapshot(conn)
+    url = f"/orders-v3/order/{CANCELLABLE}/cancel"
+    response = client.post(
+        url, data={"csrf_token": client.csrf, "reason": "NoInventory", "memo": "m" * 3_000_000}
+    )
+    assert response.status_code in (400, 413)
+    assert snapshot(conn) == before
+
+
+def test_html_in_a_search_is_shown_escaped(client):
+    payload = HTML_PAYLOADS[0]
+    response = client.get("/orders-v3/search", query_string={"q": payload, "qt": "sku"})
+    assert response.status_code == 200
+    assert payload not in response.text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in response.text
