@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from agent import __version__
-from agent.commands import portal
+from agent.commands import cancel, flows, install, portal
+from agent.commands import record as record_command
+from agent.commands import run as run_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,3 +27,11 @@ def cli() -> None:
 
 
 cli.add_command(portal.portal)
+cli.add_command(run_command.run)
+cli.add_command(run_command.login)
+cli.add_command(cancel.cancel)
+cli.add_command(flows.flows)
+cli.add_command(install.install)
+cli.add_command(record_command.record)
+cli.add_command(record_command.import_)
+cli.add_command(record_command.export)

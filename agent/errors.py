@@ -1,0 +1,50 @@
+"""Errors shared by the engine and the commands, and how a Playwright failure is classified."""
+
+from __future__ import annotations
+
+import re
+
+# Playwright's messages carry a multi-line call log and ANSI colours; users get the first line.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_API_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z]*\.)?[a-z_]+[A-Za-z_]*: ")
+
+
+class SellerAgentError(Exception):
+    """Base of the errors a user can cause or meet; str() is one readable line."""
+
+
+class SecretsError(SellerAgentError):
+    """The secrets file is unreadable, malformed or readable by other users."""
+
+
+class SessionError(SellerAgentError):
+    """Signing in failed (wrong password, wrong code, locked account, sign-in loop)."""
+
+
+class StepError(SellerAgentError):
+    """A step could not be done; `kind` is one of RunResult's error kinds."""
+
+    def __init__(self, message: str, kind: str = "step", retry_after: float | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+def one_line(text: object) -> str:
+    """The first meaningful line of an error message, without ANSI colours or API prefixes."""
+    cleaned = _ANSI.sub("", str(text)).strip()
+    first = next((line.strip() for line in cleaned.splitlines() if line.strip()), "")
+    first = _API_PREFIX.sub("", first)
+    return first.rstrip(".") if first.endswith("..") else first
+
+
+def playwright_error_kind(error: BaseException) -> str:
+    """The RunResult error kind of a Playwright exception (by class name, to keep imports lazy)."""
+    if type(error).__name__ == "TimeoutError":
+        return "timeout"
+    message = str(error)
+    if "net::ERR_" in message or "NS_ERROR_" in message or "Connection refused" in message:
+        return "network"
+    if "Timeout" in message and "exceeded" in message:
+        return "timeout"
+    return "step"

@@ -1,0 +1,163 @@
+"""`seller-agent cancel` end to end: a live portal, a real browser, the CLI in-process."""
+
+import json
+import socket
+
+import pytest
+from click.testing import CliRunner
+
+from agent.cli import cli
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def isolated_home(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("home")
+        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
+        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
+        for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
+            patch.delenv(name, raising=False)
+        yield folder
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), prog_name="seller-agent", catch_exceptions=False)
+
+
+def closed_port_url() -> str:
+    """A loopback address where nothing listens (the port was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_help_names_the_options_and_exit_codes():
+    result = invoke("cancel", "--help")
+    assert result.exit_code == 0
+    for line in (
+        "Usage: seller-agent cancel [OPTIONS] ORDER_ID...",
+        "--reason TEXT",
+        "--memo TEXT",
+        "--json",
+        "--portal URL",
+    ):
+        assert line in result.output
+    assert "Exit code 0 when every order ended cancelled or already cancelled" in " ".join(
+        result.output.split()
+    )
+
+
+def test_an_unknown_reason_is_refused_before_any_browser_starts(tmp_path):
+    result = invoke(
+        "cancel",
+        "112-0000001-0000001",
+        "--reason",
+        "Whim",
+        "--browser-path",
+        str(tmp_path / "none"),
+        "--portal",
+        "http://127.0.0.1:9",
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: --reason: unknown reason 'Whim' (use one of: NoInventory, BuyerCanceled, "
+        "GeneralAdjustment, PricingError, ShippingAddressUndeliverable, CustomerExchange, "
+        "or their labels)\n"
+    )
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_malformed_order_id_is_refused_naming_it():
+    result = invoke("cancel", "112-0000001-0000001", "12345", "--portal", "http://127.0.0.1:9")
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: order 12345: param order_id: '12345' does not match ^\\d{3}-\\d{7}-\\d{7}$\n"
+    )
+
+
+def test_cancel_prints_one_line_per_order_and_both_parties_get_emails(portal, unshipped_orders):
+    plain, flagged = unshipped_orders(2)
+    portal.api_post("/mock/api/buyer-requests", {"order_id": flagged, "kind": "official"})
+    result = invoke(
+        "cancel",
+        plain,
+        flagged,
+        "--reason",
+        "buyer canceled",
+        "--memo",
+        "asked by phone",
+        "--portal",
+        portal.url,
+    )
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines()]
+    assert lines == [
+        f"{plain}  cancelled          BuyerCanceled   counts toward rate",
+        f"{flagged}  cancelled          BuyerCanceled   does not count toward rate",
+    ]
+    assert f"warning: {plain}: the buyer did not request cancellation officially" in result.stderr
+    for order_id in (plain, flagged):
+        order = portal.order(order_id)
+        assert order["status"] == "Canceled" and order["cancel_events"] == 1
+        seller_mail = [
+            m
+            for m in portal.mail(to="seller@example.com")
+            if m["order_id"] == order_id and m["kind"] == "cancellation"
+        ]
+        buyer_mail = [
+            m
+            for m in portal.mail(to=order["buyer_email"])
+            if m["order_id"] == order_id and m["kind"] == "cancellation"
+        ]
+        assert len(seller_mail) == 1 and len(buyer_mail) == 1
+        assert order_id in seller_mail[0]["body"] and order_id in buyer_mail[0]["body"]
+    assert portal.order(plain)["counts_toward_rate"] is True
+    assert portal.order(flagged)["counts_toward_rate"] is False
+
+
+def test_json_output_and_exit_code_one_when_an_order_is_not_cancelled(
+    portal, portal_cases, unshipped_orders
+):
+    (order_id,) = unshipped_orders(1)
+    result = invoke(
+        "cancel",
+        order_id,
+        portal_cases["shipped"],
+        "999-0000000-0000000",
+        "--reason",
+        "NoInventory",
+        "--json",
+        "--portal",
+        portal.url,
+    )
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert [(r["order_id"], r["outcome"], r["ok"], r["counts_toward_rate"]) for r in rows] == [
+        (order_id, "cancelled", True, True),
+        (portal_cases["shipped"], "not_cancellable", False, None),
+        ("999-0000000-0000000", "not_found", False, None),
+    ]
+    assert all(r["reason"] == "NoInventory" for r in rows)
+    again = invoke("cancel", order_id, "--reason", "NoInventory", "--portal", portal.url)
+    assert again.exit_code == 0
+    assert again.stdout == f"{order_id}  already_cancelled  NoInventory     -\n"
+    assert portal.order(order_id)["cancel_events"] == 1
+
+
+def test_an_unreachable_portal_is_one_line_and_exit_one(tmp_path):
+    result = invoke(
+        "cancel",
+        "112-0000001-0000001",
+        "--portal",
+        closed_port_url(),
+        "--run-dir",
+        str(tmp_path),
+    )
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith("Error: ")
+    assert "ERR_CONNECTION_REFUSED" in result.stderr
+    assert len(result.stderr.splitlines()) == 2
+    assert "Traceback" not in result.output

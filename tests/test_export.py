@@ -1,0 +1,271 @@
+"""Flow -> Chrome DevTools Recorder JSON, and back: the round trip keeps the flow's meaning."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from agent.cli import cli
+from agent.exporters import export_chrome_recording, target_selectors
+from agent.flow import bundled_flows, load_flow_data
+from agent.importers import ordered_flow
+from agent.importers.chrome_recorder import translate_chrome_recording
+
+PORTAL = "http://127.0.0.1:8600"
+STEP_FIELDS = {
+    # Required fields per step type, as @puppeteer/replay's parser checks them.
+    "click": {"selectors": list, "offsetX": (int, float), "offsetY": (int, float)},
+    "doubleClick": {"selectors": list, "offsetX": (int, float), "offsetY": (int, float)},
+    "change": {"selectors": list, "value": str},
+    "hover": {"selectors": list},
+    "keyDown": {"key": str},
+    "keyUp": {"key": str},
+    "navigate": {"url": str},
+    "setViewport": {
+        "width": (int, float),
+        "height": (int, float),
+        "deviceScaleFactor": (int, float),
+        "isMobile": bool,
+        "hasTouch": bool,
+        "isLandscape": bool,
+    },
+    "scroll": {},
+    "waitForElement": {"selectors": list},
+    "waitForExpression": {"expression": str},
+    "customStep": {"name": str},
+}
+
+SIMPLE = {
+    "name": "simple",
+    "summary": "A flow every step of which Chrome can replay.",
+    "params": {"order_id": {"type": "string", "required": True}},
+    "session": "login",
+    "steps": [
+        {"goto": "/orders-v3/"},
+        {"select": {"target": {"testid": "search-type"}, "option": "orderid"}},
+        {"fill": {"target": {"label": "Search orders"}, "value": "{{ order_id }}"}},
+        {"press": "Enter"},
+        {"wait": {"url": "/orders-v3/search"}},
+        {"click": [{"role": "button", "name": "Cancel order"}, {"testid": "cancel-order"}]},
+        {"press": "Shift+A"},
+        {"wait": {"text": "Cancel order"}},
+        {"extract": {"target": {"testid": "order-id"}, "as": "shown"}},
+        {"click": {"target": {"css": "#x"}, "count": 2, "button": "right"}},
+    ],
+    "outcomes": {"done": {"testid": "cancel-reason"}},
+}
+
+
+def check_schema(recording: dict) -> None:
+    """Fail unless the recording is one Chrome's Recorder (the @puppeteer/replay schema) reads."""
+    assert isinstance(recording["title"], str) and recording["title"]
+    if "timeout" in recording:
+        assert 1 <= recording["timeout"] <= 30000
+    for step in recording["steps"]:
+        fields = STEP_FIELDS[step["type"]]
+        for name, kind in fields.items():
+            assert isinstance(step[name], kind), (step, name)
+        if "selectors" in step:
+            assert step["selectors"], step
+            for selector in step["selectors"]:
+                assert isinstance(selector, list) and selector
+                assert all(isinstance(part, str) and part for part in selector)
+        if "timeout" in step:
+            assert 1 <= step["timeout"] <= 30000
+        if "frame" in step:
+            assert all(isinstance(index, int) for index in step["frame"])
+        for event in step.get("assertedEvents", []):
+            assert event["type"] == "navigation" and isinstance(event["url"], str)
+        if step["type"] in ("click", "doubleClick") and "button" in step:
+            assert step["button"] in ("primary", "auxiliary", "secondary", "back", "forward")
+
+
+def round_trip(data: dict) -> dict:
+    recording = json.loads(json.dumps(export_chrome_recording(data, portal=PORTAL)))
+    check_schema(recording)
+    return translate_chrome_recording(recording, portal=PORTAL)
+
+
+@pytest.mark.parametrize("path", bundled_flows(), ids=lambda path: path.stem)
+def test_every_bundled_flow_survives_the_round_trip_unchanged(path: Path):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert ordered_flow(round_trip(data)) == ordered_flow(data)
+
+
+def test_the_round_trip_of_a_simple_flow_is_exact_and_valid():
+    back = round_trip(copy.deepcopy(SIMPLE))
+    assert ordered_flow(back) == ordered_flow(SIMPLE)
+    load_flow_data(back)
+
+
+def test_chrome_sees_its_own_steps():
+    steps = export_chrome_recording(copy.deepcopy(SIMPLE), portal=PORTAL)["steps"]
+    meta = steps[0]
+    assert meta["type"] == "customStep" and meta["name"] == "seller-agent/flow"
+    assert meta["parameters"]["params"] == SIMPLE["params"]
+    assert meta["parameters"]["session"] == "login"
+    assert meta["parameters"]["outcomes"] == SIMPLE["outcomes"]
+    chrome = steps[1:]
+    assert chrome[0] == {"type": "navigate", "url": PORTAL + "/orders-v3/"}
+    assert chrome[1] == {
+        "type": "change",
+        "selectors": [['[data-testid="search-type"]']],
+        "value": "orderid",
+    }
+    assert chrome[2]["selectors"] == [["aria/Search orders"]]
+    assert chrome[2]["value"] == "{{ order_id }}"
+    # press Enter, then the wait for the next page is Enter's asserted navigation.
+    assert chrome[3] == {"type": "keyDown", "key": "Enter"}
+    assert chrome[4] == {
+        "type": "keyUp",
+        "key": "Enter",
+        "assertedEvents": [{"type": "navigation", "url": PORTAL + "/orders-v3/search"}],
+    }
+    assert chrome[5]["type"] == "click"
+    assert chrome[5]["selectors"] == [
+        ['aria/Cancel order[role="button"]'],
+        ['[data-testid="cancel-order"]'],
+    ]
+    assert [(s["type"], s["key"]) for s in chrome[6:10]] == [
+        ("keyDown", "Shift"),
+        ("keyDown", "A"),
+        ("keyUp", "A"),
+        ("keyUp", "Shift"),
+    ]
+    assert chrome[10] == {"type": "waitForElement", "selectors": [["text/Cancel order"]]}
+    assert chrome[11]["type"] == "customStep" and chrome[11]["name"] == "seller-agent/step"
+    assert chrome[12]["type"] == "doubleClick" and chrome[12]["button"] == "secondary"
+
+
+def test_without_our_metadata_the_import_still_means_the_same():
+    recording = export_chrome_recording(copy.deepcopy(SIMPLE), portal=PORTAL)
+    recording["steps"] = recording["steps"][1:]  # a tool that drops custom steps
+    recording["steps"] = [s for s in recording["steps"] if s["type"] != "customStep"]
+    back = translate_chrome_recording(recording, portal=PORTAL)
+    assert back["session"] == "login"  # portal pages need it
+    assert back["params"] == {"order_id": {"type": "string", "required": True}}
+    steps = back["steps"]
+    assert steps[0] == {"goto": "/orders-v3/"}
+    assert steps[2]["fill"]["value"] == "{{ order_id }}"
+    assert steps[2]["fill"]["target"][0] == {"label": "Search orders", "exact": True}
+    assert steps[3:5] == [{"press": "Enter"}, {"wait": {"url": "/orders-v3/search"}}]
+    assert steps[5]["click"][0] == {"role": "button", "name": "Cancel order", "exact": True}
+    assert steps[6] == {"press": "Shift+A"}
+    assert steps[7] == {"wait": {"target": {"text": "Cancel order"}, "state": "visible"}}
+    assert steps[8] == {"click": {"target": {"css": "#x"}, "count": 2, "button": "right"}}
+
+
+def test_a_step_edited_in_chrome_is_imported_as_edited():
+    recording = export_chrome_recording(copy.deepcopy(SIMPLE), portal=PORTAL)
+    click = recording["steps"][6]
+    assert click["type"] == "click"
+    click["selectors"] = [["#cancel-button"]]
+    back = translate_chrome_recording(recording, portal=PORTAL)
+    assert back["steps"][5] == {"click": {"css": "#cancel-button"}}
+    # Every other step is still exactly the original.
+    assert back["steps"][:5] == SIMPLE["steps"][:5] and back["steps"][6:] == SIMPLE["steps"][6:]
+
+
+def test_params_are_filled_in_on_request_but_never_secrets():
+    data = copy.deepcopy(SIMPLE)
+    data["steps"].append({"fill": {"target": {"css": "#pw"}, "value": "{{ password }}"}})
+    recording = export_chrome_recording(
+        data, portal=PORTAL, params={"order_id": "112-0000001-0000001", "password": "leak-me"}
+    )
+    text = json.dumps(recording)
+    change = recording["steps"][3]
+    assert change["value"] == "112-0000001-0000001"
+    assert "leak-me" not in text and recording["steps"][-1]["value"] == "{{ password }}"
+
+
+def test_targets_chrome_cannot_express_are_left_out_of_the_selectors():
+    selectors, frame = target_selectors(
+        [
+            {"role": "button", "name": "/^(Submit|提交)$/"},
+            {"testid": "cancel-submit", "nth": 0},
+            {"label": "Memo"},
+            {"text": "Memo", "exact": True},
+            'css=form >> role=button[name="Go"]',
+            "text=Go >> nth=1",
+        ]
+    )
+    assert frame is None
+    assert selectors == [["aria/Memo"], ["form", 'aria/Go[role="button"]']]
+    selectors, frame = target_selectors([{"css": "#a", "frame": "iframe >> nth=2"}, {"css": "#b"}])
+    assert (selectors, frame) == ([["#a"]], [2])
+
+
+def test_export_command_writes_chrome_json(tmp_path):
+    out = tmp_path / "cancel_order.json"
+    result = CliRunner().invoke(
+        cli, ["export", "cancel_order", "--to", "chrome-recorder", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    recording = json.loads(out.read_text(encoding="utf-8"))
+    check_schema(recording)
+    assert "Chrome will skip step(s)" in result.stderr
+    back = tmp_path / "back.yaml"
+    result = CliRunner().invoke(cli, ["import", str(out), "-o", str(back), "-q"])
+    assert result.exit_code == 0, result.output
+    original = yaml.safe_load((bundled_flows()[0].parent / "cancel_order.yaml").read_text())
+    assert ordered_flow(yaml.safe_load(back.read_text(encoding="utf-8"))) == ordered_flow(original)
+
+
+def test_export_command_refuses_a_bad_flow_in_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps:\n  - clik: {testid: x}\n")
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(cli, ["export", str(bad), "-o", str(out)])
+    assert result.exit_code == 2 and not out.exists()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and ":3:" in lines[0]
+    assert "clik" in lines[0]
+
+
+MY_DOCS = ("docs/import.md", "docs/record.md")
+HELP_BLOCK = re.compile(r"<!-- help: (?P<command>[a-z ]+) -->\n```\n(?P<text>.*?)```", re.DOTALL)
+
+
+def help_text(command: str) -> str:
+    return (
+        CliRunner()
+        .invoke(cli, [*command.split(), "--help"], prog_name="seller-agent", terminal_width=100)
+        .output
+    )
+
+
+def with_current_help(text: str) -> str:
+    return HELP_BLOCK.sub(
+        lambda m: f"<!-- help: {m['command']} -->\n```\n{help_text(m['command'])}```", text
+    )
+
+
+def test_the_docs_end_with_the_current_help_of_record_import_and_export():
+    root = Path(__file__).resolve().parent.parent
+    commands = []
+    for name in MY_DOCS:
+        text = (root / name).read_text(encoding="utf-8")
+        commands += [command for command, _ in HELP_BLOCK.findall(text)]
+        assert text == with_current_help(text), f"{name}: --help changed; refresh its help blocks"
+    assert commands == ["import", "export", "record"]
+
+
+def test_defaults_fill_in_params_for_chrome_but_secret_params_never():
+    data = copy.deepcopy(SIMPLE)
+    data["params"]["reason"] = {"type": "string", "default": "NoInventory"}
+    data["params"]["token"] = {"type": "string", "default": "s3cr3t-token", "secret": True}
+    data["steps"] += [
+        {"select": {"target": {"testid": "cancel-reason"}, "option": "{{ reason }}"}},
+        {"fill": {"target": {"testid": "t"}, "value": "{{ token }}"}},
+    ]
+    recording = export_chrome_recording(data, portal=PORTAL)
+    assert recording["steps"][-2]["value"] == "NoInventory"
+    assert recording["steps"][-1]["value"] == "{{ token }}"
+    assert "s3cr3t-token" not in json.dumps(recording["steps"][1:])
+    assert ordered_flow(translate_chrome_recording(recording, portal=PORTAL)) == ordered_flow(data)

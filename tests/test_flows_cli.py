@@ -1,0 +1,125 @@
+"""`seller-agent flows ...`, `install` and the top-level help: no portal needed."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from agent.cli import cli
+from agent.flow import STEP_KINDS, flows_dir
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), prog_name="seller-agent", catch_exceptions=False)
+
+
+def test_list_shows_bundled_flows_with_params():
+    result = invoke("flows", "list")
+    assert result.exit_code == 0
+    assert "cancel_order: Cancel one unshipped order" in result.output
+    assert (
+        "    params: order_id:string (required), reason:string=BuyerCanceled, memo:string"
+        in result.output
+    )
+    assert "login: Sign in to the seller portal" in result.output
+    data = json.loads(invoke("flows", "list", "--json").output)
+    by_name = {entry["name"]: entry for entry in data}
+    assert by_name["cancel_order"]["success"] == ["cancelled", "already_cancelled"]
+    assert by_name["collect_cancel_requests"]["outcomes"] == ["collected"]
+
+
+def test_check_reports_each_file_and_exits_two_on_any_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nsteps:\n  - click: {testid: a, colour: red}\n")
+    good = flows_dir() / "cancel_order.yaml"
+    result = invoke("flows", "check", str(good), str(bad))
+    assert result.exit_code == 2
+    assert result.stdout == f"ok: {good} (cancel_order, 14 steps)\n"
+    assert (
+        result.stderr
+        == f"Error: {bad}:3: steps[0].click.colour: unknown key 'colour' in a target\n"
+    )
+    assert invoke("flows", "check", str(good)).exit_code == 0
+
+
+def test_schema_is_json_with_every_step(tmp_path):
+    target = tmp_path / "flow.schema.json"
+    assert invoke("flows", "schema", "-o", str(target)).exit_code == 0
+    schema = json.loads(target.read_text())
+    assert {next(iter(s["required"])) for s in schema["$defs"]["step"]["oneOf"]} == set(STEP_KINDS)
+    assert json.loads(invoke("flows", "schema").output) == schema
+
+
+def test_install_dry_run_names_playwrights_installer():
+    result = invoke("install", "--dry-run", "--with-deps")
+    assert result.output == f"{sys.executable} -m playwright install --with-deps chromium\n"
+
+
+def test_install_reports_a_failed_download_with_the_way_out(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The download host is a closed loopback port: the installer fails fast, offline.
+    env = {
+        **os.environ,
+        "PLAYWRIGHT_DOWNLOAD_HOST": f"http://127.0.0.1:{port}",
+        "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "browsers"),
+    }
+    done = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "seller-agent"), "install"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: Playwright's installer failed (exit code 1); ")
+    assert "Chromium" in last
+
+
+def test_top_level_help_lists_the_commands():
+    output = invoke("--help").output
+    for command in ("cancel", "flows", "install", "login", "run"):
+        assert f"  {command} " in output
+
+
+HELP_DOCS = ("docs/run.md", "docs/cancel.md", "docs/flows.md")
+HELP_BLOCK = re.compile(r"<!-- help: (?P<command>[a-z ]+) -->\n```\n(?P<text>.*?)```", re.DOTALL)
+
+
+def help_text(command: str) -> str:
+    result = CliRunner().invoke(
+        cli, [*command.split(), "--help"], prog_name="seller-agent", terminal_width=100
+    )
+    return result.output
+
+
+def docs_with_current_help(text: str) -> str:
+    return HELP_BLOCK.sub(
+        lambda m: f"<!-- help: {m['command']} -->\n```\n{help_text(m['command'])}```", text
+    )
+
+
+def write_help_blocks() -> None:
+    """Refresh the --help blocks the docs end with (run after changing a command's help)."""
+    for name in HELP_DOCS:
+        path = Path(__file__).resolve().parent.parent / name
+        path.write_text(docs_with_current_help(path.read_text()))
+
+
+def test_docs_end_with_the_current_help_of_their_commands():
+    root = Path(__file__).resolve().parent.parent
+    for name in HELP_DOCS:
+        text = (root / name).read_text()
+        blocks = HELP_BLOCK.findall(text)
+        assert blocks, name
+        assert all(body.startswith("Usage: seller-agent ") for _, body in blocks), name
+        assert text == docs_with_current_help(text), (
+            f"{name}: --help changed; run write_help_blocks()"
+        )

@@ -1,0 +1,424 @@
+"""End to end: the engine and the bundled flows against a live portal in a real Chromium.
+
+One browser for the module (async Playwright on one event loop), a fresh context per test.
+"""
+
+import asyncio
+import os
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from agent import browser as browserlib
+from agent import session
+from agent.cancelling import cancel_params, interpret
+from agent.errors import SessionError
+from agent.flow import bind_params, load_flow
+from agent.player import run_flow
+from agent.secrets import Secrets, load_secrets
+from mock_portal.testing import running_portal
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def data_home(tmp_path_factory):
+    # Saved sessions go to a folder of this module's own, never the user's.
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("data")
+        patch.setenv("XDG_DATA_HOME", str(folder))
+        for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
+            patch.delenv(name, raising=False)
+        patch.setenv("XDG_CONFIG_HOME", str(folder / "no-config"))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def loop():
+    event_loop = asyncio.new_event_loop()
+    yield event_loop
+    event_loop.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(loop, data_home):
+    from playwright.async_api import async_playwright
+
+    playwright = loop.run_until_complete(async_playwright().start())
+    browser = loop.run_until_complete(browserlib.launch(playwright))
+    try:
+        yield browser
+    finally:
+        loop.run_until_complete(browser.close())
+        loop.run_until_complete(playwright.stop())
+
+
+@pytest.fixture(scope="module")
+def secrets(data_home) -> Secrets:
+    return load_secrets()
+
+
+@pytest.fixture(scope="module")
+def signed_in(loop, chromium, portal, secrets, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("signin")
+    return loop.run_until_complete(
+        session.ensure_session(chromium, portal=portal.url, secrets=secrets, run_dir=run_dir)
+    )
+
+
+@pytest.fixture(scope="module")
+def own_portal():
+    """A portal of this module's own, for faults and failed sign-ins the shared one must not see."""
+    with running_portal(seed=2, orders=40) as started:
+        yield started
+
+
+class Runner:
+    def __init__(self, loop, chromium, secrets, run_dir: Path):
+        self.loop, self.chromium, self.secrets, self.run_dir = loop, chromium, secrets, run_dir
+        self.contexts = []
+
+    def page(self, storage: Path | None, portal_url: str, lang: str = "en"):
+        async def make():
+            context = await browserlib.new_context(self.chromium, storage_state=storage)
+            await context.add_cookies([{"name": "lang", "value": lang, "url": portal_url}])
+            self.contexts.append(context)
+            return await context.new_page()
+
+        return self.loop.run_until_complete(make())
+
+    def run(self, page, flow_ref, params, portal_url, trace=False):
+        flow = load_flow(flow_ref) if isinstance(flow_ref, str | Path) else flow_ref
+        return self.loop.run_until_complete(
+            run_flow(
+                page,
+                flow,
+                bind_params(flow, params),
+                portal=portal_url,
+                secrets=self.secrets,
+                run_dir=self.run_dir,
+                trace=trace,
+            )
+        )
+
+    def close(self):
+        for context in self.contexts:
+            self.loop.run_until_complete(context.close())
+
+
+@pytest.fixture
+def runner(loop, chromium, secrets, tmp_path):
+    created = Runner(loop, chromium, secrets, tmp_path / "run")
+    yield created
+    created.close()
+
+
+def test_cancel_an_unshipped_order_in_english(runner, portal, signed_in, unshipped_orders):
+    (order_id,) = unshipped_orders(1)
+    page = runner.page(signed_in, portal.url)
+    params = cancel_params(order_id, "No Inventory", "out of stock")
+    result = runner.run(page, "cancel_order", params, portal.url)
+    assert (result.outcome, result.ok, result.error) == ("cancelled", True, None)
+    assert result.values["buyer_requested"] is False
+    assert all(match["candidate"] == 0 for match in result.matches)
+    assert interpret(result, params) == {
+        "order_id": order_id,
+        "outcome": "cancelled",
+        "reason": "NoInventory",
+        "buyer_requested": False,
+        "counts_toward_rate": True,
+        "ok": True,
+        "error": None,
+    }
+    order = portal.order(order_id)
+    assert (order["status"], order["cancel_reason"], order["cancelled_by"]) == (
+        "Canceled",
+        "NoInventory",
+        "seller",
+    )
+    assert order["cancel_events"] == 1 and order["counts_toward_rate"] is True
+
+
+def test_cancel_in_chinese_with_the_same_flow(runner, portal, signed_in, unshipped_orders):
+    (order_id,) = unshipped_orders(1)
+    page = runner.page(signed_in, portal.url, lang="zh-CN")
+    result = runner.run(page, "cancel_order", cancel_params(order_id, "定价错误"), portal.url)
+    assert (result.outcome, result.ok) == ("cancelled", True)
+    assert runner.loop.run_until_complete(page.get_attribute("html", "lang")) == "zh-CN"
+    assert "已取消" in runner.loop.run_until_complete(page.inner_text("body"))
+    order = portal.order(order_id)
+    assert (order["status"], order["cancel_reason"]) == ("Canceled", "PricingError")
+
+
+def test_officially_requested_order_records_the_flag_and_does_not_count(
+    runner, portal, signed_in, unshipped_orders
+):
+    (order_id,) = unshipped_orders(1)
+    portal.api_post("/mock/api/buyer-requests", {"order_id": order_id, "kind": "official"})
+    page = runner.page(signed_in, portal.url)
+    params = cancel_params(order_id, "BuyerCanceled")
+    result = runner.run(page, "cancel_order", params, portal.url)
+    assert result.outcome == "cancelled" and result.values["buyer_requested"] is True
+    line = interpret(result, params)
+    assert line["counts_toward_rate"] is False and line["buyer_requested"] is True
+    assert portal.order(order_id)["counts_toward_rate"] is False
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_running_again_is_safe_and_says_already_cancelled(
+    runner, portal, signed_in, unshipped_orders, lang
+):
+    (order_id,) = unshipped_orders(1)
+    page = runner.page(signed_in, portal.url, lang=lang)
+    params = cancel_params(order_id, "GeneralAdjustment")
+    assert runner.run(page, "cancel_order", params, portal.url).outcome == "cancelled"
+    again = runner.run(page, "cancel_order", params, portal.url)
+    assert (again.outcome, again.ok) == ("already_cancelled", True)
+    assert again.values["cancelled_by"] == "seller"
+    assert again.values["cancel_reason"] == "GeneralAdjustment"
+    assert interpret(again, params)["counts_toward_rate"] is None
+    assert portal.order(order_id)["cancel_events"] == 1
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_pending_and_shipped_orders_are_not_cancellable(
+    runner, portal, signed_in, portal_cases, lang
+):
+    page = runner.page(signed_in, portal.url, lang=lang)
+    for case in ("pending", "shipped"):
+        order_id = portal_cases[case]
+        before = portal.order(order_id)
+        result = runner.run(page, "cancel_order", cancel_params(order_id), portal.url)
+        assert (result.outcome, result.ok, result.error) == ("not_cancellable", False, None)
+        assert portal.order(order_id)["status"] == before["status"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_an_unknown_order_is_not_found(runner, portal, signed_in, lang):
+    page = runner.page(signed_in, portal.url, lang=lang)
+    result = runner.run(page, "cancel_order", cancel_params("999-0000000-0000000"), portal.url)
+    assert (result.outcome, result.ok, result.error) == ("not_found", False, None)
+
+
+def test_collect_cancel_requests_lists_official_requests_only(
+    runner, portal, signed_in, portal_cases
+):
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, "collect_cancel_requests", {}, portal.url)
+    assert (result.outcome, result.ok) == ("collected", True)
+    ids = result.values["order_ids"]
+    assert portal_cases["flagged"] in ids and portal_cases["flagged_2"] in ids
+    assert portal_cases["message_request"] not in ids
+    official = {
+        mail["order_id"]
+        for mail in portal.mail(to="seller@example.com")
+        if mail["kind"] == "buyer-request"
+    }
+    assert set(ids) == official and len(ids) == len(set(ids))
+
+
+def write_flow(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "probe.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_a_missing_first_choice_falls_back_and_is_reported(runner, portal, signed_in, tmp_path):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /orders-v3/
+          - click: [{testid: no-such-tab}, {testid: tab-shipped}]
+            name: open Shipped
+        outcomes:
+          shipped: {url: tab=shipped}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url)
+    assert (result.outcome, result.ok) == ("shipped", True)
+    assert result.matches == [
+        {"step": "open Shipped", "line": 5, "candidate": 1, "spec": "testid=tab-shipped"}
+    ]
+
+
+def test_a_step_that_times_out_leaves_evidence_and_one_clear_line(
+    runner, portal, signed_in, tmp_path
+):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /home
+          - click: {testid: never-there}
+            timeout: 1500
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url, trace=True)
+    assert (result.outcome, result.ok, result.error_kind) == ("failed", False, "timeout")
+    assert result.transient
+    shot, trace = result.evidence
+    assert shot.endswith(".png") and trace.endswith("-trace.zip")
+    assert Path(shot).stat().st_size > 0 and Path(trace).stat().st_size > 0
+    assert result.error == (
+        f"step click (line 5): no element matched testid=never-there within 1500 ms "
+        f"(evidence: {shot}, {trace})"
+    )
+    assert "\n" not in result.error
+
+
+def test_secrets_typed_into_pages_never_show_in_results(runner, portal, signed_in, tmp_path):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /orders-v3/
+          - fill: {target: {testid: search-input}, value: '{{ password }}'}
+          - click: {testid: search-submit}
+          - extract: {target: {testid: search-summary}, as: summary}
+          - click: {testid: no-button}
+            timeout: 500
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url, trace=True)
+    assert "***" in result.values["summary"]
+    assert result.error_kind == "timeout"
+    (trace,) = [p for p in result.evidence if p.endswith(".zip")]
+    with zipfile.ZipFile(trace) as archive:
+        contents = [archive.read(name) for name in archive.namelist()]
+    assert not any(b"demo-password" in data for data in contents)
+    assert any(b"***" in data for data in contents)
+    assert "demo-password" not in repr(result)
+
+
+def test_an_expired_session_mid_run_signs_in_again_and_goes_on(
+    runner, own_portal, secrets, tmp_path
+):
+    storage = runner.loop.run_until_complete(
+        session.ensure_session(
+            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
+        )
+    )
+    first_saved = storage.stat().st_mtime_ns
+    orders = [
+        o["order_id"]
+        for o in own_portal.orders(status="Unshipped", seller="seller@example.com")
+        if not o["buyer_requested"]
+    ][:2]
+    # Every second cancel POST finds its session expired: the second order's submit is lost
+    # to the sign-in page, exactly when it hurts most.
+    own_portal.api_post(
+        "/mock/api/faults",
+        {"expire_session_every": 2, "methods": ["POST"], "paths": ["/orders-v3/order/"]},
+    )
+    try:
+        page = runner.page(storage, own_portal.url)
+        results = [
+            runner.run(page, "cancel_order", cancel_params(o, "NoInventory"), own_portal.url)
+            for o in orders
+        ]
+        expired = own_portal.api_get("/mock/api/faults")["counters"]["expired"]
+    finally:
+        own_portal.api_post("/mock/api/faults", {})
+    assert expired == 1
+    assert [(r.outcome, r.error) for r in results] == [("cancelled", None)] * 2
+    assert [own_portal.order(o)["cancel_events"] for o in orders] == [1, 1]
+    assert storage.stat().st_mtime_ns > first_saved
+    assert oct(storage.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    ("faults", "kind", "retry_after"),
+    [
+        ({"error_every": 1, "paths": ["/orders-v3/"]}, "http_5xx", None),
+        ({"burst_429": 50, "retry_after": 7, "paths": ["/orders-v3/"]}, "http_429", 7.0),
+    ],
+)
+def test_error_pages_are_reported_as_transient(
+    runner, own_portal, secrets, tmp_path, faults, kind, retry_after
+):
+    storage = runner.loop.run_until_complete(
+        session.ensure_session(
+            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
+        )
+    )
+    page = runner.page(storage, own_portal.url)
+    own_portal.api_post("/mock/api/faults", faults)
+    try:
+        result = runner.run(
+            page, "cancel_order", cancel_params("999-0000000-0000000"), own_portal.url
+        )
+    finally:
+        own_portal.api_post("/mock/api/faults", {})
+    assert (result.outcome, result.error_kind, result.retry_after) == ("failed", kind, retry_after)
+    assert result.transient
+    assert result.error.startswith("HTTP ")
+
+
+def test_sign_in_in_chinese_saves_a_private_session(runner, own_portal, secrets):
+    page = runner.page(None, own_portal.url, lang="zh-CN")
+    context = page.context
+    runner.loop.run_until_complete(
+        session.sign_in(context, portal=own_portal.url, secrets=secrets, run_dir=runner.run_dir)
+    )
+    path = browserlib.storage_state_path(own_portal.url, secrets.email)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert "seller@example.com" not in str(path)
+
+
+def test_a_wrong_password_fails_with_the_portals_message(runner, own_portal):
+    wrong = Secrets(
+        email="seller@example.com", password="not-the-password", totp_secret="JBSWY3DPEHPK3PXP"
+    )
+    page = runner.page(None, own_portal.url)
+    with pytest.raises(SessionError) as caught:
+        runner.loop.run_until_complete(
+            session.sign_in(
+                page.context, portal=own_portal.url, secrets=wrong, run_dir=runner.run_dir
+            )
+        )
+    assert str(caught.value) == f"signing in to {own_portal.url} failed: Your password is incorrect"
+    assert "not-the-password" not in str(caught.value)
+    assert not os.path.exists(runner.run_dir / "nothing")
+
+
+def test_a_flow_can_run_another_and_use_what_it_extracted(runner, portal, signed_in, tmp_path):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - flow: collect_cancel_requests
+          - goto: /orders-v3/search?q={{ order_ids[0] }}&qt=orderid
+          - within:
+              target: {css: 'tr[data-testid=order-row]'}
+              steps:
+                - extract: {target: {testid: order-link}, as: first}
+        outcomes:
+          flagged: {testid: cancel-requested-badge}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url)
+    assert (result.outcome, result.error) == ("flagged", None)
+    assert result.values["first"] == result.values["order_ids"][0]
+
+
+def test_a_closed_page_is_a_failed_run_not_an_exception(runner, portal, signed_in):
+    page = runner.page(signed_in, portal.url)
+    runner.loop.run_until_complete(page.close())
+    result = runner.run(page, "cancel_order", cancel_params("999-0000000-0000000"), portal.url)
+    assert (result.outcome, result.ok, result.error_kind) == ("failed", False, "step")
+    assert "closed" in result.error
