@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from agent import __version__
-from agent.commands import cancel, flows, install, portal
+from agent.commands import cancel, demo, flows, install, portal
 from agent.commands import record as record_command
+from agent.commands import report as report_command
 from agent.commands import run as run_command
 
 
@@ -27,6 +28,7 @@ def cli() -> None:
 
 
 cli.add_command(portal.portal)
+cli.add_command(report_command.report)
 cli.add_command(run_command.run)
 cli.add_command(run_command.login)
 cli.add_command(cancel.cancel)
@@ -35,3 +37,8 @@ cli.add_command(install.install)
 cli.add_command(record_command.record)
 cli.add_command(record_command.import_)
 cli.add_command(record_command.export)
+cli.add_command(demo.demo)
+
+
+if __name__ == "__main__":
+    cli()

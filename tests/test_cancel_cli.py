@@ -26,6 +26,12 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, list(args), prog_name="seller-agent", catch_exceptions=False)
 
 
+def cancel_on(portal, *args: str):
+    """`cancel` on the shared portal, whose rate other tests' cancellations have already
+    raised: the rate guard is tested on its own, so here it is lifted."""
+    return invoke("cancel", *args, "--portal", portal.url, "--max-cancel-rate", "100")
+
+
 def closed_port_url() -> str:
     """A loopback address where nothing listens (the port was free a moment ago)."""
     with socket.socket() as probe:
@@ -38,8 +44,12 @@ def test_help_names_the_options_and_exit_codes():
     result = invoke("cancel", "--help")
     assert result.exit_code == 0
     for line in (
-        "Usage: seller-agent cancel [OPTIONS] ORDER_ID...",
+        "Usage: seller-agent cancel [OPTIONS] [ORDER_ID]...",
         "--reason TEXT",
+        "--from FILE",
+        "--resume RUN_ID",
+        "--dry-run",
+        "--max-cancel-rate PCT",
         "--memo TEXT",
         "--json",
         "--portal URL",
@@ -74,23 +84,15 @@ def test_a_malformed_order_id_is_refused_naming_it():
     result = invoke("cancel", "112-0000001-0000001", "12345", "--portal", "http://127.0.0.1:9")
     assert result.exit_code == 2
     assert result.output == (
-        "Error: order 12345: param order_id: '12345' does not match ^\\d{3}-\\d{7}-\\d{7}$\n"
+        "Error: order 12345: malformed order id (expected digits like 112-0000001-0000001)\n"
     )
 
 
 def test_cancel_prints_one_line_per_order_and_both_parties_get_emails(portal, unshipped_orders):
     plain, flagged = unshipped_orders(2)
     portal.api_post("/mock/api/buyer-requests", {"order_id": flagged, "kind": "official"})
-    result = invoke(
-        "cancel",
-        plain,
-        flagged,
-        "--reason",
-        "buyer canceled",
-        "--memo",
-        "asked by phone",
-        "--portal",
-        portal.url,
+    result = cancel_on(
+        portal, plain, flagged, "--reason", "buyer canceled", "--memo", "asked by phone"
     )
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines()]
@@ -122,26 +124,24 @@ def test_json_output_and_exit_code_one_when_an_order_is_not_cancelled(
     portal, portal_cases, unshipped_orders
 ):
     (order_id,) = unshipped_orders(1)
-    result = invoke(
-        "cancel",
+    result = cancel_on(
+        portal,
         order_id,
         portal_cases["shipped"],
         "999-0000000-0000000",
         "--reason",
         "NoInventory",
         "--json",
-        "--portal",
-        portal.url,
     )
     assert result.exit_code == 1
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["orders"]
     assert [(r["order_id"], r["outcome"], r["ok"], r["counts_toward_rate"]) for r in rows] == [
         (order_id, "cancelled", True, True),
         (portal_cases["shipped"], "not_cancellable", False, None),
         ("999-0000000-0000000", "not_found", False, None),
     ]
     assert all(r["reason"] == "NoInventory" for r in rows)
-    again = invoke("cancel", order_id, "--reason", "NoInventory", "--portal", portal.url)
+    again = cancel_on(portal, order_id, "--reason", "NoInventory")
     assert again.exit_code == 0
     assert again.stdout == f"{order_id}  already_cancelled  NoInventory     -\n"
     assert portal.order(order_id)["cancel_events"] == 1
@@ -159,5 +159,7 @@ def test_an_unreachable_portal_is_one_line_and_exit_one(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("Error: ")
     assert "ERR_CONNECTION_REFUSED" in result.stderr
-    assert len(result.stderr.splitlines()) == 2
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error")] == [
+        result.stderr.splitlines()[-1]
+    ]
     assert "Traceback" not in result.output

@@ -1,0 +1,216 @@
+"""The cancellation-rate guard: what the Order Cancellation Rate will be after a bulk cancel.
+
+Order Cancellation Rate = seller-cancelled orders / all seller-fulfilled orders (7 days).
+Every seller cancellation counts, except one with reason Buyer Canceled on an order whose
+buyer asked officially ("Request cancellation"). A buyer who only wrote a message did not
+ask officially: cancelling that order as Buyer Canceled still counts, and the plan lists such
+orders by id, because that is the mistake a careful operator wants to hear about.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_MAX_CANCEL_RATE = 2.5  # percent; Amazon's target for the Order Cancellation Rate
+CANCELLABLE_STATUSES = {"Unshipped", "PartiallyShipped"}
+
+
+class GuardError(Exception):
+    """The current metrics could not be read."""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    cancelled: int  # orders counted toward the rate now
+    total: int  # all orders in the window
+
+    @property
+    def rate(self) -> float:
+        """Percent."""
+        return 100.0 * self.cancelled / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    order_id: str
+    reason: str | None
+    request_kind: str | None = None  # "official", "message" or None; unknown counts as None
+    status: str | None = None  # None when unknown: assumed cancellable
+
+
+def counts_toward_rate(reason: str | None, request_kind: str | None) -> bool:
+    return not (reason == "BuyerCanceled" and request_kind == "official")
+
+
+@dataclass
+class Projection:
+    before: Metrics
+    after: Metrics
+    limit: float
+    counted: list[str] = field(default_factory=list)
+    not_counted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # not cancellable now: no effect
+    buyer_canceled_unofficial: list[str] = field(default_factory=list)
+
+    @property
+    def over_limit(self) -> bool:
+        return self.after.rate > self.limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rate_before": round(self.before.rate, 4),
+            "rate_after": round(self.after.rate, 4),
+            "cancelled_before": self.before.cancelled,
+            "cancelled_after": self.after.cancelled,
+            "total": self.after.total,
+            "limit": self.limit,
+            "over_limit": self.over_limit,
+            "counted": self.counted,
+            "not_counted": self.not_counted,
+            "unchanged": self.unchanged,
+            "buyer_canceled_unofficial": self.buyer_canceled_unofficial,
+        }
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"Order Cancellation Rate: {self.before.rate:.2f}% now, "
+            f"{self.after.rate:.2f}% after this run "
+            f"({len(self.counted)} of the orders count, {len(self.not_counted)} do not; "
+            f"limit {self.limit:g}%)"
+        ]
+        if self.buyer_canceled_unofficial:
+            shown = ", ".join(self.buyer_canceled_unofficial[:20])
+            more = len(self.buyer_canceled_unofficial) - 20
+            lines.append(
+                f"{len(self.buyer_canceled_unofficial)} orders use Buyer Canceled without an "
+                f"official buyer request, so they count: {shown}"
+                + (f" and {more} more" if more > 0 else "")
+            )
+        if self.over_limit:
+            lines.append(
+                f"The rate would exceed {self.limit:g}%: the run needs an explicit override "
+                "(raise --max-cancel-rate)."
+            )
+        return lines
+
+
+def project_rate(
+    metrics: Metrics, orders: Iterable[PlannedOrder], limit: float = DEFAULT_MAX_CANCEL_RATE
+) -> Projection:
+    """The rate after cancelling `orders`. Cancelling moves an order into the numerator only;
+    the number of orders in the window stays the same."""
+    projection = Projection(before=metrics, after=metrics, limit=limit)
+    added = 0
+    for order in orders:
+        if order.status is not None and order.status not in CANCELLABLE_STATUSES:
+            projection.unchanged.append(order.order_id)
+            continue
+        if counts_toward_rate(order.reason, order.request_kind):
+            added += 1
+            projection.counted.append(order.order_id)
+            if order.reason == "BuyerCanceled":
+                projection.buyer_canceled_unofficial.append(order.order_id)
+        else:
+            projection.not_counted.append(order.order_id)
+    projection.after = Metrics(cancelled=metrics.cancelled + added, total=metrics.total)
+    return projection
+
+
+def _first(record: Mapping[str, Any], names: Iterable[str]) -> Any:
+    for name in names:
+        if name in record and record[name] is not None:
+            return record[name]
+    return None
+
+
+def metrics_from_api(data: Mapping[str, Any]) -> Metrics:
+    """Metrics from the mock portal's /mock/api/metrics answer."""
+    record = data.get("metrics", data) if isinstance(data, Mapping) else {}
+    if isinstance(record, Mapping) and "order_cancellation_rate" in record:
+        inner = record["order_cancellation_rate"]
+        if isinstance(inner, Mapping):
+            record = {**record, **inner}
+    cancelled = _first(record, ("cancelled", "canceled", "counted", "cancelled_count", "numerator"))
+    total = _first(record, ("total", "orders", "total_orders", "denominator"))
+    if cancelled is None or total is None:
+        raise GuardError(f"unexpected metrics answer: {json.dumps(data)[:200]}")
+    return Metrics(cancelled=int(cancelled), total=int(total))
+
+
+def _api_get(portal: str, path: str, token: str | None, timeout: float) -> Any:
+    request = urllib.request.Request(urllib.parse.urljoin(portal.rstrip("/") + "/", path))
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        raise GuardError(f"{portal}: {path} answered HTTP {error.code}") from error
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise GuardError(f"{portal}: cannot read {path} ({reason})") from error
+
+
+def fetch_api_snapshot(
+    portal: str,
+    *,
+    seller: str | None = None,
+    token: str | None = None,
+    timeout: float = 15.0,
+) -> tuple[Metrics, dict[str, dict[str, Any]]]:
+    """The current metrics and every order of the seller, from the portal's inspection API
+    (the bundled mock portal; a real portal has none)."""
+    query = f"?seller={urllib.parse.quote(seller)}" if seller else ""
+    metrics = metrics_from_api(_api_get(portal, f"mock/api/metrics{query}", token, timeout))
+    answer = _api_get(portal, f"mock/api/orders{query}", token, timeout)
+    orders = {order["order_id"]: order for order in answer.get("orders", [])}
+    return metrics, orders
+
+
+def planned_orders(
+    rows: Iterable[tuple[str, str | None]], known: Mapping[str, Mapping[str, Any]]
+) -> list[PlannedOrder]:
+    """(order id, reason) pairs joined with what the portal says of each order."""
+    planned = []
+    for order_id, reason in rows:
+        record = known.get(order_id) or {}
+        kind = record.get("buyer_request_kind")
+        if kind is None and record.get("buyer_requested"):
+            kind = "official"
+        planned.append(PlannedOrder(order_id, reason, kind, record.get("status")))
+    return planned
+
+
+async def read_account_health(page: Any, portal: str) -> Metrics:
+    """Metrics from the Account Health page, for portals without an inspection API."""
+    await page.goto(urllib.parse.urljoin(portal.rstrip("/") + "/", "performance/account/health"))
+    cancelled = (await page.get_by_test_id("ocr-cancelled").inner_text()).strip()
+    total = (await page.get_by_test_id("ocr-total").inner_text()).strip()
+    try:
+        return Metrics(cancelled=int(cancelled), total=int(total))
+    except ValueError as error:
+        raise GuardError(
+            f"Account Health shows unreadable counts {cancelled!r}/{total!r}"
+        ) from error
+
+
+async def read_order_flag(page: Any, portal: str, order_id: str) -> dict[str, Any]:
+    """What the order's details page says: status and whether the buyer asked officially."""
+    url = urllib.parse.urljoin(portal.rstrip("/") + "/", f"orders-v3/order/{order_id}")
+    await page.goto(url)
+    status_element = page.get_by_test_id("order-status").first
+    status = (
+        await status_element.get_attribute("data-status") if await status_element.count() else None
+    )
+    flagged = await page.get_by_test_id("buyer-request-banner").count() > 0
+    return {
+        "order_id": order_id,
+        "status": status,
+        "buyer_request_kind": "official" if flagged else None,
+    }

@@ -1,0 +1,79 @@
+"""Progress of a bulk run on stderr: rows done/total, rate, ETA, failures. Silent when stderr
+is not a terminal (logs and pipes get the summary only) or when asked to be quiet."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class BulkProgress:
+    def __init__(self, total: int, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+        stream = stream if stream is not None else sys.stderr
+        self.enabled = not quiet and stream.isatty()
+        self.failures = 0
+        self.retries = 0
+        self._progress: Progress | None = None
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[status]}"),
+                console=Console(file=stream),
+                transient=False,
+            )
+            self._task = self._progress.add_task("rows", total=total, rate="", status="")
+
+    def __enter__(self) -> BulkProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def _refresh(self, advance: int = 0) -> None:
+        if self._progress is None:
+            return
+        task = self._progress.tasks[0]
+        speed = task.speed
+        status = f"{self.failures} failed" if self.failures else ""
+        if self.retries:
+            status += f"{', ' if status else ''}{self.retries} retries"
+        self._progress.update(
+            self._task,
+            advance=advance,
+            rate=f"{speed:.1f}/s" if speed else "",
+            status=status,
+        )
+
+    def row_finished(self, ok: bool) -> None:
+        if not ok:
+            self.failures += 1
+        self._refresh(advance=1)
+
+    def row_retried(self) -> None:
+        self.retries += 1
+        self._refresh()
+
+    def note(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(message)

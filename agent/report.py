@@ -1,0 +1,309 @@
+"""Reports of a bulk run, read from the journal: a terminal summary, JSON, CSV, and one
+self-contained HTML file (inline CSS, screenshots embedded, traces linked relative to it)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import mimetypes
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+
+from agent.journal import Journal
+
+FORMATS = ("table", "json", "csv", "html")
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
+    """Everything a report shows, as plain data (what `--format json` prints)."""
+    run = journal.run(run_id)
+    rows = journal.rows(run_id)
+    outcomes = Counter(row.outcome or row.state for row in rows)
+    states = journal.counts(run_id)
+    projection = run.options.get("projection") or {}
+    with_matches = [row for row in rows if row.matches]
+    fallbacks = Counter()
+    for row in with_matches:
+        for match in row.matches:
+            if match.get("candidate", 0) not in (0, None):
+                fallbacks[str(match.get("step"))] += 1
+    ends = [row.finished_at for row in rows if row.finished_at]
+    starts = [row.started_at for row in rows if row.started_at]
+    return {
+        "run": {
+            "id": run.id,
+            "flow": run.flow,
+            "portal": run.portal,
+            "status": run.status,
+            "created_at": run.created_at,
+            "finished_at": run.finished_at,
+            "params": run.params,
+            "options": {k: v for k, v in run.options.items() if k != "projection"},
+        },
+        "total": len(rows),
+        "succeeded": sum(1 for row in rows if row.ok),
+        "failed": states.get("failed", 0),
+        "not_ok": sum(1 for row in rows if row.state == "done" and not row.ok),
+        "pending": states.get("pending", 0) + states.get("running", 0),
+        "outcomes": dict(sorted(outcomes.items())),
+        "states": states,
+        "retried": [row.key for row in rows if row.attempts > 1],
+        "resumed": [row.key for row in rows if row.resumed],
+        "fallback_steps": dict(fallbacks),
+        "rate": {
+            "before": projection.get("rate_before"),
+            "after_projected": projection.get("rate_after"),
+            "after_measured": run.options.get("rate_measured_after"),
+            "limit": projection.get("limit", run.options.get("max_cancel_rate")),
+            "buyer_canceled_unofficial": projection.get("buyer_canceled_unofficial", []),
+        },
+        "seconds": _seconds_between(min(starts) if starts else None, max(ends) if ends else None),
+        "rows": [row.to_dict() for row in rows],
+    }
+
+
+def _rate(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}%"
+
+
+def render_table(report: dict[str, Any]) -> str:
+    run = report["run"]
+    lines = [
+        f"Run {run['id']}  flow {run['flow']}  {run['status']}  portal {run['portal']}",
+        f"Rows: {report['total']}  succeeded: {report['succeeded']}  failed: {report['failed']}"
+        f"  other outcomes: {report['not_ok']}  not played yet: {report['pending']}",
+        "",
+        "Outcome              Rows",
+    ]
+    for outcome, count in report["outcomes"].items():
+        lines.append(f"{outcome:<20} {count:>5}")
+    failures = [row for row in report["rows"] if row["state"] == "failed"]
+    if failures:
+        lines += ["", "Failures:"]
+        for row in failures[:50]:
+            kind = f" [{row['error_kind']}]" if row["error_kind"] else ""
+            lines.append(f"  {row['key']}{kind}: {row['error']}")
+        if len(failures) > 50:
+            lines.append(f"  ... and {len(failures) - 50} more (see --format csv)")
+    lines.append("")
+    lines.append(
+        f"Rows retried: {len(report['retried'])}  resumed after interruption: "
+        f"{len(report['resumed'])}"
+    )
+    rate = report["rate"]
+    if rate["before"] is not None or rate["after_measured"] is not None:
+        lines.append(
+            f"Order Cancellation Rate: before {_rate(rate['before'])}, projected "
+            f"{_rate(rate['after_projected'])}, after {_rate(rate['after_measured'])}"
+        )
+    if report["seconds"] is not None:
+        per_second = report["total"] / report["seconds"] if report["seconds"] else 0.0
+        lines.append(f"Time: {report['seconds']:.1f} s ({per_second:.2f} rows/s)")
+    return "\n".join(lines)
+
+
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False)
+
+
+CSV_COLUMNS = [
+    "key",
+    "state",
+    "outcome",
+    "ok",
+    "attempts",
+    "resumed",
+    "error_kind",
+    "error",
+    "started_at",
+    "finished_at",
+    "params",
+    "values",
+    "evidence",
+]
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report["rows"]:
+        writer.writerow(
+            [
+                row["key"],
+                row["state"],
+                row["outcome"] or "",
+                "" if row["ok"] is None else str(row["ok"]).lower(),
+                row["attempts"],
+                str(row["resumed"]).lower(),
+                row["error_kind"] or "",
+                row["error"] or "",
+                row["started_at"] or "",
+                row["finished_at"] or "",
+                json.dumps(row["params"], ensure_ascii=False, sort_keys=True),
+                json.dumps(row["values"], ensure_ascii=False, sort_keys=True),
+                " ".join(row["evidence"]),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _data_uri(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def render_html(report: dict[str, Any], out_dir: Path | None = None) -> str:
+    """One HTML file: screenshots embedded as data URIs, other evidence (traces) linked
+    relative to `out_dir`, the folder the file is written to."""
+    out_dir = (out_dir or Path.cwd()).resolve()
+    rows = []
+    for row in report["rows"]:
+        images, links = [], []
+        for item in row["evidence"]:
+            path = Path(item)
+            if path.suffix.lower() in {".png", ".jpg", ".jpeg"}:
+                uri = _data_uri(path)
+                if uri:
+                    images.append({"name": path.name, "uri": uri})
+                    continue
+            if path.exists():
+                links.append({"name": path.name, "href": os.path.relpath(path.resolve(), out_dir)})
+        rows.append({**row, "images": images, "links": links})
+    template = Environment(autoescape=True).from_string(HTML_TEMPLATE)
+    return template.render(report=report, rows=rows, rate=_rate)
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "table": render_table,
+    "json": render_json,
+    "csv": render_csv,
+}
+
+
+def render(
+    report: dict[str, Any],
+    fmt: str,
+    out_dir: Path | None = None,
+    redact: Callable[[str], str] | None = None,
+) -> str:
+    text = render_html(report, out_dir) if fmt == "html" else RENDERERS[fmt](report)
+    return redact(text) if redact else text
+
+
+def write_report(
+    report: dict[str, Any],
+    fmt: str,
+    output: str | None,
+    redact: Callable[[str], str] | None = None,
+) -> None:
+    """Write to `output` ("-" or None: stdout)."""
+    if output in (None, "-"):
+        text = render(report, fmt, Path.cwd(), redact)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(report, fmt, path.parent, redact), encoding="utf-8")
+
+
+# Inline so the report works from any install (package data lists no templates here).
+HTML_TEMPLATE = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Run {{ report.run.id }} - seller-agent report</title>
+<style>
+  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1d2327; }
+  h1 { font-size: 20px; margin: 0 0 4px; }
+  .meta { color: #555; margin-bottom: 16px; }
+  .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0 20px; }
+  .card { border: 1px solid #d5d9d9; border-radius: 8px; padding: 10px 16px; min-width: 110px; }
+  .card b { display: block; font-size: 22px; }
+  .good b { color: #067d62; } .bad b { color: #b12704; } .warn b { color: #8a6d00; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { border-bottom: 1px solid #e3e6e6; padding: 6px 8px; text-align: left; vertical-align: top; }
+  th { background: #f3f3f3; position: sticky; top: 0; }
+  tr.failed td { background: #fff4f2; }
+  tr.notok td { background: #fffbea; }
+  .tag { display: inline-block; border-radius: 4px; padding: 0 6px; background: #eef; font-size: 12px; }
+  img.shot { max-width: 480px; border: 1px solid #ccc; display: block; margin-top: 6px; }
+  code { font-size: 12px; }
+  nav a { margin-right: 12px; }
+</style>
+</head>
+<body>
+<h1>Run {{ report.run.id }}</h1>
+<div class="meta">flow <b>{{ report.run.flow }}</b> on {{ report.run.portal }} &middot; status <b data-testid="run-status">{{ report.run.status }}</b> &middot; started {{ report.run.created_at }}{% if report.run.finished_at %}, ended {{ report.run.finished_at }}{% endif %}{% if report.seconds is not none %} &middot; {{ "%.1f"|format(report.seconds) }} s{% endif %}</div>
+<nav><a href="#outcomes">Outcomes</a><a href="#failures">Failures</a><a href="#rows">All rows</a></nav>
+<div class="cards">
+  <div class="card"><b data-testid="total">{{ report.total }}</b>rows</div>
+  <div class="card good"><b data-testid="succeeded">{{ report.succeeded }}</b>succeeded</div>
+  <div class="card bad"><b data-testid="failed">{{ report.failed }}</b>failed</div>
+  <div class="card warn"><b>{{ report.not_ok }}</b>other outcomes</div>
+  <div class="card"><b>{{ report.retried|length }}</b>retried</div>
+  <div class="card"><b>{{ report.pending }}</b>not played yet</div>
+  {% if report.rate.before is not none or report.rate.after_measured is not none %}
+  <div class="card"><b>{{ rate(report.rate.before) }} &rarr; {{ rate(report.rate.after_measured if report.rate.after_measured is not none else report.rate.after_projected) }}</b>cancellation rate</div>
+  {% endif %}
+</div>
+{% if report.rate.buyer_canceled_unofficial %}
+<p class="warn">Cancelled as Buyer Canceled without an official buyer request (these count toward the rate): {{ report.rate.buyer_canceled_unofficial|join(", ") }}</p>
+{% endif %}
+<h2 id="outcomes">Outcomes</h2>
+<table data-testid="outcomes">
+<tr><th>outcome</th><th>rows</th></tr>
+{% for name, count in report.outcomes.items() %}<tr><td>{{ name }}</td><td>{{ count }}</td></tr>
+{% endfor %}
+</table>
+<h2 id="failures">Failures</h2>
+{% set failures = rows|selectattr("state", "equalto", "failed")|list %}
+{% if failures %}
+<ul>
+{% for row in failures %}<li><a href="#row-{{ row.key }}">{{ row.key }}</a> <span class="tag">{{ row.error_kind or "error" }}</span> {{ row.error }}</li>
+{% endfor %}
+</ul>
+{% else %}<p>None.</p>{% endif %}
+<h2 id="rows">All rows</h2>
+<table data-testid="rows">
+<tr><th>#</th><th>key</th><th>outcome</th><th>attempts</th><th>details</th></tr>
+{% for row in rows %}
+<tr id="row-{{ row.key }}" data-testid="row" class="{{ 'failed' if row.state == 'failed' else ('notok' if row.ok is false else '') }}">
+<td>{{ row.seq }}</td>
+<td><code>{{ row.key }}</code></td>
+<td>{{ row.outcome or row.state }}{% if row.resumed %} <span class="tag">resumed</span>{% endif %}</td>
+<td>{{ row.attempts }}</td>
+<td>
+{% if row.error %}<div>{{ row.error }}</div>{% endif %}
+{% if row["values"] %}<div><code>{% for name, value in row["values"].items() %}{{ name }}={{ value }}{% if not loop.last %}, {% endif %}{% endfor %}</code></div>{% endif %}
+{% for link in row.links %}<a class="evidence" href="{{ link.href }}">{{ link.name }}</a> {% endfor %}
+{% for image in row.images %}<img class="shot" alt="screenshot {{ image.name }}" src="{{ image.uri }}">{% endfor %}
+</td>
+</tr>
+{% endfor %}
+</table>
+</body>
+</html>
+"""

@@ -1,0 +1,227 @@
+"""Bulk cancellation throughput and memory: the bulk engine at 1, 2, 4 and 8 workers, against
+a plain sequential Playwright script doing the same clicks, and the portal's HTTP floor.
+
+    .venv/bin/python bench/bulk.py                 # 500 orders per configuration
+    .venv/bin/python bench/bulk.py --orders 100 --workers 1 4 --block-media both
+
+Each configuration gets a freshly seeded portal, so every run cancels the same orders. Peak
+memory is the summed RSS of the whole process tree (Python, Playwright's driver, every
+Chromium process), sampled every 100 ms. Prints a table; --json prints the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mock_portal.testing import running_portal  # noqa: E402
+
+DEMO = "seller@example.com"
+SEED = 42
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes of resident memory of `pid` and all its descendants."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except OSError:
+            continue
+        stack += _children(current)
+    return total
+
+
+class PeakSampler:
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, tree_rss(self.pid))
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def reseed(portal, orders: int) -> list[str]:
+    portal.api_post("/mock/api/seed", {"seed": SEED, "orders": orders})
+    return [order["order_id"] for order in portal.orders(status="Unshipped", seller=DEMO)]
+
+
+def bench_engine(portal, ids: list[str], workers: int, block_media: bool, work: Path) -> dict:
+    source = work / "ids.txt"
+    source.write_text("\n".join(ids) + "\n")
+    journal = work / f"journal-{workers}-{int(block_media)}.db"
+    command = [
+        sys.executable, "-m", "agent.bulk", "--from", str(source), "--reason", "NoInventory",
+        "--portal", portal.url, "--workers", str(workers), "--max-cancel-rate", "100",
+        "--journal", str(journal), "-q",
+    ]  # fmt: skip
+    if block_media:
+        command.append("--block-media")
+    env = {**os.environ, "XDG_DATA_HOME": str(work / "data")}
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    with PeakSampler(process.pid) as sampler:
+        _, errors = process.communicate()
+    elapsed = time.monotonic() - started
+    cancelled = sum(1 for order_id in ids if portal.order(order_id)["status"] == "Canceled")
+    if cancelled != len(ids):
+        print(
+            f"warning: only {cancelled} of {len(ids)} cancelled: {errors[-500:]}", file=sys.stderr
+        )
+    return {
+        "what": f"engine, {workers} workers" + (", media blocked" if block_media else ""),
+        "orders": len(ids),
+        "cancelled": cancelled,
+        "seconds": round(elapsed, 2),
+        "orders_per_second": round(len(ids) / elapsed, 2),
+        "peak_memory_mb": round(sampler.peak / 2**20),
+    }
+
+
+async def plain_script(portal_url: str, ids: list[str]) -> None:
+    """The baseline: what a person writes with Playwright alone, one order after another."""
+    from playwright.async_api import async_playwright
+
+    from agent.browser import CHROMIUM_ARGS, find_browser
+    from agent.totp import totp
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=find_browser(), args=CHROMIUM_ARGS
+        )
+        page = await browser.new_page()
+        await page.goto(portal_url + "/ap/signin")
+        await page.get_by_test_id("signin-email").fill(DEMO)
+        await page.get_by_test_id("signin-continue").click()
+        await page.get_by_test_id("signin-password").fill("demo-password")
+        await page.get_by_test_id("signin-submit").click()
+        await page.get_by_test_id("mfa-code").fill(totp("JBSWY3DPEHPK3PXP"))
+        await page.get_by_test_id("mfa-submit").click()
+        await page.get_by_test_id("nav-account").wait_for()
+        for order_id in ids:
+            await page.goto(portal_url + "/orders-v3/")
+            await page.get_by_test_id("search-type").select_option("orderid")
+            await page.get_by_test_id("search-input").fill(order_id)
+            await page.get_by_test_id("search-submit").click()
+            row = page.locator(f'tr[data-testid=order-row][data-order-id="{order_id}"]')
+            await row.get_by_test_id("cancel-order").click()
+            await page.get_by_test_id("cancel-reason").select_option("NoInventory")
+            await page.get_by_test_id("cancel-submit").click()
+            await page.get_by_test_id("cancel-confirmation").wait_for()
+        await browser.close()
+
+
+def bench_plain(portal, ids: list[str]) -> dict:
+    started = time.monotonic()
+    with PeakSampler(os.getpid()) as sampler:
+        asyncio.run(plain_script(portal.url, ids))
+    elapsed = time.monotonic() - started
+    return {
+        "what": "plain sequential Playwright script",
+        "orders": len(ids),
+        "cancelled": sum(1 for i in ids if portal.order(i)["status"] == "Canceled"),
+        "seconds": round(elapsed, 2),
+        "orders_per_second": round(len(ids) / elapsed, 2),
+        "peak_memory_mb": round(sampler.peak / 2**20),
+    }
+
+
+def http_floor() -> str | None:
+    script = ROOT / "bench" / "portal_http.py"
+    if not script.exists():
+        return None
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
+    return (done.stdout + done.stderr).strip()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=500, help="orders to cancel per run")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument(
+        "--block-media", choices=["off", "on", "both"], default="off",
+        help="run the engine with images/fonts/media blocked too (both: measure the difference)",
+    )  # fmt: skip
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.block_media]
+    # The seed gives roughly 45% Unshipped orders; seed enough for the requested count.
+    seeded = int(args.orders * 2.6) + 20
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as temp:
+        work = Path(temp)
+        with running_portal(seed=SEED, orders=seeded, SWEEP_INTERVAL_SECONDS=0) as portal:
+            for workers in args.workers:
+                for block in modes:
+                    ids = reseed(portal, seeded)[: args.orders]
+                    results.append(bench_engine(portal, ids, workers, block, work))
+                    print(json.dumps(results[-1]), file=sys.stderr)
+            if not args.no_baseline:
+                ids = reseed(portal, seeded)[: args.orders]
+                results.append(bench_plain(portal, ids))
+                print(json.dumps(results[-1]), file=sys.stderr)
+    floor = http_floor()
+    if args.json:
+        print(json.dumps({"results": results, "http_floor": floor}, indent=2))
+        return 0
+    print(f"{'configuration':<44} {'orders':>6} {'seconds':>8} {'orders/s':>9} {'peak MB':>8}")
+    for item in results:
+        print(
+            f"{item['what']:<44} {item['orders']:>6} {item['seconds']:>8} "
+            f"{item['orders_per_second']:>9} {item['peak_memory_mb']:>8}"
+        )
+    baseline = next((r for r in results if r["what"].startswith("plain")), None)
+    if baseline:
+        best = max((r for r in results if r is not baseline), key=lambda r: r["orders_per_second"])
+        ratio = best["orders_per_second"] / baseline["orders_per_second"]
+        print(f"best engine configuration vs plain script: {ratio:.1f}x")
+    if floor:
+        print("HTTP floor (bench/portal_http.py):")
+        print(floor)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,526 @@
+"""The bulk engine's orchestration: the order of journal writes, browser calls and flow runs.
+The browser, session and player are stand-ins here only to record that order; the real thing
+runs in test_bulk_e2e.py and test_crash_resume.py."""
+
+import asyncio
+import contextlib
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent import browser as browser_mod
+from agent import bulk
+from agent import player as player_mod
+from agent import session as session_mod
+from agent.bulk import BulkOptions, TokenBucket, dry_run_flow, reconcile, run_bulk, start_run
+from agent.flow import load_flow
+from agent.journal import Journal
+from agent.player import RunResult
+from agent.progress import BulkProgress
+from agent.retry import RetryPolicy
+from agent.rows import read_order_rows
+from agent.secrets import Secrets
+
+IDS = [f"100-0000000-{n:07d}" for n in range(1, 11)]
+FAST_RETRY = RetryPolicy(attempts=3, base=0.001, cap=0.002)
+
+
+class FakeContext:
+    def __init__(self, log, number):
+        self.log = log
+        self.number = number
+
+    async def new_page(self):
+        return f"page-of-{self.number}"
+
+    async def close(self):
+        self.log.append(("close_context", self.number))
+
+
+class World:
+    """Records every call the engine makes, in order."""
+
+    def __init__(self, monkeypatch, journal_path, script=None):
+        self.log = []
+        self.contexts = 0
+        self.script = script or {}
+        self.journal_path = journal_path
+        self.states_seen = {}
+        world = self
+
+        class FakeBrowser:
+            async def close(self):
+                world.log.append(("close_browser",))
+
+        @contextlib.asynccontextmanager
+        async def fake_playwright():
+            yield object()
+
+        async def launch(playwright, **kwargs):
+            world.log.append(("launch",))
+            return FakeBrowser()
+
+        async def new_context(browser, *, storage_state=None, block_media=False, locale=None):
+            world.contexts += 1
+            world.log.append(("new_context", storage_state))
+            return FakeContext(world.log, world.contexts)
+
+        async def ensure_session(browser, *, portal, secrets, run_dir):
+            world.log.append(("ensure_session", portal))
+            return Path("/state.json")
+
+        async def run_flow(page, flow, params, *, portal, secrets, run_dir, trace=False):
+            key = params["order_id"]
+            # What another process (a resumed run after a crash) would read right now.
+            with contextlib.closing(sqlite3.connect(world.journal_path)) as other:
+                state = other.execute("SELECT state FROM rows WHERE key = ?", (key,)).fetchone()[0]
+            world.states_seen.setdefault(key, []).append(state)
+            world.log.append(("run_flow", key, page))
+            answers = world.script.get(key, [("cancelled", None)])
+            count = sum(1 for entry in world.log if entry[:2] == ("run_flow", key))
+            outcome, kind = answers[min(count, len(answers)) - 1]
+            await asyncio.sleep(0)
+            if callable(outcome):
+                return await outcome(key)
+            if outcome == "failed":
+                # Failures got past the guard (the submit step's target was found) unless the
+                # script says the failure came earlier.
+                early = kind.endswith("-early")
+                kind = kind.removesuffix("-early")
+                submit = flow.steps[-1]
+                past = [{"step": submit.name or submit.path, "line": submit.line}]
+                return RunResult(
+                    outcome="failed",
+                    ok=False,
+                    error=f"{kind} trouble",
+                    error_kind=kind,
+                    matches=[] if early else past,
+                )
+            return RunResult(
+                outcome=outcome,
+                ok=outcome in flow.success,
+                values=world.script.get(("values", key), {}),
+            )
+
+        monkeypatch.setattr("playwright.async_api.async_playwright", fake_playwright)
+        monkeypatch.setattr(browser_mod, "launch", launch)
+        monkeypatch.setattr(browser_mod, "new_context", new_context)
+        monkeypatch.setattr(session_mod, "ensure_session", ensure_session)
+        monkeypatch.setattr(player_mod, "run_flow", run_flow)
+
+    def kinds(self):
+        return [entry[0] for entry in self.log]
+
+
+@pytest.fixture
+def flow():
+    return load_flow("cancel_order")
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / "journal.db") as journal:
+        yield journal
+
+
+SECRETS = Secrets(email="s@example.com", password="pw-secret", totp_secret="JBSWY3DPEHPK3PXP")
+
+
+def new_run(journal, flow, ids=IDS, reason="NoInventory"):
+    rowset = read_order_rows(ids=ids, default_reason=reason)
+    return start_run(journal, flow, rowset, portal="http://127.0.0.1:1")
+
+
+def play(journal, flow, run_id, tmp_path, **kwargs):
+    options = kwargs.pop("options", BulkOptions(workers=1, retry=FAST_RETRY, quiet=True))
+    return asyncio.run(
+        run_bulk(
+            flow,
+            journal,
+            run_id,
+            portal="http://127.0.0.1:1",
+            secrets=SECRETS,
+            options=options,
+            run_dir=tmp_path / "runs",
+            **kwargs,
+        )
+    )
+
+
+def test_sign_in_once_then_rows_in_order_then_close(monkeypatch, journal, flow, tmp_path):
+    world = World(monkeypatch, journal.path)
+    run_id = new_run(journal, flow, IDS[:3])
+    result = play(journal, flow, run_id, tmp_path)
+    assert world.log == [
+        ("launch",),
+        ("ensure_session", "http://127.0.0.1:1"),
+        ("new_context", Path("/state.json")),
+        ("run_flow", IDS[0], "page-of-1"),
+        ("run_flow", IDS[1], "page-of-1"),
+        ("run_flow", IDS[2], "page-of-1"),
+        ("close_context", 1),
+        ("close_browser",),
+    ]
+    assert result.status == "finished" and result.exit_code == 0
+    assert [row.outcome for row in result.rows] == ["cancelled"] * 3
+    assert journal.run(run_id).status == "finished"
+
+
+def test_a_row_is_committed_running_before_its_flow_runs(monkeypatch, journal, flow, tmp_path):
+    world = World(monkeypatch, journal.path)
+    run_id = new_run(journal, flow, IDS[:4])
+    play(journal, flow, run_id, tmp_path, options=BulkOptions(workers=2, quiet=True))
+    assert world.states_seen == {key: ["running"] for key in IDS[:4]}
+    assert all(row.state == "done" for row in journal.rows(run_id))
+
+
+def test_workers_are_contexts_recycled_every_k_rows(monkeypatch, journal, flow, tmp_path):
+    world = World(monkeypatch, journal.path)
+    run_id = new_run(journal, flow)
+    play(
+        journal, flow, run_id, tmp_path, options=BulkOptions(workers=2, recycle_every=2, quiet=True)
+    )
+    # A fresh context every 2 rows: no context plays more than 2, and every one is closed.
+    pages = [entry[2] for entry in world.log if entry[0] == "run_flow"]
+    assert max(pages.count(page) for page in set(pages)) == 2
+    assert world.contexts in (5, 6) and len(set(pages)) == world.contexts
+    closed = sorted(entry[1] for entry in world.log if entry[0] == "close_context")
+    assert closed == list(range(1, world.contexts + 1))
+    assert world.kinds()[-1] == "close_browser"
+    assert world.kinds().count("run_flow") == 10
+
+
+def test_transient_failures_are_retried_final_ones_are_not(monkeypatch, journal, flow, tmp_path):
+    script = {
+        IDS[0]: [("failed", "http_5xx"), ("failed", "timeout"), ("cancelled", None)],
+        IDS[1]: [("failed", "step")],
+        IDS[2]: [("failed", "network")] * 5,
+        IDS[3]: [("not_cancellable", None)],
+    }
+    world = World(monkeypatch, journal.path, script)
+    run_id = new_run(journal, flow, IDS[:4])
+    result = play(journal, flow, run_id, tmp_path)
+    calls = [entry[1] for entry in world.log if entry[0] == "run_flow"]
+    assert calls.count(IDS[0]) == 3 and calls.count(IDS[1]) == 1
+    assert calls.count(IDS[2]) == 3 and calls.count(IDS[3]) == 1
+    rows = {row.key: row for row in result.rows}
+    assert (rows[IDS[0]].state, rows[IDS[0]].outcome, rows[IDS[0]].attempts) == (
+        "done",
+        "cancelled",
+        3,
+    )
+    assert (rows[IDS[1]].state, rows[IDS[1]].error_kind) == ("failed", "step")
+    assert (rows[IDS[2]].state, rows[IDS[2]].error_kind, rows[IDS[2]].attempts) == (
+        "failed",
+        "network",
+        3,
+    )
+    assert (rows[IDS[3]].outcome, rows[IDS[3]].ok) == ("not_cancellable", False)
+    assert result.exit_code == 1
+
+
+def test_retry_after_a_transient_failure_reconciles_already_cancelled(
+    monkeypatch, journal, flow, tmp_path
+):
+    # The first attempt's POST went through before the 500: the retry meets the guard.
+    script = {
+        IDS[0]: [("failed", "http_5xx"), ("already_cancelled", None)],
+        ("values", IDS[0]): {"cancelled_by": "seller", "cancel_reason": "No Inventory"},
+        IDS[1]: [("already_cancelled", None)],
+        ("values", IDS[1]): {"cancelled_by": "seller", "cancel_reason": "No Inventory"},
+    }
+    World(monkeypatch, journal.path, script)
+    run_id = new_run(journal, flow, IDS[:2])
+    rows = {row.key: row for row in play(journal, flow, run_id, tmp_path).rows}
+    assert rows[IDS[0]].outcome == "cancelled"
+    assert rows[IDS[0]].values["reconciled_from"] == "already_cancelled"
+    # Cancelled before this run ever touched it: stays already_cancelled.
+    assert rows[IDS[1]].outcome == "already_cancelled"
+
+
+def test_a_failure_before_the_guard_is_not_reconciled(monkeypatch, journal, flow, tmp_path):
+    # The search page failed (a 500 before the guard); the retry finds the order cancelled
+    # earlier by this seller with the same reason: not this run's doing.
+    script = {
+        IDS[0]: [("failed", "http_5xx-early"), ("already_cancelled", None)],
+        ("values", IDS[0]): {"cancelled_by": "seller", "cancel_reason": "NoInventory"},
+    }
+    World(monkeypatch, journal.path, script)
+    run_id = new_run(journal, flow, IDS[:1])
+    row = play(journal, flow, run_id, tmp_path).rows[0]
+    assert (row.outcome, row.attempts) == ("already_cancelled", 2)
+    assert "reconciled_from" not in row.values
+
+
+def test_max_failures_stops_taking_rows(monkeypatch, journal, flow, tmp_path):
+    script = {key: [("failed", "step")] for key in IDS}
+    World(monkeypatch, journal.path, script)
+    run_id = new_run(journal, flow)
+    options = BulkOptions(workers=1, max_failures=3, retry=FAST_RETRY, quiet=True)
+    result = play(journal, flow, run_id, tmp_path, options=options)
+    assert result.status == "stopped"
+    assert journal.counts(run_id)["failed"] == 3
+    assert journal.counts(run_id)["pending"] == 7
+    assert journal.run(run_id).status == "stopped"
+
+
+def test_canary_asks_before_the_rest(monkeypatch, journal, flow, tmp_path):
+    world = World(monkeypatch, journal.path)
+    asked = []
+
+    def decline(summary):
+        asked.append(
+            (summary.played, summary.remaining, summary.outcomes, world.kinds().count("run_flow"))
+        )
+        return False
+
+    run_id = new_run(journal, flow)
+    options = BulkOptions(workers=2, canary=3, quiet=True)
+    result = play(journal, flow, run_id, tmp_path, options=options, confirm_canary=decline)
+    assert asked == [(3, 7, {"cancelled": 3}, 3)]
+    assert result.status == "paused" and journal.counts(run_id)["pending"] == 7
+
+    async def accept(summary):
+        return True
+
+    # Resuming plays the rest; the canary does not play again.
+    result = play(
+        journal,
+        flow,
+        run_id,
+        tmp_path,
+        options=BulkOptions(workers=2, quiet=True),
+        confirm_canary=accept,
+    )
+    assert result.status == "finished" and journal.counts(run_id)["done"] == 10
+    assert world.kinds().count("run_flow") == 10
+
+
+def test_resume_replays_running_rows_through_the_guard(monkeypatch, journal, flow, tmp_path):
+    run_id = new_run(journal, flow, IDS[:4])
+    journal.mark_running(run_id, IDS[0])
+    journal.mark_done(run_id, IDS[0], outcome="cancelled", ok=True)
+    journal.mark_running(run_id, IDS[1])  # in flight when the process died; it had cancelled
+    journal.mark_running(run_id, IDS[2])  # in flight; its order was cancelled by someone else
+    script = {
+        IDS[1]: [("already_cancelled", None)],
+        ("values", IDS[1]): {"cancelled_by": "seller", "cancel_reason": "NoInventory"},
+        IDS[2]: [("already_cancelled", None)],
+    }
+    world = World(monkeypatch, journal.path, script)
+    result = play(journal, flow, run_id, tmp_path)
+    assert [entry[1] for entry in world.log if entry[0] == "run_flow"] == IDS[1:4]
+    rows = {row.key: row for row in result.rows}
+    assert (rows[IDS[1]].outcome, rows[IDS[1]].resumed, rows[IDS[1]].attempts) == (
+        "cancelled",
+        True,
+        2,
+    )
+    assert (rows[IDS[2]].outcome, rows[IDS[2]].resumed) == ("already_cancelled", True)
+    assert (rows[IDS[3]].outcome, rows[IDS[3]].resumed) == ("cancelled", False)
+    assert rows[IDS[0]].attempts == 1
+
+
+def test_first_interrupt_finishes_rows_in_flight(monkeypatch, journal, flow, tmp_path):
+    holder = {}
+
+    async def interrupt_then_finish(key):
+        holder["runner"]._on_signal()
+        return RunResult(outcome="cancelled", ok=True)
+
+    script = {IDS[1]: [(interrupt_then_finish, None)]}
+    world = World(monkeypatch, journal.path, script)
+    original = bulk.BulkRunner.__init__
+
+    def keep(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        holder["runner"] = self
+
+    monkeypatch.setattr(bulk.BulkRunner, "__init__", keep)
+    run_id = new_run(journal, flow)
+    result = play(journal, flow, run_id, tmp_path, options=BulkOptions(workers=2, quiet=True))
+    assert result.status == "interrupted"
+    counts = journal.counts(run_id)
+    # Rows in flight finished (none left running); no new row started after the interrupt.
+    assert counts["running"] == 0 and counts["done"] + counts["pending"] == 10
+    assert journal.row(run_id, IDS[1]).outcome == "cancelled"
+    assert 2 <= counts["done"] <= 3
+    assert world.kinds()[-1] == "close_browser"
+
+
+def test_second_interrupt_stops_at_once_leaving_rows_running(monkeypatch, journal, flow, tmp_path):
+    holder = {}
+
+    async def interrupt_twice(key):
+        holder["runner"]._on_signal()
+        holder["runner"]._on_signal()
+        await asyncio.sleep(10)
+        raise AssertionError("not cancelled")
+
+    World(monkeypatch, journal.path, {IDS[0]: [(interrupt_twice, None)]})
+    original = bulk.BulkRunner.__init__
+
+    def keep(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        holder["runner"] = self
+
+    monkeypatch.setattr(bulk.BulkRunner, "__init__", keep)
+    run_id = new_run(journal, flow)
+    result = play(journal, flow, run_id, tmp_path, options=BulkOptions(workers=2, quiet=True))
+    assert result.status == "interrupted"
+    assert journal.row(run_id, IDS[0]).state == "running"
+    assert [row.key for row in journal.plan_resume(run_id)][0] == IDS[0]
+
+
+def test_token_bucket_spaces_acquisitions():
+    now = [0.0]
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    async def take(n):
+        bucket = TokenBucket(4.0, clock=lambda: now[0], sleep=fake_sleep)
+        stamps = []
+        for _ in range(n):
+            await bucket.acquire()
+            stamps.append(now[0])
+        return stamps
+
+    stamps = asyncio.run(take(9))
+    assert stamps[0] == 0.0
+    assert stamps[-1] == pytest.approx(2.0)
+    assert all(b - a == pytest.approx(0.25) for a, b in zip(stamps, stamps[1:], strict=False))
+    with pytest.raises(ValueError):
+        TokenBucket(0)
+
+
+def test_dry_run_flow_stops_after_the_guard(flow):
+    dry = dry_run_flow(flow)
+    kinds = [step.kind for step in dry.steps]
+    guard = kinds.index("outcome")
+    # A prefix of the real flow, through its first guard and only look-only steps after it.
+    assert dry.steps == flow.steps[: len(dry.steps)]
+    assert set(kinds[guard:]) <= bulk.LOOKING_STEPS
+    assert flow.steps[len(dry.steps)].kind not in bulk.LOOKING_STEPS
+    assert "cancel-submit" not in str([step.args for step in dry.steps])
+    assert "would_run" in dry.success and list(dry.outcomes)[-1] == "would_run"
+    assert flow.steps[-1].kind == "click" and "would_run" not in flow.outcomes
+
+
+def test_reconcile_needs_this_sellers_cancellation_with_this_reason(flow):
+    def result(values):
+        return RunResult(outcome="already_cancelled", ok=True, values=values)
+
+    mine = {"cancelled_by": "seller", "cancel_reason": "Pricing Error"}
+    assert reconcile(flow, {"reason": "PricingError"}, result(mine)) == "cancelled"
+    assert reconcile(flow, {"reason": "NoInventory"}, result(mine)) is None
+    assert (
+        reconcile(
+            flow,
+            {"reason": "PricingError"},
+            result({"cancelled_by": "buyer", "cancel_reason": "PricingError"}),
+        )
+        is None
+    )
+    assert reconcile(flow, {"reason": "PricingError"}, result({})) is None
+    not_cancellable = RunResult(outcome="not_cancellable", ok=False, values=mine)
+    assert reconcile(flow, {"reason": "PricingError"}, not_cancellable) is None
+
+
+def test_default_workers_follow_the_cpu_count(monkeypatch):
+    monkeypatch.setattr(bulk.os, "cpu_count", lambda: 2)
+    assert bulk.default_workers() == 4
+    monkeypatch.setattr(bulk.os, "cpu_count", lambda: 16)
+    assert bulk.default_workers() == 8
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_shows_on_a_terminal_only():
+    screen = Terminal()
+    with BulkProgress(10, stream=screen) as progress:
+        for ok in (True, True, False):
+            progress.row_finished(ok)
+        progress.row_retried()
+    shown = screen.getvalue()
+    assert "3/10" in shown and "1 failed" in shown and "1 retries" in shown
+    pipe = io.StringIO()
+    with BulkProgress(10, stream=pipe) as progress:
+        progress.row_finished(False)
+    assert pipe.getvalue() == ""
+    quiet = Terminal()
+    with BulkProgress(10, stream=quiet, quiet=True) as progress:
+        progress.row_finished(True)
+    assert quiet.getvalue() == ""
+
+
+def test_resume_with_retry_failed_plays_failed_rows_again(monkeypatch, journal, flow, tmp_path):
+    run_id = new_run(journal, flow, IDS[:3])
+    for key in IDS[:2]:
+        journal.mark_running(run_id, key)
+    journal.mark_done(run_id, IDS[0], outcome="cancelled", ok=True)
+    submit = flow.steps[-1]
+    journal.mark_failed(
+        run_id,
+        IDS[1],
+        error="HTTP 500",
+        error_kind="http_5xx",
+        matches=[{"step": submit.name, "line": submit.line}],
+    )
+    script = {
+        IDS[1]: [("already_cancelled", None)],
+        ("values", IDS[1]): {"cancelled_by": "seller", "cancel_reason": "NoInventory"},
+    }
+    world = World(monkeypatch, journal.path, script)
+    play(journal, flow, run_id, tmp_path)  # a plain resume leaves failed rows alone
+    assert [entry[1] for entry in world.log if entry[0] == "run_flow"] == [IDS[2]]
+    options = BulkOptions(workers=1, retry_failed=True, quiet=True)
+    play(journal, flow, run_id, tmp_path, options=options)
+    assert [entry[1] for entry in world.log if entry[0] == "run_flow"] == [IDS[2], IDS[1]]
+    row = journal.row(run_id, IDS[1])
+    assert (row.state, row.outcome, row.values["reconciled_from"]) == (
+        "done",
+        "cancelled",
+        "already_cancelled",
+    )
+
+
+def test_sign_in_retries_transient_trouble_but_never_a_rejection(
+    monkeypatch, journal, flow, tmp_path
+):
+    from agent.errors import SessionError
+
+    World(monkeypatch, journal.path)
+    attempts = []
+
+    def failing_sign_in(kinds):
+        async def ensure_session(browser, *, portal, secrets, run_dir):
+            attempts.append(portal)
+            if len(attempts) <= len(kinds):
+                error = SessionError("signing in failed")
+                error.error_kind = kinds[len(attempts) - 1]
+                raise error
+            return Path("/state.json")
+
+        return ensure_session
+
+    monkeypatch.setattr(session_mod, "ensure_session", failing_sign_in(["http_429", "http_5xx"]))
+    monkeypatch.setattr(bulk.retry_rules, "backoff_delay", lambda attempt, policy: -0.999)
+    run_id = new_run(journal, flow, IDS[:1])
+    assert play(journal, flow, run_id, tmp_path).status == "finished"
+    assert len(attempts) == 3
+    attempts.clear()
+    monkeypatch.setattr(session_mod, "ensure_session", failing_sign_in(["rejected"]))
+    run_id = new_run(journal, flow, IDS[1:2])
+    with pytest.raises(SessionError):
+        play(journal, flow, run_id, tmp_path)
+    assert len(attempts) == 1
+    assert journal.run(run_id).status == "interrupted"
+    assert journal.row(run_id, IDS[1]).state == "pending"

@@ -1,0 +1,44 @@
+"""`seller-agent demo`, the README's main job, end to end in a subprocess."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_demo_cancels_the_sample_list_and_writes_the_report(tmp_path):
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"))
+    env["SELLER_AGENT_PASSWORD"] = "not-the-demo-password"  # the demo must ignore a real account
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "demo", "--out", str(out), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = {
+        line.split()[0]: int(line.split()[1])
+        for line in result.stdout.splitlines()
+        if line.split()[:1]
+        in (["cancelled"], ["already_cancelled"], ["not_cancellable"], ["not_found"])
+    }
+    # The sample list: nine cancellable orders, a shipped and a pending one, one cancelled
+    # earlier, and one unknown id.
+    assert outcomes == {
+        "cancelled": 9,
+        "already_cancelled": 1,
+        "not_cancellable": 2,
+        "not_found": 1,
+    }
+    assert "112-0000001-0000003" in result.stderr  # Buyer Canceled on a message-only request
+    report = out / "report.html"
+    assert f"HTML report: {report}" in result.stdout
+    html = report.read_text()
+    assert "112-0000001-0000005" in html and "demo-password" not in html
+    assert (out / "journal.db").exists() and (out / "portal.db").exists()

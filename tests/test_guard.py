@@ -1,0 +1,136 @@
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from agent.guard import (
+    GuardError,
+    Metrics,
+    PlannedOrder,
+    counts_toward_rate,
+    fetch_api_snapshot,
+    metrics_from_api,
+    planned_orders,
+    project_rate,
+)
+
+
+def test_only_buyer_canceled_with_an_official_request_is_free():
+    assert not counts_toward_rate("BuyerCanceled", "official")
+    assert counts_toward_rate("BuyerCanceled", "message")
+    assert counts_toward_rate("BuyerCanceled", None)
+    assert counts_toward_rate("NoInventory", "official")
+    assert counts_toward_rate(None, None)
+
+
+def test_projection_counts_orders_and_lists_unofficial_buyer_canceled():
+    before = Metrics(cancelled=1, total=200)
+    orders = [
+        PlannedOrder("A", "BuyerCanceled", "official", "Unshipped"),
+        PlannedOrder("B", "BuyerCanceled", "message", "Unshipped"),
+        PlannedOrder("C", "NoInventory", None, "Unshipped"),
+        PlannedOrder("D", "BuyerCanceled", None, None),
+        PlannedOrder("E", "NoInventory", None, "Shipped"),
+        PlannedOrder("F", "NoInventory", None, "Canceled"),
+    ]
+    projection = project_rate(before, orders, limit=2.5)
+    assert projection.counted == ["B", "C", "D"]
+    assert projection.not_counted == ["A"]
+    assert projection.unchanged == ["E", "F"]
+    assert projection.buyer_canceled_unofficial == ["B", "D"]
+    assert projection.after == Metrics(cancelled=4, total=200)
+    assert projection.before.rate == pytest.approx(0.5)
+    assert projection.after.rate == pytest.approx(2.0)
+    assert not projection.over_limit
+    lines = projection.summary_lines()
+    assert lines[0].startswith("Order Cancellation Rate: 0.50% now, 2.00% after this run")
+    assert (
+        "2 orders use Buyer Canceled without an official buyer request, so they count: B, D"
+        in lines[1]
+    )
+
+
+def test_over_the_limit_needs_an_override():
+    projection = project_rate(Metrics(4, 200), [PlannedOrder("X", "NoInventory")], limit=2.5)
+    assert projection.after.rate == pytest.approx(2.5) and not projection.over_limit
+    projection = project_rate(Metrics(5, 200), [PlannedOrder("X", "NoInventory")], limit=2.5)
+    assert projection.over_limit
+    assert "needs an explicit override" in projection.summary_lines()[-1]
+    assert (
+        project_rate(Metrics(5, 200), [PlannedOrder("X", "NoInventory")], limit=5).over_limit
+        is False
+    )
+
+
+def test_empty_window_has_rate_zero():
+    assert Metrics(0, 0).rate == 0.0
+
+
+def test_metrics_from_the_portal_api_answer():
+    assert metrics_from_api({"rate": 0.01, "cancelled": 2, "total": 200}) == Metrics(2, 200)
+    with pytest.raises(GuardError, match="unexpected metrics answer"):
+        metrics_from_api({"rate": 0.01})
+
+
+def test_planned_orders_join_portal_records():
+    known = {
+        "A": {"status": "Unshipped", "buyer_request_kind": "official"},
+        "B": {"status": "Unshipped", "buyer_requested": True},
+    }
+    planned = planned_orders([("A", "BuyerCanceled"), ("B", None), ("C", "NoInventory")], known)
+    assert planned == [
+        PlannedOrder("A", "BuyerCanceled", "official", "Unshipped"),
+        PlannedOrder("B", None, "official", "Unshipped"),
+        PlannedOrder("C", "NoInventory", None, None),
+    ]
+
+
+@pytest.fixture
+def api_server():
+    answers = {
+        "/mock/api/metrics": {"rate": 0.005, "cancelled": 1, "total": 200},
+        "/mock/api/orders": {"orders": [{"order_id": "A", "status": "Unshipped"}]},
+    }
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            seen.append((self.path, self.headers.get("Authorization")))
+            path = self.path.split("?")[0]
+            if path not in answers:
+                self.send_error(404)
+                return
+            body = json.dumps(answers[path]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_fetch_api_snapshot(api_server):
+    url, seen = api_server
+    metrics, orders = fetch_api_snapshot(url, seller="s@example.com", token="t0k")
+    assert metrics == Metrics(1, 200)
+    assert orders == {"A": {"order_id": "A", "status": "Unshipped"}}
+    assert seen[0] == ("/mock/api/metrics?seller=s%40example.com", "Bearer t0k")
+
+
+def test_fetch_api_snapshot_errors(api_server):
+    url, _ = api_server
+    with pytest.raises(GuardError, match="answered HTTP 404"):
+        fetch_api_snapshot(url + "/prefix")
+    with pytest.raises(GuardError, match="cannot read mock/api/metrics"):
+        fetch_api_snapshot("http://127.0.0.1:9", timeout=2)

@@ -1,0 +1,172 @@
+import sqlite3
+
+import pytest
+
+from agent.journal import Journal, JournalError, new_run_id, plan_resume
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / "journal.db", redact=lambda text: text.replace("hunter2", "***")) as j:
+        yield j
+
+
+def make_run(journal, keys=("a", "b", "c")):
+    return journal.create_run(
+        flow="cancel-order",
+        params={"reason": "NoInventory"},
+        portal="http://127.0.0.1:1",
+        rows=[(key, {"order_id": key}) for key in keys],
+        options={"workers": 2},
+    )
+
+
+def test_run_id_shape():
+    run_id = new_run_id()
+    date, clock, tail = run_id.split("-")
+    assert len(date) == 8 and len(clock) == 6 and len(tail) == 4
+
+
+def test_new_run_has_every_row_pending_in_order(journal):
+    run_id = make_run(journal)
+    rows = journal.rows(run_id)
+    assert [(row.key, row.seq, row.state) for row in rows] == [
+        ("a", 1, "pending"),
+        ("b", 2, "pending"),
+        ("c", 3, "pending"),
+    ]
+    assert journal.run(run_id).params == {"reason": "NoInventory"}
+    assert journal.last_run_id() == run_id
+
+
+def test_transitions_and_results(journal):
+    run_id = make_run(journal)
+    journal.mark_running(run_id, "a")
+    journal.mark_done(run_id, "a", outcome="cancelled", ok=True, values={"x": 1})
+    journal.mark_running(run_id, "b")
+    journal.note_retry(run_id, "b", "HTTP 500", "http_5xx")
+    journal.mark_failed(run_id, "b", error="boom", error_kind="step", evidence=["/tmp/s.png"])
+    journal.mark_skipped(run_id, "c", "canary declined")
+    a, b, c = journal.rows(run_id)
+    assert (a.state, a.outcome, a.ok, a.values, a.attempts) == (
+        "done",
+        "cancelled",
+        True,
+        {"x": 1},
+        1,
+    )
+    assert (b.state, b.ok, b.error, b.error_kind, b.attempts) == (
+        "failed",
+        False,
+        "boom",
+        "step",
+        2,
+    )
+    assert b.evidence == ["/tmp/s.png"]
+    assert c.state == "skipped"
+    assert journal.counts(run_id)["done"] == 1
+
+
+def test_a_done_row_never_runs_again(journal):
+    run_id = make_run(journal)
+    journal.mark_running(run_id, "a")
+    journal.mark_done(run_id, "a", outcome="cancelled", ok=True)
+    with pytest.raises(JournalError, match="cannot go from done to running"):
+        journal.mark_running(run_id, "a")
+    with pytest.raises(JournalError, match="cannot go from done to running"):
+        journal.mark_running(run_id, "a", reclaim=True)
+    with pytest.raises(JournalError):
+        journal.mark_failed(run_id, "a", error="x", error_kind="step")
+    assert journal.row(run_id, "a").state == "done"
+
+
+def test_illegal_transitions_are_refused(journal):
+    run_id = make_run(journal)
+    with pytest.raises(JournalError, match="from pending to done"):
+        journal.mark_done(run_id, "a", outcome="cancelled", ok=True)
+    with pytest.raises(JournalError, match="from pending to failed"):
+        journal.mark_failed(run_id, "a", error="x", error_kind=None)
+    with pytest.raises(JournalError, match="cannot retry a pending row"):
+        journal.note_retry(run_id, "a", "x", "timeout")
+    journal.mark_running(run_id, "a")
+    with pytest.raises(JournalError, match="from running to running"):
+        journal.mark_running(run_id, "a")
+    with pytest.raises(JournalError, match="from running to skipped"):
+        journal.mark_skipped(run_id, "a", "no")
+    with pytest.raises(JournalError, match="no row"):
+        journal.mark_running(run_id, "zzz")
+
+
+def test_running_is_committed_before_the_call_returns(journal, tmp_path):
+    run_id = make_run(journal)
+    journal.mark_running(run_id, "a")
+    # A second connection (another process after a crash) sees the claim.
+    other = sqlite3.connect(tmp_path / "journal.db")
+    state = other.execute("SELECT state FROM rows WHERE key = 'a'").fetchone()[0]
+    other.close()
+    assert state == "running"
+
+
+def test_plan_resume_returns_pending_and_running_never_done(journal):
+    run_id = make_run(journal, keys=["a", "b", "c", "d", "e"])
+    journal.mark_running(run_id, "a")
+    journal.mark_done(run_id, "a", outcome="cancelled", ok=True)
+    journal.mark_running(run_id, "b")  # in flight when the run died
+    journal.mark_running(run_id, "c")
+    journal.mark_failed(run_id, "c", error="x", error_kind="step")
+    journal.mark_skipped(run_id, "e", "declined")
+    assert [row.key for row in plan_resume(journal, run_id)] == ["b", "d"]
+    assert [row.key for row in journal.plan_resume(run_id, include_failed=True)] == ["b", "c", "d"]
+
+
+def test_reclaiming_a_running_row_flags_it_resumed(journal):
+    run_id = make_run(journal)
+    journal.mark_running(run_id, "a")
+    journal.mark_running(run_id, "a", reclaim=True)
+    row = journal.row(run_id, "a")
+    assert row.resumed and row.attempts == 2
+    with pytest.raises(JournalError):
+        journal.mark_running(run_id, "b", reclaim=True)  # pending rows are claimed, not reclaimed
+    journal.mark_done(run_id, "a", outcome="already_cancelled", ok=True)
+    assert journal.row(run_id, "a").resumed
+
+
+def test_secrets_are_redacted_before_they_are_stored(journal, tmp_path):
+    run_id = journal.create_run(
+        flow="f", params={"token": "hunter2"}, portal="p", rows=[("k", {"v": "hunter2"})]
+    )
+    journal.mark_running(run_id, "k")
+    journal.mark_failed(run_id, "k", error="password hunter2 rejected", error_kind="session")
+    raw = (tmp_path / "journal.db").read_bytes()
+    wal = tmp_path / "journal.db-wal"
+    raw += wal.read_bytes() if wal.exists() else b""
+    assert b"hunter2" not in raw
+    assert journal.row(run_id, "k").error == "password *** rejected"
+
+
+def test_unknown_run_and_last(journal):
+    with pytest.raises(JournalError, match="no runs yet"):
+        journal.resolve_run_id("last")
+    with pytest.raises(JournalError, match="no run 'nope'"):
+        journal.run("nope")
+    first = make_run(journal)
+    second = make_run(journal)
+    assert journal.resolve_run_id("last") == second != first
+
+
+def test_run_status_and_options(journal):
+    run_id = make_run(journal)
+    journal.set_run_status(run_id, "interrupted")
+    journal.update_run_options(run_id, rate_measured_after=1.5)
+    run = journal.run(run_id)
+    assert run.status == "interrupted" and run.finished_at
+    assert run.options == {"workers": 2, "rate_measured_after": 1.5}
+    with pytest.raises(JournalError):
+        journal.set_run_status(run_id, "weird")
+
+
+def test_default_path_follows_xdg(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    with Journal() as journal:
+        assert journal.path == tmp_path / "data" / "seller-agent" / "journal.db"
+        assert journal.path.stat().st_mode & 0o777 == 0o600

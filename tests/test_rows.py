@@ -1,0 +1,159 @@
+import io
+
+import pytest
+
+from agent.rows import InputError, read_order_rows, read_param_rows
+
+A = "111-1111111-1111111"
+B = "222-2222222-2222222"
+C = "333-3333333-3333333"
+
+
+def write(tmp_path, name, content, mode="w"):
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8", newline="")
+    return str(path)
+
+
+def messages(rowset):
+    return [str(problem) for problem in rowset.problems]
+
+
+def test_csv_with_order_id_reason_and_memo_columns(tmp_path):
+    path = write(tmp_path, "orders.csv", f"order_id,reason,memo\n{A},No Inventory,out\n{B},,\n")
+    rowset = read_order_rows([path], default_reason="PricingError")
+    assert [row.params for row in rowset.rows] == [
+        {"order_id": A, "reason": "NoInventory", "memo": "out"},
+        {"order_id": B, "reason": "PricingError"},
+    ]
+    assert rowset.rows[1].line == 3 and rowset.problems == []
+
+
+def test_amazon_report_column_tab_separated(tmp_path):
+    path = write(
+        tmp_path, "report.txt", f"purchase-date\tamazon-order-id\tsku\nx\t{A}\ts1\ny\t{B}\ts2\n"
+    )
+    assert read_order_rows([path]).keys == [A, B]
+
+
+def test_first_column_when_no_known_header(tmp_path):
+    with_header = write(tmp_path, "h.csv", f"id,who\n{A},x\n")
+    without_header = write(tmp_path, "n.csv", f"{A},x\n{B},y\n")
+    assert read_order_rows([with_header]).keys == [A]
+    assert read_order_rows([without_header]).keys == [A, B]
+
+
+def test_plain_text_one_id_per_line_with_blank_lines_and_comments(tmp_path):
+    path = write(tmp_path, "ids.txt", f"{A}\n\n  \n# a note\n{B}\n")
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A, B] and rowset.rows[1].line == 5 and rowset.problems == []
+
+
+def test_bom_and_windows_line_ends(tmp_path):
+    path = write(
+        tmp_path,
+        "orders.csv",
+        (f"\ufefforder_id,reason\r\n{A},BuyerCanceled\r\n{B},PricingError\r\n").encode(),
+    )
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A, B]
+    assert rowset.rows[0].params["reason"] == "BuyerCanceled"
+    plain = write(tmp_path, "ids.txt", f"\ufeff{A}\r\n{B}\r\n".encode())
+    assert read_order_rows([plain]).keys == [A, B]
+
+
+def test_malformed_ids_are_reported_with_line_numbers_and_skipped(tmp_path):
+    path = write(tmp_path, "orders.csv", f"order_id\n{A}\n12-34\n{B}x\n\n{C}\n")
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A, C]
+    assert messages(rowset) == [
+        f"{path}:3: malformed order id '12-34'",
+        f"{path}:4: malformed order id '{B}x'",
+    ]
+
+
+def test_duplicates_are_kept_once_and_reported_once(tmp_path):
+    path = write(tmp_path, "ids.txt", f"{A}\n{B}\n{A}\n{A}\n")
+    rowset = read_order_rows([path], ids=[B])
+    assert rowset.keys == [A, B]
+    assert messages(rowset) == [
+        f"{path}:3: duplicate order id {A} (first on line 1)",
+        f"argument:1: duplicate order id {B} (first on {path}:2)",
+    ]
+
+
+def test_unknown_reason(tmp_path):
+    path = write(tmp_path, "orders.csv", f"order_id,reason\n{A},Because\n{B},买家取消\n")
+    rowset = read_order_rows([path])
+    assert rowset.keys == [B] and rowset.rows[0].params["reason"] == "BuyerCanceled"
+    assert messages(rowset) == [f"{path}:2: unknown reason 'Because' for {A}"]
+    with pytest.raises(InputError, match="--reason: unknown reason 'Nope'"):
+        read_order_rows([path], default_reason="Nope")
+
+
+def test_missing_id_and_overlong_memo(tmp_path):
+    path = write(tmp_path, "orders.csv", f"order_id,memo\n,hello\n{A},{'m' * 1001}\n{B},ok\n")
+    rowset = read_order_rows([path])
+    assert rowset.keys == [B]
+    assert messages(rowset) == [
+        f"{path}:2: missing order id",
+        f"{path}:3: memo for {A} is over 1000 characters",
+    ]
+
+
+def test_strict_mode_makes_any_bad_row_an_error(tmp_path):
+    path = write(tmp_path, "orders.csv", f"order_id\n{A}\n12-34\n{A}\n")
+    with pytest.raises(InputError) as error:
+        read_order_rows([path], strict=True)
+    assert str(error.value) == (
+        f"{path}:3: malformed order id '12-34' (and 1 more problems) - strict mode stops on any bad row"
+    )
+
+
+def test_no_valid_row_is_an_error(tmp_path):
+    path = write(tmp_path, "orders.csv", "order_id\n12-34\n")
+    with pytest.raises(
+        InputError, match=r"orders.csv: no valid order ids \(.*orders.csv:2: malformed"
+    ):
+        read_order_rows([path])
+    empty = write(tmp_path, "empty.txt", "\n\n")
+    with pytest.raises(InputError, match="empty.txt: no valid order ids"):
+        read_order_rows([empty])
+
+
+def test_stdin_and_arguments():
+    rowset = read_order_rows(["-"], ids=[C], stdin=io.StringIO(f"{A}\n{B}\n"))
+    assert rowset.keys == [A, B, C]
+    assert rowset.rows[0].source == "<stdin>"
+    bad = read_order_rows(ids=["nope", A])
+    assert [str(p) for p in bad.problems] == ["argument:1: malformed order id 'nope'"]
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(InputError, match="missing.csv: no such file"):
+        read_order_rows([str(tmp_path / "missing.csv")])
+    with pytest.raises(InputError, match="is a directory"):
+        read_order_rows([str(tmp_path)])
+    latin = write(tmp_path, "latin.csv", b"order_id\n\xe9\n")
+    with pytest.raises(InputError, match="latin.csv: not UTF-8 text"):
+        read_order_rows([latin])
+
+
+def test_generic_rows_bound_to_params(tmp_path):
+    path = write(tmp_path, "rows.csv", "sku,price\nS1,10\n,5\nS1,12\nS2,\n")
+    rowset = read_param_rows(path, key_column="sku", columns={"sku": 1, "price": 1})
+    assert [(row.key, row.params, row.line) for row in rowset.rows] == [
+        ("S1", {"sku": "S1", "price": "10"}, 2),
+        ("S2", {"sku": "S2"}, 5),
+    ]
+    assert [str(p) for p in rowset.problems] == [
+        f"{path}:3: missing sku",
+        f"{path}:4: duplicate sku 'S1' (first on line 2)",
+    ]
+    with pytest.raises(InputError, match=r"rows.csv:1: no column 'id'"):
+        read_param_rows(path, key_column="id")
+    with pytest.raises(InputError, match=r"rows.csv:1: column 'price' is not a param of the flow"):
+        read_param_rows(path, key_column="sku", columns={"sku": 1})
