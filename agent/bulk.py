@@ -540,7 +540,10 @@ class BulkRunner:
         outcome = result.outcome
         ok = bool(result.ok)
         values = dict(result.values or {})
-        if may_have_acted:
+        # The attempt itself may have acted: past the guard, the submit went through, and a
+        # lost confirmation (an expired session on the redirect) left it to meet the order
+        # already cancelled.
+        if may_have_acted or passed_guard(self.flow, result):
             settled = reconcile(self.flow, params, result)
             if settled is not None:
                 values["reconciled_from"] = outcome

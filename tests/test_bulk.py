@@ -524,3 +524,15 @@ def test_sign_in_retries_transient_trouble_but_never_a_rejection(
     assert len(attempts) == 1
     assert journal.run(run_id).status == "interrupted"
     assert journal.row(run_id, IDS[1]).state == "pending"
+
+
+def test_an_attempt_past_the_guard_that_meets_already_cancelled_is_reconciled(flow):
+    submit = flow.steps[-1]
+    result = RunResult(
+        outcome="already_cancelled",
+        ok=True,
+        values={"cancelled_by": "seller", "cancel_reason": "NoInventory"},
+        matches=[{"step": submit.name, "line": submit.line}],
+    )
+    assert bulk.passed_guard(flow, result)
+    assert not bulk.passed_guard(flow, RunResult(outcome="already_cancelled", ok=True))

@@ -17,7 +17,13 @@ from typing import Any
 
 import click
 
-from agent.options import browser_options, json_option, portal_option, quiet_option
+from agent.options import (
+    browser_options,
+    json_option,
+    portal_option,
+    quiet_option,
+    workers_option,
+)
 
 
 class InputError(click.ClickException):
@@ -209,6 +215,36 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     show_default=True,
     help="Record a Playwright trace, kept when a step fails.",
 )
+@click.option(
+    "--rows",
+    "rows_file",
+    metavar="FILE.csv",
+    help="Replay once per CSV row, columns bound to the params of the same name (- for stdin).",
+)
+@click.option(
+    "--key",
+    metavar="COLUMN",
+    help="With --rows: the column naming each row (default: the first required param).",
+)
+@click.option(
+    "--resume",
+    metavar="RUN_ID",
+    help="Go on with an interrupted --rows run (its id, or 'last'): done rows are skipped.",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="With --rows: the run journal (default $XDG_DATA_HOME/seller-agent/journal.db).",
+)
+@click.option("--strict", is_flag=True, help="With --rows: any bad row is an error.")
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="With --rows: stop taking new rows after K failures.",
+)
+@workers_option
 @json_option
 @quiet_option
 def run(
@@ -221,6 +257,13 @@ def run(
     secrets_path: str | None,
     run_dir: str | None,
     trace: bool,
+    rows_file: str | None,
+    key: str | None,
+    resume: str | None,
+    journal: str | None,
+    strict: bool,
+    max_failures: int | None,
+    workers: int | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -238,7 +281,31 @@ def run(
         seller-agent run collect_cancel_requests --json
 
         seller-agent run my_flow.yaml -p q=mug --headed --slowmo 250
+
+        seller-agent run my_flow.yaml --rows orders.csv --workers 4
+
+        seller-agent run my_flow.yaml --resume last
     """
+    if rows_file or resume:
+        run_rows(
+            flow_ref,
+            rows_file,
+            parse_param_options(param_pairs),
+            portal=portal,
+            key=key,
+            resume=resume,
+            journal=journal,
+            strict=strict,
+            max_failures=max_failures,
+            workers=workers,
+            browser_path=browser_path,
+            headed=headed,
+            slowmo=slowmo,
+            secrets_path=secrets_path,
+            run_dir=run_dir,
+            as_json=as_json,
+            quiet=quiet,
+        )
     from agent.flow import FlowError, bind_params, secret_params
     from agent.player import run_flow
 
@@ -335,3 +402,67 @@ def login(
     if not quiet:
         click.echo(f"signed in to {portal} (secrets from {secrets.source})", err=True)
     click.echo(str(storage_state_path(portal, secrets.email)))
+
+
+def run_rows(
+    flow_ref: str,
+    rows_file: str | None,
+    shared: dict[str, Any],
+    *,
+    portal: str,
+    key: str | None,
+    resume: str | None,
+    journal: str | None,
+    strict: bool,
+    max_failures: int | None,
+    workers: int | None,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    secrets_path: str | None,
+    run_dir: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """`run FLOW --rows FILE.csv`: the flow once per row, through the bulk engine."""
+    from agent import report as report_mod
+    from agent.bulk import BulkOptions, default_workers
+    from agent.journal import Journal
+    from agent.replay import RowsRequest, execute_rows
+
+    def say(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    request = RowsRequest(
+        flow=None if resume else flow_ref,
+        rows=rows_file,
+        portal=portal,
+        key=key,
+        shared=shared,
+        strict=strict,
+        journal=journal,
+        resume=resume,
+        secrets_path=secrets_path,
+        run_dir=run_dir,
+        options=BulkOptions(
+            workers=workers or default_workers(),
+            max_failures=max_failures,
+            quiet=quiet,
+            headed=headed,
+            slowmo=slowmo,
+            browser_path=browser_path,
+        ),
+    )
+    outcome = execute_rows(request, say=say, stdin=sys.stdin)
+    if outcome.run_id is None:
+        raise InputError(outcome.message or "nothing to run")
+    with Journal(request.journal) as opened:
+        data = report_mod.build_report(opened, outcome.run_id)
+    if as_json:
+        click.echo(report_mod.render_json(data))
+    else:
+        click.echo(report_mod.render_table(data))
+    if outcome.message:
+        click.echo(f"Error: {outcome.message}", err=True)
+    sys.exit(outcome.exit_code)
