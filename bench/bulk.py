@@ -126,7 +126,7 @@ async def plain_script(portal_url: str, ids: list[str]) -> None:
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=find_browser(), args=CHROMIUM_ARGS
+            executable_path=find_browser(headless=True), args=CHROMIUM_ARGS
         )
         page = await browser.new_page()
         await page.goto(portal_url + "/ap/signin")

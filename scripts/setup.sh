@@ -50,4 +50,12 @@ if ! .venv/bin/python -m agent.browser >/dev/null 2>&1; then
         apt_install chromium
     fi
 fi
+# Headless runs prefer a headless shell: Playwright's own when its download worked, else
+# Debian's package (best effort: full Chromium runs headless too, only slower).
+if [ -z "$(.venv/bin/python -c 'from agent.browser import playwright_chromium as p; print(p() or "")')" ] \
+    && ! command -v chromium-headless-shell >/dev/null && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's chromium-headless-shell for headless runs" >&2
+    apt_install chromium-headless-shell \
+        || echo "setup: chromium-headless-shell is not available; headless runs use Chromium" >&2
+fi
 echo "setup: browser $(.venv/bin/python -m agent.browser)" >&2

@@ -27,7 +27,7 @@ SECRET = "JBSWY3DPEHPK3PXP"
 def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
-        "executable_path": find_browser(),
+        "executable_path": find_browser(headless=True),
         "args": CHROMIUM_ARGS,
         "headless": True,
     }

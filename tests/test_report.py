@@ -146,7 +146,9 @@ def test_html_report_renders_in_chromium(recorded_run):
     out.parent.mkdir()
     out.write_text(render_html(build_report(journal, run_id), out.parent), encoding="utf-8")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=find_browser(), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=find_browser(headless=True), args=CHROMIUM_ARGS
+        )
         try:
             page = browser.new_page()
             page.goto(out.as_uri())
