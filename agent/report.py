@@ -66,6 +66,7 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
         "retried": [row.key for row in rows if row.attempts > 1],
         "resumed": [row.key for row in rows if row.resumed],
         "fallback_steps": dict(fallbacks),
+        "selector_health": selector_health(rows),
         "rate": {
             "before": projection.get("rate_before"),
             "after_projected": projection.get("rate_after"),
@@ -80,6 +81,37 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
 
 def _rate(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}%"
+
+
+def selector_health(rows: list[Any]) -> list[dict[str, Any]]:
+    """For each step with a target: how often each candidate was the one that matched, so a
+    page that drifts away from a flow's first-choice target shows before the flow breaks."""
+    steps: dict[tuple[str, Any], Counter] = {}
+    specs: dict[tuple[tuple[str, Any], int], str] = {}
+    for row in rows:
+        for match in row.matches or []:
+            step = (str(match.get("step")), match.get("line"))
+            candidate = int(match.get("candidate") or 0)
+            steps.setdefault(step, Counter())[candidate] += 1
+            specs.setdefault((step, candidate), str(match.get("spec")))
+    health = []
+    for (step, line), counts in sorted(
+        steps.items(), key=lambda item: (item[0][1] or 0, item[0][0])
+    ):
+        total = sum(counts.values())
+        health.append(
+            {
+                "step": step,
+                "line": line,
+                "matched": total,
+                "first_choice_share": counts.get(0, 0) / total,
+                "candidates": [
+                    {"candidate": index, "spec": specs[((step, line), index)], "count": count}
+                    for index, count in sorted(counts.items())
+                ],
+            }
+        )
+    return health
 
 
 def render_table(report: dict[str, Any]) -> str:
@@ -101,6 +133,18 @@ def render_table(report: dict[str, Any]) -> str:
             lines.append(f"  {row['key']}{kind}: {row['error']}")
         if len(failures) > 50:
             lines.append(f"  ... and {len(failures) - 50} more (see --format csv)")
+    drifting = [step for step in report["selector_health"] if step["first_choice_share"] < 1]
+    if drifting:
+        lines += ["", "Selector health (steps whose first-choice target did not always match):"]
+        for step in drifting:
+            used = ", ".join(
+                f"#{item['candidate'] + 1} {item['spec']}: {item['count']}"
+                for item in step["candidates"]
+            )
+            lines.append(
+                f"  line {step['line']} {step['step']}: first choice "
+                f"{step['first_choice_share']:.0%} of {step['matched']} ({used})"
+            )
     lines.append("")
     lines.append(
         f"Rows retried: {len(report['retried'])}  resumed after interruption: "
@@ -257,7 +301,7 @@ HTML_TEMPLATE = """\
 <body>
 <h1>Run {{ report.run.id }}</h1>
 <div class="meta">flow <b>{{ report.run.flow }}</b> on {{ report.run.portal }} &middot; status <b data-testid="run-status">{{ report.run.status }}</b> &middot; started {{ report.run.created_at }}{% if report.run.finished_at %}, ended {{ report.run.finished_at }}{% endif %}{% if report.seconds is not none %} &middot; {{ "%.1f"|format(report.seconds) }} s{% endif %}</div>
-<nav><a href="#outcomes">Outcomes</a><a href="#failures">Failures</a><a href="#rows">All rows</a></nav>
+<nav><a href="#outcomes">Outcomes</a><a href="#failures">Failures</a><a href="#selectors">Selector health</a><a href="#rows">All rows</a></nav>
 <div class="cards">
   <div class="card"><b data-testid="total">{{ report.total }}</b>rows</div>
   <div class="card good"><b data-testid="succeeded">{{ report.succeeded }}</b>succeeded</div>
@@ -286,6 +330,14 @@ HTML_TEMPLATE = """\
 {% endfor %}
 </ul>
 {% else %}<p>None.</p>{% endif %}
+<h2 id="selectors">Selector health</h2>
+{% if report.selector_health %}
+<table data-testid="selector-health">
+<tr><th>step</th><th>line</th><th>first choice matched</th><th>candidates used</th></tr>
+{% for step in report.selector_health %}<tr class="{{ 'notok' if step.first_choice_share < 1 else '' }}"><td>{{ step.step }}</td><td>{{ step.line }}</td><td>{{ "%.0f"|format(step.first_choice_share * 100) }}% of {{ step.matched }}</td><td>{% for item in step.candidates %}<code>#{{ item.candidate + 1 }} {{ item.spec }}</code>: {{ item.count }}{% if not loop.last %}<br>{% endif %}{% endfor %}</td></tr>
+{% endfor %}
+</table>
+{% else %}<p>No step with a target was played.</p>{% endif %}
 <h2 id="rows">All rows</h2>
 <table data-testid="rows">
 <tr><th>#</th><th>key</th><th>outcome</th><th>attempts</th><th>details</th></tr>

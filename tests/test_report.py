@@ -169,3 +169,31 @@ def test_html_report_renders_in_chromium(recorded_run):
             (tmp_path / "report.png").write_bytes(shot)
         finally:
             browser.close()
+
+
+def test_selector_health_counts_each_candidate_per_step_and_flags_drift():
+    from types import SimpleNamespace
+
+    from agent.report import selector_health
+
+    def row(*candidates):
+        return SimpleNamespace(
+            matches=[
+                {"step": "steps[3]", "line": 12, "candidate": c, "spec": ["testid=x", "css=.x"][c]}
+                for c in candidates
+            ]
+        )
+
+    health = selector_health([row(0), row(1), row(1), row(0), SimpleNamespace(matches=[])])
+    assert health == [
+        {
+            "step": "steps[3]",
+            "line": 12,
+            "matched": 4,
+            "first_choice_share": 0.5,
+            "candidates": [
+                {"candidate": 0, "spec": "testid=x", "count": 2},
+                {"candidate": 1, "spec": "css=.x", "count": 2},
+            ],
+        }
+    ]
