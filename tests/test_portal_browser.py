@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from agent import totp
 from agent.browser import CHROMIUM_ARGS, find_browser
@@ -23,14 +24,26 @@ PASSWORD = "demo-password"
 SECRET = "JBSWY3DPEHPK3PXP"
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": find_browser(headless=True),
-        "args": CHROMIUM_ARGS,
-        "headless": True,
-    }
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Sync Playwright runs an event loop in this thread for as long as it is started, so it is
+    # started and stopped inside this module: a session-wide one would break every later test
+    # that runs its own asyncio loop.
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=find_browser(headless=True), args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @pytest.fixture
