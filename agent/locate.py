@@ -180,26 +180,52 @@ def build(scope: Any, spec: dict[str, Any]) -> Any:
     return locator
 
 
-async def _state(locator: Any) -> int:
-    """2 when the locator has a visible element, 1 when only hidden ones, 0 when none."""
+def union(scope: Any, specs: list[dict[str, Any]]) -> Any:
+    """One locator matching what any of the candidates matches (Locator.or_)."""
+    locators = [build(scope, spec) for spec in specs]
+    combined = locators[0]
+    for locator in locators[1:]:
+        combined = combined.or_(locator)
+    return combined
+
+
+def visible(locator: Any) -> Any:
+    """The locator narrowed to its visible elements."""
+    return locator.filter(visible=True)
+
+
+async def _count(locator: Any) -> int:
     try:
-        if await locator.count() == 0:
+        return await locator.count()
+    except Exception as error:
+        # A navigation in progress destroys the page's context mid-query: "not there yet".
+        if type(error).__module__.startswith("playwright"):
             return 0
-        return 2 if await locator.first.is_visible() else 1
-    except Exception:
-        # A navigation between count() and is_visible() destroys the context; "not there yet".
-        return 0
+        raise
+
+
+async def any_visible(scope: Any, specs: list[dict[str, Any]]) -> bool:
+    """Whether any candidate has a visible element right now: one round trip, no waiting."""
+    return await _count(visible(union(scope, specs))) > 0
+
+
+async def _pick(locators: list[Any], state: str) -> tuple[Any, int] | None:
+    """The first candidate with a visible element (or, for state "attached", any element)."""
+    for index, locator in enumerate(locators):
+        if await _count(visible(locator) if state == "visible" else locator):
+            return locator, index
+    return None
 
 
 async def present(scope: Any, specs: list[dict[str, Any]]) -> tuple[Any, int] | None:
-    """The first candidate present right now (visible preferred), with its index; no waiting."""
+    """The first candidate present right now (visible preferred), with its index; no waiting.
+
+    One round trip when nothing matches, two when the first candidate is visible.
+    """
     locators = [build(scope, spec) for spec in specs]
-    states = [await _state(locator) for locator in locators]
-    for wanted in (2, 1):
-        for index, state in enumerate(states):
-            if state == wanted:
-                return locators[index], index
-    return None
+    if not await _count(union(scope, specs)):
+        return None
+    return await _pick(locators, "visible") or await _pick(locators, "attached")
 
 
 async def resolve(
@@ -207,22 +233,27 @@ async def resolve(
 ) -> tuple[Any, int]:
     """Wait (up to timeout ms) until any candidate appears, then pick the first one present.
 
-    The candidates are raced together with Locator.or_, so a missing first choice costs no
-    extra wait. Raises TargetTimeout naming every candidate when none appears.
+    The first choice is looked at once; then the candidates are raced together with
+    Locator.or_, so a missing first choice costs no extra wait. Raises TargetTimeout naming
+    every candidate when none appears.
     """
     locators = [build(scope, spec) for spec in specs]
-    union = locators[0]
-    for locator in locators[1:]:
-        union = union.or_(locator)
+    # Usually the page is ready and the first choice is there: one look, no wait.
+    if await _count(visible(locators[0]) if state == "visible" else locators[0]):
+        return locators[0], 0
+    combined = union(scope, specs)
+    waited = visible(combined) if state == "visible" else combined
     try:
-        await union.first.wait_for(state=state, timeout=timeout)
+        await waited.first.wait_for(state="attached", timeout=timeout)
     except Exception as error:
         if type(error).__name__ == "TimeoutError":
             tried = " or ".join(describe(spec) for spec in specs)
             raise TargetTimeout(f"no element matched {tried} within {int(timeout)} ms") from None
         raise
-    found = await present(scope, specs)
+    if len(locators) == 1:
+        return locators[0], 0
+    found = await _pick(locators, state)
     if found is None:
         # It appeared and vanished again between the two checks: take the union's choice.
-        return union, 0
+        return combined, 0
     return found

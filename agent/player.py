@@ -184,7 +184,15 @@ class _Runner:
                     flowlib.render(condition["value"], ctx), await self.page.title()
                 )
             if kind == "any":
+                plain = [item for item in condition["items"] if _plain_target(item)]
+                if plain:
+                    # Every bare target of the list in one round trip.
+                    specs = [spec for item in plain for spec in flowlib.render(item["target"], ctx)]
+                    if await locate.any_visible(scope, specs):
+                        return True
                 for item in condition["items"]:
+                    if _plain_target(item):
+                        continue
                     if await self.holds(scope, item, ctx):
                         return True
                 return False
@@ -196,6 +204,8 @@ class _Runner:
             if kind == "not":
                 return not await self.holds(scope, condition["item"], ctx)
             specs = flowlib.render(condition["target"], ctx)
+            if _plain_target(condition):
+                return await locate.any_visible(scope, specs)
             if "count" in condition:
                 found = await locate.present(scope, specs)
                 return (await found[0].count() if found else 0) == condition["count"]
@@ -211,24 +221,61 @@ class _Runner:
                     if locate.as_regex(expected)
                     else actual == expected
                 )
-            if "text" in condition:
-                text = await locator.first.inner_text(timeout=1000)
-                return _matches_text(flowlib.render(condition["text"], ctx), text)
-            return await locator.first.is_visible()
+            text = await locator.first.inner_text(timeout=1000)
+            return _matches_text(flowlib.render(condition["text"], ctx), text)
         except Exception as error:
             # A navigation in progress destroys the page's context mid-check: "not yet".
             if type(error).__module__.startswith("playwright"):
                 return False
             raise
 
+    def trigger(self, scope: Any, condition: dict, ctx: dict) -> Any:
+        """A locator whose visible elements must exist before the condition can hold (None
+        when there is none), so a wait can sleep in the browser instead of polling."""
+        kind = condition["kind"]
+        if kind == "target":
+            if "count" in condition:
+                return None
+            combined = locate.union(scope, flowlib.render(condition["target"], ctx))
+            return locate.visible(combined) if _plain_target(condition) else combined
+        if kind == "any":
+            triggers = [self.trigger(scope, item, ctx) for item in condition["items"]]
+            if not triggers or any(item is None for item in triggers):
+                return None
+            combined = triggers[0]
+            for item in triggers[1:]:
+                combined = combined.or_(item)
+            return combined
+        if kind == "all":
+            for item in condition["items"]:
+                found = self.trigger(scope, item, ctx)
+                if found is not None:
+                    return found
+        return None
+
+    async def _until(self, trigger: Any, deadline: float) -> None:
+        """Sleep until trigger has an element (or the deadline passes); interruptible."""
+        remaining = max(1, int((deadline - time.monotonic()) * 1000))
+        try:
+            await self._guarded(trigger.first.wait_for(state="attached", timeout=remaining))
+        except Exception as error:
+            if not type(error).__module__.startswith("playwright"):
+                raise
+
     async def wait_for(self, scope: Any, condition: dict, ctx: dict, timeout_ms: int) -> bool:
         deadline = time.monotonic() + timeout_ms / 1000
+        trigger = self.trigger(scope, condition, ctx)
         while True:
             if await self.holds(scope, condition, ctx):
                 return True
             if time.monotonic() >= deadline:
                 return False
-            await self._guarded(asyncio.sleep(POLL_SECONDS))
+            if trigger is not None:
+                # Once: if it fires and the condition still does not hold, poll from then on.
+                await self._until(trigger, deadline)
+                trigger = None
+            else:
+                await self._guarded(asyncio.sleep(POLL_SECONDS))
 
     # -- steps ---------------------------------------------------------------------------
     async def _target(
@@ -484,6 +531,9 @@ class _Runner:
         if not self.flow.outcomes:
             return "completed"
         deadline = time.monotonic() + self.flow.timeout / 1000
+        trigger = self.trigger(
+            self.page, {"kind": "any", "items": list(self.flow.outcomes.values())}, ctx
+        )
         while True:
             for name, condition in self.flow.outcomes.items():
                 if await self.holds(self.page, condition, ctx):
@@ -496,7 +546,11 @@ class _Runner:
                 raise StepError(
                     f"no outcome ({names}) was reached within {self.flow.timeout} ms", "timeout"
                 )
-            await self._guarded(asyncio.sleep(POLL_SECONDS))
+            if trigger is not None:
+                await self._until(trigger, deadline)
+                trigger = None
+            else:
+                await self._guarded(asyncio.sleep(POLL_SECONDS))
 
     async def _execute(self) -> str:
         steps = self.flow.steps
@@ -623,6 +677,11 @@ def redact_zip(path: Path, secrets: Secrets) -> None:
                 data = data.replace(needle, b"***")
             target.writestr(item, data)
     os.replace(temporary, path)
+
+
+def _plain_target(condition: dict) -> bool:
+    """A bare target condition: it holds when any candidate has a visible element."""
+    return condition["kind"] == "target" and not {"count", "value", "text"} & condition.keys()
 
 
 def _describe_condition(condition: dict) -> str:

@@ -422,3 +422,62 @@ def test_a_closed_page_is_a_failed_run_not_an_exception(runner, portal, signed_i
     result = runner.run(page, "cancel_order", cancel_params("999-0000000-0000000"), portal.url)
     assert (result.outcome, result.ok, result.error_kind) == ("failed", False, "step")
     assert "closed" in result.error
+
+
+def test_a_hidden_first_match_does_not_hide_a_visible_one(runner, portal, signed_in, tmp_path):
+    # Two elements match the target; the first in the page is hidden. Waiting for the target,
+    # checking it and reading it all go by the visible one.
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /orders-v3/
+          - evaluate: >-
+              document.body.insertAdjacentHTML('afterbegin',
+              '<p class="probe" hidden>hidden</p><p class="probe">shown</p>')
+          - wait: {css: p.probe}
+            timeout: 3000
+          - expect: {css: p.probe}
+            timeout: 3000
+        outcomes:
+          seen: {css: p.probe}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url)
+    assert (result.outcome, result.ok, result.error) == ("seen", True, None)
+
+
+def test_waits_last_until_the_page_changes_and_go_on_polling_for_the_rest(
+    runner, portal, signed_in, tmp_path
+):
+    # The marker comes 1.5 s after the page loads; the condition then also needs another
+    # element gone, which happens half a second later. The wait ends only when both hold.
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /orders-v3/
+          - evaluate: >-
+              document.body.insertAdjacentHTML('afterbegin', '<p id="busy">busy</p>');
+              setTimeout(() => document.body.insertAdjacentHTML('afterbegin',
+              '<p id="ready">ready</p>'), 1500);
+              setTimeout(() => document.getElementById('busy').remove(), 2000)
+          - wait:
+              all:
+                - {css: '#ready'}
+                - not: {css: '#busy'}
+            timeout: 8000
+          - extract: {target: {css: '#busy'}, as: busy_left, present: true}
+        outcomes:
+          ready: {css: '#ready'}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url)
+    assert (result.outcome, result.ok, result.error) == ("ready", True, None)
+    assert result.values["busy_left"] is False
