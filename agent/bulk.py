@@ -29,6 +29,7 @@ from agent import retry as retry_rules
 from agent.journal import Journal, RowRecord, plan_resume
 from agent.progress import BulkProgress
 from agent.rows import InputError, Problem, RowSet
+from agent.timings import Timings
 
 # When a row that may already have acted (reclaimed after a crash, or retried after a
 # transient failure) finds the order already cancelled, and the flow's values show the
@@ -260,10 +261,12 @@ class BulkRunner:
         self.progress: BulkProgress | None = None
         self.browser: Any = None
         self.storage_state: Path | None = None
+        self.timings = Timings()
 
     async def run(self) -> BulkResult:
         from agent import browser as browser_mod
 
+        self.timings = Timings()
         todo = plan_resume(self.journal, self.run_id, include_failed=self.options.retry_failed)
         if not todo:
             # Nothing left to play (a finished run resumed again): no browser needed.
@@ -289,6 +292,7 @@ class BulkRunner:
                         slowmo=self.options.slowmo,
                         connect=self.options.connect,
                     )
+                    self.timings.mark("browser_start")
                     try:
                         status = await self._play_all(todo)
                     finally:
@@ -299,6 +303,7 @@ class BulkRunner:
         finally:
             self._remove_signals(loop, installed)
             self.journal.set_run_status(self.run_id, status)
+            self.timings.report()
         return BulkResult(self.run_id, status, self.journal.rows(self.run_id))
 
     async def _play_all(self, todo: list[RowRecord]) -> str:
@@ -306,6 +311,7 @@ class BulkRunner:
 
         if todo and self.flow.session:
             self.storage_state = await self._sign_in(session_mod)
+            self.timings.mark("session")
         canary = self.options.canary
         if canary and len(todo) > canary:
             await self._drain(todo[:canary])
@@ -329,6 +335,7 @@ class BulkRunner:
                 return "paused"
             todo = todo[canary:]
         await self._drain(todo)
+        self.timings.mark("flows")
         return self._stopped_status()
 
     async def _sign_in(self, session_mod: Any) -> Path:
@@ -721,6 +728,39 @@ def check_rate(
     return projection, None
 
 
+def play_run(
+    flow: Any,
+    journal: Journal,
+    run_id: str,
+    *,
+    portal: str,
+    secrets: Any,
+    options: BulkOptions,
+    run_dir: str | os.PathLike[str] | None,
+    shared: Mapping[str, Any],
+    say: Callable[[str], None],
+    confirm_canary: ConfirmCallback | None = None,
+) -> BulkResult:
+    """Play a recorded run, new or resumed, to its end: what `cancel` and `run --rows` share.
+    Evidence goes under run_dir/RUN_ID (default: beside the journal)."""
+    say(f"run {run_id}: journal {journal.path}")
+    return asyncio.run(
+        run_bulk(
+            flow,
+            journal,
+            run_id,
+            portal=portal,
+            secrets=secrets,
+            options=options,
+            run_dir=Path(run_dir) / run_id if run_dir else None,
+            # The journal keeps secrets as "***"; the flow reads them from the secrets store.
+            shared_params={key: value for key, value in shared.items() if value != "***"},
+            confirm_canary=confirm_canary,
+            on_event=say,
+        )
+    )
+
+
 def execute_cancel(
     request: CancelRequest,
     *,
@@ -806,21 +846,17 @@ def execute_cancel(
             run_id = start_run(
                 journal, flow, rowset, portal=portal, shared_params=shared, options=options
             )
-        say(f"run {run_id}: journal {journal.path}")
-        run_dir = Path(request.run_dir) / run_id if request.run_dir else None
-        result = asyncio.run(
-            run_bulk(
-                flow,
-                journal,
-                run_id,
-                portal=portal,
-                secrets=secrets,
-                options=request.options,
-                run_dir=run_dir,
-                shared_params={key: value for key, value in shared.items() if value != "***"},
-                confirm_canary=confirm_canary,
-                on_event=say,
-            )
+        result = play_run(
+            flow,
+            journal,
+            run_id,
+            portal=portal,
+            secrets=secrets,
+            options=request.options,
+            run_dir=request.run_dir,
+            shared=shared,
+            say=say,
+            confirm_canary=confirm_canary,
         )
         _note_rate_after(journal, run_id, request, say)
         return CancelOutcome(result.exit_code, run_id=run_id, result=result, projection=projection)

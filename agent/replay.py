@@ -7,13 +7,12 @@ flow param of the same name, and one column is the row's key in the journal.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.bulk import BulkOptions, BulkResult, bind_rows, run_bulk, start_run
+from agent.bulk import BulkOptions, BulkResult, bind_rows, play_run, start_run
 
 
 @dataclass
@@ -101,20 +100,16 @@ def execute_rows(
                 options=request.options.to_dict()
                 | {"flow_source": str(flow.source) if flow.source else None},
             )
-        say(f"run {run_id}: journal {journal.path}")
-        run_dir = Path(request.run_dir) / run_id if request.run_dir else None
-        result = asyncio.run(
-            run_bulk(
-                flow,
-                journal,
-                run_id,
-                portal=portal,
-                secrets=secrets,
-                options=request.options,
-                run_dir=run_dir,
-                shared_params={k: v for k, v in shared.items() if v != "***"},
-                on_event=say,
-            )
+        result = play_run(
+            flow,
+            journal,
+            run_id,
+            portal=portal,
+            secrets=secrets,
+            options=request.options,
+            run_dir=request.run_dir,
+            shared=shared,
+            say=say,
         )
         return RowsOutcome(result.exit_code, run_id=run_id, result=result)
     except (InputError, FlowError, JournalError, BrowserNotFound, ValueError) as error:

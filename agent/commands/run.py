@@ -7,9 +7,7 @@ stays fast.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from agent.options import (
     quiet_option,
     workers_option,
 )
+from agent.timings import Timings
 
 
 class InputError(click.ClickException):
@@ -85,24 +84,6 @@ def parse_param_options(pairs: tuple[str, ...]) -> dict[str, str]:
             raise InputError(f"-p {pair}: expected NAME=VALUE")
         given[name.strip()] = value
     return given
-
-
-class Timings:
-    """Where a one-off command's time goes; printed on stderr when SELLER_AGENT_TIMINGS is set."""
-
-    def __init__(self) -> None:
-        self.parts: dict[str, float] = {}
-        self._last = time.monotonic()
-
-    def mark(self, name: str) -> None:
-        now = time.monotonic()
-        self.parts[name] = self.parts.get(name, 0.0) + now - self._last
-        self._last = now
-
-    def report(self) -> None:
-        if os.environ.get("SELLER_AGENT_TIMINGS"):
-            text = " ".join(f"{name}={seconds:.3f}" for name, seconds in self.parts.items())
-            click.echo(f"timings: {text}", err=True)
 
 
 def run_in_browser(
