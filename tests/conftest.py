@@ -31,6 +31,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,16 @@ def domain_conn(_seeded_template: str, tmp_path):
     conn = db.connect(str(path))
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="module")
+def isolated_home(tmp_path_factory) -> Iterator[Path]:
+    """A home of the module's own for commands run in-process: saved sessions, journals and
+    config go there, and no sign-in details come from the environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("home")
+        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
+        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
+        for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
+            patch.delenv(name, raising=False)
+        yield folder

@@ -10,18 +10,7 @@ from click.testing import CliRunner
 from agent.browser import storage_state_path
 from agent.cli import cli
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def isolated_home(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        folder = tmp_path_factory.mktemp("home")
-        patch.setenv("XDG_DATA_HOME", str(folder / "data"))
-        patch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
-        for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
-            patch.delenv(name, raising=False)
-        yield folder
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("isolated_home")]
 
 
 def invoke(*args: str):
