@@ -58,4 +58,11 @@ if [ -z "$(.venv/bin/python -c 'from agent.browser import playwright_chromium as
     apt_install chromium-headless-shell \
         || echo "setup: chromium-headless-shell is not available; headless runs use Chromium" >&2
 fi
+# The portal speaks Chinese too; without a CJK font, screenshots of its Chinese pages (failure
+# evidence, reports) show empty boxes. Best effort: the text itself is right either way.
+if command -v fc-list >/dev/null && ! fc-list :lang=zh 2>/dev/null | grep -q . \
+    && command -v apt-get >/dev/null; then
+    echo "setup: installing a Chinese font (fonts-wqy-zenhei) for screenshots" >&2
+    apt_install fonts-wqy-zenhei || echo "setup: no Chinese font installed" >&2
+fi
 echo "setup: browser $(.venv/bin/python -m agent.browser)" >&2
