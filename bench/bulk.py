@@ -9,7 +9,10 @@ memory is that of the whole process tree (Python, Playwright's driver, every Chr
 process), sampled every 100 ms, two ways: the sum of each process's PSS (proportional set
 size: a page shared by n processes counts 1/n to each, so the sum is what the tree really
 occupies) and the sum of RSS (which counts shared pages once per process, so overstates).
-Prints a table; --json prints the figures as JSON.
+CPU per order is sampled the same way, per process, for the browser side (Python, driver,
+Chromium) and read from the portal process: the cores divided by their sum is the most any
+number of workers could reach on this machine. Prints a table; --json prints the figures as
+JSON.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from agent.bulk import default_workers  # noqa: E402
 from mock_portal.testing import running_portal  # noqa: E402
 
 DEMO = "seller@example.com"
+TICKS = os.sysconf("SC_CLK_TCK")
 SEED = 42
 
 
@@ -45,9 +49,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def tree_memory(pid: int) -> tuple[int, int]:
-    """Bytes of (PSS, RSS) of `pid` and all its descendants, each summed over the processes."""
+def tree_sample(pid: int) -> tuple[int, int, dict[tuple[int, int], float]]:
+    """Of `pid` and all its descendants: summed PSS and summed RSS in bytes, and the CPU
+    seconds each process has used so far, keyed by (pid, start time)."""
     pss = rss = 0
+    cpu: dict[tuple[int, int], float] = {}
     stack = [pid]
     while stack:
         current = stack.pop()
@@ -57,26 +63,37 @@ def tree_memory(pid: int) -> tuple[int, int]:
                     rss += int(line.split()[1]) * 1024
                 elif line.startswith("Pss:"):
                     pss += int(line.split()[1]) * 1024
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu[(current, int(fields[19]))] = (int(fields[11]) + int(fields[12])) / TICKS
         except OSError:
             continue
         stack += _children(current)
-    return pss, rss
+    return pss, rss, cpu
 
 
 class PeakSampler:
+    """Samples a process tree every `interval` s: peak memory, and CPU per process as last seen
+    (a process that ends between two samples loses at most one interval of its CPU)."""
+
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
         self.interval = interval
         self.peak = 0  # PSS
         self.peak_rss = 0
+        self.cpu: dict[tuple[int, int], float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu.values())
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            pss, rss = tree_memory(self.pid)
+            pss, rss, cpu = tree_sample(self.pid)
             self.peak = max(self.peak, pss)
             self.peak_rss = max(self.peak_rss, rss)
+            self.cpu.update(cpu)
 
     def __enter__(self) -> PeakSampler:
         self._thread.start()
@@ -85,6 +102,47 @@ class PeakSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds a running process has used so far (the portal's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def measured(portal, ids: list[str], command: list[str], env: dict | None = None) -> dict:
+    """Run command (it cancels ids) in a process of its own; time, CPU, and peak memory."""
+    portal_before = process_cpu(portal.process.pid)
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    with PeakSampler(process.pid) as sampler:
+        _, errors = process.communicate()
+    elapsed = time.monotonic() - started
+    client_cpu = sampler.cpu_seconds
+    portal_cpu = process_cpu(portal.process.pid) - portal_before
+    cancelled = sum(1 for order_id in ids if portal.order(order_id)["status"] == "Canceled")
+    if process.returncode or cancelled != len(ids):
+        print(
+            f"warning: {cancelled} of {len(ids)} cancelled, exit {process.returncode}: "
+            f"{errors[-500:]}",
+            file=sys.stderr,
+        )
+    per_order = (client_cpu + portal_cpu) / len(ids)
+    return {
+        "orders": len(ids),
+        "cancelled": cancelled,
+        "seconds": round(elapsed, 2),
+        "orders_per_second": round(len(ids) / elapsed, 2),
+        # CPU per order of the browser side (Python, driver, Chromium) and of the portal; the
+        # machine's cores divided by their sum is the most any configuration could reach.
+        "client_cpu_ms_per_order": round(1000 * client_cpu / len(ids)),
+        "portal_cpu_ms_per_order": round(1000 * portal_cpu / len(ids)),
+        "cpu_bound_orders_per_second": round((os.cpu_count() or 1) / per_order, 2),
+        "peak_pss_mb": round(sampler.peak / 2**20),
+        "peak_rss_mb": round(sampler.peak_rss / 2**20),
+    }
 
 
 def reseed(portal, orders: int) -> list[str]:
@@ -104,27 +162,10 @@ def bench_engine(portal, ids: list[str], workers: int, block_media: bool, work: 
     if block_media:
         command.append("--block-media")
     env = {**os.environ, "XDG_DATA_HOME": str(work / "data")}
-    started = time.monotonic()
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    with PeakSampler(process.pid) as sampler:
-        _, errors = process.communicate()
-    elapsed = time.monotonic() - started
-    cancelled = sum(1 for order_id in ids if portal.order(order_id)["status"] == "Canceled")
-    if cancelled != len(ids):
-        print(
-            f"warning: only {cancelled} of {len(ids)} cancelled: {errors[-500:]}", file=sys.stderr
-        )
     return {
         "what": f"engine, {workers} workers" + (", media blocked" if block_media else ""),
         "workers": workers,
-        "orders": len(ids),
-        "cancelled": cancelled,
-        "seconds": round(elapsed, 2),
-        "orders_per_second": round(len(ids) / elapsed, 2),
-        "peak_pss_mb": round(sampler.peak / 2**20),
-        "peak_rss_mb": round(sampler.peak_rss / 2**20),
+        **measured(portal, ids, command, env),
     }
 
 
@@ -166,22 +207,7 @@ def bench_plain(portal, ids: list[str], work: Path) -> dict:
     source = work / "plain-ids.txt"
     source.write_text("\n".join(ids) + "\n")
     command = [sys.executable, __file__, "--plain-script", portal.url, str(source)]
-    started = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    with PeakSampler(process.pid) as sampler:
-        _, errors = process.communicate()
-    elapsed = time.monotonic() - started
-    if process.returncode:
-        print(f"warning: the plain script failed: {errors[-500:]}", file=sys.stderr)
-    return {
-        "what": "plain sequential Playwright script",
-        "orders": len(ids),
-        "cancelled": sum(1 for i in ids if portal.order(i)["status"] == "Canceled"),
-        "seconds": round(elapsed, 2),
-        "orders_per_second": round(len(ids) / elapsed, 2),
-        "peak_pss_mb": round(sampler.peak / 2**20),
-        "peak_rss_mb": round(sampler.peak_rss / 2**20),
-    }
+    return {"what": "plain sequential Playwright script", **measured(portal, ids, command)}
 
 
 def http_floor() -> str | None:
@@ -230,13 +256,15 @@ def main() -> int:
         print(json.dumps({"results": results, "http_floor": floor}, indent=2))
         return 0
     print(
-        f"{'configuration':<44} {'orders':>6} {'seconds':>8} {'orders/s':>9} "
-        f"{'peak PSS MB':>11} {'peak RSS MB':>11}"
+        f"{'configuration':<36} {'orders':>6} {'seconds':>8} {'orders/s':>9} "
+        f"{'CPU ms/order':>12} {'portal ms':>9} {'CPU-bound/s':>11} {'PSS MB':>7} {'RSS MB':>7}"
     )
     for item in results:
         print(
-            f"{item['what']:<44} {item['orders']:>6} {item['seconds']:>8} "
-            f"{item['orders_per_second']:>9} {item['peak_pss_mb']:>11} {item['peak_rss_mb']:>11}"
+            f"{item['what']:<36} {item['orders']:>6} {item['seconds']:>8} "
+            f"{item['orders_per_second']:>9} {item['client_cpu_ms_per_order']:>12} "
+            f"{item['portal_cpu_ms_per_order']:>9} {item['cpu_bound_orders_per_second']:>11} "
+            f"{item['peak_pss_mb']:>7} {item['peak_rss_mb']:>7}"
         )
     baseline = next((r for r in results if r["what"].startswith("plain")), None)
     engine = [r for r in results if r is not baseline]
