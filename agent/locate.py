@@ -209,6 +209,11 @@ async def any_visible(scope: Any, specs: list[dict[str, Any]]) -> bool:
     return await _count(visible(union(scope, specs))) > 0
 
 
+async def any_present(scope: Any, specs: list[dict[str, Any]]) -> bool:
+    """Whether any candidate has an element, visible or not, right now: one round trip."""
+    return await _count(union(scope, specs)) > 0
+
+
 async def _pick(locators: list[Any], state: str) -> tuple[Any, int] | None:
     """The first candidate with a visible element (or, for state "attached", any element)."""
     for index, locator in enumerate(locators):

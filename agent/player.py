@@ -448,7 +448,7 @@ class _Runner:
 
     async def _read(self, scope: Any, specs: list[dict], options: dict, timeout: int) -> Any:
         if options["present"]:
-            return await locate.present(scope, specs) is not None
+            return await locate.any_present(scope, specs)
         if options["all"]:
             found = await locate.present(scope, specs)
             if found is None:
