@@ -682,12 +682,21 @@ class CancelOutcome:
     message: str | None = None
 
 
-def requested_order_ids(portal: str, *, token: str | None = None) -> list[str]:
-    """Unshipped orders whose buyer asked officially to cancel, from the portal's inspection
-    API (`--from-requests` on the bundled portal)."""
-    from agent.guard import fetch_api_snapshot
+def requested_order_ids(
+    portal: str, *, token: str | None = None, facts: Callable[[], Any] | None = None
+) -> list[str]:
+    """Orders whose buyer asked officially to cancel (`--from-requests`): the Unshipped ones
+    from the portal's inspection API where it has one (the bundled portal), else every order
+    named in a request email in the seller's mailbox (facts(): the collect_cancel_requests
+    flow), whose orders the cancel flow's guard then sorts out."""
+    from agent.guard import GuardError, fetch_api_snapshot
 
-    _, orders = fetch_api_snapshot(portal, token=token)
+    try:
+        _, orders = fetch_api_snapshot(portal, token=token)
+    except GuardError as error:
+        if facts is None or not error.answered:
+            raise
+        return list(facts().requested)
     return sorted(
         order_id
         for order_id, order in orders.items()
@@ -695,10 +704,55 @@ def requested_order_ids(portal: str, *, token: str | None = None) -> list[str]:
     )
 
 
+def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None]) -> Callable:
+    """A function that reads the portal's own pages once (Account Health, the request emails)
+    in a browser of its own, and gives the same answer to every later call."""
+    found: list[Any] = []
+
+    def read() -> Any:
+        if found:
+            return found[0]
+        from agent import browser as browser_mod
+        from agent.guard import read_portal_facts
+
+        say("reading Account Health and the buyer requests in the browser")
+        run_dir = Path(request.run_dir or browser_mod.data_dir() / "runs") / "guard"
+
+        async def work() -> Any:
+            from playwright.async_api import async_playwright
+
+            async with async_playwright() as playwright:
+                browser = await browser_mod.launch(
+                    playwright,
+                    browser_path=request.options.browser_path,
+                    headed=request.options.headed,
+                    slowmo=request.options.slowmo,
+                    connect=request.options.connect,
+                )
+                try:
+                    return await read_portal_facts(
+                        browser, portal=request.portal, secrets=secrets, run_dir=run_dir
+                    )
+                finally:
+                    with contextlib.suppress(Exception):
+                        await browser.close()
+
+        found.append(asyncio.run(work()))
+        return found[0]
+
+    return read
+
+
 def check_rate(
-    request: CancelRequest, rowset: RowSet, say: Callable[[str], None]
+    request: CancelRequest,
+    rowset: RowSet,
+    say: Callable[[str], None],
+    facts: Callable[[], Any] | None = None,
 ) -> tuple[Any, str | None]:
-    """The projection, and an error line when the run would pass the limit unasked."""
+    """The projection, and an error line when the run would pass the limit unasked.
+
+    The counts and each order's request come from the portal's inspection API where it has
+    one, else from its pages (facts(): Account Health and the request emails)."""
     from agent.guard import (
         DEFAULT_MAX_CANCEL_RATE,
         GuardError,
@@ -713,8 +767,19 @@ def check_rate(
     try:
         metrics, known = fetch_api_snapshot(request.portal, token=request.api_token)
     except GuardError as error:
-        say(f"Warning: cannot project the cancellation rate: {error}")
-        return None, None
+        if facts is None or not error.answered:
+            # Unreachable: there are no pages to read either; the run will say more.
+            say(f"Warning: cannot project the cancellation rate: {error}")
+            return None, None
+        try:
+            read = facts()
+        except GuardError as failure:
+            say(f"Warning: cannot project the cancellation rate: {error}; {failure}")
+            return None, None
+        metrics = read.metrics
+        # The pages say which orders were requested officially, not each order's status:
+        # every order is taken as cancellable, which can only overstate the rate.
+        known = {order_id: {"buyer_request_kind": "official"} for order_id in read.requested}
     pairs = [(row.key, row.params.get("reason")) for row in rowset.rows]
     projection = project_rate(metrics, planned_orders(pairs, known), limit)
     for line in projection.summary_lines():
@@ -807,9 +872,10 @@ def execute_cancel(
             shared = {"memo": request.memo} if request.memo else {}
             if request.dry_run:
                 flow = dry_run_flow(flow)
+            facts = facts_reader(request, secrets, say)
             ids = list(request.ids)
             if request.from_requests:
-                ids += requested_order_ids(portal, token=request.api_token)
+                ids += requested_order_ids(portal, token=request.api_token, facts=facts)
             rowset = read_order_rows(
                 request.sources,
                 ids,
@@ -822,7 +888,7 @@ def execute_cancel(
                 say(f"Warning: {problem} (skipped)")
             if not rowset.rows:
                 return CancelOutcome(2, problems=rowset.problems, message="no valid rows to run")
-            projection, refusal = check_rate(request, rowset, say)
+            projection, refusal = check_rate(request, rowset, say, facts)
             if refusal and not request.dry_run:
                 return CancelOutcome(
                     2, problems=rowset.problems, projection=projection, message=refusal

@@ -22,7 +22,13 @@ CANCELLABLE_STATUSES = {"Unshipped", "PartiallyShipped"}
 
 
 class GuardError(Exception):
-    """The current metrics could not be read."""
+    """The current metrics could not be read. `answered` is true when the portal answered
+    (with an error: it has no inspection API, or wants a token), false when it could not be
+    reached at all."""
+
+    def __init__(self, message: str, *, answered: bool = False):
+        super().__init__(message)
+        self.answered = answered
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ def metrics_from_api(data: Mapping[str, Any]) -> Metrics:
     cancelled = _first(record, ("cancelled", "canceled", "counted", "cancelled_count", "numerator"))
     total = _first(record, ("total", "orders", "total_orders", "denominator"))
     if cancelled is None or total is None:
-        raise GuardError(f"unexpected metrics answer: {json.dumps(data)[:200]}")
+        raise GuardError(f"unexpected metrics answer: {json.dumps(data)[:200]}", answered=True)
     return Metrics(cancelled=int(cancelled), total=int(total))
 
 
@@ -149,12 +155,17 @@ def _api_get(portal: str, path: str, token: str | None, timeout: float) -> Any:
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.load(response)
+            body = response.read()
     except urllib.error.HTTPError as error:
-        raise GuardError(f"{portal}: {path} answered HTTP {error.code}") from error
-    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise GuardError(f"{portal}: {path} answered HTTP {error.code}", answered=True) from error
+    except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise GuardError(f"{portal}: cannot read {path} ({reason})") from error
+    try:
+        return json.loads(body)
+    except ValueError:
+        # A portal without the API often answers with a page (its sign-in page, say).
+        raise GuardError(f"{portal}: {path} is not an inspection API", answered=True) from None
 
 
 def fetch_api_snapshot(
@@ -187,30 +198,53 @@ def planned_orders(
     return planned
 
 
-async def read_account_health(page: Any, portal: str) -> Metrics:
-    """Metrics from the Account Health page, for portals without an inspection API."""
-    await page.goto(urllib.parse.urljoin(portal.rstrip("/") + "/", "performance/account/health"))
-    cancelled = (await page.get_by_test_id("ocr-cancelled").inner_text()).strip()
-    total = (await page.get_by_test_id("ocr-total").inner_text()).strip()
+def metrics_from_values(values: Mapping[str, Any]) -> Metrics:
+    """Metrics from what the account_health flow read off the page."""
+    cancelled, total = values.get("cancelled"), values.get("total")
     try:
-        return Metrics(cancelled=int(cancelled), total=int(total))
-    except ValueError as error:
+        return Metrics(
+            cancelled=int(str(cancelled).replace(",", "").strip()),
+            total=int(str(total).replace(",", "").strip()),
+        )
+    except ValueError:
         raise GuardError(
-            f"Account Health shows unreadable counts {cancelled!r}/{total!r}"
-        ) from error
+            f"Account Health shows counts that are not numbers: {cancelled!r} of {total!r}"
+        ) from None
 
 
-async def read_order_flag(page: Any, portal: str, order_id: str) -> dict[str, Any]:
-    """What the order's details page says: status and whether the buyer asked officially."""
-    url = urllib.parse.urljoin(portal.rstrip("/") + "/", f"orders-v3/order/{order_id}")
-    await page.goto(url)
-    status_element = page.get_by_test_id("order-status").first
-    status = (
-        await status_element.get_attribute("data-status") if await status_element.count() else None
+@dataclass
+class PortalFacts:
+    """What the portal's own pages say: the rate's counts and the officially requested orders."""
+
+    metrics: Metrics
+    requested: list[str]  # order ids whose buyers asked officially (their request emails)
+
+
+async def read_portal_facts(
+    browser: Any, *, portal: str, secrets: Any, run_dir: Any
+) -> PortalFacts:
+    """Sign in (reusing a saved session) and run the account_health and
+    collect_cancel_requests flows: the guard's inputs on a portal without an inspection API."""
+    from agent import browser as browserlib
+    from agent import session
+    from agent.flow import load_flow
+    from agent.player import run_flow
+
+    state = await session.ensure_session(browser, portal=portal, secrets=secrets, run_dir=run_dir)
+    context = await browserlib.new_context(browser, storage_state=state)
+    try:
+        page = await context.new_page()
+        found = {}
+        for name in ("account_health", "collect_cancel_requests"):
+            result = await run_flow(
+                page, load_flow(name), {}, portal=portal, secrets=secrets, run_dir=run_dir
+            )
+            if not result.ok:
+                raise GuardError(f"the {name} flow failed: {result.error or result.outcome}")
+            found[name] = result.values
+    finally:
+        await context.close()
+    return PortalFacts(
+        metrics=metrics_from_values(found["account_health"]),
+        requested=sorted(found["collect_cancel_requests"].get("order_ids") or []),
     )
-    flagged = await page.get_by_test_id("buyer-request-banner").count() > 0
-    return {
-        "order_id": order_id,
-        "status": status,
-        "buyer_request_kind": "official" if flagged else None,
-    }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.guard import metrics_from_api
 from agent.journal import Journal
 from mock_portal.testing import running_portal
 
@@ -27,6 +28,7 @@ MISSING = ["999-9999999-9999901", "999-9999999-9999902"]
 def run_bulk_cli(args, tmp_path, timeout=1800):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
     env.pop("SELLER_AGENT_PORTAL", None)
+    env.pop("SELLER_AGENT_API_TOKEN", None)
     return subprocess.run(
         [sys.executable, "-m", "agent.bulk", "--journal", str(tmp_path / "journal.db"), *args],
         cwd=ROOT,
@@ -280,4 +282,48 @@ def test_rate_guard_refuses_without_override_and_dry_run_changes_nothing(tmp_pat
             rows = journal.rows(journal.last_run_id())
         assert [row.outcome for row in rows] == ["would_run"] * 6
         assert all(portal.order(order_id)["cancel_events"] == 0 for order_id in ids)
+        assert json.dumps(portal.mail()).count('"cancellation"') == 0
+
+
+def test_without_an_inspection_api_the_guard_reads_the_portals_own_pages(tmp_path):
+    # The portal's API needs a token the run is not given: like a real portal, it has none
+    # to offer. The projection then comes from Account Health and the request emails.
+    with running_portal(seed=7, orders=40, api_token="not-for-the-run") as portal:
+        truth = metrics_from_api(portal.api_get("/mock/api/metrics"))
+        unshipped = portal.orders(status="Unshipped", seller=DEMO)
+        official = [o["order_id"] for o in unshipped if o["buyer_request_kind"] == "official"]
+        plain = [o["order_id"] for o in unshipped if o["buyer_request_kind"] != "official"][:2]
+        assert official and len(plain) == 2
+        ids = [official[0], *plain]
+        dry = run_bulk_cli(
+            [*ids, "--reason", "BuyerCanceled", "--portal", portal.url, "--dry-run"], tmp_path
+        )
+        assert dry.returncode == 0, dry.stderr
+        assert "reading Account Health and the buyer requests in the browser" in dry.stderr
+        after = 100 * (truth.cancelled + 2) / truth.total
+        assert (
+            f"Order Cancellation Rate: {truth.rate:.2f}% now, {after:.2f}% after this run "
+            "(2 of the orders count, 1 do not" in dry.stderr
+        )
+        assert (
+            "2 orders use Buyer Canceled without an official buyer request, so they count: "
+            f"{plain[0]}, {plain[1]}" in dry.stderr
+        )
+
+        # --from-requests on such a portal: every order named in a request email.
+        requested = run_bulk_cli(
+            ["--from-requests", "--dry-run", "--portal", portal.url, "--max-cancel-rate", "100"],
+            tmp_path,
+        )
+        assert requested.returncode in (0, 1), requested.stderr
+        emailed = {m["order_id"] for m in portal.mail(to=DEMO) if m["kind"] == "buyer-request"}
+        with Journal(tmp_path / "journal.db") as journal:
+            rows = journal.rows(journal.last_run_id())
+        assert {row.key for row in rows} == emailed
+        assert set(official) <= emailed
+        for row in rows:
+            # A dry run stops before the submit; the guard sorts out the rest.
+            expected = expected_outcome(portal.order(row.key))
+            assert row.outcome == ("would_run" if expected == "cancelled" else expected), row.key
+
         assert json.dumps(portal.mail()).count('"cancellation"') == 0

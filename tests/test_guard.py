@@ -98,6 +98,13 @@ def api_server():
         def do_GET(self):  # noqa: N802 - the stdlib's name
             seen.append((self.path, self.headers.get("Authorization")))
             path = self.path.split("?")[0]
+            if path.startswith("/html/"):
+                # What a portal without the API answers: a page (its sign-in page, say).
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(b"<!doctype html><title>Sign in</title>")
+                return
             if path not in answers:
                 self.send_error(404)
                 return
@@ -129,8 +136,15 @@ def test_fetch_api_snapshot(api_server):
 
 
 def test_fetch_api_snapshot_errors(api_server):
+    # A portal that answers without the API (so its pages are worth reading instead) is told
+    # apart from one that cannot be reached at all.
     url, _ = api_server
-    with pytest.raises(GuardError, match="answered HTTP 404"):
+    with pytest.raises(GuardError, match="answered HTTP 404") as no_api:
         fetch_api_snapshot(url + "/prefix")
-    with pytest.raises(GuardError, match="cannot read mock/api/metrics"):
+    assert no_api.value.answered
+    with pytest.raises(GuardError, match="mock/api/metrics is not an inspection API") as page:
+        fetch_api_snapshot(url + "/html")
+    assert page.value.answered
+    with pytest.raises(GuardError, match="cannot read mock/api/metrics") as unreachable:
         fetch_api_snapshot("http://127.0.0.1:9", timeout=2)
+    assert not unreachable.value.answered
