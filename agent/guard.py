@@ -93,9 +93,10 @@ class Projection:
         if self.buyer_canceled_unofficial:
             shown = ", ".join(self.buyer_canceled_unofficial[:20])
             more = len(self.buyer_canceled_unofficial) - 20
+            single = len(self.buyer_canceled_unofficial) == 1
             lines.append(
-                f"{len(self.buyer_canceled_unofficial)} orders use Buyer Canceled without an "
-                f"official buyer request, so they count: {shown}"
+                f"{_orders_use(len(self.buyer_canceled_unofficial))} Buyer Canceled without an "
+                f"official buyer request, so {'it counts' if single else 'they count'}: {shown}"
                 + (f" and {more} more" if more > 0 else "")
             )
         if self.over_limit:
@@ -104,6 +105,10 @@ class Projection:
                 "(raise --max-cancel-rate)."
             )
         return lines
+
+
+def _orders_use(count: int) -> str:
+    return "1 order uses" if count == 1 else f"{count} orders use"
 
 
 def project_rate(

@@ -51,6 +51,13 @@ def test_projection_counts_orders_and_lists_unofficial_buyer_canceled():
     )
 
 
+def test_one_unofficial_buyer_canceled_order_is_named_in_the_singular():
+    projection = project_rate(Metrics(0, 100), [PlannedOrder("Q", "BuyerCanceled", None)])
+    assert projection.summary_lines()[1] == (
+        "1 order uses Buyer Canceled without an official buyer request, so it counts: Q"
+    )
+
+
 def test_over_the_limit_needs_an_override():
     projection = project_rate(Metrics(4, 200), [PlannedOrder("X", "NoInventory")], limit=2.5)
     assert projection.after.rate == pytest.approx(2.5) and not projection.over_limit

@@ -76,7 +76,8 @@ def parse_rate(text: str | None) -> float | None:
 @click.option(
     "--from-requests",
     is_flag=True,
-    help="Also cancel every Unshipped order whose buyer officially requested cancellation.",
+    help="Also cancel every order whose buyer officially requested cancellation (read from "
+    "the portal's inspection API, else from the request emails in the seller's mailbox).",
 )
 @click.option(
     "--reason",
