@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import os
 import re
-import signal
 import sys
 import time
 from collections import Counter, deque
@@ -29,6 +29,7 @@ from agent import retry as retry_rules
 from agent.journal import Journal, RowRecord, plan_resume
 from agent.progress import BulkProgress
 from agent.rows import InputError, Problem, RowSet
+from agent.signals import loop_signals
 from agent.timings import Timings
 
 # When a row that may already have acted (reclaimed after a crash, or retried after a
@@ -266,7 +267,6 @@ class BulkRunner:
     async def run(self) -> BulkResult:
         from agent import browser as browser_mod
 
-        self.timings = Timings()
         todo = plan_resume(self.journal, self.run_id, include_failed=self.options.retry_failed)
         if not todo:
             # Nothing left to play (a finished run resumed again): no browser needed.
@@ -277,33 +277,31 @@ class BulkRunner:
         # Anything that ends the run early (an exception, a cancellation) leaves it
         # "interrupted": resumable, never mistaken for finished.
         status = "interrupted"
-        loop = asyncio.get_running_loop()
-        installed = self._install_signals(loop)
         from playwright.async_api import async_playwright
 
-        try:
-            with BulkProgress(len(todo), quiet=self.options.quiet) as progress:
-                self.progress = progress
-                async with async_playwright() as playwright:
-                    self.browser = await browser_mod.launch(
-                        playwright,
-                        browser_path=self.options.browser_path,
-                        headed=self.options.headed,
-                        slowmo=self.options.slowmo,
-                        connect=self.options.connect,
-                    )
-                    self.timings.mark("browser_start")
-                    try:
-                        status = await self._play_all(todo)
-                    finally:
-                        with contextlib.suppress(Exception):
-                            await self.browser.close()
-        except asyncio.CancelledError:
-            status = "interrupted"
-        finally:
-            self._remove_signals(loop, installed)
-            self.journal.set_run_status(self.run_id, status)
-            self.timings.report()
+        with loop_signals(asyncio.get_running_loop(), self._on_signal):
+            try:
+                with BulkProgress(len(todo), quiet=self.options.quiet) as progress:
+                    self.progress = progress
+                    async with async_playwright() as playwright:
+                        self.browser = await browser_mod.launch(
+                            playwright,
+                            browser_path=self.options.browser_path,
+                            headed=self.options.headed,
+                            slowmo=self.options.slowmo,
+                            connect=self.options.connect,
+                        )
+                        self.timings.mark("browser_start")
+                        try:
+                            status = await self._play_all(todo)
+                        finally:
+                            with contextlib.suppress(Exception):
+                                await self.browser.close()
+            except asyncio.CancelledError:
+                status = "interrupted"
+            finally:
+                self.journal.set_run_status(self.run_id, status)
+                self.timings.report()
         return BulkResult(self.run_id, status, self.journal.rows(self.run_id))
 
     async def _play_all(self, todo: list[RowRecord]) -> str:
@@ -367,21 +365,6 @@ class BulkRunner:
         if self.stop.soft:
             return "interrupted"
         return "finished"
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        installed = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(signum, self._on_signal)
-                installed.append(signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread, or a platform without loop signal handlers
-        return installed
-
-    def _remove_signals(self, loop: asyncio.AbstractEventLoop, installed: list[int]) -> None:
-        for signum in installed:
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(signum)
 
     def _on_signal(self) -> None:
         second = self.stop.soft
@@ -707,11 +690,9 @@ def requested_order_ids(
 def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None]) -> Callable:
     """A function that reads the portal's own pages once (Account Health, the request emails)
     in a browser of its own, and gives the same answer to every later call."""
-    found: list[Any] = []
 
+    @functools.cache
     def read() -> Any:
-        if found:
-            return found[0]
         from agent import browser as browser_mod
         from agent.guard import read_portal_facts
 
@@ -737,8 +718,7 @@ def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None
                     with contextlib.suppress(Exception):
                         await browser.close()
 
-        found.append(asyncio.run(work()))
-        return found[0]
+        return asyncio.run(work())
 
     return read
 

@@ -180,13 +180,17 @@ def build(scope: Any, spec: dict[str, Any]) -> Any:
     return locator
 
 
-def union(scope: Any, specs: list[dict[str, Any]]) -> Any:
-    """One locator matching what any of the candidates matches (Locator.or_)."""
-    locators = [build(scope, spec) for spec in specs]
+def join(locators: list[Any]) -> Any:
+    """One locator matching what any of the locators matches (Locator.or_)."""
     combined = locators[0]
     for locator in locators[1:]:
         combined = combined.or_(locator)
     return combined
+
+
+def union(scope: Any, specs: list[dict[str, Any]]) -> Any:
+    """One locator matching what any of the candidates matches."""
+    return join([build(scope, spec) for spec in specs])
 
 
 def visible(locator: Any) -> Any:
@@ -228,7 +232,7 @@ async def present(scope: Any, specs: list[dict[str, Any]]) -> tuple[Any, int] | 
     One round trip when nothing matches, two when the first candidate is visible.
     """
     locators = [build(scope, spec) for spec in specs]
-    if not await _count(union(scope, specs)):
+    if not await _count(join(locators)):
         return None
     return await _pick(locators, "visible") or await _pick(locators, "attached")
 
@@ -246,7 +250,7 @@ async def resolve(
     # Usually the page is ready and the first choice is there: one look, no wait.
     if await _count(visible(locators[0]) if state == "visible" else locators[0]):
         return locators[0], 0
-    combined = union(scope, specs)
+    combined = join(locators)
     waited = visible(combined) if state == "visible" else combined
     try:
         await waited.first.wait_for(state="attached", timeout=timeout)

@@ -242,10 +242,7 @@ class _Runner:
             triggers = [self.trigger(scope, item, ctx) for item in condition["items"]]
             if not triggers or any(item is None for item in triggers):
                 return None
-            combined = triggers[0]
-            for item in triggers[1:]:
-                combined = combined.or_(item)
-            return combined
+            return locate.join(triggers)
         if kind == "all":
             for item in condition["items"]:
                 found = self.trigger(scope, item, ctx)

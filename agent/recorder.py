@@ -35,6 +35,7 @@ from agent.importers import (
     template_names,
     validate,
 )
+from agent.signals import loop_signals
 
 SCRIPT = Path(__file__).with_name("recorder.js")
 BINDING = "__sellerAgentRecord"
@@ -388,7 +389,6 @@ async def record_session(
     Stops on the page's stop button, when the page or browser closes, or on SIGINT/SIGTERM
     (so a program driving a headless recording can end it and still get the file).
     """
-    import signal
 
     from playwright.async_api import async_playwright
 
@@ -411,18 +411,10 @@ async def record_session(
                 warn=warn,
             ) as recorder:
                 browser.on("disconnected", lambda _browser: recorder.stop())
-                installed = []
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    with contextlib.suppress(NotImplementedError, RuntimeError):
-                        loop.add_signal_handler(signum, recorder.stop)
-                        installed.append(signum)
-                try:
+                with loop_signals(loop, recorder.stop):
                     if on_ready:
                         on_ready(recorder)
                     await recorder.wait_stopped()
-                finally:
-                    for signum in installed:
-                        loop.remove_signal_handler(signum)
         finally:
             with contextlib.suppress(Exception):
                 await browser.close()

@@ -5,14 +5,13 @@ import collections
 import csv
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
-from contextlib import closing
 from pathlib import Path
 
 import pytest
+from journal_probe import done_rows
 
 from agent.guard import metrics_from_api
 from agent.journal import Journal
@@ -37,16 +36,6 @@ def run_bulk_cli(args, tmp_path, timeout=1800):
         text=True,
         timeout=timeout,
     )
-
-
-def done_rows(path):
-    if not path.exists():
-        return 0
-    try:
-        with closing(sqlite3.connect(path, timeout=5)) as db:
-            return db.execute("SELECT COUNT(*) FROM rows WHERE state = 'done'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0  # the schema is not there yet
 
 
 def expected_outcome(order):

@@ -5,14 +5,13 @@ portal."""
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
+from journal_probe import done_rows
 
 from agent.journal import Journal
 from mock_portal.testing import running_portal
@@ -46,16 +45,6 @@ def start(args, tmp_path):
             # the way a power cut or an OOM kill of the whole job would.
             start_new_session=True,
         )
-
-
-def done_rows(path):
-    if not path.exists():
-        return 0
-    try:
-        with closing(sqlite3.connect(path, timeout=5)) as db:
-            return db.execute("SELECT COUNT(*) FROM rows WHERE state = 'done'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0  # the schema is not there yet
 
 
 def kill_when(process, journal_path, threshold, extra_delay, stall_limit=180):
