@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, flash, g, request
 
-from agent.reasons import REASONS
+from mock_portal.reasons import REASONS
 
 LANGS = ("en", "zh-CN")
 LANG_COOKIE = "lang"

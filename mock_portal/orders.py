@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from agent.reasons import REASONS
 from mock_portal import clock, db, mail
+from mock_portal.reasons import REASONS
 
 TABS = ("pending", "unshipped", "canceled", "shipped", "all")
 STATUSES = ("Pending", "Unshipped", "PartiallyShipped", "Shipped", "Canceled")

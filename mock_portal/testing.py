@@ -347,7 +347,7 @@ class PortalClient:
     def sign_in(self, email: str, password: str, totp_secret: str) -> None:
         """Email and password, then the TOTP code; raises RuntimeError naming the step that
         did not work (never the password or the secret)."""
-        from agent import totp
+        from mock_portal import totp
 
         _, _, page = self.get("/ap/signin")
         csrf = hidden_fields(page).get("csrf_token", "")

@@ -9,8 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent import totp
-from mock_portal import clock, create_app, db, faults
+from mock_portal import clock, create_app, db, faults, totp
 from mock_portal.views import auth as auth_views
 from mock_portal.views.auth import DEVICE_COOKIE, MFA_STEP_SECONDS, safe_next
 

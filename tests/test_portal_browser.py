@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from agent import totp
 from agent.browser import CHROMIUM_ARGS, find_browser
-from agent.reasons import REASONS
+from mock_portal import totp
 from mock_portal.i18n import translate
+from mock_portal.reasons import REASONS
 
 pytestmark = pytest.mark.browser
 

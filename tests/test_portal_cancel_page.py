@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from agent import totp
-from agent.reasons import REASONS
-from mock_portal import create_app, db, seed
+from mock_portal import create_app, db, seed, totp
+from mock_portal.reasons import REASONS
 
 EMAIL = "seller@example.com"
 # Orders already handed to a test; each test cancels a different one.

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from agent import totp
+from mock_portal import totp
 from mock_portal.testing import hidden_fields, running_portal
 
 

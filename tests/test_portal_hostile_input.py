@@ -10,8 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from agent import totp
-from mock_portal import create_app, db, seed
+from mock_portal import create_app, db, seed, totp
 
 EMAIL = "seller@example.com"
 GENERATED_CASES = 300

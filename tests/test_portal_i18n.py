@@ -9,10 +9,9 @@ import string
 import pytest
 from markupsafe import escape
 
-from agent import totp
-from agent.reasons import REASONS
-from mock_portal import create_app, seed
+from mock_portal import create_app, seed, totp
 from mock_portal.i18n import STRINGS, translate
+from mock_portal.reasons import REASONS
 
 EMAIL = "seller@example.com"
 FLAGGED = seed.order_id(1, seed.CASES["flagged"])

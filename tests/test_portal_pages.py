@@ -8,8 +8,7 @@ import re
 import pytest
 from markupsafe import escape
 
-from agent import totp
-from mock_portal import create_app, db, metrics, seed
+from mock_portal import create_app, db, metrics, seed, totp
 from mock_portal import orders as domain
 
 ORDERS = 60

@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 from werkzeug.security import check_password_hash
 
-from agent import totp
-from mock_portal import clock, db, orders, seed
+from mock_portal import clock, db, orders, seed, totp
 
 ORDER_ID = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 RELAY = re.compile(r"^[a-z0-9]{15}@marketplace\.example$")

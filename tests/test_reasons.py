@@ -19,3 +19,19 @@ def test_loose_spelling_is_accepted_and_unknown_is_none():
 def test_label_falls_back_to_english():
     assert label("NoInventory", "fr") == "No Inventory"
     assert label("NoInventory", "zh-CN") == "无库存"
+
+
+def test_the_portal_and_the_tool_agree_on_reason_codes_and_labels():
+    from mock_portal.reasons import REASONS as PORTAL_REASONS
+
+    assert PORTAL_REASONS == REASONS
+
+
+def test_the_portal_accepts_the_codes_the_tool_computes():
+    from agent import totp as tool_totp
+    from mock_portal import totp as portal_totp
+
+    secret = "JBSWY3DPEHPK3PXP"
+    for moment in (59, 1_700_000_000, 1_800_000_015):
+        assert portal_totp.totp(secret, moment) == tool_totp.totp(secret, moment)
+        assert portal_totp.verify(secret, tool_totp.totp(secret, moment), at=moment)

@@ -32,8 +32,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 
-from agent import totp
-from mock_portal import db
+from mock_portal import db, totp
 from mock_portal.i18n import translate
 
 bp = Blueprint("auth", __name__)

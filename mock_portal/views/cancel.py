@@ -9,10 +9,10 @@ from typing import Any
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from agent.reasons import REASONS
 from mock_portal import db
 from mock_portal import orders as domain
 from mock_portal.i18n import notify
+from mock_portal.reasons import REASONS
 from mock_portal.views.auth import login_required
 from mock_portal.views.orders import load_order_or_404
 
