@@ -10,10 +10,21 @@ _API_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z]*\.)?[a-z_]+[A-Za-z_]*: ")
 
 
 class SellerAgentError(Exception):
-    """Base of the errors a user can cause or meet; str() is one readable line."""
+    """Base of the errors a user can cause or meet; str() is one readable line.
+
+    `exit_code` is what the command line exits with; the CLI maps it in one place."""
+
+    exit_code = 1
 
 
-class SecretsError(SellerAgentError):
+class UserError(SellerAgentError):
+    """Something the user gave is wrong (a file, a flag, a row, a flow): exit code 2, and
+    nothing was started or written."""
+
+    exit_code = 2
+
+
+class SecretsError(UserError):
     """The secrets file is unreadable, malformed or readable by other users."""
 
 
@@ -39,8 +50,10 @@ def one_line(text: object) -> str:
 
 
 def playwright_error_kind(error: BaseException) -> str:
-    """The RunResult error kind of a Playwright exception (by class name, to keep imports lazy)."""
-    if type(error).__name__ == "TimeoutError":
+    """The RunResult error kind of a Playwright exception."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    if isinstance(error, PlaywrightTimeout):
         return "timeout"
     message = str(error)
     if "net::ERR_" in message or "NS_ERROR_" in message or "Connection refused" in message:

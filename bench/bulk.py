@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.bulk import default_workers  # noqa: E402
+from agent.bulk.engine import default_workers  # noqa: E402
 from mock_portal.testing import running_portal  # noqa: E402
 
 DEMO = "seller@example.com"
@@ -155,7 +155,8 @@ def bench_engine(portal, ids: list[str], workers: int, block_media: bool, work: 
     source.write_text("\n".join(ids) + "\n")
     journal = work / f"journal-{workers}-{int(block_media)}.db"
     command = [
-        sys.executable, "-m", "agent.bulk", "--from", str(source), "--reason", "NoInventory",
+        str(Path(sys.executable).with_name("seller-agent")), "cancel", "--yes",
+        "--from", str(source), "--reason", "NoInventory",
         "--portal", portal.url, "--workers", str(workers), "--max-cancel-rate", "100",
         "--journal", str(journal), "-q",
     ]  # fmt: skip
@@ -173,8 +174,8 @@ async def plain_script(portal_url: str, ids: list[str]) -> None:
     """The baseline: what a person writes with Playwright alone, one order after another."""
     from playwright.async_api import async_playwright
 
-    from agent.browser import CHROMIUM_ARGS, find_browser
-    from agent.totp import totp
+    from agent.flow.totp import totp
+    from agent.play.browser import CHROMIUM_ARGS, find_browser
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(

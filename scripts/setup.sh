@@ -42,17 +42,17 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
-if ! .venv/bin/python -m agent.browser >/dev/null 2>&1; then
+if ! .venv/bin/python -m agent.play.browser >/dev/null 2>&1; then
     echo "setup: installing Chromium with Playwright's installer" >&2
     if ! timeout 600 .venv/bin/python -m playwright install chromium >/dev/null 2>&1 \
-        || ! .venv/bin/python -m agent.browser >/dev/null 2>&1; then
+        || ! .venv/bin/python -m agent.play.browser >/dev/null 2>&1; then
         echo "setup: Playwright's download is not available here; installing the system Chromium" >&2
         apt_install chromium
     fi
 fi
 # Headless runs prefer a headless shell: Playwright's own when its download worked, else
 # Debian's package (best effort: full Chromium runs headless too, only slower).
-if [ -z "$(.venv/bin/python -c 'from agent.browser import playwright_chromium as p; print(p() or "")')" ] \
+if [ -z "$(.venv/bin/python -c 'from agent.play.browser import playwright_chromium as p; print(p() or "")')" ] \
     && ! command -v chromium-headless-shell >/dev/null && command -v apt-get >/dev/null; then
     echo "setup: installing Debian's chromium-headless-shell for headless runs" >&2
     apt_install chromium-headless-shell \
@@ -65,4 +65,4 @@ if command -v fc-list >/dev/null && ! fc-list :lang=zh 2>/dev/null | grep -q . \
     echo "setup: installing a Chinese font (fonts-wqy-zenhei) for screenshots" >&2
     apt_install fonts-wqy-zenhei || echo "setup: no Chinese font installed" >&2
 fi
-echo "setup: browser $(.venv/bin/python -m agent.browser)" >&2
+echo "setup: browser $(.venv/bin/python -m agent.play.browser)" >&2

@@ -10,18 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from agent import browser as browser_mod
-from agent import bulk
-from agent import player as player_mod
-from agent import session as session_mod
-from agent.bulk import BulkOptions, TokenBucket, dry_run_flow, reconcile, run_bulk, start_run
+from agent.bulk import engine as bulk
+from agent.bulk import guarded
+from agent.bulk.engine import Backend, BulkOptions, run_bulk
+from agent.bulk.guarded import dry_run_flow
+from agent.bulk.journal import Journal
+from agent.bulk.pacing import TokenBucket
+from agent.bulk.progress import BulkProgress
+from agent.bulk.retry import RetryPolicy
+from agent.bulk.runs import start_run
+from agent.cancel.orders import read_order_rows
+from agent.cancel.rules import reconcile
 from agent.flow import load_flow
-from agent.journal import Journal
-from agent.player import RunResult
-from agent.progress import BulkProgress
-from agent.retry import RetryPolicy
-from agent.rows import read_order_rows
-from agent.secrets import Secrets
+from agent.play.player import RunResult
+from agent.play.secrets import Secrets
 
 IDS = [f"100-0000000-{n:07d}" for n in range(1, 11)]
 FAST_RETRY = RetryPolicy(attempts=3, base=0.001, cap=0.002)
@@ -41,6 +43,8 @@ class FakeContext:
 
 class World:
     """Records every call the engine makes, in order."""
+
+    current: "World | None" = None
 
     def __init__(self, monkeypatch, journal_path, script=None):
         self.log = []
@@ -104,11 +108,15 @@ class World:
                 values=world.script.get(("values", key), {}),
             )
 
-        monkeypatch.setattr("playwright.async_api.async_playwright", fake_playwright)
-        monkeypatch.setattr(browser_mod, "launch", launch)
-        monkeypatch.setattr(browser_mod, "new_context", new_context)
-        monkeypatch.setattr(session_mod, "ensure_session", ensure_session)
-        monkeypatch.setattr(player_mod, "run_flow", run_flow)
+        # The engine is handed this backend (see play()); nothing is patched.
+        self.backend = Backend(
+            playwright=fake_playwright,
+            launch=launch,
+            new_context=new_context,
+            ensure_session=ensure_session,
+            run_flow=run_flow,
+        )
+        World.current = self
 
     def kinds(self):
         return [entry[0] for entry in self.log]
@@ -135,6 +143,8 @@ def new_run(journal, flow, ids=IDS, reason="NoInventory"):
 
 def play(journal, flow, run_id, tmp_path, **kwargs):
     options = kwargs.pop("options", BulkOptions(workers=1, retry=FAST_RETRY, quiet=True))
+    kwargs.setdefault("backend", World.current.backend)
+    kwargs.setdefault("reconcile", reconcile)
     return asyncio.run(
         run_bulk(
             flow,
@@ -374,6 +384,40 @@ def test_second_interrupt_stops_at_once_leaving_rows_running(monkeypatch, journa
     assert [row.key for row in journal.plan_resume(run_id)][0] == IDS[0]
 
 
+def test_a_failure_that_comes_back_after_the_second_interrupt_is_not_recorded(
+    monkeypatch, journal, flow, tmp_path
+):
+    """The page answers with a failure (its browser is closing) after the submit: the row
+    may have been cancelled, so it stays running for resume, never failed."""
+    holder = {}
+
+    async def interrupt_twice_then_fail(key):
+        holder["runner"].stop.soft = holder["runner"].stop.hard = True
+        submit = flow.steps[-1]
+        return RunResult(
+            outcome="failed",
+            ok=False,
+            error="Target page, context or browser has been closed",
+            error_kind="network",
+            matches=[{"step": submit.name or submit.path, "line": submit.line}],
+        )
+
+    World(monkeypatch, journal.path, {IDS[0]: [(interrupt_twice_then_fail, None)]})
+    original = bulk.BulkRunner.__init__
+
+    def keep(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        holder["runner"] = self
+
+    monkeypatch.setattr(bulk.BulkRunner, "__init__", keep)
+    run_id = new_run(journal, flow, IDS[:2])
+    result = play(journal, flow, run_id, tmp_path)
+    assert result.status == "interrupted"
+    row = journal.row(run_id, IDS[0])
+    assert (row.state, row.attempts) == ("running", 1)
+    assert journal.row(run_id, IDS[1]).state == "pending"
+
+
 def test_token_bucket_spaces_acquisitions():
     now = [0.0]
     slept = []
@@ -404,8 +448,8 @@ def test_dry_run_flow_stops_after_the_guard(flow):
     guard = kinds.index("outcome")
     # A prefix of the real flow, through its first guard and only look-only steps after it.
     assert dry.steps == flow.steps[: len(dry.steps)]
-    assert set(kinds[guard:]) <= bulk.LOOKING_STEPS
-    assert flow.steps[len(dry.steps)].kind not in bulk.LOOKING_STEPS
+    assert set(kinds[guard:]) <= guarded.LOOKING_STEPS
+    assert flow.steps[len(dry.steps)].kind not in guarded.LOOKING_STEPS
     assert "cancel-submit" not in str([step.args for step in dry.steps])
     assert "would_run" in dry.success and list(dry.outcomes)[-1] == "would_run"
     assert flow.steps[-1].kind == "click" and "would_run" not in flow.outcomes
@@ -497,7 +541,7 @@ def test_sign_in_retries_transient_trouble_but_never_a_rejection(
 ):
     from agent.errors import SessionError
 
-    World(monkeypatch, journal.path)
+    world = World(monkeypatch, journal.path)
     attempts = []
 
     def failing_sign_in(kinds):
@@ -511,13 +555,13 @@ def test_sign_in_retries_transient_trouble_but_never_a_rejection(
 
         return ensure_session
 
-    monkeypatch.setattr(session_mod, "ensure_session", failing_sign_in(["http_429", "http_5xx"]))
+    world.backend.ensure_session = failing_sign_in(["http_429", "http_5xx"])
     monkeypatch.setattr(bulk.retry_rules, "backoff_delay", lambda attempt, policy: -0.999)
     run_id = new_run(journal, flow, IDS[:1])
     assert play(journal, flow, run_id, tmp_path).status == "finished"
     assert len(attempts) == 3
     attempts.clear()
-    monkeypatch.setattr(session_mod, "ensure_session", failing_sign_in(["rejected"]))
+    world.backend.ensure_session = failing_sign_in(["rejected"])
     run_id = new_run(journal, flow, IDS[1:2])
     with pytest.raises(SessionError):
         play(journal, flow, run_id, tmp_path)

@@ -1,4 +1,4 @@
-"""The bulk engine end to end: `python -m agent.bulk` with a real Chromium against a live
+"""The bulk engine end to end: `seller-agent cancel` with a real Chromium against a live
 portal, checked through the portal's inspection API."""
 
 import collections
@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 from journal_probe import done_rows
 
-from agent.guard import metrics_from_api
-from agent.journal import Journal
+from agent.bulk.journal import Journal
+from agent.cancel.guard import metrics_from_api
 from mock_portal.testing import running_portal
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
+# The command users run, from the same environment as the tests.
+SELLER_AGENT = str(Path(sys.executable).with_name("seller-agent"))
 DEMO = "seller@example.com"
 MISSING = ["999-9999999-9999901", "999-9999999-9999902"]
 
@@ -29,7 +31,7 @@ def run_bulk_cli(args, tmp_path, timeout=1800):
     env.pop("SELLER_AGENT_PORTAL", None)
     env.pop("SELLER_AGENT_API_TOKEN", None)
     return subprocess.run(
-        [sys.executable, "-m", "agent.bulk", "--journal", str(tmp_path / "journal.db"), *args],
+        [SELLER_AGENT, "cancel", "--journal", str(tmp_path / "journal.db"), "--yes", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -129,8 +131,10 @@ def test_200_orders_with_4_workers(tmp_path):
             assert rows[order_id].outcome == "not_found"
         assert all(row.state == "done" and row.attempts == 1 for row in rows.values())
         check_portal_agrees(portal, before, rows)
-        assert f"Run {run_id}" in result.stdout
-        assert f"{'cancelled':<20} {outcomes['cancelled']:>5}" in result.stdout
+        # One line per order on stdout; the summary table on stderr.
+        assert len(result.stdout.strip().splitlines()) == 200
+        assert f"Run {run_id}" in result.stderr
+        assert f"{'cancelled':<20} {outcomes['cancelled']:>5}" in result.stderr
         html = (tmp_path / "report.html").read_text()
         assert run_id in html and "demo-password" not in html and "JBSWY3DPEHPK3PXP" not in html
         # Resuming a finished run plays nothing and changes nothing.

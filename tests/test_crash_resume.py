@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from journal_probe import done_rows
 
-from agent.journal import Journal
+from agent.bulk.journal import Journal
 from mock_portal.testing import running_portal
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -29,9 +29,9 @@ def start(args, tmp_path):
     with open(tmp_path / "bulk.log", "a") as log:
         return subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "agent.bulk",
+                str(Path(sys.executable).with_name("seller-agent")),
+                "cancel",
+                "--yes",
                 "--journal",
                 str(tmp_path / "journal.db"),
                 "-q",

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,14 @@ def test_demo_cancels_the_sample_list_and_writes_the_report(tmp_path):
     env["SELLER_AGENT_PASSWORD"] = "not-the-demo-password"  # the demo must ignore a real account
     out = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "demo", "--out", str(out), "--workers", "2"],
+        [
+            str(Path(sys.executable).with_name("seller-agent")),
+            "demo",
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
         capture_output=True,
         text=True,
         env=env,

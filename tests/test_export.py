@@ -12,10 +12,10 @@ import yaml
 from click.testing import CliRunner
 
 from agent.cli import cli
-from agent.exporters import export_chrome_recording, target_selectors
 from agent.flow import bundled_flows, load_flow_data
-from agent.importers import ordered_flow
-from agent.importers.chrome_recorder import translate_chrome_recording
+from agent.recording.common import ordered_flow
+from agent.recording.export_chrome import export_chrome_recording, target_selectors
+from agent.recording.import_chrome import translate_chrome_recording
 
 PORTAL = "http://127.0.0.1:8600"
 STEP_FIELDS = {

@@ -11,7 +11,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from agent.cli import cli
-from agent.flow import STEP_KINDS, flows_dir
+from agent.flow import flows_dir
+from agent.flow.model import STEP_KINDS
 
 
 def invoke(*args: str):
@@ -128,3 +129,21 @@ def test_docs_end_with_the_current_help_of_their_commands():
         assert text == docs_with_current_help(text), (
             f"{name}: --help changed; run write_help_blocks()"
         )
+
+
+def test_every_command_has_a_checked_help_block_in_the_docs():
+    import click
+
+    def commands(group, prefix=""):
+        for name, command in group.commands.items():
+            yield prefix + name
+            if isinstance(command, click.Group):
+                yield from commands(command, prefix + name + " ")
+
+    root = Path(__file__).resolve().parent.parent
+    documented = {
+        match["command"]
+        for name in HELP_DOCS
+        for match in HELP_BLOCK.finditer((root / name).read_text())
+    }
+    assert sorted(set(commands(cli)) - documented) == []

@@ -4,7 +4,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from agent.guard import (
+from agent.cancel.guard import (
     GuardError,
     Metrics,
     PlannedOrder,
@@ -102,7 +102,7 @@ def api_server():
     seen = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the stdlib's name
+        def do_GET(self):  # the stdlib's name
             seen.append((self.path, self.headers.get("Authorization")))
             path = self.path.split("?")[0]
             if path.startswith("/html/"):

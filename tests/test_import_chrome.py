@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent import browser as browserlib
 from agent.cli import cli
 from agent.flow import bind_params, load_flow, load_flow_data
-from agent.importers import RecordingError, dump_flow
-from agent.importers.chrome_recorder import (
+from agent.play import browser as browserlib
+from agent.play.player import run_flow
+from agent.play.secrets import Secrets
+from agent.recording.common import RecordingError, dump_flow
+from agent.recording.import_chrome import (
     STEP_TYPES,
     import_chrome_recording,
     translate_chrome_recording,
 )
-from agent.player import run_flow
-from agent.secrets import Secrets
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
 RECORDED_PORTAL = "http://127.0.0.1:8600"  # where the fixture recordings were made

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent import browser as browserlib
 from agent.cli import cli
 from agent.flow import bind_params, load_flow, load_flow_data
-from agent.importers import RecordingError, dump_flow
-from agent.importers.selenium_ide import import_side_project, translate_side_project
-from agent.player import run_flow
-from agent.secrets import Secrets
+from agent.play import browser as browserlib
+from agent.play.player import run_flow
+from agent.play.secrets import Secrets
+from agent.recording.common import RecordingError, dump_flow
+from agent.recording.import_selenium import import_side_project, translate_side_project
 
 SIDE = Path(__file__).resolve().parent.parent / "fixtures" / "recordings" / "selenium-portal.side"
 DEMO = Secrets(email="seller@example.com", password="demo-password", totp_secret="JBSWY3DPEHPK3PXP")

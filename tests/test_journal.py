@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from agent.journal import Journal, JournalError, new_run_id, plan_resume
+from agent.bulk.journal import Journal, JournalError, new_run_id, plan_resume
 
 
 @pytest.fixture

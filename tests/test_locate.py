@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from agent.locate import TargetError, as_regex, describe, is_spec, parse_spec, parse_target
+from agent.flow.targets import TargetError, as_regex, describe, is_spec, parse_spec, parse_target
 
 
 def test_each_kind_of_spec_normalises():

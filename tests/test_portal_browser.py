@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from agent.browser import CHROMIUM_ARGS, find_browser
+from agent.play.browser import CHROMIUM_ARGS, find_browser
 from mock_portal import totp
 from mock_portal.i18n import translate
 from mock_portal.reasons import REASONS

@@ -1,4 +1,4 @@
-from agent.reasons import REASONS, label, parse_reason
+from agent.cancel.reasons import REASONS, label, parse_reason
 
 
 def test_codes_and_labels_in_both_languages_parse():
@@ -28,7 +28,7 @@ def test_the_portal_and_the_tool_agree_on_reason_codes_and_labels():
 
 
 def test_the_portal_accepts_the_codes_the_tool_computes():
-    from agent import totp as tool_totp
+    from agent.flow import totp as tool_totp
     from mock_portal import totp as portal_totp
 
     secret = "JBSWY3DPEHPK3PXP"

@@ -17,14 +17,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from agent import browser as browserlib
 from agent.cli import cli
 from agent.flow import bind_params, load_flow, load_flow_data
-from agent.importers import dump_flow
-from agent.player import run_flow
-from agent.recorder import recording
-from agent.secrets import Secrets
-from agent.totp import totp
+from agent.flow.totp import totp
+from agent.play import browser as browserlib
+from agent.play.player import run_flow
+from agent.play.secrets import Secrets
+from agent.recording.common import dump_flow
+from agent.recording.recorder import recording
 
 pytestmark = pytest.mark.browser
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.browser import CHROMIUM_ARGS, find_browser
-from agent.commands.report import report as report_command
-from agent.journal import Journal
+from agent.bulk.journal import Journal
+from agent.cli.report import report as report_command
+from agent.play.browser import CHROMIUM_ARGS, find_browser
 from agent.report import build_report, render_csv, render_html, render_json, render_table
 
 A, B, C, D = (f"11{n}-0000000-000000{n}" for n in range(1, 5))

@@ -2,7 +2,8 @@ import io
 
 import pytest
 
-from agent.rows import InputError, read_order_rows, read_param_rows
+from agent.bulk.rows import InputError, read_param_rows
+from agent.cancel.orders import read_order_rows
 
 A = "111-1111111-1111111"
 B = "222-2222222-2222222"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from agent.browser import storage_state_path
 from agent.cli import cli
+from agent.play.browser import storage_state_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("isolated_home")]
 

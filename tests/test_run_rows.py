@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.journal import Journal
+from agent.bulk.journal import Journal
 from mock_portal import seed
 from mock_portal.testing import running_portal
 
@@ -36,7 +36,7 @@ outcomes:
 
 def seller_agent(*args: str, env_home: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args],
+        [str(Path(sys.executable).with_name("seller-agent")), *args],
         capture_output=True,
         text=True,
         timeout=600,

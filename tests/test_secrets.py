@@ -3,7 +3,7 @@ import os
 import pytest
 
 from agent.errors import SecretsError
-from agent.secrets import DEMO_ACCOUNT, load_secrets
+from agent.play.secrets import DEMO_ACCOUNT, load_secrets
 
 
 @pytest.fixture

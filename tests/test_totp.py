@@ -1,4 +1,4 @@
-from agent import totp
+from agent.flow import totp
 
 # RFC 6238 appendix B, SHA-1 key "12345678901234567890", truncated to our 6 digits.
 RFC_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"

@@ -1,0 +1,469 @@
+"""The run ledger: one SQLite file (WAL) recording every bulk run and the state of each row.
+
+A row moves pending -> running -> done | failed (or pending -> skipped). Every transition is
+one committed UPDATE guarded by the states it may leave, so a crash at any instant leaves a
+journal that tells exactly which rows may have touched the portal (running) and which did
+not (pending). Nothing here knows about browsers; secrets are redacted before they are stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as _random
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.errors import UserError
+
+ROW_STATES = ("pending", "running", "done", "failed", "skipped")
+RUN_STATUSES = ("running", "finished", "interrupted", "stopped", "paused")
+
+# Which states a row may leave for each target state. Nothing ever leaves "done": a row that
+# cancelled an order must never be run again by this run.
+_ALLOWED_FROM = {
+    "running": ("pending", "failed"),
+    "done": ("running",),
+    "failed": ("running",),
+    "skipped": ("pending",),
+    "pending": ("running",),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    flow TEXT NOT NULL,
+    params TEXT NOT NULL,
+    portal TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    options TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rows (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    state TEXT NOT NULL,
+    outcome TEXT,
+    ok INTEGER,
+    result_values TEXT NOT NULL DEFAULT '{}',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    error_kind TEXT,
+    evidence TEXT NOT NULL DEFAULT '[]',
+    matches TEXT NOT NULL DEFAULT '[]',
+    resumed INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (run_id, key)
+);
+CREATE INDEX IF NOT EXISTS rows_by_state ON rows (run_id, state, seq);
+"""
+
+
+class JournalError(UserError):
+    """A transition the journal refuses (e.g. a done row asked to run again), or no such run."""
+
+
+def default_journal_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "seller-agent" / "journal.db"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_run_id(moment: datetime | None = None) -> str:
+    moment = moment or datetime.now(UTC)
+    return f"{moment:%Y%m%d-%H%M%S}-{_random.token_hex(2)}"
+
+
+@dataclass
+class RunRecord:
+    id: str
+    flow: str
+    params: dict[str, Any]
+    portal: str
+    created_at: str
+    finished_at: str | None
+    status: str
+    options: dict[str, Any]
+
+
+@dataclass
+class RowRecord:
+    run_id: str
+    key: str
+    seq: int
+    params: dict[str, Any]
+    state: str
+    outcome: str | None = None
+    ok: bool | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    resumed: bool = False
+    started_at: str | None = None
+    finished_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "seq": self.seq,
+            "params": self.params,
+            "state": self.state,
+            "outcome": self.outcome,
+            "ok": self.ok,
+            "values": self.values,
+            "attempts": self.attempts,
+            "error": self.error,
+            "error_kind": self.error_kind,
+            "evidence": self.evidence,
+            "matches": self.matches,
+            "resumed": self.resumed,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        }
+
+
+def _no_redaction(text: str) -> str:
+    return text
+
+
+class Journal:
+    """One journal file. Autocommit: each method's write is durable when it returns."""
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else default_journal_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.redact = redact or _no_redaction
+        # isolation_level=None: no implicit transactions, every statement commits on its own.
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a transition survives power loss, not just a killed process. The cost is one
+        # fsync per transition, small next to a browser round trip.
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _json(self, value: Any) -> str:
+        return self.redact(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
+
+    def _text(self, value: str | None) -> str | None:
+        return None if value is None else self.redact(value)
+
+    # Runs
+
+    def create_run(
+        self,
+        *,
+        flow: str,
+        params: Mapping[str, Any],
+        portal: str,
+        rows: Iterable[tuple[str, Mapping[str, Any]]],
+        options: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Record a run and all its rows as pending, in one transaction (all or nothing)."""
+        run_id = run_id or new_run_id()
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO runs (id, flow, params, portal, created_at, status, options)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (
+                    run_id,
+                    flow,
+                    self._json(dict(params)),
+                    portal,
+                    now_iso(),
+                    self._json(dict(options or {})),
+                ),
+            )
+            self.db.executemany(
+                "INSERT INTO rows (run_id, key, seq, params, state) VALUES (?, ?, ?, ?, 'pending')",
+                [
+                    (run_id, key, seq, self._json(dict(row_params)))
+                    for seq, (key, row_params) in enumerate(rows, start=1)
+                ],
+            )
+        return run_id
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    def run(self, run_id: str) -> RunRecord:
+        found = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if found is None:
+            raise JournalError(f"no run {run_id!r} in {self.path}")
+        return RunRecord(
+            id=found["id"],
+            flow=found["flow"],
+            params=json.loads(found["params"]),
+            portal=found["portal"],
+            created_at=found["created_at"],
+            finished_at=found["finished_at"],
+            status=found["status"],
+            options=json.loads(found["options"]),
+        )
+
+    def runs(self) -> list[RunRecord]:
+        ids = self.db.execute("SELECT id FROM runs ORDER BY created_at, id").fetchall()
+        return [self.run(found["id"]) for found in ids]
+
+    def last_run_id(self) -> str | None:
+        found = self.db.execute(
+            "SELECT id FROM runs ORDER BY created_at DESC, id DESC LIMIT 1"
+        ).fetchone()
+        return found["id"] if found else None
+
+    def resolve_run_id(self, ref: str) -> str:
+        """A run id, or "last" for the newest run."""
+        if ref == "last":
+            run_id = self.last_run_id()
+            if run_id is None:
+                raise JournalError(f"no runs yet in {self.path}")
+            return run_id
+        self.run(ref)
+        return ref
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        if status not in RUN_STATUSES:
+            raise JournalError(f"unknown run status {status!r}")
+        finished = None if status == "running" else now_iso()
+        self.db.execute(
+            "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?", (status, finished, run_id)
+        )
+
+    def update_run_options(self, run_id: str, **changes: Any) -> None:
+        options = self.run(run_id).options
+        options.update(changes)
+        self.db.execute("UPDATE runs SET options = ? WHERE id = ?", (self._json(options), run_id))
+
+    # Rows
+
+    def rows(self, run_id: str, states: Iterable[str] | None = None) -> list[RowRecord]:
+        if states is None:
+            found = self.db.execute(
+                "SELECT * FROM rows WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+        else:
+            wanted = list(states)
+            marks = ",".join("?" * len(wanted))
+            found = self.db.execute(
+                f"SELECT * FROM rows WHERE run_id = ? AND state IN ({marks}) ORDER BY seq",
+                (run_id, *wanted),
+            ).fetchall()
+        return [_row_record(item) for item in found]
+
+    def row(self, run_id: str, key: str) -> RowRecord:
+        found = self.db.execute(
+            "SELECT * FROM rows WHERE run_id = ? AND key = ?", (run_id, key)
+        ).fetchone()
+        if found is None:
+            raise JournalError(f"run {run_id} has no row {key!r}")
+        return _row_record(found)
+
+    def counts(self, run_id: str) -> dict[str, int]:
+        counts = dict.fromkeys(ROW_STATES, 0)
+        for found in self.db.execute(
+            "SELECT state, COUNT(*) AS n FROM rows WHERE run_id = ? GROUP BY state", (run_id,)
+        ):
+            counts[found["state"]] = found["n"]
+        return counts
+
+    def _move(
+        self,
+        run_id: str,
+        key: str,
+        to: str,
+        sets: str,
+        values: tuple[Any, ...],
+        allowed: tuple[str, ...] | None = None,
+    ) -> None:
+        allowed = allowed or _ALLOWED_FROM[to]
+        marks = ",".join("?" * len(allowed))
+        cursor = self.db.execute(
+            f"UPDATE rows SET state = ?{sets} WHERE run_id = ? AND key = ? AND state IN ({marks})",
+            (to, *values, run_id, key, *allowed),
+        )
+        if cursor.rowcount != 1:
+            current = self.row(run_id, key).state
+            raise JournalError(f"row {key} of run {run_id}: cannot go from {current} to {to}")
+
+    def mark_running(self, run_id: str, key: str, *, reclaim: bool = False) -> None:
+        """Claim a row for one attempt. Returns only once the claim is committed, so the
+        browser never acts on a row the journal does not show as running.
+
+        reclaim=True takes over a row an interrupted run left running; the row is flagged
+        `resumed` because its earlier attempt may already have acted on the portal."""
+        if reclaim:
+            self._move(
+                run_id,
+                key,
+                "running",
+                ", attempts = attempts + 1, resumed = 1, started_at = ?, finished_at = NULL",
+                (now_iso(),),
+                allowed=("running",),
+            )
+            return
+        self._move(
+            run_id,
+            key,
+            "running",
+            ", attempts = attempts + 1, started_at = ?, finished_at = NULL",
+            (now_iso(),),
+        )
+
+    def note_retry(self, run_id: str, key: str, error: str | None, error_kind: str | None) -> None:
+        """A transient failure that will be retried: the row stays running, one more attempt."""
+        cursor = self.db.execute(
+            "UPDATE rows SET attempts = attempts + 1, error = ?, error_kind = ?"
+            " WHERE run_id = ? AND key = ? AND state = 'running'",
+            (self._text(error), error_kind, run_id, key),
+        )
+        if cursor.rowcount != 1:
+            current = self.row(run_id, key).state
+            raise JournalError(f"row {key} of run {run_id}: cannot retry a {current} row")
+
+    def mark_done(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        outcome: str,
+        ok: bool,
+        values: Mapping[str, Any] | None = None,
+        evidence: Iterable[str] = (),
+        matches: Iterable[Mapping[str, Any]] = (),
+        resumed: bool = False,
+        error: str | None = None,
+    ) -> None:
+        """The flow ended in an outcome (a business fact, successful or not)."""
+        self._move(
+            run_id,
+            key,
+            "done",
+            ", outcome = ?, ok = ?, result_values = ?, evidence = ?, matches = ?,"
+            " resumed = MAX(resumed, ?),"
+            " error = ?, error_kind = NULL, finished_at = ?",
+            (
+                outcome,
+                int(ok),
+                self._json(dict(values or {})),
+                self._json(list(evidence)),
+                self._json([dict(item) for item in matches]),
+                int(resumed),
+                self._text(error),
+                now_iso(),
+            ),
+        )
+
+    def mark_failed(
+        self,
+        run_id: str,
+        key: str,
+        *,
+        error: str,
+        error_kind: str | None,
+        evidence: Iterable[str] = (),
+        matches: Iterable[Mapping[str, Any]] = (),
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The flow could not reach an outcome (after any retries)."""
+        self._move(
+            run_id,
+            key,
+            "failed",
+            ", outcome = 'failed', ok = 0, error = ?, error_kind = ?, evidence = ?, matches = ?,"
+            " result_values = ?, finished_at = ?",
+            (
+                self._text(error),
+                error_kind,
+                self._json(list(evidence)),
+                self._json([dict(item) for item in matches]),
+                self._json(dict(values or {})),
+                now_iso(),
+            ),
+        )
+
+    def mark_skipped(self, run_id: str, key: str, why: str) -> None:
+        self._move(
+            run_id,
+            key,
+            "skipped",
+            ", error = ?, finished_at = ?",
+            (self._text(why), now_iso()),
+        )
+
+    def plan_resume(self, run_id: str, *, include_failed: bool = False) -> list[RowRecord]:
+        return plan_resume(self, run_id, include_failed=include_failed)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _row_record(found: sqlite3.Row) -> RowRecord:
+    return RowRecord(
+        run_id=found["run_id"],
+        key=found["key"],
+        seq=found["seq"],
+        params=json.loads(found["params"]),
+        state=found["state"],
+        outcome=found["outcome"],
+        ok=None if found["ok"] is None else bool(found["ok"]),
+        values=json.loads(found["result_values"]),
+        attempts=found["attempts"],
+        error=found["error"],
+        error_kind=found["error_kind"],
+        evidence=json.loads(found["evidence"]),
+        matches=json.loads(found["matches"]),
+        resumed=bool(found["resumed"]),
+        started_at=found["started_at"],
+        finished_at=found["finished_at"],
+    )
+
+
+def plan_resume(journal: Journal, run_id: str, *, include_failed: bool = False) -> list[RowRecord]:
+    """The rows a resumed run must play, in their original order: every pending row, and every
+    running row (it may or may not have acted before the interruption, so it is played again
+    through the flow's guard). Done and skipped rows never; failed rows only when asked."""
+    journal.run(run_id)
+    states = ["pending", "running"] + (["failed"] if include_failed else [])
+    return journal.rows(run_id, states)

@@ -1,0 +1,127 @@
+"""Replay any flow over the rows of a CSV with the bulk engine (`seller-agent run FLOW --rows`).
+
+The same engine as bulk cancellation: rows checked before the browser starts, the journal,
+workers, retries, resume, reports. Only the row source differs: each CSV column binds to the
+flow param of the same name, and one column is the row's key in the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.bulk.engine import BulkOptions, BulkResult, ReconcileRule, play_run
+from agent.bulk.runs import bind_rows, start_run
+
+
+@dataclass
+class RowsRequest:
+    flow: str | None  # a flow file or bundled name; None when resuming
+    rows: str | None  # CSV path or "-"
+    portal: str
+    key: str | None = None  # the key column (default: the flow's first required param)
+    shared: Mapping[str, Any] = field(default_factory=dict)  # -p params for every row
+    strict: bool = False
+    journal: str | None = None
+    resume: str | None = None
+    secrets_path: str | None = None
+    run_dir: str | None = None
+    options: BulkOptions = field(default_factory=BulkOptions)
+    # The job's rule for rows that may have acted before a crash (see agent.bulk.engine).
+    reconcile: ReconcileRule | None = None
+
+
+@dataclass
+class RowsOutcome:
+    exit_code: int
+    run_id: str | None = None
+    result: BulkResult | None = None
+    message: str | None = None
+
+
+def key_column(flow: Any, chosen: str | None) -> str:
+    """The column that names a row: --key, else the flow's first required param, else its
+    first param."""
+    if chosen:
+        return chosen
+    required = [name for name, param in flow.params.items() if param.required]
+    names = required or list(flow.params)
+    if not names:
+        raise ValueError(f"flow {flow.name} has no params to bind rows to")
+    return names[0]
+
+
+def execute_rows(
+    request: RowsRequest, *, say: Callable[[str], None], stdin: Any = None
+) -> RowsOutcome:
+    """Check the rows, record (or resume) the run, and play it. Input errors come back as
+    exit code 2 with one line, before anything is written."""
+    from agent.bulk.journal import Journal, JournalError
+    from agent.bulk.rows import InputError, read_param_rows
+    from agent.errors import SellerAgentError
+    from agent.flow import FlowError, load_flow
+    from agent.play.browser import BrowserNotFound
+    from agent.play.secrets import load_secrets
+
+    journal: Journal | None = None
+    run_id: str | None = None
+    try:
+        secrets = load_secrets(Path(request.secrets_path) if request.secrets_path else None)
+        if request.resume:
+            journal = Journal(request.journal, redact=secrets.redact)
+            run_id = journal.resolve_run_id(request.resume)
+            record = journal.run(run_id)
+            flow = load_flow(record.options.get("flow_source") or record.flow)
+            shared = dict(record.params)
+            portal = record.portal
+        else:
+            flow = load_flow(request.flow)
+            key = key_column(flow, request.key)
+            rowset = read_param_rows(
+                request.rows,
+                key_column=key,
+                columns=flow.params,
+                strict=request.strict,
+                stdin=stdin,
+            )
+            shared = dict(request.shared)
+            rowset = bind_rows(flow, rowset, shared)
+            for problem in rowset.problems:
+                say(f"Warning: {problem} (skipped)")
+            if not rowset.rows:
+                return RowsOutcome(2, message="no valid rows to run")
+            portal = request.portal
+            journal = Journal(request.journal, redact=secrets.redact)
+            run_id = start_run(
+                journal,
+                flow,
+                rowset,
+                portal=portal,
+                shared_params=shared,
+                options=request.options.to_dict()
+                | {"flow_source": str(flow.source) if flow.source else None},
+            )
+        result = play_run(
+            flow,
+            journal,
+            run_id,
+            portal=portal,
+            secrets=secrets,
+            options=request.options,
+            run_dir=request.run_dir,
+            shared=shared,
+            say=say,
+            reconcile=request.reconcile,
+        )
+        return RowsOutcome(result.exit_code, run_id=run_id, result=result)
+    except (InputError, FlowError, JournalError, BrowserNotFound, ValueError) as error:
+        return RowsOutcome(2, run_id=run_id, message=str(error))
+    except FileNotFoundError as error:
+        return RowsOutcome(2, run_id=run_id, message=str(error))
+    except SellerAgentError as error:
+        return RowsOutcome(2 if run_id is None else 1, run_id=run_id, message=str(error))
+    finally:
+        if journal is not None:
+            journal.close()

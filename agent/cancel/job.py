@@ -1,0 +1,284 @@
+"""The cancel job: validate the input, project the cancellation rate and refuse a run that
+passes the limit, record (or resume) the run, and play it through the bulk engine with the
+cancel rules (reconcile) handed in. `seller-agent cancel` and `seller-agent demo` call it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.bulk.engine import BulkOptions, BulkResult, ConfirmCallback, play_run
+from agent.bulk.guarded import dry_run_flow
+from agent.bulk.journal import Journal
+from agent.bulk.rows import InputError, Problem, RowSet
+from agent.bulk.runs import bind_rows, start_run
+from agent.cancel import rules
+
+
+@dataclass
+class CancelRequest:
+    ids: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    from_requests: bool = False
+    reason: str | None = None
+    memo: str | None = None
+    strict: bool = False
+    portal: str = "http://127.0.0.1:8600"
+    journal: str | None = None
+    resume: str | None = None  # a run id or "last"
+    dry_run: bool = False
+    yes: bool = False
+    max_cancel_rate: float | None = None  # None: the default limit; the run stops above it
+    api_token: str | None = None
+    secrets_path: str | None = None
+    flow: str = "cancel_order"
+    run_dir: str | None = None
+    options: BulkOptions = field(default_factory=BulkOptions)
+
+
+@dataclass
+class CancelOutcome:
+    exit_code: int
+    run_id: str | None = None
+    result: BulkResult | None = None
+    problems: list[Problem] = field(default_factory=list)
+    projection: Any = None
+    message: str | None = None
+
+
+def requested_order_ids(
+    portal: str, *, token: str | None = None, facts: Callable[[], Any] | None = None
+) -> list[str]:
+    """Orders whose buyer asked officially to cancel (`--from-requests`): the Unshipped ones
+    from the portal's inspection API where it has one (the bundled portal), else every order
+    named in a request email in the seller's mailbox (facts(): the collect_cancel_requests
+    flow), whose orders the cancel flow's guard then sorts out."""
+    from agent.cancel.guard import GuardError, fetch_api_snapshot
+
+    try:
+        _, orders = fetch_api_snapshot(portal, token=token)
+    except GuardError as error:
+        if facts is None or not error.answered:
+            raise
+        return list(facts().requested)
+    return sorted(
+        order_id
+        for order_id, order in orders.items()
+        if order.get("buyer_request_kind") == "official" and order.get("status") == "Unshipped"
+    )
+
+
+def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None]) -> Callable:
+    """A function that reads the portal's own pages once (Account Health, the request emails)
+    in a browser of its own, and gives the same answer to every later call."""
+
+    @functools.cache
+    def read() -> Any:
+        from agent.cancel.guard import read_portal_facts
+        from agent.play import browser as browser_mod
+
+        say("reading Account Health and the buyer requests in the browser")
+        run_dir = Path(request.run_dir or browser_mod.data_dir() / "runs") / "guard"
+
+        async def work() -> Any:
+            from playwright.async_api import async_playwright
+
+            async with async_playwright() as playwright:
+                browser = await browser_mod.launch(
+                    playwright,
+                    browser_path=request.options.browser_path,
+                    headed=request.options.headed,
+                    slowmo=request.options.slowmo,
+                    connect=request.options.connect,
+                )
+                try:
+                    return await read_portal_facts(
+                        browser, portal=request.portal, secrets=secrets, run_dir=run_dir
+                    )
+                finally:
+                    with contextlib.suppress(Exception):
+                        await browser.close()
+
+        return asyncio.run(work())
+
+    return read
+
+
+def check_rate(
+    request: CancelRequest,
+    rowset: RowSet,
+    say: Callable[[str], None],
+    facts: Callable[[], Any] | None = None,
+) -> tuple[Any, str | None]:
+    """The projection, and an error line when the run would pass the limit unasked.
+
+    The counts and each order's request come from the portal's inspection API where it has
+    one, else from its pages (facts(): Account Health and the request emails)."""
+    from agent.cancel.guard import (
+        DEFAULT_MAX_CANCEL_RATE,
+        GuardError,
+        fetch_api_snapshot,
+        planned_orders,
+        project_rate,
+    )
+
+    limit = (
+        request.max_cancel_rate if request.max_cancel_rate is not None else DEFAULT_MAX_CANCEL_RATE
+    )
+    try:
+        metrics, known = fetch_api_snapshot(request.portal, token=request.api_token)
+    except GuardError as error:
+        if facts is None or not error.answered:
+            # Unreachable: there are no pages to read either; the run will say more.
+            say(f"Warning: cannot project the cancellation rate: {error}")
+            return None, None
+        try:
+            read = facts()
+        except GuardError as failure:
+            say(f"Warning: cannot project the cancellation rate: {error}; {failure}")
+            return None, None
+        metrics = read.metrics
+        # The pages say which orders were requested officially, not each order's status:
+        # every order is taken as cancellable, which can only overstate the rate.
+        known = {order_id: {"buyer_request_kind": "official"} for order_id in read.requested}
+    pairs = [(row.key, row.params.get("reason")) for row in rowset.rows]
+    projection = project_rate(metrics, planned_orders(pairs, known), limit)
+    for line in projection.summary_lines():
+        say(line)
+    if projection.over_limit:
+        return projection, (
+            f"the run would raise the Order Cancellation Rate to {projection.after.rate:.2f}% "
+            f"(limit {limit:g}%); pass --max-cancel-rate {projection.after.rate:.2f} or more "
+            "to run it anyway"
+        )
+    return projection, None
+
+
+def execute_cancel(
+    request: CancelRequest,
+    *,
+    confirm_canary: ConfirmCallback | None = None,
+    confirm_plan: Callable[[int, Any], bool] | None = None,
+    say: Callable[[str], None] | None = None,
+    stdin: Any = None,
+) -> CancelOutcome:
+    """Validate the input, check the rate guard, record (or resume) the run, and play it.
+    Input errors come back as exit code 2 with one message line, before anything is written."""
+    from agent.bulk.journal import JournalError
+    from agent.cancel.guard import DEFAULT_MAX_CANCEL_RATE, GuardError
+    from agent.cancel.orders import read_order_rows
+    from agent.errors import SellerAgentError
+    from agent.flow import FlowError, load_flow
+    from agent.play.browser import BrowserNotFound
+    from agent.play.secrets import load_secrets
+
+    def _say(message: str) -> None:
+        # stderr may be a closed pipe (the parent died); the journal matters more than chatter.
+        with contextlib.suppress(OSError, ValueError):
+            print(message, file=sys.stderr, flush=True)
+
+    say = say or _say
+    journal: Journal | None = None
+    run_id: str | None = None
+    projection = None
+    try:
+        flow = load_flow(request.flow)
+        secrets = load_secrets(Path(request.secrets_path) if request.secrets_path else None)
+        if request.resume:
+            journal = Journal(request.journal, redact=secrets.redact)
+            run_id = journal.resolve_run_id(request.resume)
+            record = journal.run(run_id)
+            shared = dict(record.params)
+            if record.flow != flow.name:
+                flow = load_flow(record.flow)
+            # A resumed run keeps its own mode: a real run never turns into a dry one halfway.
+            if record.options.get("dry_run"):
+                flow = dry_run_flow(flow)
+            portal = record.portal
+        else:
+            portal = request.portal
+            shared = {"memo": request.memo} if request.memo else {}
+            if request.dry_run:
+                flow = dry_run_flow(flow)
+            facts = facts_reader(request, secrets, say)
+            ids = list(request.ids)
+            if request.from_requests:
+                ids += requested_order_ids(portal, token=request.api_token, facts=facts)
+            rowset = read_order_rows(
+                request.sources,
+                ids,
+                default_reason=request.reason,
+                strict=request.strict,
+                stdin=stdin,
+            )
+            rowset = bind_rows(flow, rowset, shared)
+            for problem in rowset.problems:
+                say(f"Warning: {problem} (skipped)")
+            if not rowset.rows:
+                return CancelOutcome(2, problems=rowset.problems, message="no valid rows to run")
+            projection, refusal = check_rate(request, rowset, say, facts)
+            if refusal and not request.dry_run:
+                return CancelOutcome(
+                    2, problems=rowset.problems, projection=projection, message=refusal
+                )
+            # The plan (count, reason, projected rate) has been shown; a person may still say no.
+            if confirm_plan is not None and not confirm_plan(len(rowset.rows), projection):
+                return CancelOutcome(
+                    2,
+                    problems=rowset.problems,
+                    projection=projection,
+                    message="the run was not confirmed (pass --yes to run without asking)",
+                )
+            options = request.options.to_dict() | {
+                "dry_run": request.dry_run,
+                "max_cancel_rate": request.max_cancel_rate or DEFAULT_MAX_CANCEL_RATE,
+                "projection": projection.to_dict() if projection else None,
+                "problems": [str(problem) for problem in rowset.problems],
+            }
+            # Opened only now: input the run refuses leaves no trace in the journal.
+            journal = Journal(request.journal, redact=secrets.redact)
+            run_id = start_run(
+                journal, flow, rowset, portal=portal, shared_params=shared, options=options
+            )
+        result = play_run(
+            flow,
+            journal,
+            run_id,
+            portal=portal,
+            secrets=secrets,
+            options=request.options,
+            run_dir=request.run_dir,
+            shared=shared,
+            say=say,
+            confirm_canary=confirm_canary,
+            reconcile=rules.reconcile,
+        )
+        _note_rate_after(journal, run_id, request, say)
+        return CancelOutcome(result.exit_code, run_id=run_id, result=result, projection=projection)
+    except (InputError, FlowError, GuardError, JournalError, BrowserNotFound) as error:
+        return CancelOutcome(2, run_id=run_id, message=str(error))
+    except FileNotFoundError as error:  # --browser-path that is not a program
+        return CancelOutcome(2, run_id=run_id, message=str(error))
+    except SellerAgentError as error:  # secrets unreadable, or signing in failed
+        return CancelOutcome(2 if run_id is None else 1, run_id=run_id, message=str(error))
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def _note_rate_after(
+    journal: Journal, run_id: str, request: CancelRequest, say: Callable[[str], None]
+) -> None:
+    from agent.cancel.guard import GuardError, fetch_api_snapshot
+
+    try:
+        metrics, _ = fetch_api_snapshot(journal.run(run_id).portal, token=request.api_token)
+    except GuardError:
+        return
+    journal.update_run_options(run_id, rate_measured_after=round(metrics.rate, 4))

@@ -1,0 +1,55 @@
+"""The seller-agent command line: one Click group; each command lives in agent/commands/."""
+
+from __future__ import annotations
+
+import click
+
+from agent import __version__
+from agent.cli import cancel, demo, flows, install, portal
+from agent.cli import record as record_command
+from agent.cli import report as report_command
+from agent.cli import run as run_command
+
+
+class SellerAgentGroup(click.Group):
+    """The one place where the tool's errors become exits: a SellerAgentError raised anywhere
+    under a command is printed as one line ("Error: ...") and exits with its own code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from agent.errors import SellerAgentError
+
+        try:
+            return super().invoke(ctx)
+        except SellerAgentError as error:
+            failure = click.ClickException(str(error))
+            failure.exit_code = error.exit_code
+            raise failure from None
+
+
+@click.group(cls=SellerAgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="seller-agent")
+def cli() -> None:
+    """Browser automation for marketplace sellers.
+
+    Replays recorded, parameterised flows on a seller portal with Playwright; cancels orders
+    one at a time or in bulk, safely; ships a mock seller portal to try it all on.
+
+    Usage:
+
+        seller-agent portal serve
+
+        seller-agent cancel 112-0000001-0000001 --reason BuyerCanceled
+    """
+
+
+cli.add_command(portal.portal)
+cli.add_command(report_command.report)
+cli.add_command(run_command.run)
+cli.add_command(run_command.login)
+cli.add_command(cancel.cancel)
+cli.add_command(flows.flows)
+cli.add_command(install.install)
+cli.add_command(record_command.record)
+cli.add_command(record_command.import_)
+cli.add_command(record_command.export)
+cli.add_command(demo.demo)

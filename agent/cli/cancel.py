@@ -1,0 +1,334 @@
+"""`seller-agent cancel`: cancel orders with the bundled flow, one or thousands, through the
+bulk engine (journal, workers, retries, rate guard), and print one line per order."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from agent.cli.options import (
+    InputError,
+    api_token_option,
+    browser_options,
+    bulk_options,
+    json_option,
+    portal_option,
+    quiet_option,
+    run_dir_option,
+    secrets_option,
+    workers_option,
+)
+
+
+def format_line(row: dict[str, Any]) -> str:
+    """One order's line: order id, outcome, reason, and whether it counts toward the rate."""
+    counts = {True: "counts toward rate", False: "does not count toward rate", None: "-"}
+    line = f"{row['order_id']}  {row['outcome']:<17}  {row['reason']:<14}  {counts[row['counts_toward_rate']]}"
+    if row.get("error"):
+        line += f"  ({row['error']})"
+    return line
+
+
+def order_lines(journal_rows: list[Any]) -> list[dict[str, Any]]:
+    """The journal's rows as the cancel command reports them, in input order."""
+    from agent.cancel.rules import counts_toward_rate
+
+    lines = []
+    for row in sorted(journal_rows, key=lambda r: r.seq):
+        reason = row.params.get("reason") or ""
+        outcome = row.outcome or row.state
+        buyer_requested = row.values.get("buyer_requested")
+        lines.append(
+            {
+                "order_id": row.key,
+                "outcome": outcome,
+                "reason": reason,
+                "buyer_requested": None if buyer_requested is None else bool(buyer_requested),
+                "counts_toward_rate": counts_toward_rate(
+                    outcome, reason, None if buyer_requested is None else bool(buyer_requested)
+                ),
+                "ok": bool(row.ok),
+                "error": row.error,
+                "attempts": row.attempts,
+            }
+        )
+    return lines
+
+
+def parse_rate(text: str | None) -> float | None:
+    """--rate "5", "5/s" or "300/min" -> rows per second."""
+    if text is None:
+        return None
+    value, _, unit = text.strip().partition("/")
+    seconds = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}.get(unit.strip().lower())
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1
+    if seconds is None or number <= 0:
+        raise InputError(f"--rate: expected a pace like 5/s or 120/min, got '{text}'")
+    return number / seconds
+
+
+@click.command("cancel")
+@click.argument("order_ids", nargs=-1, metavar="[ORDER_ID]...")
+@click.option(
+    "--from",
+    "sources",
+    multiple=True,
+    metavar="FILE",
+    help="Orders to cancel: CSV (column order_id or amazon-order-id, else the first; optional "
+    "reason and memo columns), or one id per line; - for stdin. Repeatable.",
+)
+@click.option(
+    "--from-requests",
+    is_flag=True,
+    help="Also cancel every order whose buyer officially requested cancellation (read from "
+    "the portal's inspection API, else from the request emails in the seller's mailbox).",
+)
+@click.option(
+    "--reason",
+    default="BuyerCanceled",
+    show_default=True,
+    help='Reason for cancellation: a code (NoInventory) or a label ("No Inventory", 无库存), '
+    "any case. A reason column in the file wins for its rows.",
+)
+@click.option(
+    "--memo", default="", metavar="TEXT", help="Seller memo (optional, at most 1000 characters)."
+)
+@click.option("--strict", is_flag=True, help="Any bad input row is an error (default: skip it).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Walk each order up to the final submit and change nothing.",
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before a run of more than 5 orders.")
+@click.option(
+    "--canary",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Cancel N orders first, show how they went, and ask before the rest.",
+)
+@click.option(
+    "--max-cancel-rate",
+    type=click.FloatRange(min=0, max=100),
+    metavar="PCT",
+    help="Refuse a run that would push the Order Cancellation Rate above PCT percent "
+    "(default 2.5).",
+)
+@click.option("--rate", "pace", metavar="N/s", help="At most this many orders per second.")
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Stop taking new orders after K failures.",
+)
+@click.option(
+    "--resume",
+    metavar="RUN_ID",
+    help="Go on with an interrupted run (its id, or 'last'): done orders are skipped.",
+)
+@click.option("--retry-failed", is_flag=True, help="With --resume: play failed orders again too.")
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="The run journal (default $XDG_DATA_HOME/seller-agent/journal.db).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write the self-contained HTML report to FILE.",
+)
+@click.option(
+    "--trace",
+    type=click.Choice(["off", "on-failure"]),
+    default="off",
+    show_default=True,
+    help="Keep a Playwright trace of each failed order in the run folder (sign-in fields "
+    "redacted); off records none.",
+)
+@workers_option
+@bulk_options
+@portal_option
+@api_token_option
+@browser_options
+@secrets_option
+@run_dir_option
+@json_option
+@quiet_option
+def cancel(
+    order_ids: tuple[str, ...],
+    sources: tuple[str, ...],
+    from_requests: bool,
+    reason: str,
+    memo: str,
+    strict: bool,
+    dry_run: bool,
+    yes: bool,
+    canary: int | None,
+    max_cancel_rate: float | None,
+    pace: str | None,
+    max_failures: int | None,
+    resume: str | None,
+    retry_failed: bool,
+    journal: str | None,
+    report_path: str | None,
+    trace: str,
+    workers: int | None,
+    attempts: int,
+    recycle_every: int,
+    block_media: bool,
+    portal: str,
+    api_token: str | None,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    secrets_path: str | None,
+    run_dir: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Cancel orders and print one line per order.
+
+    Orders come as arguments, from files (--from), or from the buyers' official cancellation
+    requests (--from-requests). Every row is checked before the browser starts; the run is
+    recorded in a journal, so it can be resumed after Ctrl-C or a crash without cancelling
+    any order twice or skipping one. Before it starts, the run projects the Order
+    Cancellation Rate and refuses to push it past --max-cancel-rate.
+
+    Each line gives the order id, the outcome (cancelled, already_cancelled,
+    not_cancellable, not_found or failed), the reason, and whether the cancellation counts
+    toward the Order Cancellation Rate (it does not when the reason is Buyer Canceled and the
+    buyer asked officially). Re-running is safe: an order already cancelled is not touched.
+    Exit code 0 when every order ended cancelled or already cancelled, 1 otherwise, 2 for a
+    bad order id, reason or input file (checked before the browser starts).
+
+    Usage:
+
+        seller-agent cancel 112-0000001-0000001
+
+        seller-agent cancel 112-0000001-0000001 112-0000001-0000002 --reason "No Inventory"
+
+        seller-agent cancel --from orders.csv --reason PricingError --workers 4 --yes
+
+        seller-agent cancel --from-requests --dry-run
+
+        seller-agent cancel --resume last
+    """
+    from agent import report as report_mod
+    from agent.bulk import retry as retry_rules
+    from agent.bulk.engine import BulkOptions, default_workers
+    from agent.bulk.journal import Journal
+    from agent.cancel.job import CancelRequest
+    from agent.cancel.job import execute_cancel as run_cancel
+    from agent.cancel.orders import ORDER_ID_PATTERN
+    from agent.cancel.rules import BadReason, reason_code
+    from agent.cli.prompts import canary_prompt
+
+    if not (order_ids or sources or from_requests or resume):
+        raise click.UsageError("give order ids, --from FILE, --from-requests or --resume RUN_ID")
+    # Ids typed on the command line are refused outright: a typo there is never meant.
+    for order_id in order_ids:
+        if not ORDER_ID_PATTERN.match(order_id.strip()):
+            raise InputError(
+                f"order {order_id}: malformed order id (expected digits like 112-0000001-0000001)"
+            )
+    if len(memo) > 1000:
+        raise InputError(f"--memo: at most 1000 characters, got {len(memo)}")
+    try:
+        reason = reason_code(reason)
+    except BadReason as error:
+        raise InputError(f"--reason: {error}") from None
+
+    def say(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    def confirm_plan(count: int, projection: Any) -> bool:
+        if yes or dry_run or count <= 5:
+            return True
+        if not sys.stdin.isatty():
+            return False
+        return click.confirm(f"Cancel {count} orders with reason {reason}?", err=True)
+
+    request = CancelRequest(
+        ids=list(order_ids),
+        sources=list(sources),
+        from_requests=from_requests,
+        reason=reason,
+        memo=memo or None,
+        strict=strict,
+        portal=portal,
+        journal=journal,
+        resume=resume,
+        dry_run=dry_run,
+        yes=yes,
+        max_cancel_rate=max_cancel_rate,
+        api_token=api_token,
+        secrets_path=secrets_path,
+        run_dir=run_dir,
+        options=BulkOptions(
+            workers=workers or default_workers(),
+            rate=parse_rate(pace),
+            max_failures=max_failures,
+            retry=retry_rules.RetryPolicy(attempts=attempts),
+            recycle_every=recycle_every,
+            block_media=block_media,
+            trace=trace == "on-failure",
+            canary=canary,
+            retry_failed=retry_failed,
+            quiet=quiet,
+            headed=headed,
+            slowmo=slowmo,
+            browser_path=browser_path,
+        ),
+    )
+    outcome = run_cancel(
+        request,
+        confirm_canary=canary_prompt(yes),
+        confirm_plan=confirm_plan,
+        say=say,
+        stdin=sys.stdin,
+    )
+    if outcome.run_id is None:
+        raise InputError(outcome.message or "nothing to run")
+    with Journal(request.journal) as opened:
+        rows = order_lines(opened.rows(outcome.run_id))
+        data = report_mod.build_report(opened, outcome.run_id)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "run_id": outcome.run_id,
+                    "status": data["run"]["status"],
+                    "orders": rows,
+                    "outcomes": data["outcomes"],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for row in rows:
+            click.echo(format_line(row))
+    for row in rows:
+        if row["counts_toward_rate"] and row["reason"] == "BuyerCanceled":
+            say(
+                f"warning: {row['order_id']}: the buyer did not request cancellation "
+                "officially, so Buyer Canceled still counts toward your cancellation rate"
+            )
+    if len(rows) > 1:
+        say("")
+        say(report_mod.render_table(data))
+    if report_path:
+        report_mod.write_report(data, "html", report_path)
+        say(f"HTML report: {report_path}")
+    if outcome.message:
+        click.echo(f"Error: {outcome.message}", err=True)
+    sys.exit(outcome.exit_code)

@@ -1,0 +1,342 @@
+"""`seller-agent record`, `import` and `export`: flows without writing code.
+
+Playwright is imported inside `record` only, so `seller-agent --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agent.cli.options import InputError, browser_options, portal_option, quiet_option
+from agent.cli.run import parse_param_options
+
+
+def _param_option(func: Callable) -> Callable:
+    return click.option(
+        "-p",
+        "--param",
+        "param_pairs",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A value that stands for a param: where it appears, {{ NAME }} is written "
+        "instead (repeat for several).",
+    )(func)
+
+
+def _output_option(func: Callable) -> Callable:
+    return click.option(
+        "-o",
+        "--output",
+        default="-",
+        show_default=True,
+        metavar="FILE",
+        help="Where to write ('-' is stdout).",
+    )(func)
+
+
+def _warner(quiet: bool) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        if not quiet:
+            click.echo(f"note: {message}", err=True)
+
+    return warn
+
+
+def _write(text: str, output: str, quiet: bool, what: str) -> None:
+    if output == "-":
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    path = Path(output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{output}: cannot write ({error.strerror})") from None
+    if not quiet:
+        click.echo(f"wrote {what} to {output}", err=True)
+
+
+def _absolute_start(url: str | None, portal: str) -> str:
+    if not url:
+        return portal.rstrip("/") + "/home"
+    if url.startswith("/"):
+        return portal.rstrip("/") + url
+    if "://" not in url and not url.startswith("about:"):
+        raise InputError(f"URL {url}: expected an http(s) URL or a path such as /orders-v3/")
+    return url
+
+
+@click.command("record")
+@click.argument("url", required=False, metavar="[URL]")
+@_output_option
+@_param_option
+@click.option("--name", metavar="NAME", help="The flow's name (default: from the start page).")
+@click.option(
+    "--session",
+    metavar="FLOW",
+    help="Session flow the flow signs in with (default: `login` for pages of --portal or "
+    "when the sign-in page showed).",
+)
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="No window (the default without a display); stop with SIGINT or SIGTERM.",
+)
+@click.option("--lang", metavar="LOCALE", help="Browser locale, e.g. zh-CN.")
+@portal_option
+@browser_options
+@quiet_option
+def record(
+    url: str | None,
+    output: str,
+    param_pairs: tuple[str, ...],
+    name: str | None,
+    session: str | None,
+    headless: bool,
+    lang: str | None,
+    portal: str,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    quiet: bool,
+) -> None:
+    """Record a flow: open a browser, do the chore by hand, stop; get a flow file.
+
+    Opens URL (default: the portal's home page; a path such as /orders-v3/ is joined to
+    --portal) and records navigations, clicks, typing, selects, checks, key presses and
+    form submits. Stop with the page's "Stop recording" button, by closing the browser, or
+    with Ctrl-C (SIGINT) or SIGTERM; the flow is written then. The portal's sign-in is
+    replaced by the `login` session flow; typed passwords become {{ password }}; a value
+    given with -p is written as {{ NAME }}; a typed order id becomes the param order_id.
+
+    Usage:
+
+        seller-agent record /orders-v3/ -o my_cancel.yaml -p order_id=112-0000001-0000001
+
+        seller-agent record https://sellercentral.example/home -o chore.yaml --lang zh-CN
+
+        seller-agent record /orders-v3/ -o flow.yaml --headless &   # stop: kill -TERM $!
+    """
+    import asyncio
+
+    from agent.errors import one_line
+    from agent.flow import FlowError
+    from agent.play.browser import BrowserNotFound
+    from agent.recording.common import RecordingError, dump_flow
+    from agent.recording.recorder import display_available, record_session
+
+    params = parse_param_options(param_pairs)
+    start = _absolute_start(url, portal)
+    show = (headed or display_available()) and not headless
+    warn = _warner(quiet)
+
+    def ready(recorder: Any) -> None:
+        if quiet:
+            return
+        how = (
+            'the page\'s "Stop recording" button, closing the browser, or Ctrl-C'
+            if show
+            else f"SIGINT or SIGTERM (kill -TERM {__import__('os').getpid()})"
+        )
+        click.echo(f"recording {start} - stop with {how}", err=True)
+
+    try:
+        flow = asyncio.run(
+            record_session(
+                url=start,
+                portal=portal,
+                params=params,
+                name=name,
+                session=session,
+                headed=show,
+                browser_path=browser_path,
+                slowmo=slowmo,
+                locale=lang,
+                warn=warn,
+                on_ready=ready,
+            )
+        )
+    except (BrowserNotFound, FileNotFoundError) as error:
+        raise InputError(str(error)) from None
+    except FlowError as error:
+        raise click.ClickException(f"the recording is not a valid flow: {error}") from None
+    except RecordingError as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:
+        if type(error).__module__.startswith("playwright"):
+            raise click.ClickException(f"browser: {one_line(error)} ({start})") from None
+        raise
+    _write(dump_flow(flow), output, quiet, f"flow '{flow['name']}' ({len(flow['steps'])} steps)")
+
+
+@click.command("import")
+@click.argument("recording", metavar="RECORDING")
+@_output_option
+@_param_option
+@click.option(
+    "--format",
+    "source_format",
+    type=click.Choice(["auto", "chrome-recorder", "selenium-ide"]),
+    default="auto",
+    show_default=True,
+    help="The recording's format (auto: by its content).",
+)
+@click.option(
+    "--test",
+    "tests",
+    multiple=True,
+    metavar="NAME",
+    help="Selenium IDE: import only this test (repeat for several).",
+)
+@click.option(
+    "--skip-unsupported",
+    is_flag=True,
+    help="Drop steps that have no flow equivalent (each named on stderr) instead of failing.",
+)
+@portal_option
+@quiet_option
+def import_(
+    recording: str,
+    output: str,
+    param_pairs: tuple[str, ...],
+    source_format: str,
+    tests: tuple[str, ...],
+    skip_unsupported: bool,
+    portal: str,
+    quiet: bool,
+) -> None:
+    """Turn a Chrome DevTools Recorder JSON export or a Selenium IDE project into flows.
+
+    URLs on --portal's origin become relative, so the flow follows --portal when replayed.
+    The portal's sign-in is replaced by the `login` session flow. {{ name }} placeholders
+    in the recording, and values given with -p, become params. A Selenium IDE project gives
+    one flow per test: with more than one, -o names a folder. Exit code 2 for a malformed
+    recording or a step with no flow equivalent (the message names the step).
+
+    Usage:
+
+        seller-agent import recording.json -o flows/my_chore.yaml
+
+        seller-agent import recording.json -o flow.yaml -p order_id=112-0000001-0000001
+
+        seller-agent import project.side -o flows/imported/ --portal http://127.0.0.1:8600
+    """
+    from agent.flow import FlowError
+    from agent.recording.common import RecordingError, detect_format, dump_flow, read_json
+    from agent.recording.import_chrome import translate_chrome_recording
+    from agent.recording.import_selenium import translate_side_project
+
+    params = parse_param_options(param_pairs)
+    warn = _warner(quiet)
+    try:
+        if recording == "-":
+            data = read_json("<stdin>", sys.stdin.read())
+        else:
+            data = read_json(recording)
+        kind = detect_format(data) if source_format == "auto" else source_format
+        options: dict[str, Any] = {
+            "source": recording if recording != "-" else "<stdin>",
+            "portal": portal,
+            "params": params,
+            "skip_unsupported": skip_unsupported,
+            "warn": warn,
+        }
+        if kind == "chrome-recorder":
+            if tests:
+                raise InputError("--test is for Selenium IDE projects")
+            flows = [translate_chrome_recording(data, **options)]
+        else:
+            flows = translate_side_project(data, tests=list(tests) or None, **options)
+    except RecordingError as error:
+        raise InputError(str(error)) from None
+    except FlowError as error:
+        raise InputError(f"the translation is not a valid flow: {error}") from None
+    if len(flows) == 1 and not (output != "-" and Path(output).is_dir()):
+        _write(dump_flow(flows[0]), output, quiet, f"flow '{flows[0]['name']}'")
+        return
+    if output == "-" or Path(output).suffix in (".yaml", ".yml", ".json"):
+        raise InputError(
+            f"{recording} has {len(flows)} tests: pass -o a folder, or pick one with --test"
+        )
+    folder = Path(output)
+    for flow in flows:
+        path = folder / f"{flow['name']}.yaml"
+        _write(dump_flow(flow), str(path), quiet, f"flow '{flow['name']}'")
+        click.echo(str(path))
+
+
+@click.command("export")
+@click.argument("flow_ref", metavar="FLOW")
+@click.option(
+    "--to",
+    "target_format",
+    type=click.Choice(["chrome-recorder"]),
+    default="chrome-recorder",
+    show_default=True,
+    help="The format to write.",
+)
+@_output_option
+@click.option(
+    "-p",
+    "--param",
+    "param_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Fill in {{ NAME }} with VALUE (Chrome replays text as written; a param not given "
+    "gets its default); secrets are never filled in.",
+)
+@portal_option
+@quiet_option
+def export(
+    flow_ref: str,
+    target_format: str,
+    output: str,
+    param_pairs: tuple[str, ...],
+    portal: str,
+    quiet: bool,
+) -> None:
+    """Write a flow as a Chrome DevTools Recorder recording (JSON), to replay in Chrome.
+
+    Open the file in Chrome's Recorder panel (Import recording). Relative URLs are joined to
+    --portal. Steps Chrome has no equivalent for (extract, outcome guards, conditional steps,
+    sub-flows) become custom steps that Chrome skips; `seller-agent import` of the file gives
+    the flow back. Chrome does not run the session flow: sign in in that Chrome first.
+
+    Usage:
+
+        seller-agent export cancel_order --to chrome-recorder -o cancel_order.json
+
+        seller-agent export my_flow.yaml -o chore.json -p order_id=112-0000001-0000001
+    """
+    from agent.flow import FlowError, load_flow, parse_text
+    from agent.recording.export_chrome import ExportError, custom_steps_in, export_chrome_recording
+
+    try:
+        flow = load_flow(flow_ref)
+    except FlowError as error:
+        raise InputError(str(error)) from None
+    source = flow.source
+    if source is None:
+        raise InputError(f"{flow_ref}: cannot find the flow's file")
+    data = parse_text(Path(source).read_text(encoding="utf-8"), str(source))
+    try:
+        recording = export_chrome_recording(
+            data, portal=portal, params=parse_param_options(param_pairs)
+        )
+    except ExportError as error:
+        raise InputError(f"{source}: {error}") from None
+    skipped = custom_steps_in(recording)
+    if skipped and not quiet:
+        click.echo(
+            f"note: Chrome will skip step(s) {', '.join(map(str, skipped))} "
+            "(no Chrome equivalent; kept for import back)",
+            err=True,
+        )
+    text = json.dumps(recording, ensure_ascii=False, indent=2) + "\n"
+    _write(text, output, quiet, f"Chrome Recorder JSON of '{flow.name}'")

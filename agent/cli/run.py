@@ -1,0 +1,428 @@
+"""`seller-agent run` and `seller-agent login`, and the pieces the one-off commands share.
+
+Playwright, pydantic and Jinja2 are imported inside the commands, so `seller-agent --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agent.bulk.timings import Timings
+from agent.cli.options import (
+    InputError,
+    browser_options,
+    json_option,
+    portal_option,
+    quiet_option,
+    run_dir_option,
+    secrets_option,
+    workers_option,
+)
+
+
+def default_run_dir(name: str) -> Path:
+    return Path("runs") / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{name}"
+
+
+def load_secrets_or_fail(path: str | None) -> Any:
+    from agent.errors import SecretsError
+    from agent.play.secrets import load_secrets
+
+    try:
+        return load_secrets(Path(path) if path else None)
+    except SecretsError as error:
+        raise InputError(str(error)) from None
+
+
+def load_flow_or_fail(ref: str) -> Any:
+    from agent.flow import FlowError, load_flow
+
+    try:
+        return load_flow(ref)
+    except FlowError as error:
+        raise InputError(str(error)) from None
+
+
+def parse_param_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    given: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"-p {pair}: expected NAME=VALUE")
+        given[name.strip()] = value
+    return given
+
+
+def run_in_browser(
+    work: Callable[[Any], Coroutine[Any, Any, Any]],
+    *,
+    portal: str,
+    secrets: Any,
+    run_dir: Path,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    signed_in: bool,
+    timings: Timings | None = None,
+) -> Any:
+    """Start a browser, sign in when asked (reusing a saved session), and await work(context).
+
+    Failures a user can act on (no browser, sign-in refused, portal down) become one-line
+    ClickExceptions."""
+    import asyncio
+
+    from agent.errors import SellerAgentError, one_line
+    from agent.play.browser import BrowserNotFound
+
+    timings = timings or Timings()
+
+    async def main() -> Any:
+        from playwright.async_api import async_playwright
+
+        from agent.play import browser as browserlib
+        from agent.play import session
+
+        async with async_playwright() as playwright:
+            browser = await browserlib.launch(
+                playwright, browser_path=browser_path, headed=headed, slowmo=slowmo
+            )
+            timings.mark("browser_start")
+            try:
+                storage = None
+                if signed_in:
+                    storage = await session.ensure_session(
+                        browser, portal=portal, secrets=secrets, run_dir=run_dir
+                    )
+                    timings.mark("session")
+                context = await browserlib.new_context(browser, storage_state=storage)
+                try:
+                    return await work(context)
+                finally:
+                    await context.close()
+            finally:
+                await browser.close()
+
+    try:
+        return asyncio.run(main())
+    except BrowserNotFound as error:
+        raise InputError(str(error)) from None
+    except FileNotFoundError as error:
+        raise InputError(str(error)) from None
+    except SellerAgentError as error:
+        raise click.ClickException(secrets.redact(str(error))) from None
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted") from None
+    except Exception as error:
+        if type(error).__module__.startswith("playwright"):
+            raise click.ClickException(
+                f"browser: {secrets.redact(one_line(error))} (portal {portal})"
+            ) from None
+        raise
+
+
+def print_result(result: Any, flow_name: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(
+            json.dumps({"flow": flow_name, **result.to_dict()}, ensure_ascii=False, indent=2)
+        )
+        return
+    click.echo(f"outcome: {result.outcome}")
+    for name, value in result.values.items():
+        shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+        click.echo(f"{name}: {shown}")
+    fallbacks = [m for m in result.matches if m["candidate"]]
+    for match in fallbacks:
+        click.echo(
+            f"note: {match['step']}"
+            + (f" (line {match['line']})" if match["line"] else "")
+            + " used fallback target "
+            f"#{match['candidate'] + 1}: {match['spec']}",
+            err=True,
+        )
+    if result.error:
+        click.echo(f"Error: {result.error}", err=True)
+
+
+@click.command("run")
+@click.argument("flow_ref", metavar="FLOW")
+@click.option(
+    "-p",
+    "--param",
+    "param_pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A param of the flow (repeat for several).",
+)
+@portal_option
+@browser_options
+@secrets_option
+@run_dir_option
+@click.option(
+    "--trace/--no-trace",
+    default=True,
+    show_default=True,
+    help="Record a Playwright trace, kept when a step fails.",
+)
+@click.option(
+    "--rows",
+    "rows_file",
+    metavar="FILE.csv",
+    help="Replay once per CSV row, columns bound to the params of the same name (- for stdin).",
+)
+@click.option(
+    "--key",
+    metavar="COLUMN",
+    help="With --rows: the column naming each row (default: the first required param).",
+)
+@click.option(
+    "--resume",
+    metavar="RUN_ID",
+    help="Go on with an interrupted --rows run (its id, or 'last'): done rows are skipped.",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="With --rows: the run journal (default $XDG_DATA_HOME/seller-agent/journal.db).",
+)
+@click.option("--strict", is_flag=True, help="With --rows: any bad row is an error.")
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="With --rows: stop taking new rows after K failures.",
+)
+@workers_option
+@json_option
+@quiet_option
+def run(
+    flow_ref: str,
+    param_pairs: tuple[str, ...],
+    portal: str,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    secrets_path: str | None,
+    run_dir: str | None,
+    trace: bool,
+    rows_file: str | None,
+    key: str | None,
+    resume: str | None,
+    journal: str | None,
+    strict: bool,
+    max_failures: int | None,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Replay one flow once and print its outcome and extracted values.
+
+    FLOW is a flow file (YAML or JSON) or the name of a bundled flow. The flow is checked
+    completely before the browser starts. Exit code 0 when the outcome is a success, 1 when
+    it is not (or a step failed: a screenshot and a trace are left in the run folder), 2 for
+    a bad flow or param.
+
+    Usage:
+
+        seller-agent run cancel_order -p order_id=112-0000001-0000001 -p reason=NoInventory
+
+        seller-agent run collect_cancel_requests --json
+
+        seller-agent run my_flow.yaml -p q=mug --headed --slowmo 250
+
+        seller-agent run my_flow.yaml --rows orders.csv --workers 4
+
+        seller-agent run my_flow.yaml --resume last
+    """
+    if rows_file or resume:
+        run_rows(
+            flow_ref,
+            rows_file,
+            parse_param_options(param_pairs),
+            portal=portal,
+            key=key,
+            resume=resume,
+            journal=journal,
+            strict=strict,
+            max_failures=max_failures,
+            workers=workers,
+            browser_path=browser_path,
+            headed=headed,
+            slowmo=slowmo,
+            secrets_path=secrets_path,
+            run_dir=run_dir,
+            as_json=as_json,
+            quiet=quiet,
+        )
+    from agent.flow import FlowError, bind_params, secret_params
+    from agent.play.player import run_flow
+
+    flow = load_flow_or_fail(flow_ref)
+    given = parse_param_options(param_pairs)
+    secrets = load_secrets_or_fail(secrets_path)
+    for name, param in flow.params.items():
+        # A secret param may also live in the secrets file, under its own name.
+        if param.secret and name not in given and name in secrets.extra:
+            given[name] = secrets.extra[name]
+    try:
+        params = bind_params(flow, given)
+    except FlowError as error:
+        raise InputError(str(error)) from None
+    for name, value in secret_params(flow, params).items():
+        secrets.add(name, value)
+    folder = Path(run_dir) if run_dir else default_run_dir(flow.name)
+    timings = Timings()
+
+    async def work(context: Any) -> Any:
+        page = await context.new_page()
+        result = await run_flow(
+            page, flow, params, portal=portal, secrets=secrets, run_dir=folder, trace=trace
+        )
+        timings.mark("flow")
+        return result
+
+    if not quiet:
+        click.echo(f"running {flow.name} on {portal}", err=True)
+    result = run_in_browser(
+        work,
+        portal=portal,
+        secrets=secrets,
+        run_dir=folder,
+        browser_path=browser_path,
+        headed=headed,
+        slowmo=slowmo,
+        signed_in=flow.session_flow is not None,
+        timings=timings,
+    )
+    print_result(result, flow.name, as_json)
+    timings.report()
+    sys.exit(0 if result.ok else 1)
+
+
+@click.command("login")
+@portal_option
+@browser_options
+@secrets_option
+@run_dir_option
+@quiet_option
+def login(
+    portal: str,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    secrets_path: str | None,
+    run_dir: str | None,
+    quiet: bool,
+) -> None:
+    """Sign in to the portal and save the session for later runs.
+
+    Runs the bundled login flow (email, password, and the two-step verification code
+    computed from the TOTP secret) and saves the signed-in state, readable by you only, in
+    your data folder, one file per portal and account. Other commands reuse it, and sign in
+    again by themselves when it expires. Prints the session file's path.
+
+    Usage:
+
+        seller-agent login
+
+        SELLER_AGENT_PASSWORD=... seller-agent login --portal http://127.0.0.1:8600
+    """
+    from agent.play.browser import storage_state_path
+
+    secrets = load_secrets_or_fail(secrets_path)
+    folder = Path(run_dir) if run_dir else default_run_dir("login")
+
+    async def work(context: Any) -> None:
+        from agent.play.session import sign_in
+
+        await sign_in(context, portal=portal, secrets=secrets, run_dir=folder)
+
+    run_in_browser(
+        work,
+        portal=portal,
+        secrets=secrets,
+        run_dir=folder,
+        browser_path=browser_path,
+        headed=headed,
+        slowmo=slowmo,
+        signed_in=False,
+    )
+    if not quiet:
+        click.echo(f"signed in to {portal} (secrets from {secrets.source})", err=True)
+    click.echo(str(storage_state_path(portal, secrets.email)))
+
+
+def run_rows(
+    flow_ref: str,
+    rows_file: str | None,
+    shared: dict[str, Any],
+    *,
+    portal: str,
+    key: str | None,
+    resume: str | None,
+    journal: str | None,
+    strict: bool,
+    max_failures: int | None,
+    workers: int | None,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    secrets_path: str | None,
+    run_dir: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """`run FLOW --rows FILE.csv`: the flow once per row, through the bulk engine."""
+    from agent import report as report_mod
+    from agent.bulk.engine import BulkOptions, default_workers
+    from agent.bulk.journal import Journal
+    from agent.bulk.replay import RowsRequest, execute_rows
+    from agent.cancel import rules as cancel_rules
+
+    def say(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    request = RowsRequest(
+        flow=None if resume else flow_ref,
+        rows=rows_file,
+        portal=portal,
+        key=key,
+        shared=shared,
+        strict=strict,
+        journal=journal,
+        resume=resume,
+        secrets_path=secrets_path,
+        run_dir=run_dir,
+        options=BulkOptions(
+            workers=workers or default_workers(),
+            max_failures=max_failures,
+            quiet=quiet,
+            headed=headed,
+            slowmo=slowmo,
+            browser_path=browser_path,
+        ),
+        # A replayed cancel flow keeps the cancel job's rule for rows that may have acted
+        # before a crash; the rule does nothing for flows without a `cancelled` outcome.
+        reconcile=cancel_rules.reconcile,
+    )
+    outcome = execute_rows(request, say=say, stdin=sys.stdin)
+    if outcome.run_id is None:
+        raise InputError(outcome.message or "nothing to run")
+    with Journal(request.journal) as opened:
+        data = report_mod.build_report(opened, outcome.run_id)
+    if as_json:
+        click.echo(report_mod.render_json(data))
+    else:
+        click.echo(report_mod.render_table(data))
+    if outcome.message:
+        click.echo(f"Error: {outcome.message}", err=True)
+    sys.exit(outcome.exit_code)

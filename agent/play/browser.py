@@ -1,0 +1,203 @@
+"""Find, launch and connect a Chromium; build contexts. The only module that launches browsers."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+# Without these, Chromium keeps calling home (updates, sync, field trials); on a closed network
+from agent.errors import UserError
+
+# that is a stream of refused connections at every start.
+CHROMIUM_ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+SYSTEM_CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+
+
+class BrowserNotFound(UserError):
+    """No usable Chromium: neither Playwright's own nor a system one."""
+
+    def __str__(self) -> str:
+        return (
+            "no Chromium found. Install one with `seller-agent install` (Playwright's own "
+            "browser), or with your distribution's package (Debian: `apt-get install chromium`), "
+            "or pass --browser-path."
+        )
+
+
+def playwright_browsers_dir() -> Path:
+    env = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    if env and env != "0":
+        return Path(env)
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "ms-playwright"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ms-playwright"
+
+
+def playwright_chromium(headless: bool = False) -> str | None:
+    """The newest Chromium that `playwright install chromium` left on disk, if any; for
+    headless work its headless shell when that was installed too."""
+    base = playwright_browsers_dir()
+    patterns = [
+        "chromium-*/chrome-linux*/chrome",
+        "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium",
+        "chromium-*/chrome-win*/chrome.exe",
+    ]
+    if headless:
+        shells = glob.glob(str(base / "chromium_headless_shell-*/chrome-*/*headless_shell*"))
+        shells = [path for path in shells if os.access(path, os.X_OK) and not path.endswith(".dll")]
+        if shells:
+            return sorted(shells)[-1]
+    found: list[str] = []
+    for pattern in patterns:
+        found.extend(glob.glob(str(base / pattern)))
+    found = [path for path in found if os.access(path, os.X_OK)]
+    return sorted(found)[-1] if found else None
+
+
+def system_chromium(headless: bool = False) -> str | None:
+    # Debian's chromium-headless-shell is the old headless mode as its own program: no
+    # browser UI processes, about half the CPU and time per page of full Chromium headless.
+    names = (
+        ["chromium-headless-shell", *SYSTEM_CHROMIUM_NAMES] if headless else SYSTEM_CHROMIUM_NAMES
+    )
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    for path in ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/snap/bin/chromium"):
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def find_browser(explicit: str | None = None, *, headless: bool = False) -> str:
+    """Path of the Chromium to launch: --browser-path, else Playwright's own, else the system's
+    (for headless work, a headless shell where one is installed)."""
+    if explicit:
+        if not os.access(explicit, os.X_OK):
+            raise FileNotFoundError(f"--browser-path {explicit}: not an executable file")
+        return explicit
+    env = os.environ.get("SELLER_AGENT_BROWSER")
+    if env:
+        return find_browser(env)
+    path = playwright_chromium(headless) or system_chromium(headless)
+    if not path:
+        raise BrowserNotFound()
+    return path
+
+
+# Timeouts are set once here so every context behaves alike; steps pass their own when they differ.
+DEFAULT_TIMEOUT_MS = 15000
+NAVIGATION_TIMEOUT_MS = 30000
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+async def launch(
+    playwright: Any,
+    *,
+    browser_path: str | None = None,
+    headed: bool = False,
+    slowmo: int = 0,
+    connect: str | None = None,
+) -> Any:
+    """A Chromium to work in: launched (headless unless headed) or, with connect, a Playwright
+    browser server's ws:// endpoint. The only place a browser is started."""
+    if connect:
+        return await playwright.chromium.connect(connect, slow_mo=slowmo or None)
+    return await playwright.chromium.launch(
+        executable_path=find_browser(browser_path, headless=not headed),
+        headless=not headed,
+        slow_mo=slowmo or None,
+        args=CHROMIUM_ARGS,
+        # Ctrl-C reaches Playwright's driver too (same process group); by default it closes
+        # the browser at once, which would kill the rows a bulk run is finishing. The engine
+        # handles the signals itself and closes the browser when it is done.
+        handle_sigint=False,
+        handle_sigterm=False,
+    )
+
+
+async def new_context(
+    browser: Any,
+    *,
+    storage_state: Path | None = None,
+    block_media: bool = False,
+    locale: str | None = None,
+) -> Any:
+    """A fresh browser context (cookies of storage_state, when given), timeouts set."""
+    options: dict[str, Any] = {"viewport": VIEWPORT}
+    if storage_state is not None:
+        options["storage_state"] = str(storage_state)
+    if locale:
+        options["locale"] = locale
+    context = await browser.new_context(**options)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
+    if block_media:
+        # Images and fonts carry nothing a flow reads; skipping them saves bandwidth in bulk runs.
+        await context.route(
+            "**/*",
+            lambda route: (
+                route.abort()
+                if route.request.resource_type in ("image", "media", "font")
+                else route.continue_()
+            ),
+        )
+    return context
+
+
+def data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "seller-agent"
+
+
+def storage_state_path(portal: str, email: str) -> Path:
+    """Where the signed-in state of one account on one portal is kept.
+
+    The account is named by a hash, so the email never shows in a path that gets printed.
+    """
+    parts = urlsplit(portal)
+    host = (parts.hostname or "portal") + (f"_{parts.port}" if parts.port else "")
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+    return data_dir() / "sessions" / host / f"{account}.json"
+
+
+def write_private(path: Path, data: dict) -> None:
+    """Write JSON readable by the owner only (mode 0600 from the start, never world-readable),
+    replacing any earlier file atomically so concurrent readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+if __name__ == "__main__":
+    # `python -m agent.play.browser` prints the browser it would use; set-up scripts rely on the exit code.
+    try:
+        print(find_browser())
+    except (BrowserNotFound, FileNotFoundError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,714 @@
+"""Run one flow on one page: steps, guards, outcomes, transparent re-sign-in, evidence on failure."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import secrets as token_source
+import time
+import zipfile
+from collections.abc import Awaitable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
+from playwright.async_api import Error as PlaywrightError
+
+from agent import flow as flowlib
+from agent.errors import StepError, one_line, playwright_error_kind
+from agent.flow import targets
+from agent.play import locate
+from agent.play.secrets import Secrets
+
+TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
+POLL_SECONDS = 0.1
+MAX_SIGN_INS = 2
+
+
+@dataclass
+class RunResult:
+    outcome: str
+    ok: bool
+    values: dict = field(default_factory=dict)
+    matches: list[dict] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+    retry_after: float | None = None
+    evidence: list[str] = field(default_factory=list)
+    duration: float = 0.0
+
+    @property
+    def transient(self) -> bool:
+        """True when a retry may succeed (timeouts, 5xx, 429, network, session trouble)."""
+        return self.error_kind in TRANSIENT_KINDS
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "transient": self.transient}
+
+
+class _Ended(Exception):
+    """A guard or sub-flow guard found an outcome: the run ends with it."""
+
+    def __init__(self, outcome: str):
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+class _SignInNeeded(Exception):
+    """The page landed on the sign-in page: the session expired."""
+
+
+def _join(portal: str, url: str) -> str:
+    if re.match(r"^[a-z][a-z0-9+.-]*:", url, re.IGNORECASE):
+        return url
+    if url.startswith("/"):
+        return portal.rstrip("/") + url
+    return portal.rstrip("/") + "/" + url
+
+
+def _matches_text(pattern: str, text: str) -> bool:
+    regex = targets.as_regex(pattern)
+    return bool(regex.search(text)) if regex else pattern in text
+
+
+def _safe_label(value: object) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value))[:40].strip("_")
+
+
+class _Runner:
+    def __init__(
+        self,
+        page: Any,
+        flow: flowlib.Flow,
+        params: dict,
+        *,
+        portal: str,
+        secrets: Secrets,
+        run_dir: Path,
+        trace: bool,
+    ):
+        self.page = page
+        self.flow = flow
+        self.portal = portal
+        self.secrets = secrets
+        self.run_dir = Path(run_dir)
+        self.trace = trace
+        self.params = dict(params)
+        self.values: dict[str, Any] = {}
+        self.matches: list[dict] = []
+        self.evidence: list[str] = []
+        self.interrupt: BaseException | None = None
+        self.interrupted = asyncio.Event()
+        self.signing_in = False
+        self.sign_in_url = self._sign_in_url()
+
+    # -- context and templates -----------------------------------------------------------
+    def context(self, extra: dict | None = None) -> dict:
+        return {**self.params, **(extra or {}), **self.values, **self.secrets.values()}
+
+    def _sign_in_url(self) -> str | None:
+        if self.flow.session_flow is None:
+            return None
+        condition = self.flow.sign_in_page()
+        return condition["value"] if condition["kind"] == "url" else None
+
+    # -- watching the page ---------------------------------------------------------------
+    def _on_response(self, response: Any) -> None:
+        if self.signing_in or self.interrupt is not None:
+            return
+        try:
+            status = response.status
+            if status < 500 and status != 429:
+                return
+            if response.request.resource_type != "document":
+                return
+            if response.frame != self.page.main_frame:
+                return
+        except Exception:
+            return
+        if status == 429:
+            retry_after = None
+            with contextlib.suppress(ValueError, TypeError):
+                retry_after = float(response.headers.get("retry-after"))
+            self._stop(
+                StepError(f"HTTP 429 Too Many Requests at {response.url}", "http_429", retry_after)
+            )
+        else:
+            self._stop(StepError(f"HTTP {status} at {response.url}", "http_5xx"))
+
+    def _on_navigated(self, frame: Any) -> None:
+        if self.signing_in or self.interrupt is not None or not self.sign_in_url:
+            return
+        try:
+            if frame != self.page.main_frame:
+                return
+            if _matches_text(self.sign_in_url, frame.url):
+                self._stop(_SignInNeeded())
+        except Exception:
+            return
+
+    def _stop(self, reason: BaseException) -> None:
+        self.interrupt = reason
+        self.interrupted.set()
+
+    def _clear_interrupt(self) -> None:
+        self.interrupt = None
+        self.interrupted.clear()
+
+    async def _guarded(self, work: Awaitable[Any]) -> Any:
+        """Await work, abandoning it as soon as the page shows an error page or the sign-in page."""
+        if self.interrupt is not None:
+            raise self.interrupt
+        task = asyncio.ensure_future(work)
+        waiter = asyncio.ensure_future(self.interrupted.wait())
+        try:
+            done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise self.interrupt  # type: ignore[misc]
+
+    # -- conditions ----------------------------------------------------------------------
+    async def holds(self, scope: Any, condition: dict, ctx: dict) -> bool:
+        """Whether a condition holds right now (no waiting)."""
+        kind = condition["kind"]
+        try:
+            if kind == "url":
+                return _matches_text(flowlib.render(condition["value"], ctx), self.page.url)
+            if kind == "title":
+                return _matches_text(
+                    flowlib.render(condition["value"], ctx), await self.page.title()
+                )
+            if kind == "any":
+                plain = [item for item in condition["items"] if _plain_target(item)]
+                if plain:
+                    # Every bare target of the list in one round trip.
+                    specs = [spec for item in plain for spec in flowlib.render(item["target"], ctx)]
+                    if await locate.any_visible(scope, specs):
+                        return True
+                for item in condition["items"]:
+                    if _plain_target(item):
+                        continue
+                    if await self.holds(scope, item, ctx):
+                        return True
+                return False
+            if kind == "all":
+                for item in condition["items"]:
+                    if not await self.holds(scope, item, ctx):
+                        return False
+                return True
+            if kind == "not":
+                return not await self.holds(scope, condition["item"], ctx)
+            specs = flowlib.render(condition["target"], ctx)
+            if _plain_target(condition):
+                return await locate.any_visible(scope, specs)
+            if "count" in condition:
+                found = await locate.present(scope, specs)
+                return (await found[0].count() if found else 0) == condition["count"]
+            found = await locate.present(scope, specs)
+            if found is None:
+                return False
+            locator = found[0]
+            if "value" in condition:
+                expected = flowlib.render(condition["value"], ctx)
+                actual = await locator.first.input_value(timeout=1000)
+                return (
+                    bool(targets.as_regex(expected).search(actual))
+                    if targets.as_regex(expected)
+                    else actual == expected
+                )
+            text = await locator.first.inner_text(timeout=1000)
+            return _matches_text(flowlib.render(condition["text"], ctx), text)
+        except PlaywrightError:
+            # A navigation in progress destroys the page's context mid-check: "not yet".
+            return False
+
+    def trigger(self, scope: Any, condition: dict, ctx: dict) -> Any:
+        """A locator whose visible elements must exist before the condition can hold (None
+        when there is none), so a wait can sleep in the browser instead of polling."""
+        kind = condition["kind"]
+        if kind == "target":
+            if "count" in condition:
+                return None
+            combined = locate.union(scope, flowlib.render(condition["target"], ctx))
+            return locate.visible(combined) if _plain_target(condition) else combined
+        if kind == "any":
+            triggers = [self.trigger(scope, item, ctx) for item in condition["items"]]
+            if not triggers or any(item is None for item in triggers):
+                return None
+            return locate.join(triggers)
+        if kind == "all":
+            for item in condition["items"]:
+                found = self.trigger(scope, item, ctx)
+                if found is not None:
+                    return found
+        return None
+
+    async def _until(self, trigger: Any, deadline: float) -> None:
+        """Sleep until trigger has an element (or the deadline passes); interruptible."""
+        remaining = max(1, int((deadline - time.monotonic()) * 1000))
+        try:
+            await self._guarded(trigger.first.wait_for(state="attached", timeout=remaining))
+        except PlaywrightError:
+            pass
+
+    async def wait_for(self, scope: Any, condition: dict, ctx: dict, timeout_ms: int) -> bool:
+        deadline = time.monotonic() + timeout_ms / 1000
+        trigger = self.trigger(scope, condition, ctx)
+        while True:
+            if await self.holds(scope, condition, ctx):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            if trigger is not None:
+                # Once: if it fires and the condition still does not hold, poll from then on.
+                await self._until(trigger, deadline)
+                trigger = None
+            else:
+                await self._guarded(asyncio.sleep(POLL_SECONDS))
+
+    # -- steps ---------------------------------------------------------------------------
+    async def _target(
+        self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int, state: str = "visible"
+    ) -> Any:
+        specs = flowlib.render(step.args["target"], ctx)
+        locator, index = await self._guarded(locate.resolve(scope, specs, timeout, state))
+        self.matches.append(
+            {
+                "step": step.name or step.path,
+                "line": step.line,
+                "candidate": index,
+                "spec": self.secrets.redact(targets.describe(specs[index])),
+            }
+        )
+        return locator
+
+    async def run_steps(
+        self, scope: Any, steps: list[flowlib.Step], ctx: dict, flow: flowlib.Flow
+    ) -> None:
+        for step in steps:
+            await self.run_step(scope, step, ctx, flow)
+
+    async def run_step(self, scope: Any, step: flowlib.Step, ctx: dict, flow: flowlib.Flow) -> bool:
+        """Do one step; False when it was skipped (its `when` did not hold, or it was optional
+        and its target never came)."""
+        ctx = {**ctx, **self.values}
+        timeout = step.timeout or flow.timeout
+        if step.when is not None and not await self.holds(scope, step.when, ctx):
+            return False
+        try:
+            await self._do(scope, step, ctx, flow, timeout)
+        except (_Ended, _SignInNeeded):
+            raise
+        except StepError as error:
+            if step.optional and error.kind == "timeout":
+                return False
+            raise
+        except locate.TargetTimeout as error:
+            if step.optional:
+                return False
+            raise StepError(f"step {step.label()}: {error}", "timeout") from None
+        except PlaywrightError as error:
+            kind = playwright_error_kind(error)
+            if step.optional and kind == "timeout":
+                return False
+            raise StepError(f"step {step.label()}: {one_line(error)}", kind) from None
+        except TemplateError as error:
+            raise StepError(f"step {step.label()}: template: {error}", "step") from None
+        return True
+
+    async def _do(
+        self, scope: Any, step: flowlib.Step, ctx: dict, flow: flowlib.Flow, timeout: int
+    ) -> None:
+        kind, args, page = step.kind, step.args, self.page
+        if kind == "goto":
+            url = _join(self.portal, flowlib.render(args["url"], ctx))
+            await self._guarded(page.goto(url, timeout=timeout))
+        elif kind == "click":
+            locator = await self._target(scope, step, ctx, timeout)
+            options = {k: args[k] for k in ("button", "modifiers", "force") if k in args}
+            if "count" in args:
+                options["click_count"] = args["count"]
+            await self._guarded(locator.click(timeout=timeout, **options))
+        elif kind == "fill":
+            locator = await self._target(scope, step, ctx, timeout)
+            await self._guarded(
+                locator.fill(str(flowlib.render(args["value"], ctx)), timeout=timeout)
+            )
+        elif kind == "type":
+            locator = await self._target(scope, step, ctx, timeout)
+            await self._guarded(
+                locator.press_sequentially(
+                    str(flowlib.render(args["value"], ctx)),
+                    delay=args.get("delay", 0),
+                    timeout=timeout,
+                )
+            )
+        elif kind == "select":
+            locator = await self._target(scope, step, ctx, timeout)
+            await self._guarded(
+                locator.select_option(flowlib.render(args["option"], ctx), timeout=timeout)
+            )
+        elif kind in ("check", "uncheck"):
+            locator = await self._target(scope, step, ctx, timeout)
+            action = locator.check if kind == "check" else locator.uncheck
+            await self._guarded(action(timeout=timeout))
+        elif kind == "press":
+            key = flowlib.render(args["key"], ctx)
+            if "target" in args:
+                locator = await self._target(scope, step, ctx, timeout)
+                await self._guarded(locator.press(key, timeout=timeout))
+            else:
+                await self._guarded(page.keyboard.press(key))
+        elif kind == "hover":
+            locator = await self._target(scope, step, ctx, timeout)
+            await self._guarded(locator.hover(timeout=timeout))
+        elif kind == "scroll":
+            if "target" in args:
+                locator = await self._target(scope, step, ctx, timeout)
+                await self._guarded(locator.scroll_into_view_if_needed(timeout=timeout))
+            else:
+                await self._guarded(page.mouse.wheel(args["x"], args["y"]))
+        elif kind == "wait":
+            await self._wait(scope, step, ctx, timeout)
+        elif kind == "expect":
+            if not await self.wait_for(scope, args["condition"], ctx, timeout):
+                raise StepError(
+                    f"step {step.label()}: expected {_describe_condition(args['condition'])} within {timeout} ms",
+                    "step",
+                )
+        elif kind == "extract":
+            await self._extract(scope, step, ctx, timeout)
+        elif kind == "screenshot":
+            path = self._artifact(f"{_safe_label(flowlib.render(args['name'], ctx))}.png")
+            await self._guarded(
+                page.screenshot(path=str(path), full_page=args.get("full_page", False))
+            )
+            self.evidence.append(str(path))
+        elif kind == "flow":
+            child: flowlib.Flow = args["flow"]
+            given = flowlib.render(args["params"], ctx)
+            try:
+                bound = flowlib.bind_params(child, given)
+            except flowlib.FlowError as error:
+                raise StepError(f"step {step.label()}: {error}", "step") from None
+            child_ctx = {**bound, **self.secrets.values()}
+            try:
+                await self.run_steps(scope, child.steps, child_ctx, child)
+            except _Ended:
+                # A guard inside the included flow ends that flow's steps, not the whole run.
+                pass
+        elif kind == "within":
+            locator = await self._target(scope, step, ctx, timeout)
+            await self.run_steps(locator, args["steps"], ctx, flow)
+        elif kind == "outcome":
+            for name in args["names"]:
+                condition = flow.outcomes[name]
+                if await self.holds(scope, condition, ctx):
+                    if flow is self.flow:
+                        await self._outcome_extracts(condition, ctx)
+                    raise _Ended(name)
+        elif kind == "set_viewport":
+            await self._guarded(
+                page.set_viewport_size({"width": args["width"], "height": args["height"]})
+            )
+        elif kind == "evaluate":
+            await self._guarded(page.evaluate(flowlib.render(args["expression"], ctx)))
+
+    async def _wait(self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int) -> None:
+        args = step.args
+        if "condition" in args:
+            if not await self.wait_for(scope, args["condition"], ctx, timeout):
+                raise StepError(
+                    f"step {step.label()}: timed out after {timeout} ms waiting for "
+                    f"{_describe_condition(args['condition'])}",
+                    "timeout",
+                )
+            return
+        if args["state"] in ("visible", "attached"):
+            await self._target(scope, step, ctx, timeout, args["state"])
+            return
+        specs = flowlib.render(args["target"], ctx)
+        await self._guarded(
+            locate.build(scope, specs[0]).first.wait_for(state=args["state"], timeout=timeout)
+        )
+
+    async def _read(self, scope: Any, specs: list[dict], options: dict, timeout: int) -> Any:
+        if options["present"]:
+            return await locate.any_present(scope, specs)
+        if options["all"]:
+            found = await locate.present(scope, specs)
+            if found is None:
+                return []
+            locator = found[0]
+            if options["attribute"]:
+                values = [
+                    await item.get_attribute(options["attribute"]) for item in await locator.all()
+                ]
+            else:
+                values = [text.strip() for text in await locator.all_inner_texts()]
+            if options["unique"]:
+                values = list(dict.fromkeys(values))
+            return values
+        locator, _ = await self._guarded(locate.resolve(scope, specs, timeout, "attached"))
+        if options["attribute"]:
+            return await locator.first.get_attribute(options["attribute"], timeout=timeout)
+        return (await locator.first.inner_text(timeout=timeout)).strip()
+
+    async def _extract(self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int) -> None:
+        specs = flowlib.render(step.args["target"], ctx)
+        self.values[step.args["as"]] = await self._read(scope, specs, step.args, timeout)
+
+    async def _outcome_extracts(self, condition: dict, ctx: dict) -> None:
+        for name, spec in condition.get("extract", {}).items():
+            specs = flowlib.render(spec["target"], ctx)
+            try:
+                self.values[name] = await self._read(self.page, specs, spec, 1000)
+            except (locate.TargetTimeout, StepError):
+                self.values[name] = None
+
+    # -- the run -------------------------------------------------------------------------
+    def _artifact(self, name: str) -> Path:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        return self.run_dir / name
+
+    async def _on_sign_in_page(self) -> bool:
+        if self.flow.session_flow is None:
+            return False
+        return await self.holds(self.page, self.flow.sign_in_page(), {})
+
+    async def _sign_in_again(self) -> None:
+        """Run the session flow on this page, save the new session, and carry on."""
+        session_flow = self.flow.session_flow
+        assert session_flow is not None
+        self.signing_in = True
+        try:
+            inner = _Runner(
+                self.page,
+                session_flow,
+                {},
+                portal=self.portal,
+                secrets=self.secrets,
+                run_dir=self.run_dir,
+                trace=False,
+            )
+            result = await inner.run()
+        finally:
+            self.signing_in = False
+            self._clear_interrupt()
+        self.evidence.extend(result.evidence)
+        if not result.ok:
+            kind = (
+                result.error_kind
+                if result.error_kind in ("http_5xx", "http_429", "network", "timeout")
+                else "session"
+            )
+            detail = result.error or f"ended as {result.outcome}"
+            message = result.values.get("message")
+            if message:
+                detail = f"{detail}: {message}" if result.error else message
+            raise StepError(f"signing in again failed: {detail}", kind, result.retry_after)
+        from agent.play.session import save_storage_state
+
+        with contextlib.suppress(Exception):
+            await save_storage_state(self.page.context, portal=self.portal, secrets=self.secrets)
+
+    async def _final_outcome(self) -> str:
+        ctx = self.context()
+        if not self.flow.outcomes:
+            return "completed"
+        deadline = time.monotonic() + self.flow.timeout / 1000
+        trigger = self.trigger(
+            self.page, {"kind": "any", "items": list(self.flow.outcomes.values())}, ctx
+        )
+        while True:
+            for name, condition in self.flow.outcomes.items():
+                if await self.holds(self.page, condition, ctx):
+                    await self._outcome_extracts(condition, ctx)
+                    return name
+            if await self._on_sign_in_page():
+                raise _SignInNeeded()
+            if time.monotonic() >= deadline:
+                names = ", ".join(self.flow.outcomes)
+                raise StepError(
+                    f"no outcome ({names}) was reached within {self.flow.timeout} ms", "timeout"
+                )
+            if trigger is not None:
+                await self._until(trigger, deadline)
+                trigger = None
+            else:
+                await self._guarded(asyncio.sleep(POLL_SECONDS))
+
+    async def _execute(self) -> str:
+        steps = self.flow.steps
+        sign_ins = 0
+        index = restart_at = 0
+        while True:
+            try:
+                while index < len(steps):
+                    step = steps[index]
+                    try:
+                        ran = await self.run_step(self.page, step, self.context(), self.flow)
+                    except StepError:
+                        if self.interrupt is None and await self._on_sign_in_page():
+                            raise _SignInNeeded() from None
+                        raise
+                    if ran and step.kind == "goto":
+                        restart_at = index
+                    if self.interrupt is None and await self._on_sign_in_page():
+                        raise _SignInNeeded()
+                    index += 1
+                return await self._final_outcome()
+            except _SignInNeeded:
+                sign_ins += 1
+                if sign_ins > MAX_SIGN_INS:
+                    raise StepError(
+                        "the portal keeps returning to the sign-in page after signing in", "session"
+                    ) from None
+                self._clear_interrupt()
+                await self._sign_in_again()
+                # Go back to the last page the flow opened: a form posted into an expired
+                # session was lost, and the flow's guards make doing it again safe.
+                index = restart_at
+
+    async def run(self) -> RunResult:
+        started = time.monotonic()
+        page = self.page
+        page.on("response", self._on_response)
+        page.on("framenavigated", self._on_navigated)
+        tracing = False
+        if self.trace:
+            try:
+                await page.context.tracing.start(screenshots=True, snapshots=True)
+                tracing = True
+            except Exception:
+                # Tracing is already on for this context (the caller traces); leave it to them.
+                tracing = False
+        outcome, error, kind, retry_after = "failed", None, None, None
+        try:
+            try:
+                outcome = await self._execute()
+            except _Ended as ended:
+                outcome = ended.outcome
+            except StepError as failure:
+                error, kind, retry_after = str(failure), failure.kind, failure.retry_after
+            except flowlib.FlowError as failure:
+                error, kind = str(failure), "step"
+            except Exception as failure:
+                # A closed page or browser mid-run: report it as this run's failure, so a
+                # caller running many flows loses only this one.
+                if not type(failure).__module__.startswith("playwright"):
+                    raise
+                error, kind = one_line(failure), playwright_error_kind(failure)
+            if error is not None:
+                error = await self._leave_evidence(error, tracing)
+                tracing = False
+        finally:
+            page.remove_listener("response", self._on_response)
+            page.remove_listener("framenavigated", self._on_navigated)
+            if tracing:
+                with contextlib.suppress(Exception):
+                    await page.context.tracing.stop()
+        ok = error is None and outcome in self.flow.success
+        return RunResult(
+            outcome=outcome,
+            ok=ok,
+            values=self.secrets.redact_data(dict(self.values)),  # type: ignore[arg-type]
+            matches=self.matches,
+            error=self.secrets.redact(one_line(error)) if error else None,
+            error_kind=kind,
+            retry_after=retry_after,
+            evidence=self.evidence,
+            duration=round(time.monotonic() - started, 3),
+        )
+
+    async def _leave_evidence(self, error: str, tracing: bool) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        key = next((_safe_label(v) for v in self.params.values() if v not in (None, "")), "")
+        stem = "-".join(
+            part for part in (self.flow.name, key, stamp, token_source.token_hex(2)) if part
+        )
+        written = []
+        with contextlib.suppress(Exception):
+            shot = self._artifact(f"{stem}.png")
+            await self.page.screenshot(path=str(shot), timeout=5000)
+            written.append(str(shot))
+        if tracing:
+            with contextlib.suppress(Exception):
+                zipped = self._artifact(f"{stem}-trace.zip")
+                await self.page.context.tracing.stop(path=str(zipped))
+                redact_zip(zipped, self.secrets)
+                written.append(str(zipped))
+        self.evidence.extend(written)
+        if written:
+            error = f"{one_line(error)} (evidence: {', '.join(written)})"
+        return error
+
+
+def redact_zip(path: Path, secrets: Secrets) -> None:
+    """Mask secrets inside a trace archive: a trace records every value typed into the page
+    (the password and the TOTP code included) and the page snapshots."""
+    needles = sorted(
+        {v.encode() for v in secrets.values().values() if v and len(v) >= 3}, key=len, reverse=True
+    )
+    if not needles:
+        return
+    temporary = path.with_name(path.name + ".redacting")
+    with (
+        zipfile.ZipFile(path) as source,
+        zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item)
+            for needle in needles:
+                data = data.replace(needle, b"***")
+            target.writestr(item, data)
+    os.replace(temporary, path)
+
+
+def _plain_target(condition: dict) -> bool:
+    """A bare target condition: it holds when any candidate has a visible element."""
+    return condition["kind"] == "target" and not {"count", "value", "text"} & condition.keys()
+
+
+def _describe_condition(condition: dict) -> str:
+    kind = condition["kind"]
+    if kind in ("url", "title"):
+        return f"{kind} {condition['value']}"
+    if kind in ("any", "all"):
+        joiner = " or " if kind == "any" else " and "
+        return "(" + joiner.join(_describe_condition(c) for c in condition["items"]) + ")"
+    if kind == "not":
+        return f"not {_describe_condition(condition['item'])}"
+    text = " or ".join(targets.describe(spec) for spec in condition["target"])
+    for check in ("count", "value", "text"):
+        if check in condition:
+            text += f" with {check} {condition[check]}"
+    return text
+
+
+async def run_flow(
+    page: Any,
+    flow: flowlib.Flow,
+    params: dict,
+    *,
+    portal: str,
+    secrets: Secrets,
+    run_dir: Path,
+    trace: bool = False,
+) -> RunResult:
+    """Run one flow on one page and return how it ended; never raises for a flow failure."""
+    for name, value in flowlib.secret_params(flow, params).items():
+        secrets.add(name, value)
+    runner = _Runner(
+        page, flow, params, portal=portal, secrets=secrets, run_dir=run_dir, trace=trace
+    )
+    return await runner.run()

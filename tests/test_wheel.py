@@ -1,0 +1,76 @@
+"""The product as a stranger installs it: a wheel built from this checkout, installed (not
+editable) into a fresh virtual environment, and run from a folder outside the checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ("account_health", "cancel_order", "collect_cancel_requests", "login")
+
+
+def run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-3000:])
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """The seller-agent command of a fresh venv holding only the built wheel and its deps."""
+    work = tmp_path_factory.mktemp("wheel")
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(ROOT)])
+    (wheel,) = work.glob("seller_agent-*.whl")
+    venv = work / "venv"
+    run([sys.executable, "-m", "venv", str(venv)])
+    run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], timeout=900)
+    return venv / "bin" / "seller-agent"
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder outside the checkout, and an environment that cannot see the checkout."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTHON", "VIRTUAL_ENV", "SELLER_AGENT_"))
+    }
+    env |= {"HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    return {"cwd": folder, "env": env, "stdin": subprocess.DEVNULL}
+
+
+def test_the_installed_wheel_lists_and_checks_its_bundled_flows(installed, outside):
+    listed = run([str(installed), "flows", "list"], **outside).stdout
+    for name in BUNDLED:
+        assert f"{name}: " in listed
+    checked = run([str(installed), "flows", "check", "cancel_order"], **outside)
+    assert checked.stdout.startswith("ok: cancel_order")
+    version = run([str(installed), "--version"], **outside).stdout
+    assert metadata.version("seller-agent") in version
+
+
+def test_the_installed_wheel_runs_the_demo_end_to_end(installed, outside, tmp_path):
+    out = tmp_path / "demo"
+    result = run(
+        [str(installed), "demo", "--out", str(out), "--workers", "2", "--orders", "40"],
+        timeout=600,
+        **outside,
+    )
+    assert "cancelled" in result.stdout
+    assert (out / "report.html").is_file()
+    # The installed package, not the checkout, did the work.
+    where = run(
+        [str(installed.with_name("python")), "-c", "import agent; print(agent.__file__)"],
+        **outside,
+    ).stdout
+    assert str(ROOT) not in where and "site-packages" in where
