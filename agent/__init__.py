@@ -1,9 +1,16 @@
 """seller-agent: browser automation for marketplace sellers."""
 
-from importlib import metadata
+from __future__ import annotations
 
-try:
-    # One version number: the distribution's, as pyproject.toml declares it.
-    __version__ = metadata.version("seller-agent")
-except metadata.PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    # One version number, the distribution's as pyproject.toml declares it; read on first use
+    # because importlib.metadata costs more than the rest of `seller-agent --help`.
+    if name != "__version__":
+        raise AttributeError(name)
+    from importlib import metadata
+
+    try:
+        return metadata.version("seller-agent")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from agent import __version__
 from agent.cli import cancel, demo, flows, install, portal
 from agent.cli import record as record_command
 from agent.cli import report as report_command
@@ -27,7 +26,7 @@ class SellerAgentGroup(click.Group):
 
 
 @click.group(cls=SellerAgentGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="seller-agent")
+@click.version_option(package_name="seller-agent", prog_name="seller-agent")
 def cli() -> None:
     """Browser automation for marketplace sellers.
 

@@ -16,8 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader
-
 from agent.bulk.journal import Journal
 
 FORMATS = ("table", "json", "csv", "html")
@@ -234,6 +232,8 @@ def render_html(report: dict[str, Any], out_dir: Path | None = None) -> str:
             if path.exists():
                 links.append({"name": path.name, "href": os.path.relpath(path.resolve(), out_dir)})
         rows.append({**row, "images": images, "links": links})
+    from jinja2 import Environment, PackageLoader  # only the HTML report needs it
+
     template = Environment(
         loader=PackageLoader("agent.report", "templates"), autoescape=True
     ).get_template("report.html")
