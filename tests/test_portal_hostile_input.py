@@ -253,3 +253,71 @@ def test_html_in_a_search_is_shown_escaped(client):
     assert response.status_code == 200
     assert payload not in response.text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in response.text
+
+
+# --- sign-in ----------------------------------------------------------------------------------
+
+WRONG_CODE = "The One Time Password (OTP) you entered is not valid. Please try again."
+LOCKED = "Your account is temporarily locked after too many failed attempts. Try again later."
+# str.isdigit() is true for all of these; none is a code.
+NON_ASCII_CODES = [
+    "１２３４５６",  # full-width
+    "١٢٣٤٥٦",  # Arabic-Indic
+    "۱۲۳۴۵۶",  # extended Arabic-Indic (Persian)
+    "¹²³⁴⁵⁶",  # superscripts
+    "१२३४५६",  # Devanagari
+    "12345٦",  # one foreign digit among ASCII ones
+]
+
+
+def own_app(tmp_path, **config):
+    """An app on a database of its own, for tests that lock accounts or use up codes."""
+    settings = {"DATABASE": str(tmp_path / "portal.db"), "ORDERS": 4, "TESTING": True}
+    return create_app(settings | config)
+
+
+def signin_error(text: str) -> str | None:
+    found = re.search(r'data-testid="signin-error">([^<]*)<', text)
+    return found.group(1) if found else None
+
+
+def to_code_step(client, password: str = "demo-password") -> str:
+    """Email and password; the CSRF token of the code page that follows."""
+    token = csrf_of(client.get("/ap/signin").text)
+    answer = client.post(
+        "/ap/signin", data={"csrf_token": token, "email": EMAIL, "password": password}
+    )
+    assert answer.status_code == 302 and answer.location == "/ap/mfa", answer.status_code
+    return csrf_of(client.get("/ap/mfa").text)
+
+
+def failures(conn_or_path) -> int:
+    conn = db.connect(conn_or_path)
+    try:
+        row = conn.execute("SELECT failed_attempts FROM sellers WHERE email = ?", (EMAIL,))
+        return row.fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("code", NON_ASCII_CODES)
+def test_non_ascii_digits_are_a_wrong_code_and_count(tmp_path, code):
+    app = own_app(tmp_path, MAX_FAILED_ATTEMPTS=3)
+    client = app.test_client()
+    token = to_code_step(client)
+    for attempt in range(1, 4):
+        answer = client.post("/ap/mfa", data={"csrf_token": token, "otp": code})
+        assert answer.status_code == 200
+        assert signin_error(answer.text) == (WRONG_CODE if attempt < 3 else LOCKED)
+    # Locked now: the right code does not get in either.
+    right = client.post("/ap/mfa", data={"csrf_token": token, "otp": totp.totp("JBSWY3DPEHPK3PXP")})
+    assert signin_error(right.text) == LOCKED
+    assert client.get("/home").status_code == 302
+
+
+def test_portal_totp_accepts_only_ascii_digits():
+    secret = "JBSWY3DPEHPK3PXP"
+    code = totp.totp(secret, 1_700_000_000)
+    assert totp.verify(secret, code, at=1_700_000_000)
+    foreign = code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert not totp.verify(secret, foreign, at=1_700_000_000)
