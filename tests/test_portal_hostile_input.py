@@ -6,11 +6,15 @@ from __future__ import annotations
 import io
 import random
 import re
+import threading
+from collections import Counter
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
 
 from mock_portal import create_app, db, seed, totp
+from mock_portal.testing import PortalClient, hidden_fields, running_portal
 
 EMAIL = "seller@example.com"
 GENERATED_CASES = 300
@@ -315,9 +319,121 @@ def test_non_ascii_digits_are_a_wrong_code_and_count(tmp_path, code):
     assert client.get("/home").status_code == 302
 
 
+def test_a_right_password_gives_back_its_place_and_wrong_answers_stay_counted(tmp_path):
+    app = own_app(tmp_path, MAX_FAILED_ATTEMPTS=3)
+    client = app.test_client()
+    token = csrf_of(client.get("/ap/signin").text)
+    for _ in range(2):
+        form = {"csrf_token": token, "email": EMAIL, "password": "wrong"}
+        assert (
+            signin_error(client.post("/ap/signin", data=form).text) == "Your password is incorrect"
+        )
+    assert failures(app.config["DATABASE"]) == 2
+    token = to_code_step(client)  # the right password: not a failure
+    assert failures(app.config["DATABASE"]) == 2
+    answer = client.post("/ap/mfa", data={"csrf_token": token, "otp": "00000x"})
+    assert signin_error(answer.text) == LOCKED  # the third failure
+
+
 def test_portal_totp_accepts_only_ascii_digits():
     secret = "JBSWY3DPEHPK3PXP"
     code = totp.totp(secret, 1_700_000_000)
     assert totp.verify(secret, code, at=1_700_000_000)
     foreign = code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
     assert not totp.verify(secret, foreign, at=1_700_000_000)
+
+
+# --- the lockout under parallel attempts ------------------------------------------------------
+
+PARALLEL = 40
+LIMIT = 5
+WRONG_PASSWORD = "Your password is incorrect"
+
+
+def at_once(clients: list[PortalClient], work: Callable[[PortalClient], str]) -> Counter:
+    """`work(client)` for every client in its own thread, all released together."""
+    barrier = threading.Barrier(len(clients))
+    answers: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(client: PortalClient) -> None:
+        try:
+            barrier.wait(timeout=60)
+            answer = work(client)
+        except BaseException as error:  # reported below
+            with lock:
+                errors.append(error)
+            return
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=run, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert not errors, errors
+    return Counter(answers)
+
+
+def answer_of(status: int, page: str) -> str:
+    assert status < 500, status
+    return signin_error(page) or f"http_{status}"
+
+
+@pytest.fixture(scope="module")
+def lockout_portal():
+    with running_portal(orders=4, MAX_FAILED_ATTEMPTS=LIMIT, LOCKOUT_MINUTES=15) as portal:
+        yield portal
+
+
+@pytest.fixture
+def parallel_clients(lockout_portal):
+    clients = [PortalClient(lockout_portal.url) for _ in range(PARALLEL)]
+    yield clients
+    for client in clients:
+        client.close()
+
+
+def test_forty_parallel_wrong_passwords_get_exactly_the_limit_checked(
+    lockout_portal, parallel_clients
+):
+    for client in parallel_clients:
+        client.csrf = hidden_fields(client.get("/ap/signin")[2])["csrf_token"]
+
+    def wrong_password(client: PortalClient) -> str:
+        form = {"csrf_token": client.csrf, "email": EMAIL, "password": "not-the-password"}
+        status, _, page = client.post("/ap/signin", form)
+        return answer_of(status, page)
+
+    answers = at_once(parallel_clients, wrong_password)
+    # Each checked attempt but the last says "wrong password"; the last one and every
+    # attempt refused without a check say "locked".
+    assert answers == Counter({WRONG_PASSWORD: LIMIT - 1, LOCKED: PARALLEL - LIMIT + 1})
+    # Locked: the right password is refused too.
+    client = parallel_clients[0]
+    form = {"csrf_token": client.csrf, "email": EMAIL, "password": "demo-password"}
+    status, _, page = client.post("/ap/signin", form)
+    assert (status, signin_error(page)) == (200, LOCKED)
+
+
+def test_forty_parallel_wrong_codes_get_exactly_the_limit_checked(lockout_portal, parallel_clients):
+    second = seed.SECOND_SELLER
+    for client in parallel_clients:
+        client.csrf = hidden_fields(client.get("/ap/signin")[2])["csrf_token"]
+        form = {"csrf_token": client.csrf, "email": second["email"], "password": second["password"]}
+        status, headers, _ = client.post("/ap/signin", form)
+        assert status == 302 and headers["location"] == "/ap/mfa"
+    right = totp.totp(second["totp_secret"])
+    wrong = "000000" if right != "000000" else "111111"
+
+    def wrong_code(client: PortalClient) -> str:
+        status, _, page = client.post("/ap/mfa", {"csrf_token": client.csrf, "otp": wrong})
+        return answer_of(status, page)
+
+    answers = at_once(parallel_clients, wrong_code)
+    assert answers == Counter({WRONG_CODE: LIMIT - 1, LOCKED: PARALLEL - LIMIT + 1})
+    client = parallel_clients[0]
+    status, _, page = client.post("/ap/mfa", {"csrf_token": client.csrf, "otp": right})
+    assert (status, signin_error(page)) == (200, LOCKED)
