@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_IDLE_MINUTES": 30,
     "KEEP_SIGNED_IN_DAYS": 14,
     "MAX_FAILED_ATTEMPTS": 5,
+    # A TOTP code signs in once per account (RFC 6238 section 5.2). True lets a code be used
+    # again within its 30 s, for test suites that sign in many times a minute.
+    "TOTP_ALLOW_REUSE": False,
     "LOCKOUT_MINUTES": 15,
     "API_ENABLED": True,
     "API_TOKEN": None,  # when set, /mock/api/ needs "Authorization: Bearer <token>"

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS sellers (
     password_hash TEXT NOT NULL,
     totp_secret TEXT NOT NULL,
     failed_attempts INTEGER NOT NULL DEFAULT 0,
-    locked_until TEXT
+    locked_until TEXT,
+    totp_last_step INTEGER
 );
 CREATE TABLE IF NOT EXISTS auth_sessions (
     sid TEXT PRIMARY KEY,
@@ -153,9 +154,24 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+# Columns added after a table was first created: CREATE TABLE IF NOT EXISTS leaves a database
+# made by an older portal without them.
+ADDED_COLUMNS = {"sellers": {"totp_last_step": "INTEGER"}}
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript(SCHEMA)
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in present:
+                try:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as error:
+                    # Another portal process on the same file added it first.
+                    if "duplicate column" not in str(error):
+                        raise
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import io
 import random
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from urllib.parse import quote
@@ -14,7 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from mock_portal import create_app, db, seed, totp
-from mock_portal.testing import PortalClient, hidden_fields, running_portal
+from mock_portal.testing import PortalClient, PortalProcess, hidden_fields, running_portal
 
 EMAIL = "seller@example.com"
 GENERATED_CASES = 300
@@ -76,7 +77,10 @@ CANCELLABLE = order_id(seed.CASES["multi_item"])
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     path = tmp_path_factory.mktemp("hostile") / "portal.db"
-    return create_app({"DATABASE": str(path), "ORDERS": 30, "TESTING": True})
+    # Two clients sign in with the same code, one per language.
+    return create_app(
+        {"DATABASE": str(path), "ORDERS": 30, "TESTING": True, "TOTP_ALLOW_REUSE": True}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -437,3 +441,72 @@ def test_forty_parallel_wrong_codes_get_exactly_the_limit_checked(lockout_portal
     client = parallel_clients[0]
     status, _, page = client.post("/ap/mfa", {"csrf_token": client.csrf, "otp": right})
     assert (status, signin_error(page)) == (200, LOCKED)
+
+
+# --- one-time codes are used once -------------------------------------------------------------
+
+SECRET = "JBSWY3DPEHPK3PXP"
+
+
+def send_code(client, code: str):
+    token = to_code_step(client)
+    return client.post("/ap/mfa", data={"csrf_token": token, "otp": code})
+
+
+def test_a_code_signs_in_once_and_its_second_use_is_a_counted_wrong_code(tmp_path):
+    app = own_app(tmp_path)
+    code = totp.totp(SECRET)
+    first = send_code(app.test_client(), code)
+    assert first.status_code == 302 and first.location == "/home"
+    for session_number in (2, 3):
+        other = app.test_client()
+        again = send_code(other, code)
+        assert again.status_code == 200 and signin_error(again.text) == WRONG_CODE
+        assert other.get("/home").status_code == 302
+        assert failures(app.config["DATABASE"]) == session_number - 1
+
+
+def test_an_earlier_steps_code_is_refused_once_a_later_one_was_used(tmp_path):
+    app = own_app(tmp_path)
+    now = time.time()
+    # The next step's code is inside the one step of skew; once it has signed in, the
+    # current step's code (also inside the skew) is used up with it.
+    following = send_code(app.test_client(), totp.totp(SECRET, now + 30))
+    assert following.status_code == 302
+    current = send_code(app.test_client(), totp.totp(SECRET, now))
+    assert signin_error(current.text) == WRONG_CODE
+
+
+def test_reuse_is_allowed_only_by_the_setting(tmp_path):
+    app = own_app(tmp_path, TOTP_ALLOW_REUSE=True)
+    code = totp.totp(SECRET)
+    for _ in range(3):
+        assert send_code(app.test_client(), code).status_code == 302
+    assert create_app({"DATABASE": str(tmp_path / "other.db")}).config["TOTP_ALLOW_REUSE"] is False
+
+
+def test_test_portals_allow_reuse_unless_told_not_to():
+    assert '"TOTP_ALLOW_REUSE": true' in PortalProcess().command()[-1]
+    assert '"TOTP_ALLOW_REUSE": false' in PortalProcess(TOTP_ALLOW_REUSE=False).command()[-1]
+
+
+def test_one_code_in_eight_parallel_sessions_signs_in_once():
+    # A limit above the seven refusals, which count as wrong codes.
+    with running_portal(orders=4, TOTP_ALLOW_REUSE=False, MAX_FAILED_ATTEMPTS=10) as portal:
+        clients = [PortalClient(portal.url) for _ in range(8)]
+        try:
+            for client in clients:
+                client.csrf = hidden_fields(client.get("/ap/signin")[2])["csrf_token"]
+                form = {"csrf_token": client.csrf, "email": EMAIL, "password": "demo-password"}
+                assert client.post("/ap/signin", form)[0] == 302
+            code = totp.totp(SECRET)
+
+            def use_code(client: PortalClient) -> str:
+                status, _, page = client.post("/ap/mfa", {"csrf_token": client.csrf, "otp": code})
+                return "signed_in" if status == 302 else answer_of(status, page)
+
+            answers = at_once(clients, use_code)
+        finally:
+            for client in clients:
+                client.close()
+    assert answers == Counter({"signed_in": 1, WRONG_CODE: 7})

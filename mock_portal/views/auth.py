@@ -288,6 +288,23 @@ def _release_attempt(conn: sqlite3.Connection, seller_id: int, reserved: str) ->
     )
 
 
+def _use_code(conn: sqlite3.Connection, seller: sqlite3.Row, code: str) -> bool:
+    """True when `code` is the seller's current code (one step of skew) and no code of its
+    time step or a later one has signed in yet; that step is then used up. The compare and
+    the write are one statement, so two sessions racing with one code cannot both win."""
+    step = totp.matching_step(seller["totp_secret"], code)
+    if step is None:
+        return False
+    if current_app.config.get("TOTP_ALLOW_REUSE"):
+        return True
+    used = conn.execute(
+        "UPDATE sellers SET totp_last_step = ? "
+        "WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        (step, seller["id"], step),
+    )
+    return used.rowcount == 1
+
+
 def _clear_failures(conn: sqlite3.Connection, seller_id: int) -> None:
     conn.execute(
         "UPDATE sellers SET failed_attempts = 0, locked_until = NULL WHERE id = ?", (seller_id,)
@@ -380,7 +397,7 @@ def mfa() -> ResponseReturnValue:
     if reserved == LOCKED:
         return render_template("auth/mfa.html", error=translate("signin_locked"))
     code = request.form.get("otp", "")
-    if len(code) > 20 or not totp.verify(seller["totp_secret"], code):
+    if len(code) > 20 or not _use_code(conn, seller, code):
         message = "signin_locked" if reserved == LAST else "signin_wrong_code"
         return render_template("auth/mfa.html", error=translate(message))
     _clear_failures(conn, seller["id"])
