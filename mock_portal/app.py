@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "LOCKOUT_MINUTES": 15,
     "API_ENABLED": True,
     "API_TOKEN": None,  # when set, /mock/api/ needs "Authorization: Bearer <token>"
+    # Host names besides loopback ones under which /mock/api/ and /mailbox/ answer loopback
+    # clients (`portal serve --host NAME` adds NAME); see access.py.
+    "ALLOWED_HOSTS": (),
     "SMTP": None,  # "host:port" to also deliver emails there
     "SWEEP_INTERVAL_SECONDS": 60,
     "DEMO_EMAIL": "seller@example.com",

@@ -4,6 +4,7 @@ or mail, or echo a fragment of HTML unescaped. Run in both languages."""
 from __future__ import annotations
 
 import io
+import json
 import random
 import re
 import threading
@@ -14,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-from mock_portal import create_app, db, seed, totp
+from mock_portal import create_app, db, faults, seed, totp
 from mock_portal.testing import PortalClient, PortalProcess, hidden_fields, running_portal
 
 EMAIL = "seller@example.com"
@@ -280,7 +281,7 @@ NON_ASCII_CODES = [
 
 def own_app(tmp_path, **config):
     """An app on a database of its own, for tests that lock accounts or use up codes."""
-    settings = {"DATABASE": str(tmp_path / "portal.db"), "ORDERS": 4, "TESTING": True}
+    settings = {"DATABASE": str(tmp_path / "portal.db"), "ORDERS": 20, "TESTING": True}
     return create_app(settings | config)
 
 
@@ -510,3 +511,177 @@ def test_one_code_in_eight_parallel_sessions_signs_in_once():
             for client in clients:
                 client.close()
     assert answers == Counter({"signed_in": 1, WRONG_CODE: 7})
+
+
+# --- the test doors: /mock/api/ and the mail catcher ------------------------------------------
+
+EVIL = "http://evil.example"
+BUYER_MAIL_ORDER = order_id(seed.CASES["flagged"])
+
+
+def whole_state(app) -> tuple:
+    """Orders, items, history, mail, tokens, the clock, the auto-cancel preset and faults."""
+    conn = db.connect(app.config["DATABASE"])
+    try:
+        meta = tuple(tuple(row) for row in conn.execute("SELECT * FROM meta ORDER BY key"))
+        return (tuple(snapshot(conn)), meta, str(faults.state(app).describe()))
+    finally:
+        conn.close()
+
+
+def a_mailbox(app) -> tuple[str, int]:
+    """An address with mail, and one email's id."""
+    conn = db.connect(app.config["DATABASE"])
+    try:
+        row = conn.execute("SELECT to_addr, id FROM mail ORDER BY id LIMIT 1").fetchone()
+        return row[0], row[1]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"environ_base": {"REMOTE_ADDR": "192.0.2.10"}},
+        {"headers": {"Host": "evil.example"}},
+        {"headers": {"Host": "evil.example:8600"}},
+        {"headers": {"Host": "127.0.0.1.evil.example"}},
+        {"headers": {"Origin": EVIL}},
+        {"headers": {"Origin": "null"}},
+        {"headers": {"Origin": "http://localhost:1"}},
+    ],
+    ids=[
+        "far-client",
+        "rebound-host",
+        "rebound-host-port",
+        "lookalike-host",
+        "origin",
+        "null",
+        "port",
+    ],
+)
+def test_mailboxes_answer_only_like_the_api(tmp_path, how):
+    app = own_app(tmp_path)
+    address, mail_id = a_mailbox(app)
+    client = app.test_client()
+    for path in (f"/mailbox/{address}", f"/mailbox/{address}/{mail_id}"):
+        assert client.get(path).status_code == 200
+        refused = client.get(path, **how)
+        assert refused.status_code == 403
+        assert address not in refused.text and "data-testid" not in refused.text
+    # The API refuses the same requests: one rule for both.
+    assert client.get(f"/mock/api/mail?to={address}", **how).status_code == 403
+
+
+def test_with_a_token_mailboxes_need_it_from_anywhere(tmp_path):
+    app = own_app(tmp_path, API_TOKEN="t0ken-123")
+    address, mail_id = a_mailbox(app)
+    client = app.test_client()
+    far = {"REMOTE_ADDR": "192.0.2.10"}
+    for path in (f"/mailbox/{address}", f"/mailbox/{address}/{mail_id}"):
+        refused = client.get(path)
+        assert refused.status_code == 401 and address not in refused.text
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        opened = client.get(path, headers={"Authorization": "Bearer t0ken-123"}, environ_base=far)
+        assert opened.status_code == 200 and address in opened.text
+
+
+def test_the_listen_name_and_allowed_hosts_are_the_portals_own(tmp_path):
+    app = own_app(tmp_path, ALLOWED_HOSTS=["seller-box.lan"])
+    client = app.test_client()
+    for host in (
+        "seller-box.lan:8600",
+        "SELLER-BOX.LAN",
+        "127.0.0.1:8600",
+        "[::1]:8600",
+        "localhost",
+    ):
+        assert client.get("/mock/api/health", headers={"Host": host}).status_code == 200, host
+    assert client.get("/mock/api/health", headers={"Host": "other.lan"}).status_code == 403
+
+
+CONTROL_CALLS = [
+    ("post", f"/mock/api/orders/{CANCELLABLE}/ship"),
+    ("post", f"/mock/api/orders/{CANCELLABLE}/cancel"),
+    ("post", "/mock/api/reset"),
+    ("post", "/mock/api/seed"),
+    ("post", "/mock/api/faults"),
+    ("delete", "/mock/api/faults"),
+    ("post", "/mock/api/clock"),
+    ("post", "/mock/api/buyer-requests"),
+]
+CONTROL_BODIES = {
+    "/cancel": {"reason": "NoInventory"},
+    "/seed": {"seed": 2, "orders": 3},
+    "/faults": {"error_every": 1},
+    "/clock": {"advance": "31d"},
+    "/buyer-requests": {"order_id": CANCELLABLE, "kind": "official"},
+}
+
+
+def body_for(path: str) -> dict:
+    return next((body for end, body in CONTROL_BODIES.items() if path.endswith(end)), {})
+
+
+@pytest.fixture
+def api_app(tmp_path):
+    app = own_app(tmp_path)
+    # A fault to clear, so that DELETE /mock/api/faults would change something.
+    faults.state(app).set(faults.FaultSettings(latency_ms=1, paths=["/nowhere"]))
+    return app
+
+
+@pytest.mark.parametrize(("method", "path"), CONTROL_CALLS)
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "empty-body-foreign-origin",
+        "json-foreign-origin",
+        "null-origin",
+        "text-plain",
+        "form",
+        "rebound-host",
+    ],
+)
+def test_cross_site_shaped_control_calls_are_refused_and_change_nothing(
+    api_app, method, path, shape
+):
+    client = api_app.test_client()
+    before = whole_state(api_app)
+    send = getattr(client, method)
+    body = body_for(path)
+    if shape == "empty-body-foreign-origin":
+        answer = send(path, headers={"Origin": EVIL})
+    elif shape == "json-foreign-origin":
+        answer = send(path, json=body, headers={"Origin": EVIL})
+    elif shape == "null-origin":
+        answer = send(path, json=body, headers={"Origin": "null"})
+    elif shape == "text-plain":  # what a page sends without a preflight
+        answer = send(path, data=json.dumps(body or {"x": 1}), content_type="text/plain")
+    elif shape == "form":
+        answer = send(path, data=body or {"x": "1"})
+    else:
+        answer = send(path, json=body, headers={"Host": "evil.example"})
+    assert answer.status_code in (403, 415), answer.status_code
+    assert answer.is_json and answer.json["error"]
+    assert whole_state(api_app) == before
+
+
+@pytest.mark.parametrize(("method", "path"), CONTROL_CALLS)
+def test_same_origin_json_control_calls_still_work(api_app, method, path):
+    client = api_app.test_client()
+    before = whole_state(api_app)
+    body = body_for(path)
+    kwargs = {"json": body} if method == "post" else {}
+    answer = getattr(client, method)(path, headers={"Origin": "http://localhost"}, **kwargs)
+    assert answer.status_code == 200, (answer.status_code, answer.json)
+    # The refusals above are the checks, not a broken call: the same call does change state.
+    assert whole_state(api_app) != before
+
+
+def test_bodyless_posts_without_an_origin_still_work(api_app):
+    # Scripts (urllib, curl -X POST) send no Origin and often no body.
+    client = api_app.test_client()
+    assert client.post(f"/mock/api/orders/{CANCELLABLE}/ship").json == {"outcome": "shipped"}
+    assert client.post("/mock/api/reset").status_code == 200

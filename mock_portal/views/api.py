@@ -2,20 +2,18 @@
 
 Open to loopback clients by default; when API_TOKEN is set, every call needs
 "Authorization: Bearer <token>" instead (from any address). API_ENABLED False turns it off.
+Requests from other sites' pages are refused: see mock_portal/access.py. Bodies are JSON.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from mock_portal import clock, db, faults, mail, metrics, orders
+from mock_portal import access, clock, db, faults, mail, metrics, orders
 
 bp = Blueprint("api", __name__, url_prefix="/mock/api")
-
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _error(status: int, message: str) -> Response:
@@ -26,22 +24,24 @@ def _error(status: int, message: str) -> Response:
 
 @bp.before_request
 def _guard() -> Response | None:
-    config = current_app.config
-    if not config.get("API_ENABLED", True):
+    if not current_app.config.get("API_ENABLED", True):
         abort(404)
-    token = config.get("API_TOKEN")
-    if token:
-        given = request.headers.get("Authorization", "")
-        expected = f"Bearer {token}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            response = _error(401, "this API needs 'Authorization: Bearer <token>'")
+    refused = access.door_refusal()
+    if refused:
+        response = _error(*refused)
+        if refused[0] == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        return None
-    remote = request.remote_addr or ""
-    if remote not in LOOPBACK and not remote.startswith("127."):
-        return _error(403, "the API answers loopback clients only (set an API token to open it)")
+        return response
+    # A page on another site can send a form or text/plain body without asking first; a JSON
+    # body makes the browser ask (a CORS preflight), which this API never grants.
+    if request.method not in ("GET", "HEAD", "OPTIONS") and _has_body() and not request.is_json:
+        return _error(415, "send the body as JSON (Content-Type: application/json)")
     return None
+
+
+def _has_body() -> bool:
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return bool(request.content_length) or chunked
 
 
 def _json_body() -> dict[str, Any]:
