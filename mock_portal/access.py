@@ -1,18 +1,21 @@
-"""Who may open the portal's test doors: the inspection API and the mail catcher.
+"""Who may open the portal's test doors, and where a state-changing request may come from.
 
 The test doors are the inspection API (/mock/api/) and the mail catcher (/mailbox/): they
 show and change every seller's data without a sign-in, so one rule guards both
 (`door_refusal`). A web page open in the user's browser must not be able to use them:
 its requests carry its own Origin, and through DNS rebinding its own host name in Host.
+Form posts of the pages also must come from the portal's own pages (`same_origin`, next to
+the CSRF token).
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, render_template, request
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -90,3 +93,15 @@ def door_refusal() -> tuple[int, str] | None:
     if not is_own_host(request.host):
         return 403, "the Host header does not name this portal (add it to ALLOWED_HOSTS)"
     return None
+
+
+def init_app(app: Any) -> None:
+    @app.before_request
+    def _form_posts_from_own_pages() -> Any:
+        # The CSRF token already proves a form came from a page of this session; a foreign
+        # Origin is refused as well, before anything reads the form.
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/mock/api/"):
+            return None
+        if not same_origin(request.headers.get("Origin")):
+            return render_template("auth/csrf.html"), 400
+        return None

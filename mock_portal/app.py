@@ -46,13 +46,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config["DATABASE"]:
         raise ValueError("create_app needs config['DATABASE'], the path of the SQLite file")
 
-    from mock_portal import db, faults, i18n
+    from mock_portal import access, db, faults, i18n
 
     db.init_app(app)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = db.stored_secret_key(app) or secrets.token_hex(32)
     i18n.init_app(app)
     faults.init_app(app)
+    access.init_app(app)
 
     from mock_portal.views import api, auth, cancel, health, mail, messaging, orders
 

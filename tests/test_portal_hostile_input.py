@@ -685,3 +685,35 @@ def test_bodyless_posts_without_an_origin_still_work(api_app):
     client = api_app.test_client()
     assert client.post(f"/mock/api/orders/{CANCELLABLE}/ship").json == {"outcome": "shipped"}
     assert client.post("/mock/api/reset").status_code == 200
+
+
+# --- form posts must come from the portal's own pages -----------------------------------------
+
+
+@pytest.mark.parametrize("origin", [EVIL, "null", "http://localhost:8601", "https://localhost"])
+def test_form_posts_with_a_foreign_origin_are_refused_despite_a_valid_token(tmp_path, origin):
+    app = own_app(tmp_path)
+    client = app.test_client()
+    before = whole_state(app)
+    token = csrf_of(client.get("/ap/signin").text)
+    form = {"csrf_token": token, "email": EMAIL, "password": "demo-password"}
+    refused = client.post("/ap/signin", data=form, headers={"Origin": origin})
+    assert refused.status_code == 400 and 'data-testid="csrf-error"' in refused.text
+    # From the portal's own page the same form goes through.
+    passed = client.post("/ap/signin", data=form, headers={"Origin": "http://localhost"})
+    assert passed.status_code == 302 and passed.location == "/ap/mfa"
+    code = {"csrf_token": token, "otp": totp.totp(SECRET)}
+    assert client.post("/ap/mfa", data=code, headers={"Origin": origin}).status_code == 400
+    assert client.get("/home").status_code == 302
+    signed_in = client.post("/ap/mfa", data=code)
+    assert signed_in.status_code == 302
+    csrf = csrf_of(client.get(f"/orders-v3/order/{CANCELLABLE}/cancel").text)
+    for path, fields in (
+        (f"/orders-v3/order/{CANCELLABLE}/cancel", {"reason": "NoInventory", "scope": "order"}),
+        (f"/orders-v3/order/{CANCELLABLE}/confirm-shipment", {}),
+        ("/ap/signout", {}),
+    ):
+        answer = client.post(path, data={"csrf_token": csrf, **fields}, headers={"Origin": origin})
+        assert answer.status_code == 400, path
+    assert whole_state(app) == before
+    assert client.get("/home").status_code == 200  # still signed in: the sign-out was refused
