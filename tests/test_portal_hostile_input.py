@@ -717,3 +717,111 @@ def test_form_posts_with_a_foreign_origin_are_refused_despite_a_valid_token(tmp_
         assert answer.status_code == 400, path
     assert whole_state(app) == before
     assert client.get("/home").status_code == 200  # still signed in: the sign-out was refused
+
+
+# --- every API input is checked: a 400 with a message, never a 500 ---------------------------
+
+CANCEL_URL = f"/mock/api/orders/{CANCELLABLE}/cancel"
+# (path, raw JSON body): numbers, dates and types no caller should send.
+BAD_API_BODIES = [
+    ("/mock/api/clock", '{"advance": "999999999999d"}'),
+    ("/mock/api/clock", '{"advance": "99999999d"}'),
+    ("/mock/api/clock", '{"advance": "36526d"}'),
+    ("/mock/api/clock", '{"advance": "99999999bd"}'),
+    ("/mock/api/clock", '{"advance": "999999999d999999999d"}'),
+    ("/mock/api/clock", '{"advance": "' + "9" * 5000 + 'd"}'),
+    ("/mock/api/clock", '{"advance": "３１d"}'),
+    ("/mock/api/clock", '{"advance": 31}'),
+    ("/mock/api/clock", '{"advance": ["31d"]}'),
+    ("/mock/api/clock", '{"auto_cancel": ["seed-30d"]}'),
+    ("/mock/api/clock", '{"auto_cancel": {"seed-30d": 1}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": Infinity}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": -Infinity}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": NaN}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": 1e400}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": 100000000000000000000}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": -1}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": 1.5}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": true}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"1": "1"}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"x": 1}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"１": 1}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": {"99999999999999999999999": 1}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "items": [1]}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "seller": ["seller@example.com"]}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "seller": 5}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "submit_token": {"a": 1}}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "submit_token": "' + "t" * 65 + '"}'),
+    (CANCEL_URL, '{"reason": ["NoInventory"]}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "memo": "' + "m" * 1001 + '"}'),
+    (CANCEL_URL, '{"reason": "NoInventory", "memo": 7}'),
+    ("/mock/api/faults", '{"latency_ms": Infinity}'),
+    ("/mock/api/faults", '{"latency_ms": NaN}'),
+    ("/mock/api/faults", '{"latency_ms": 1e400}'),
+    ("/mock/api/faults", '{"latency_ms": 100000000000000000000}'),
+    ("/mock/api/faults", '{"burst_429": 100000000000000000000}'),
+    ("/mock/api/faults", '{"error_every": 1e300}'),
+    ("/mock/api/faults", '{"error_rate": NaN}'),
+    ("/mock/api/faults", '{"stall_seconds": Infinity}'),
+    ("/mock/api/faults", '{"retry_after": -1}'),
+    ("/mock/api/faults", '{"seed": 100000000000000000000000}'),
+    ("/mock/api/faults", '{"paths": [' + ", ".join(['"/x"'] * 1000) + "]}"),
+    ("/mock/api/faults", '{"paths": ["' + "p" * 5000 + '"]}'),
+    ("/mock/api/seed", '{"seed": 100000000000000000000000}'),
+    ("/mock/api/seed", '{"seed": 1.5}'),
+    ("/mock/api/seed", '{"seed": "1"}'),
+    ("/mock/api/seed", '{"orders": 100000000000000000000}'),
+    ("/mock/api/seed", '{"orders": true}'),
+    ("/mock/api/seed", '{"orders": -1}'),
+    ("/mock/api/buyer-requests", '{"order_id": "' + "1" * 100 + '"}'),
+    ("/mock/api/buyer-requests", '{"order_id": 5}'),
+    ("/mock/api/buyer-requests", f'{{"order_id": "{CANCELLABLE}", "kind": ["official"]}}'),
+    ("/mock/api/buyer-requests", f'{{"order_id": "{CANCELLABLE}", "reason": 5}}'),
+    ("/mock/api/buyer-requests", f'{{"order_id": "{CANCELLABLE}", "reason": "{"r" * 1001}"}}'),
+    ("/mock/api/clock", "Infinity"),
+    ("/mock/api/clock", "NaN"),
+    ("/mock/api/clock", '{"advance": "1d"'),
+    ("/mock/api/clock", "[" * 50_000),
+    ("/mock/api/clock", b"\xff\xfe{"),
+]
+BAD_API_QUERIES = [
+    "/mock/api/orders?limit=99999999999999999999",
+    "/mock/api/orders?limit=-1",
+    "/mock/api/orders?limit=abc",
+    "/mock/api/orders?limit=1.5",
+    "/mock/api/orders?limit=1e3",
+    "/mock/api/orders?limit=%EF%BC%91%EF%BC%90",  # full-width 10
+    "/mock/api/orders?limit=100001",
+    "/mock/api/orders?limit=%205",
+    "/mock/api/orders?buyer_request_kind=loud",
+]
+
+
+def check_refused(answer) -> None:
+    assert answer.status_code in (400, 413), answer.status_code
+    assert answer.is_json and isinstance(answer.json["error"], str) and answer.json["error"]
+
+
+@pytest.mark.parametrize(("path", "body"), BAD_API_BODIES, ids=range(len(BAD_API_BODIES)))
+def test_bad_api_bodies_get_a_400_with_a_message_and_change_nothing(api_app, path, body):
+    before = whole_state(api_app)
+    answer = api_app.test_client().post(path, data=body, content_type="application/json")
+    check_refused(answer)
+    assert whole_state(api_app) == before
+
+
+@pytest.mark.parametrize("url", BAD_API_QUERIES)
+def test_bad_api_query_numbers_get_a_400_with_a_message(api_app, url):
+    check_refused(api_app.test_client().get(url))
+
+
+def test_good_api_numbers_still_work(api_app):
+    client = api_app.test_client()
+    assert len(client.get("/mock/api/orders?limit=3").json["orders"]) == 3
+    assert client.get("/mock/api/orders?limit=0").json["orders"] == []
+    assert client.post("/mock/api/faults", json={"latency_ms": 1.0, "seed": 3}).status_code == 200
+    items = client.get(f"/mock/api/orders/{CANCELLABLE}").json["items"]
+    body = {"reason": "NoInventory", "items": {str(items[0]["id"]): 1}}
+    assert client.post(CANCEL_URL, json=body).json["outcome"] == "items_cancelled"
+    # The longest step the clock takes (it auto-cancels whatever is left, so it comes last).
+    assert client.post("/mock/api/clock", json={"advance": "36525d"}).status_code == 200
