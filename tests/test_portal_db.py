@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -137,3 +138,10 @@ def test_a_database_from_before_single_use_codes_gains_the_column(tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM sellers").fetchone()[0] == 2
     finally:
         conn.close()
+
+
+def test_a_new_database_file_is_private_to_its_owner(tmp_path):
+    # It holds password hashes and the TOTP secrets in plain text.
+    path = tmp_path / "p.db"
+    create_app({"DATABASE": str(path), "ORDERS": 2})
+    assert os.stat(path).st_mode & 0o777 == 0o600
