@@ -40,8 +40,11 @@ DEFAULTS: dict[str, Any] = {
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    from mock_portal import limits
+
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(limits.DEFAULTS)
     app.config.update(config or {})
     if not app.config["DATABASE"]:
         raise ValueError("create_app needs config['DATABASE'], the path of the SQLite file")
@@ -53,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = db.stored_secret_key(app) or secrets.token_hex(32)
     i18n.init_app(app)
     faults.init_app(app)
+    limits.init_app(app)
     access.init_app(app)
 
     from mock_portal.views import api, auth, cancel, health, mail, messaging, orders

@@ -825,3 +825,74 @@ def test_good_api_numbers_still_work(api_app):
     assert client.post(CANCEL_URL, json=body).json["outcome"] == "items_cancelled"
     # The longest step the clock takes (it auto-cancels whatever is left, so it comes last).
     assert client.post("/mock/api/clock", json={"advance": "36525d"}).status_code == 200
+
+
+# --- body caps --------------------------------------------------------------------------------
+
+
+def test_forms_with_thousands_of_fields_or_a_megabyte_are_refused(client, conn):
+    before = snapshot(conn)
+    url = f"/orders-v3/order/{CANCELLABLE}/cancel"
+    many = {"csrf_token": client.csrf, "reason": "NoInventory", "scope": "order"}
+    many |= {f"field_{number}": "1" for number in range(5000)}
+    assert client.post(url, data=many).status_code == 413
+    big = {"csrf_token": client.csrf, "reason": "NoInventory", "memo": "m" * 1_000_000}
+    assert client.post(url, data=big).status_code == 413
+    upload = {
+        "csrf_token": client.csrf,
+        "reason": "NoInventory",
+        "f": (io.BytesIO(b"x" * 10**6), "f"),
+    }
+    assert client.post(url, data=upload, content_type="multipart/form-data").status_code == 413
+    parts = {"csrf_token": client.csrf, **{f"p{number}": "1" for number in range(500)}}
+    assert client.post(url, data=parts, content_type="multipart/form-data").status_code == 413
+    assert snapshot(conn) == before
+
+
+def test_a_real_cancel_form_of_the_largest_size_still_goes_through(tmp_path):
+    app = own_app(tmp_path, TOTP_ALLOW_REUSE=True)
+    client = app.test_client()
+    token = to_code_step(client)
+    assert (
+        client.post("/ap/mfa", data={"csrf_token": token, "otp": totp.totp(SECRET)}).status_code
+        == 302
+    )
+    page = client.get(f"/orders-v3/order/{CANCELLABLE}/cancel?lang=zh-CN").text
+    form = hidden_fields(page) | {"reason": "NoInventory", "scope": "order", "memo": "取消" * 500}
+    form |= {name: "1" for name in re.findall(r'name="(qty_[0-9]+)"', page)}
+    answer = client.post(f"/orders-v3/order/{CANCELLABLE}/cancel", data=form)
+    assert answer.status_code == 303, answer.status_code
+
+
+def test_a_huge_api_body_gets_a_413_with_a_message(api_app):
+    before = whole_state(api_app)
+    body = {"advance": "1d", "padding": "x" * 200_000}
+    answer = api_app.test_client().post("/mock/api/clock", json=body)
+    assert answer.status_code == 413 and "too large" in answer.json["error"]
+    assert whole_state(api_app) == before
+
+
+def test_a_real_server_refuses_a_megabyte_form_cleanly(lockout_portal):
+    client = PortalClient(lockout_portal.url)
+    try:
+        token = hidden_fields(client.get("/ap/signin")[2])["csrf_token"]
+        status, _, _ = client.post("/ap/signin", {"csrf_token": token, "email": "x" * 1_000_000})
+        assert status == 413
+        # The server is still there for the next request.
+        assert client.get("/ap/signin")[0] == 200
+    finally:
+        client.close()
+
+
+def test_no_api_answer_carries_a_secret_or_a_password_hash(api_app):
+    client = api_app.test_client()
+    answers = [
+        client.get("/mock/api/orders").text,
+        client.get(f"/mock/api/orders/{CANCELLABLE}").text,
+        client.get("/mock/api/mail").text,
+        client.get("/mock/api/metrics").text,
+        client.get("/mock/api/clock").text,
+    ]
+    for text in answers:
+        for secret in (SECRET, seed.SECOND_SELLER["totp_secret"], "scrypt:", "pbkdf2:"):
+            assert secret not in text
