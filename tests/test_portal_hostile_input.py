@@ -896,3 +896,73 @@ def test_no_api_answer_carries_a_secret_or_a_password_hash(api_app):
     for text in answers:
         for secret in (SECRET, seed.SECOND_SELLER["totp_secret"], "scrypt:", "pbkdf2:"):
             assert secret not in text
+
+
+ODD_JSON_VALUES = [
+    None,
+    True,
+    False,
+    -1,
+    0,
+    1.5,
+    10**30,
+    -(10**30),
+    1e308,
+    "",
+    "x",
+    "９",
+    "1e3",
+    "31d",
+    "x" * 2000,
+    [],
+    [1, "a"],
+    {},
+    {"1": 1},
+    {"1": {"1": []}},
+]
+API_FIELDS = {
+    "/mock/api/clock": ["advance", "auto_cancel", "sweep"],
+    CANCEL_URL: ["reason", "memo", "items", "seller", "submit_token"],
+    f"/mock/api/orders/{CANCELLABLE}/ship": ["anything"],
+    "/mock/api/faults": [
+        "error_rate",
+        "error_every",
+        "latency_ms",
+        "stall_every",
+        "stall_rate",
+        "stall_seconds",
+        "expire_session_every",
+        "burst_429",
+        "retry_after",
+        "paths",
+        "methods",
+        "seed",
+    ],
+    "/mock/api/buyer-requests": ["order_id", "kind", "reason"],
+    "/mock/api/seed": ["seed", "orders"],
+}
+
+
+def test_generated_api_bodies_never_give_a_500(api_app):
+    client = api_app.test_client()
+    rng = random.Random(23)
+    for _ in range(GENERATED_CASES):
+        path = rng.choice(list(API_FIELDS))
+        fields = rng.sample(API_FIELDS[path], rng.randint(1, min(3, len(API_FIELDS[path]))))
+        body = {name: rng.choice(ODD_JSON_VALUES) for name in fields}
+        # Keep the portal small and the clock near: these calls may succeed.
+        if body.get("orders") not in (None, True, False) and isinstance(body.get("orders"), int):
+            body["orders"] = min(abs(body["orders"]), 20)
+        if isinstance(body.get("latency_ms"), int | float):
+            body["latency_ms"] = 0
+        answer = client.post(path, json=body)
+        assert answer.status_code < 500, (path, body, answer.status_code)
+        assert answer.is_json
+        client.delete("/mock/api/faults")
+    for value in ODD_JSON_VALUES:
+        query = quote(json.dumps(value), safe="")
+        for name in ("limit", "status", "seller", "buyer_request_kind", "to", "kind", "order_id"):
+            answer = client.get(f"/mock/api/orders?{name}={query}")
+            assert answer.status_code < 500, (name, value)
+            assert client.get(f"/mock/api/mail?{name}={query}").status_code < 500
+            assert client.get(f"/mock/api/metrics?seller={query}").status_code < 500
