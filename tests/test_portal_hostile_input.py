@@ -340,6 +340,15 @@ def test_a_right_password_gives_back_its_place_and_wrong_answers_stay_counted(tm
     assert signin_error(answer.text) == LOCKED  # the third failure
 
 
+def test_an_attempt_on_an_account_that_went_away_is_refused(tmp_path):
+    # A reset between the email step and the password check removes the seller's row.
+    from mock_portal.views import auth
+
+    app = own_app(tmp_path)
+    with app.test_request_context("/ap/signin", method="POST"):
+        assert auth._reserve_attempt(db.get_db(), 987_654) == auth.LOCKED
+
+
 def test_portal_totp_accepts_only_ascii_digits():
     secret = "JBSWY3DPEHPK3PXP"
     code = totp.totp(secret, 1_700_000_000)

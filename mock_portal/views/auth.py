@@ -256,6 +256,8 @@ def _reserve_attempt(conn: sqlite3.Connection, seller_id: int) -> str:
         row = conn.execute(
             "SELECT failed_attempts, locked_until FROM sellers WHERE id = ?", (seller_id,)
         ).fetchone()
+        if row is None:  # the account went away (a reset) since it was looked up
+            return LOCKED
         now = _now(conn)
         until = _parse(row["locked_until"])
         failures = row["failed_attempts"] or 0
