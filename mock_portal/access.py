@@ -60,7 +60,9 @@ def _origin_parts(scheme: str, host: str, port: int | None) -> tuple[str, str, i
 def same_origin(origin: str | None) -> bool:
     """True when an Origin header is absent (non-browser clients, and browsers on same-origin
     GETs) or names exactly this request's scheme, host and port. "null" (sandboxed frames,
-    file: pages, some cross-site redirects) is never this portal."""
+    file: pages, some cross-site redirects) is never this portal. Browsers also send "null"
+    on every POST from a page served with `Referrer-Policy: no-referrer`: the portal must
+    not send that policy, or its own forms would be refused."""
     if origin is None:
         return True
     try:
