@@ -19,9 +19,15 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_IDLE_MINUTES": 30,
     "KEEP_SIGNED_IN_DAYS": 14,
     "MAX_FAILED_ATTEMPTS": 5,
+    # A TOTP code signs in once per account (RFC 6238 section 5.2). True lets a code be used
+    # again within its 30 s, for test suites that sign in many times a minute.
+    "TOTP_ALLOW_REUSE": False,
     "LOCKOUT_MINUTES": 15,
     "API_ENABLED": True,
     "API_TOKEN": None,  # when set, /mock/api/ needs "Authorization: Bearer <token>"
+    # Host names besides loopback ones under which /mock/api/ and /mailbox/ answer loopback
+    # clients (`portal serve --host NAME` adds NAME); see access.py.
+    "ALLOWED_HOSTS": (),
     "SMTP": None,  # "host:port" to also deliver emails there
     "SWEEP_INTERVAL_SECONDS": 60,
     "DEMO_EMAIL": "seller@example.com",
@@ -34,19 +40,24 @@ DEFAULTS: dict[str, Any] = {
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    from mock_portal import limits
+
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(limits.DEFAULTS)
     app.config.update(config or {})
     if not app.config["DATABASE"]:
         raise ValueError("create_app needs config['DATABASE'], the path of the SQLite file")
 
-    from mock_portal import db, faults, i18n
+    from mock_portal import access, db, faults, i18n
 
     db.init_app(app)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = db.stored_secret_key(app) or secrets.token_hex(32)
     i18n.init_app(app)
     faults.init_app(app)
+    limits.init_app(app)
+    access.init_app(app)
 
     from mock_portal.views import api, auth, cancel, health, mail, messaging, orders
 

@@ -59,8 +59,12 @@ def add_business_days(moment: datetime, days: int) -> datetime:
     return result
 
 
-_DURATION_PART = re.compile(r"(\d+)(bd|d|h|m|s)")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_DURATION_PART = re.compile(r"([0-9]+)(bd|d|h|m|s)")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+# Far beyond any test or demo, and far inside datetime's range (year 9999): a larger step
+# would only overflow, or (in business days) spin through millions of days.
+MAX_ADVANCE_DAYS = 36_525
+MAX_ADVANCE_BUSINESS_DAYS = 26_000
 
 
 def parse_duration(text: str) -> timedelta | BusinessDays:
@@ -68,19 +72,28 @@ def parse_duration(text: str) -> timedelta | BusinessDays:
 
     Raises ValueError naming the text when it is not a duration."""
     cleaned = (text or "").strip().lower().replace(" ", "")
+    shown = repr(text if len(text or "") <= 40 else text[:40] + "...")
     parts = _DURATION_PART.findall(cleaned)
     if not cleaned or "".join(number + unit for number, unit in parts) != cleaned:
         raise ValueError(
-            f"not a duration: {text!r} (use a number and a unit: 31d, 12h, 90m, 45s, 7bd)"
+            f"not a duration: {shown} (use a number and a unit: 31d, 12h, 90m, 45s, 7bd)"
         )
+    # Longer numbers are far past the cap anyway, and thousands of digits would hit Python's
+    # limit on int() (a ValueError with a confusing message). The sum is taken in integers,
+    # which cannot overflow the way adding timedeltas does.
+    if any(len(number) > 12 for number, _ in parts):
+        raise ValueError(f"{shown} is too long (at most {MAX_ADVANCE_DAYS}d)")
     if any(unit == "bd" for _, unit in parts):
         if len(parts) != 1:
-            raise ValueError(f"not a duration: {text!r} (business days cannot be combined)")
-        return BusinessDays(int(parts[0][0]))
-    delta = timedelta()
-    for number, unit in parts:
-        delta += timedelta(**{_UNITS[unit]: int(number)})
-    return delta
+            raise ValueError(f"not a duration: {shown} (business days cannot be combined)")
+        days = int(parts[0][0])
+        if days > MAX_ADVANCE_BUSINESS_DAYS:
+            raise ValueError(f"{shown} is too long (at most {MAX_ADVANCE_BUSINESS_DAYS}bd)")
+        return BusinessDays(days)
+    seconds = sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+    if seconds > MAX_ADVANCE_DAYS * 86400:
+        raise ValueError(f"{shown} is too long (at most {MAX_ADVANCE_DAYS}d)")
+    return timedelta(seconds=seconds)
 
 
 def preset(conn: sqlite3.Connection) -> str:
@@ -117,7 +130,10 @@ def advance(conn: sqlite3.Connection, delta: timedelta | BusinessDays | str) -> 
         delta = parse_duration(delta)
     with db.transaction(conn):
         before = now(conn)
-        target = before + delta
+        try:
+            target = before + delta
+        except OverflowError:
+            raise ValueError("the portal clock cannot go past the year 9999") from None
         if target < before:
             raise ValueError("the portal clock only moves forward")
         new_offset = offset_seconds(conn) + (target - before).total_seconds()

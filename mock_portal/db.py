@@ -21,9 +21,14 @@ CREATE TABLE IF NOT EXISTS sellers (
     email TEXT UNIQUE COLLATE NOCASE NOT NULL,
     name TEXT NOT NULL,
     password_hash TEXT NOT NULL,
+    -- Plain text: a verifier needs the TOTP secret itself (RFC 6238), so it cannot be hashed
+    -- like the password, and encrypting it with a key kept next to it (in this file or the
+    -- config) hides nothing from whoever can read the file. So the file is private instead
+    -- (mode 0600, see init_db); the demo secrets are published in the README anyway.
     totp_secret TEXT NOT NULL,
     failed_attempts INTEGER NOT NULL DEFAULT 0,
-    locked_until TEXT
+    locked_until TEXT,
+    totp_last_step INTEGER
 );
 CREATE TABLE IF NOT EXISTS auth_sessions (
     sid TEXT PRIMARY KEY,
@@ -153,9 +158,24 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+# Columns added after a table was first created: CREATE TABLE IF NOT EXISTS leaves a database
+# made by an older portal without them.
+ADDED_COLUMNS = {"sellers": {"totp_last_step": "INTEGER"}}
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript(SCHEMA)
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in present:
+                try:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as error:
+                    # Another portal process on the same file added it first.
+                    if "duplicate column" not in str(error):
+                        raise
 
 
 @contextmanager
@@ -224,8 +244,18 @@ def reset(conn: sqlite3.Connection, config: dict[str, Any], **overrides: Any) ->
     return summary
 
 
+def create_private(path: str) -> None:
+    """Create the database file readable by its owner only, unless it exists: it holds
+    password hashes and TOTP secrets. SQLite gives its -wal and -shm files the same mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def init_db(config: dict[str, Any]) -> None:
     """Create the schema, store settings and seed a new database. Safe to call on every start."""
+    create_private(config["DATABASE"])
     conn = connect(config["DATABASE"])
     try:
         ensure_schema(conn)

@@ -21,6 +21,7 @@ Settings (all optional; POST replaces the whole set, `{}` clears):
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import random
 import time
@@ -66,18 +67,13 @@ class FaultSettings:
                 if not 0 <= value <= 1:
                     raise FaultError(f"{name} must be between 0 and 1, got {value}")
                 setattr(settings, name, value)
-        for name in (
-            "error_every",
-            "latency_ms",
-            "stall_every",
-            "expire_session_every",
-            "burst_429",
-            "retry_after",
-        ):
+        for name, high in _WHOLE_LIMITS.items():
             if name in data:
                 value = _number(data, name, int)
                 if value < 0:
-                    raise FaultError(f"{name} must not be negative, got {value}")
+                    raise FaultError(f"{name} must not be negative, got {str(value)[:40]}")
+                if value > high:
+                    raise FaultError(f"{name} must be at most {high}, got {str(value)[:40]}")
                 setattr(settings, name, value)
         if "stall_seconds" in data:
             value = _number(data, "stall_seconds", float)
@@ -89,16 +85,39 @@ class FaultSettings:
                 value = data[name]
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     raise FaultError(f"{name} must be a list of strings")
+                if len(value) > MAX_LIST or any(len(v) > MAX_LIST_ENTRY for v in value):
+                    raise FaultError(
+                        f"{name} must have at most {MAX_LIST} entries of at most "
+                        f"{MAX_LIST_ENTRY} characters"
+                    )
                 setattr(settings, name, [v.upper() for v in value] if name == "methods" else value)
         if data.get("seed") is not None:
             settings.seed = _number(data, "seed", int)
+            if not 0 <= settings.seed < 2**63:
+                raise FaultError(f"seed must be between 0 and {2**63 - 1}")
         return settings
+
+
+# Upper bounds of the whole-number settings. The counters live in 64-bit shared memory, and
+# a latency or Retry-After beyond these only hangs a test run.
+_WHOLE_LIMITS = {
+    "error_every": 10**9,
+    "latency_ms": 600_000,
+    "stall_every": 10**9,
+    "expire_session_every": 10**9,
+    "burst_429": 10**9,
+    "retry_after": 86_400,
+}
+MAX_LIST = 100
+MAX_LIST_ENTRY = 200
 
 
 def _number(data: dict, name: str, kind: type) -> Any:
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise FaultError(f"{name} must be a number, got {value!r}")
+        raise FaultError(f"{name} must be a number, got {str(value)[:40]!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FaultError(f"{name} must be a finite number, got {value!r}")
     if kind is int and value != int(value):
         raise FaultError(f"{name} must be a whole number, got {value!r}")
     return kind(value)

@@ -279,6 +279,9 @@ def run_portal(
 ) -> None:
     """Open (or create) the database, tell the user where to go, and serve until stopped."""
     app, notes = open_app(config, reset=reset)
+    if host not in ("", "0.0.0.0", "::"):
+        # Clients on this machine may address the portal by the name it listens on.
+        app.config["ALLOWED_HOSTS"] = [*app.config.get("ALLOWED_HOSTS", ()), host]
     for note in notes:
         announce(note)
 

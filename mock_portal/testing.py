@@ -11,6 +11,10 @@ The portal runs in a subprocess (`python -m mock_portal --port 0`) on a free loo
 its own database (a temporary file unless `db_path` is given). Startup waits until
 /mock/api/health answers and fails at once, with the portal's output, if the process dies.
 The process is stopped (SIGTERM, then SIGKILL) when the block ends.
+
+Unlike `portal serve`, a portal started here lets a TOTP code sign in more than once
+(TOTP_ALLOW_REUSE=True): a test suite signs in many times within one code's 30 seconds.
+Pass TOTP_ALLOW_REUSE=False to test the single use itself.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class PortalProcess:
 
     `config` takes the command-line settings by name (lang, auto_cancel, smtp, api_token,
     threads, workers) and any app setting in upper case (SESSION_IDLE_MINUTES=1, SWEEP_INTERVAL_SECONDS=1,
-    DEMO_PASSWORD=...)."""
+    DEMO_PASSWORD=...). TOTP_ALLOW_REUSE is True unless given."""
 
     def __init__(
         self,
@@ -81,6 +85,8 @@ class PortalProcess:
         self.port = port
         self.startup_timeout = startup_timeout
         self.api_token: str | None = config.get("api_token") or config.get("API_TOKEN")
+        # See the module docstring: tests sign in faster than codes change.
+        config.setdefault("TOTP_ALLOW_REUSE", True)
         self.config = config
         self.url = ""
         self.process: subprocess.Popen[str] | None = None

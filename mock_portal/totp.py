@@ -33,14 +33,26 @@ def totp(secret: str, at: float | None = None) -> str:
     return code_at(secret, int(moment // STEP_SECONDS))
 
 
-def verify(secret: str, code: str, at: float | None = None, skew_steps: int = 1) -> bool:
-    """True when `code` matches the step at `at` or one of `skew_steps` steps either side."""
+def matching_step(
+    secret: str, code: str, at: float | None = None, skew_steps: int = 1
+) -> int | None:
+    """The time step whose code `code` is (the latest, when two steps share a code), within
+    `skew_steps` steps of the one containing `at`; None when it is none of them."""
     code = (code or "").strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
-        return False
+    # str.isdigit() is also true for full-width, Arabic-Indic and superscript digits, which
+    # hmac.compare_digest refuses to compare (TypeError): only ASCII digits make a code.
+    if len(code) != DIGITS or not code.isascii() or not code.isdigit():
+        return None
     moment = time.time() if at is None else at
     step = int(moment // STEP_SECONDS)
-    return any(
-        hmac.compare_digest(code_at(secret, step + delta), code)
-        for delta in range(-skew_steps, skew_steps + 1)
-    )
+    found = None
+    for candidate in range(step - skew_steps, step + skew_steps + 1):
+        # Every candidate is compared, matched or not, so timing does not tell which matched.
+        if hmac.compare_digest(code_at(secret, candidate), code):
+            found = candidate
+    return found
+
+
+def verify(secret: str, code: str, at: float | None = None, skew_steps: int = 1) -> bool:
+    """True when `code` matches the step at `at` or one of `skew_steps` steps either side."""
+    return matching_step(secret, code, at, skew_steps) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -121,3 +122,26 @@ def test_a_database_made_again_at_the_same_path_gets_a_new_connection(tmp_path):
         assert conn is not first
         demo = orders.seller_id_for(conn, "seller@example.com")
         assert orders.tab_counts(conn, demo)["all"] == 3
+
+
+def test_a_database_from_before_single_use_codes_gains_the_column(tmp_path):
+    path = str(tmp_path / "old.db")
+    db.init_db({"DATABASE": path, "ORDERS": 2})
+    conn = db.connect(path)
+    conn.execute("ALTER TABLE sellers DROP COLUMN totp_last_step")
+    conn.close()
+    db.init_db({"DATABASE": path, "ORDERS": 2})
+    conn = db.connect(path)
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(sellers)")}
+        assert "totp_last_step" in columns
+        assert conn.execute("SELECT COUNT(*) FROM sellers").fetchone()[0] == 2
+    finally:
+        conn.close()
+
+
+def test_a_new_database_file_is_private_to_its_owner(tmp_path):
+    # It holds password hashes and the TOTP secrets in plain text.
+    path = tmp_path / "p.db"
+    create_app({"DATABASE": str(path), "ORDERS": 2})
+    assert os.stat(path).st_mode & 0o777 == 0o600

@@ -21,7 +21,10 @@ PENDING = seed.order_id(1, seed.CASES["pending"])
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     path = tmp_path_factory.mktemp("i18n") / "portal.db"
-    return create_app({"DATABASE": str(path), "ORDERS": 40, "TESTING": True})
+    # Two clients sign in with the same code, one per language.
+    return create_app(
+        {"DATABASE": str(path), "ORDERS": 40, "TESTING": True, "TOTP_ALLOW_REUSE": True}
+    )
 
 
 def csrf_of(text: str) -> str:

@@ -2,20 +2,31 @@
 
 Open to loopback clients by default; when API_TOKEN is set, every call needs
 "Authorization: Bearer <token>" instead (from any address). API_ENABLED False turns it off.
+Requests from other sites' pages are refused: see mock_portal/access.py. Bodies are JSON.
 """
 
 from __future__ import annotations
 
-import hmac
-from typing import Any
+import json
+from typing import Any, NoReturn
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from mock_portal import clock, db, faults, mail, metrics, orders
+from mock_portal import access, clock, db, faults, mail, metrics, orders
 
 bp = Blueprint("api", __name__, url_prefix="/mock/api")
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Bounds of the inputs: far beyond any real use, and inside what SQLite and datetime hold.
+MAX_LIMIT = 100_000
+MAX_ORDERS = 100_000
+MAX_SEED = 2**31 - 1
+MAX_ITEMS = 1_000
+MAX_QUANTITY = 1_000_000
+MAX_EMAIL_LENGTH = 254
+MAX_ORDER_ID_LENGTH = 64
+MAX_REASON_LENGTH = 100
+MAX_TEXT_LENGTH = 1_000  # the Cancel order form's memo limit
+MAX_SUBMIT_TOKEN_LENGTH = 64
 
 
 def _error(status: int, message: str) -> Response:
@@ -26,33 +37,97 @@ def _error(status: int, message: str) -> Response:
 
 @bp.before_request
 def _guard() -> Response | None:
-    config = current_app.config
-    if not config.get("API_ENABLED", True):
+    if not current_app.config.get("API_ENABLED", True):
         abort(404)
-    token = config.get("API_TOKEN")
-    if token:
-        given = request.headers.get("Authorization", "")
-        expected = f"Bearer {token}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            response = _error(401, "this API needs 'Authorization: Bearer <token>'")
+    refused = access.door_refusal()
+    if refused:
+        response = _error(*refused)
+        if refused[0] == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        return None
-    remote = request.remote_addr or ""
-    if remote not in LOOPBACK and not remote.startswith("127."):
-        return _error(403, "the API answers loopback clients only (set an API token to open it)")
+        return response
+    # A page on another site can send a form or text/plain body without asking first; a JSON
+    # body makes the browser ask (a CORS preflight), which this API never grants.
+    if request.method not in ("GET", "HEAD", "OPTIONS") and _has_body() and not request.is_json:
+        return _error(415, "send the body as JSON (Content-Type: application/json)")
     return None
 
 
+def _has_body() -> bool:
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return bool(request.content_length) or chunked
+
+
+@bp.errorhandler(413)
+def _too_large(_error_: Exception) -> Response:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    return _error(413, f"the body is too large (at most {limit} bytes)")
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None and request.content_length:
-        abort(_error(400, "the body must be a JSON object"))
-    if data is None:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
         return {}
+    try:
+        # Python's parser takes NaN and Infinity, which JSON has not; as quantities or
+        # settings they only crash int() further on.
+        data = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        abort(_error(400, "the body must be a JSON object"))
     if not isinstance(data, dict):
         abort(_error(400, "the body must be a JSON object"))
     return data
+
+
+def _bad(message: str) -> NoReturn:
+    abort(_error(400, message))
+
+
+def _text(data: dict[str, Any], name: str, max_length: int, default: str | None = "") -> Any:
+    """A string field of the body (absent or null: `default`), at most `max_length` long."""
+    value = data.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str) or len(value) > max_length:
+        _bad(f"{name} must be a string of at most {max_length} characters")
+    return value
+
+
+def _whole(value: Any, name: str, low: int, high: int) -> int:
+    # bool is an int to Python, and 2.5 or 1e3 are no counts.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _bad(f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+def _whole_arg(name: str, low: int, high: int) -> int | None:
+    """A whole-number query parameter; absent or empty: None. ASCII digits only (int()
+    also reads full-width digits and signs, and any length)."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)):
+        _bad(f"{name} must be a whole number from {low} to {high}")
+    return _whole(int(raw), name, low, high)
+
+
+def _quantities(value: Any) -> dict[int, int] | None:
+    """The body's {item_id: quantity}, validated; None when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > MAX_ITEMS:
+        _bad(f"items must be an object {{item_id: quantity}} of at most {MAX_ITEMS} items")
+    quantities = {}
+    for key, quantity in value.items():
+        if not key.isascii() or not key.isdigit() or len(key) > 18:
+            _bad(f"items: {key[:20]!r} is not an item id (a whole number)")
+        quantities[int(key)] = _whole(
+            quantity, f"items: the quantity of item {key}", 0, MAX_QUANTITY
+        )
+    return quantities
 
 
 def _seller_id(email: str | None) -> int:
@@ -75,7 +150,9 @@ def list_orders() -> Response:
     if status is not None and status not in orders.STATUSES:
         return _error(400, f"unknown status {status!r} (one of {', '.join(orders.STATUSES)})")
     kind = request.args.get("buyer_request_kind") or None
-    limit = request.args.get("limit", type=int)
+    if kind is not None and kind not in ("official", "message"):
+        return _error(400, "buyer_request_kind must be official or message")
+    limit = _whole_arg("limit", 0, MAX_LIMIT)
     found = orders.find_orders(
         db.get_db(),
         status=status,
@@ -98,22 +175,24 @@ def get_order(order_id: str) -> Response:
 def cancel_order(order_id: str) -> Response:
     """Cancel as the order's seller would through the form (for tests and benchmarks)."""
     data = _json_body()
+    seller = _text(data, "seller", MAX_EMAIL_LENGTH)
+    reason = _text(data, "reason", MAX_REASON_LENGTH)
+    memo = _text(data, "memo", MAX_TEXT_LENGTH)
+    submit_token = _text(data, "submit_token", MAX_SUBMIT_TOKEN_LENGTH)
+    items = _quantities(data.get("items"))
     conn = db.get_db()
     row = conn.execute("SELECT seller_id FROM orders WHERE id = ?", (order_id,)).fetchone()
-    seller_id = _seller_id(data["seller"]) if data.get("seller") else (row and row["seller_id"])
+    seller_id = _seller_id(seller) if seller else (row and row["seller_id"])
     if seller_id is None:
         return _error(404, f"no order {order_id}")
-    items = data.get("items")
-    if items is not None and not isinstance(items, dict):
-        return _error(400, "items must be an object {item_id: quantity}")
     result = orders.cancel_order(
         conn,
         seller_id=seller_id,
         order_id=order_id,
-        reason=str(data.get("reason", "")),
-        memo=str(data.get("memo", "")),
+        reason=reason,
+        memo=memo,
         items=items,
-        submit_token=data.get("submit_token") or None,
+        submit_token=submit_token or None,
     )
     status = 404 if result.outcome == "not_found" else 200
     response = jsonify({"outcome": result.outcome, "order": result.order})
@@ -163,7 +242,7 @@ def move_clock() -> Response:
     data = _json_body()
     conn = db.get_db()
     if "auto_cancel" in data:
-        if data["auto_cancel"] not in clock.PRESETS:
+        if not isinstance(data["auto_cancel"], str) or data["auto_cancel"] not in clock.PRESETS:
             return _error(400, f"auto_cancel must be one of {', '.join(clock.PRESETS)}")
         with db.transaction(conn):
             db.set_meta(conn, "auto_cancel", data["auto_cancel"])
@@ -172,8 +251,10 @@ def move_clock() -> Response:
         if "auto_cancel" in data or data.get("sweep"):
             return jsonify({"now": clock.iso(clock.now(conn)), **clock.sweep(conn)})
         return _error(400, 'give {"advance": "31d"} (units d, h, m, s, bd)')
+    if not isinstance(advance, str):
+        return _error(400, 'advance must be a string such as "31d" (units d, h, m, s, bd)')
     try:
-        result = clock.advance(conn, str(advance))
+        result = clock.advance(conn, advance)
     except ValueError as error:
         return _error(400, f"advance: {error}")
     return jsonify(result)
@@ -188,9 +269,9 @@ def get_faults() -> Response:
 def set_faults() -> Response:
     try:
         settings = faults.FaultSettings.parse(_json_body())
+        faults.state(current_app).set(settings)
     except faults.FaultError as error:
         return _error(400, str(error))
-    faults.state(current_app).set(settings)
     return jsonify(faults.state(current_app).describe())
 
 
@@ -206,13 +287,14 @@ def buyer_request() -> Response:
     order_id = data.get("order_id")
     if not isinstance(order_id, str) or not order_id:
         return _error(400, "order_id is required")
+    if len(order_id) > MAX_ORDER_ID_LENGTH:
+        return _error(400, f"order_id must be at most {MAX_ORDER_ID_LENGTH} characters")
     kind = data.get("kind", "official")
-    if kind not in ("official", "message", "cancel"):
+    if not isinstance(kind, str) or kind not in ("official", "message", "cancel"):
         return _error(400, "kind must be official, message or cancel")
+    reason = _text(data, "reason", MAX_TEXT_LENGTH)
     conn = db.get_db()
-    outcome = orders.request_cancellation(
-        conn, order_id=order_id, kind=kind, reason=str(data.get("reason", ""))
-    )
+    outcome = orders.request_cancellation(conn, order_id=order_id, kind=kind, reason=reason)
     response = jsonify({"outcome": outcome, "order": orders.get_order(conn, None, order_id)})
     response.status_code = 404 if outcome == "not_found" else 200
     return response
@@ -220,14 +302,9 @@ def buyer_request() -> Response:
 
 def _reseed(data: dict[str, Any]) -> Response:
     overrides: dict[str, Any] = {}
-    for name in ("seed", "orders"):
+    for name, high in (("seed", MAX_SEED), ("orders", MAX_ORDERS)):
         if name in data:
-            value = data[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                return _error(400, f"{name} must be a whole number >= 0")
-            overrides[name] = value
-    if overrides.get("orders", 0) > 100_000:
-        return _error(400, "orders must be at most 100000")
+            overrides[name] = _whole(data[name], name, 0, high)
     summary = db.reset(db.get_db(), current_app.config, **overrides)
     faults.state(current_app).set(faults.FaultSettings())
     return jsonify(summary)

@@ -239,28 +239,72 @@ def _seller_by_id(conn: sqlite3.Connection, seller_id: int) -> sqlite3.Row | Non
     ).fetchone()
 
 
-def _is_locked(conn: sqlite3.Connection, seller: sqlite3.Row) -> bool:
-    until = _parse(seller["locked_until"])
-    return until is not None and _now(conn) < until
+# What _reserve_attempt answers: refused unchecked, the attempt whose failure locks the
+# account, or any other attempt.
+LOCKED, LAST, OPEN = "locked", "last", "open"
 
 
-def _record_failure(conn: sqlite3.Connection, seller_id: int) -> bool:
-    """Count a failed attempt; True when it locked the account."""
+def _reserve_attempt(conn: sqlite3.Connection, seller_id: int) -> str:
+    """Count an attempt as failed before its password or code is checked, reading the lock
+    and writing the count in one write transaction. A lock read before a slow check and a
+    failure written after it let 40 parallel attempts get 15 checks instead of 5; this way
+    parallel attempts take the places one by one and the ones after the last are refused.
+    A right answer gives its place back (`_release_attempt`, `_clear_failures`)."""
     config = current_app.config
+    limit = max(int(config["MAX_FAILED_ATTEMPTS"]), 1)
     with db.transaction(conn):
         row = conn.execute(
-            "SELECT failed_attempts FROM sellers WHERE id = ?", (seller_id,)
+            "SELECT failed_attempts, locked_until FROM sellers WHERE id = ?", (seller_id,)
         ).fetchone()
-        failures = (row["failed_attempts"] or 0) + 1
-        if failures >= config["MAX_FAILED_ATTEMPTS"]:
-            until = _now(conn) + timedelta(minutes=config["LOCKOUT_MINUTES"])
-            conn.execute(
-                "UPDATE sellers SET failed_attempts = 0, locked_until = ? WHERE id = ?",
-                (_iso(until), seller_id),
-            )
-            return True
-        conn.execute("UPDATE sellers SET failed_attempts = ? WHERE id = ?", (failures, seller_id))
+        if row is None:  # the account went away (a reset) since it was looked up
+            return LOCKED
+        now = _now(conn)
+        until = _parse(row["locked_until"])
+        failures = row["failed_attempts"] or 0
+        if until is not None:
+            if now < until:
+                return LOCKED
+            failures = 0  # the lock has run out: counting starts again
+        if failures >= limit:
+            return LOCKED
+        failures += 1
+        # The lock starts with the last place taken, not when its check fails: attempts
+        # arriving while it is checked must not be checked too.
+        locked_until = (
+            _iso(now + timedelta(minutes=config["LOCKOUT_MINUTES"])) if failures >= limit else None
+        )
+        conn.execute(
+            "UPDATE sellers SET failed_attempts = ?, locked_until = ? WHERE id = ?",
+            (failures, locked_until, seller_id),
+        )
+    return LAST if failures >= limit else OPEN
+
+
+def _release_attempt(conn: sqlite3.Connection, seller_id: int, reserved: str) -> None:
+    """A right password gives back its place: the code step still lies ahead, and only wrong
+    answers count. One statement, so it cannot interleave with a reservation."""
+    conn.execute(
+        "UPDATE sellers SET failed_attempts = MAX(failed_attempts - 1, 0), "
+        "locked_until = CASE WHEN ? THEN NULL ELSE locked_until END WHERE id = ?",
+        (reserved == LAST, seller_id),
+    )
+
+
+def _use_code(conn: sqlite3.Connection, seller: sqlite3.Row, code: str) -> bool:
+    """True when `code` is the seller's current code (one step of skew) and no code of its
+    time step or a later one has signed in yet; that step is then used up. The compare and
+    the write are one statement, so two sessions racing with one code cannot both win."""
+    step = totp.matching_step(seller["totp_secret"], code)
+    if step is None:
         return False
+    if current_app.config.get("TOTP_ALLOW_REUSE"):
+        return True
+    used = conn.execute(
+        "UPDATE sellers SET totp_last_step = ? "
+        "WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        (step, seller["id"], step),
+    )
+    return used.rowcount == 1
 
 
 def _clear_failures(conn: sqlite3.Connection, seller_id: int) -> None:
@@ -307,14 +351,14 @@ def signin() -> ResponseReturnValue:
         return _signin_page("email", email=email, error=translate("signin_unknown_email"))
     if "password" not in request.form:
         return _signin_page("password", email=seller["email"])
-    if _is_locked(conn, seller):
+    reserved = _reserve_attempt(conn, seller["id"])
+    if reserved == LOCKED:
         return _signin_page("password", email=seller["email"], error=translate("signin_locked"))
     password = request.form.get("password", "")
     if len(password) > MAX_PASSWORD_LENGTH or not check_password_hash(
         seller["password_hash"], password
     ):
-        locked = _record_failure(conn, seller["id"])
-        message = "signin_locked" if locked else "signin_wrong_password"
+        message = "signin_locked" if reserved == LAST else "signin_wrong_password"
         return _signin_page("password", email=seller["email"], error=translate(message))
     remember = request.form.get("remember") in ("1", "on", "true", "yes")
     next_url = safe_next(request.form.get("next"))
@@ -322,6 +366,7 @@ def signin() -> ResponseReturnValue:
         _clear_failures(conn, seller["id"])
         _start_session(conn, seller["id"], remember)
         return redirect(next_url)
+    _release_attempt(conn, seller["id"], reserved)
     session["mfa"] = {
         "seller_id": seller["id"],
         "remember": remember,
@@ -350,12 +395,12 @@ def mfa() -> ResponseReturnValue:
         return redirect(url_for("auth.signin"))
     if request.method == "GET":
         return render_template("auth/mfa.html", error=None)
-    if _is_locked(conn, seller):
+    reserved = _reserve_attempt(conn, seller["id"])
+    if reserved == LOCKED:
         return render_template("auth/mfa.html", error=translate("signin_locked"))
     code = request.form.get("otp", "")
-    if len(code) > 20 or not totp.verify(seller["totp_secret"], code):
-        locked = _record_failure(conn, seller["id"])
-        message = "signin_locked" if locked else "signin_wrong_code"
+    if len(code) > 20 or not _use_code(conn, seller, code):
+        message = "signin_locked" if reserved == LAST else "signin_wrong_code"
         return render_template("auth/mfa.html", error=translate(message))
     _clear_failures(conn, seller["id"])
     _start_session(conn, seller["id"], bool(pending.get("remember")))
