@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-# Without these, Chromium keeps calling home (updates, sync, field trials); on a closed network
 from agent.errors import UserError
 
+# Without these, Chromium keeps calling home (updates, sync, field trials); on a closed network
 # that is a stream of refused connections at every start.
 CHROMIUM_ARGS = [
     "--disable-background-networking",
