@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from jinja2.ext import Extension
+
+MARKUPS = ("mock", "real")
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE": None,  # path of the SQLite file; required
@@ -27,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "DEMO_EMAIL": "seller@example.com",
     "DEMO_PASSWORD": "demo-password",
     "DEMO_TOTP_SECRET": "JBSWY3DPEHPK3PXP",
+    # "mock" pages carry data-testid hooks; "real" pages carry none, as on Seller Central,
+    # so a flow that passes on them does not lean on hooks the real site lacks.
+    "MARKUP": "mock",
     # Static files are named with a hash of their content (?v=...), so browsers may keep
     # them: a page load is then one request instead of three.
     "SEND_FILE_MAX_AGE_DEFAULT": 86400,
@@ -39,6 +46,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     if not app.config["DATABASE"]:
         raise ValueError("create_app needs config['DATABASE'], the path of the SQLite file")
+    if app.config["MARKUP"] not in MARKUPS:
+        raise ValueError(
+            f"MARKUP must be one of {', '.join(MARKUPS)}, got {app.config['MARKUP']!r}"
+        )
+    if app.config["MARKUP"] == "real":
+        # Removed from the template source when it is compiled, so the "real" pages cost
+        # nothing per request and no template can forget a hook.
+        app.jinja_env.add_extension(StripTestIds)
 
     from mock_portal import db, faults, i18n
 
@@ -54,6 +69,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     _version_static_urls(app)
     return app
+
+
+class StripTestIds(Extension):
+    """Drops every data-testid attribute from the templates (MARKUP = "real")."""
+
+    ATTRIBUTE = re.compile(r"""\s+data-testid=(?:"[^"]*"|'[^']*'|[^\s>]+)""")
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        return self.ATTRIBUTE.sub("", source)
 
 
 def _version_static_urls(app: Flask) -> None:
