@@ -55,6 +55,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "signin_remember": {"en": "Keep me signed in", "zh-CN": "保持登录状态"},
     "signin_submit": {"en": "Sign in", "zh-CN": "登录"},
     "signin_change": {"en": "Change", "zh-CN": "更改"},
+    "signin_problem": {"en": "There was a problem", "zh-CN": "出现问题"},
     "signin_unknown_email": {
         "en": "We cannot find an account with that email address",
         "zh-CN": "我们找不到使用该电子邮箱的账户",
