@@ -63,9 +63,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     faults.init_app(app)
 
-    from mock_portal.views import api, auth, cancel, health, mail, messaging, orders
+    from mock_portal.views import (
+        api,
+        auth,
+        cancel,
+        health,
+        interstitials,
+        mail,
+        messaging,
+        orders,
+    )
 
-    for module in (auth, orders, cancel, health, mail, messaging, api):
+    for module in (auth, interstitials, orders, cancel, health, mail, messaging, api):
         app.register_blueprint(module.bp)
     _version_static_urls(app)
     return app
