@@ -77,7 +77,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in (auth, interstitials, orders, cancel, health, mail, messaging, api):
         app.register_blueprint(module.bp)
     _version_static_urls(app)
+    _note_user_agents(app)
     return app
+
+
+def _note_user_agents(app: Flask) -> None:
+    from flask import request
+
+    from mock_portal import orders
+
+    @app.before_request
+    def note_user_agent() -> None:
+        agent = request.headers.get("User-Agent", "")[: orders.USER_AGENT_MAX_LENGTH]
+        orders.ACTING_USER_AGENT.set(agent or None)
+
+    @app.teardown_request
+    def forget_user_agent(_error: BaseException | None = None) -> None:
+        orders.ACTING_USER_AGENT.set(None)
 
 
 class StripTestIds(Extension):

@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS order_history (
     order_id TEXT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
     at TEXT NOT NULL,
     event TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
+    detail TEXT NOT NULL DEFAULT '',
+    user_agent TEXT
 );
 CREATE INDEX IF NOT EXISTS history_by_order ON order_history(order_id);
 CREATE TABLE IF NOT EXISTS submit_tokens (
@@ -156,6 +157,10 @@ def connect(path: str) -> sqlite3.Connection:
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript(SCHEMA)
+    # Databases made before history recorded the client's User-Agent gain the column.
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(order_history)")}
+    if "user_agent" not in columns:
+        conn.execute("ALTER TABLE order_history ADD COLUMN user_agent TEXT")
 
 
 @contextmanager
