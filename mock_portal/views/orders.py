@@ -129,10 +129,15 @@ def manage() -> ResponseReturnValue:
 
 
 @bp.route("/orders-v3/mfn/<any(pending, unshipped, canceled):tab>")
-@bp.route("/orders-v3/<any(shipped):tab>")
 @login_required
 def tab_page(tab: str) -> ResponseReturnValue:
     return _list_page(tab=tab, q=None, qt="orderid")
+
+
+@bp.route("/orders-v3/shipped")
+@login_required
+def shipped() -> ResponseReturnValue:
+    return _list_page(tab="shipped", q=None, qt="orderid")
 
 
 @bp.route("/orders-v3/search")
