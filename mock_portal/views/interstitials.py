@@ -191,6 +191,8 @@ def _send_code() -> None:
     mail.deliver(conn, [mail_id])
 
 
+# The interstitial pages render with hide_nav: the session is not usable until they are
+# passed, so they must not look like a signed-in page.
 def _held_at(name: str) -> ResponseReturnValue | None:
     """None when this interstitial is the one to pass now; else where to go instead."""
     if current_seller() is None:
@@ -211,13 +213,15 @@ def cvf() -> ResponseReturnValue:
         return elsewhere
     email = current_seller()["email"]
     if request.method == "GET":
-        return render_template("interstitials/cvf.html", email=email, error=None)
+        return render_template("interstitials/cvf.html", email=email, error=None, hide_nav=True)
     code = request.form.get("code", "").strip()
     expected = session.get("cvf", "")
     if code and expected and hmac.compare_digest(_code_digest(code), str(expected)):
         session.pop("cvf", None)
         return _advance("cvf")
-    return render_template("interstitials/cvf.html", email=email, error=translate("cvf_wrong"))
+    return render_template(
+        "interstitials/cvf.html", email=email, error=translate("cvf_wrong"), hide_nav=True
+    )
 
 
 @bp.route("/ap/accountfixup", methods=["GET", "POST"])
@@ -231,7 +235,7 @@ def accountfixup() -> ResponseReturnValue:
     )
     if request.method == "POST" or skipping:
         return _advance("accountfixup")
-    return render_template("interstitials/accountfixup.html")
+    return render_template("interstitials/accountfixup.html", hide_nav=True)
 
 
 @bp.route(PICKER_PATH, methods=["GET", "POST"])
@@ -251,4 +255,5 @@ def account_picker() -> ResponseReturnValue:
         account_name=current_seller()["name"],
         marketplaces=marketplaces,
         error=error,
+        hide_nav=True,
     )
