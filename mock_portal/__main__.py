@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auto-cancel", choices=["seed-30d", "amazon-7bd"])
     parser.add_argument("--smtp", metavar="HOST:PORT")
     parser.add_argument("--api-token")
+    parser.add_argument(
+        "--markup",
+        choices=["mock", "real"],
+        help="'real' serves pages without data-testid hooks, as Seller Central has none "
+        "(env SELLER_AGENT_PORTAL_MARKUP)",
+    )
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--reset", action="store_true")
@@ -44,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             auto_cancel=args.auto_cancel,
             smtp=args.smtp,
             api_token=args.api_token,
+            markup=args.markup,
             extra=extra,
         )
         server.run_portal(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from jinja2.ext import Extension
+
+MARKUPS = ("mock", "real")
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE": None,  # path of the SQLite file; required
@@ -33,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "DEMO_EMAIL": "seller@example.com",
     "DEMO_PASSWORD": "demo-password",
     "DEMO_TOTP_SECRET": "JBSWY3DPEHPK3PXP",
+    # "mock" pages carry data-testid hooks; "real" pages carry none, as on Seller Central,
+    # so a flow that passes on them does not lean on hooks the real site lacks.
+    "MARKUP": "mock",
     # Static files are named with a hash of their content (?v=...), so browsers may keep
     # them: a page load is then one request instead of three.
     "SEND_FILE_MAX_AGE_DEFAULT": 86400,
@@ -48,6 +55,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     if not app.config["DATABASE"]:
         raise ValueError("create_app needs config['DATABASE'], the path of the SQLite file")
+    if app.config["MARKUP"] not in MARKUPS:
+        raise ValueError(
+            f"MARKUP must be one of {', '.join(MARKUPS)}, got {app.config['MARKUP']!r}"
+        )
+    if app.config["MARKUP"] == "real":
+        # Removed from the template source when it is compiled, so the "real" pages cost
+        # nothing per request and no template can forget a hook.
+        app.jinja_env.add_extension(StripTestIds)
 
     from mock_portal import access, db, faults, i18n
 
@@ -59,12 +74,46 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limits.init_app(app)
     access.init_app(app)
 
-    from mock_portal.views import api, auth, cancel, health, mail, messaging, orders
+    from mock_portal.views import (
+        api,
+        auth,
+        cancel,
+        health,
+        interstitials,
+        mail,
+        messaging,
+        orders,
+    )
 
-    for module in (auth, orders, cancel, health, mail, messaging, api):
+    for module in (auth, interstitials, orders, cancel, health, mail, messaging, api):
         app.register_blueprint(module.bp)
     _version_static_urls(app)
+    _note_user_agents(app)
     return app
+
+
+def _note_user_agents(app: Flask) -> None:
+    from flask import request
+
+    from mock_portal import orders
+
+    @app.before_request
+    def note_user_agent() -> None:
+        agent = request.headers.get("User-Agent", "")[: orders.USER_AGENT_MAX_LENGTH]
+        orders.ACTING_USER_AGENT.set(agent or None)
+
+    @app.teardown_request
+    def forget_user_agent(_error: BaseException | None = None) -> None:
+        orders.ACTING_USER_AGENT.set(None)
+
+
+class StripTestIds(Extension):
+    """Drops every data-testid attribute from the templates (MARKUP = "real")."""
+
+    ATTRIBUTE = re.compile(r"""\s+data-testid=(?:"[^"]*"|'[^']*'|[^\s>]+)""")
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        return self.ATTRIBUTE.sub("", source)
 
 
 def _version_static_urls(app: Flask) -> None:

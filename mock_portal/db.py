@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS order_history (
     order_id TEXT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
     at TEXT NOT NULL,
     event TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
+    detail TEXT NOT NULL DEFAULT '',
+    user_agent TEXT
 );
 CREATE INDEX IF NOT EXISTS history_by_order ON order_history(order_id);
 CREATE TABLE IF NOT EXISTS submit_tokens (
@@ -160,7 +161,12 @@ def connect(path: str) -> sqlite3.Connection:
 
 # Columns added after a table was first created: CREATE TABLE IF NOT EXISTS leaves a database
 # made by an older portal without them.
-ADDED_COLUMNS = {"sellers": {"totp_last_step": "INTEGER"}}
+# Columns added since the first schema; an older database gains them at start-up.
+ADDED_COLUMNS = {
+    "sellers": {"totp_last_step": "INTEGER"},
+    # History records the client's User-Agent of each state-changing request.
+    "order_history": {"user_agent": "TEXT"},
+}
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:

@@ -16,6 +16,14 @@ Settings (all optional; POST replaces the whole set, `{}` clears):
 - `paths`: only requests whose path starts with one of these prefixes are affected;
   `methods`: only these HTTP methods.
 - `seed`: seed for the random choices of `error_rate` and `stall_rate`.
+
+Sign-in interstitials and blocking (pages of their own; see mock_portal/views/interstitials.py):
+- `signin_interstitials`: any of "captcha" (the password step asks for the characters in a
+  picture, `captcha_text`), "cvf" (a verification code emailed to the seller, at /ap/cvf),
+  "accountfixup" (add a phone number, skippable with "Not now", at /ap/accountfixup) and
+  "account_picker" (choose an account and marketplace; `picker_accounts` of them).
+- `blocked`: every page request (within `paths` and `methods`) answers HTTP 403 with a page
+  saying automated access is blocked (element id `automated-access-blocked`).
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 EXEMPT_PREFIXES = ("/mock/api/", "/static/")
+INTERSTITIALS = ("captcha", "cvf", "accountfixup", "account_picker")
+MAX_PICKER_ACCOUNTS = 5
 
 
 class FaultError(ValueError):
@@ -49,6 +59,10 @@ class FaultSettings:
     paths: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     seed: int | None = None
+    signin_interstitials: list[str] = field(default_factory=list)
+    captcha_text: str = "K7PQ3X"
+    picker_accounts: int = 1
+    blocked: bool = False
 
     @classmethod
     def parse(cls, data: Any) -> FaultSettings:
@@ -95,6 +109,31 @@ class FaultSettings:
             settings.seed = _number(data, "seed", int)
             if not 0 <= settings.seed < 2**63:
                 raise FaultError(f"seed must be between 0 and {2**63 - 1}")
+        if "signin_interstitials" in data:
+            value = data["signin_interstitials"]
+            if not isinstance(value, list) or not all(v in INTERSTITIALS for v in value):
+                raise FaultError(
+                    f"signin_interstitials must be a list of: {', '.join(INTERSTITIALS)}"
+                )
+            settings.signin_interstitials = list(dict.fromkeys(value))
+        if "captcha_text" in data:
+            value = data["captcha_text"]
+            if (
+                not isinstance(value, str)
+                or not (value.isascii() and value.isalnum())
+                or not 1 <= len(value) <= 12
+            ):
+                raise FaultError("captcha_text must be 1 to 12 letters or digits")
+            settings.captcha_text = value.upper()
+        if "picker_accounts" in data:
+            value = _number(data, "picker_accounts", int)
+            if not 1 <= value <= MAX_PICKER_ACCOUNTS:
+                raise FaultError(f"picker_accounts must be between 1 and {MAX_PICKER_ACCOUNTS}")
+            settings.picker_accounts = value
+        if "blocked" in data:
+            if not isinstance(data["blocked"], bool):
+                raise FaultError("blocked must be true or false")
+            settings.blocked = data["blocked"]
         return settings
 
 
@@ -132,9 +171,10 @@ class Decision:
     stall: float = 0.0
     retry_after: int | None = None
     expire_session: bool = False
+    blocked: bool = False
 
 
-_COUNTERS = ("requests", "errors", "stalls", "expired", "throttled")
+_COUNTERS = ("requests", "errors", "stalls", "expired", "throttled", "blocked")
 _BURST_LEFT = len(_COUNTERS)
 _SETTINGS_BYTES = 8192
 
@@ -190,6 +230,12 @@ class FaultState:
     def counters(self) -> dict[str, int]:
         return self.describe()["counters"]
 
+    def current(self) -> FaultSettings:
+        """The settings now in force (set by any worker process)."""
+        with self._lock:
+            self._refresh()
+            return self.settings
+
     def applies(self, path: str, method: str) -> bool:
         if path.startswith(EXEMPT_PREFIXES):
             return False
@@ -214,6 +260,10 @@ class FaultState:
             settings = self.settings
             count = self._count("requests")
             decision.latency = settings.latency_ms / 1000
+            if settings.blocked:
+                self._count("blocked")
+                decision.blocked = True
+                return decision
             if self._counts[_BURST_LEFT] > 0:
                 self._counts[_BURST_LEFT] -= 1
                 self._count("throttled")
@@ -244,7 +294,7 @@ def state(app: Any) -> FaultState:
 
 
 def init_app(app: Any) -> None:
-    from flask import Response, g, request
+    from flask import Response, g, render_template, request
 
     fault_state = FaultState()
     app.extensions["mock_portal_faults"] = fault_state
@@ -258,6 +308,9 @@ def init_app(app: Any) -> None:
             # Holding the connection open without a byte of answer is what a hung upstream
             # looks like to the client; the eventual 504 only frees the server thread.
             time.sleep(decision.stall)
+        if decision.blocked:
+            # 403, not 5xx: a client that retries server errors must not retry this one.
+            return Response(render_template("faults/blocked.html"), status=403)
         if decision.status == 429:
             return Response(
                 "Too many requests. Please try again later.\n",

@@ -55,6 +55,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "signin_remember": {"en": "Keep me signed in", "zh-CN": "保持登录状态"},
     "signin_submit": {"en": "Sign in", "zh-CN": "登录"},
     "signin_change": {"en": "Change", "zh-CN": "更改"},
+    "signin_problem": {"en": "There was a problem", "zh-CN": "出现问题"},
     "signin_unknown_email": {
         "en": "We cannot find an account with that email address",
         "zh-CN": "我们找不到使用该电子邮箱的账户",
@@ -84,6 +85,56 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh-CN": "在此浏览器上不再要求一次性密码",
     },
     "mfa_submit": {"en": "Sign in", "zh-CN": "登录"},
+    # sign-in interstitials (faults) and the blocked page
+    "captcha_heading": {
+        "en": "Enter the characters you see below",
+        "zh-CN": "请输入您在下方看到的字符",
+    },
+    "captcha_alt": {"en": "Visual CAPTCHA image", "zh-CN": "验证码图片"},
+    "captcha_label": {"en": "Type characters", "zh-CN": "输入字符"},
+    "captcha_wrong": {
+        "en": "Enter the characters as they are given in the challenge.",
+        "zh-CN": "请按图片中显示的内容输入字符。",
+    },
+    "cvf_title": {"en": "Authentication required", "zh-CN": "需要验证"},
+    "cvf_intro": {
+        "en": "For your security, we've sent a One Time Password (OTP) to {email}. Enter it below.",
+        "zh-CN": "为了您的安全，我们已向 {email} 发送一次性密码 (OTP)。请在下方输入。",
+    },
+    "cvf_label": {"en": "Enter OTP", "zh-CN": "输入一次性密码"},
+    "cvf_submit": {"en": "Submit code", "zh-CN": "提交验证码"},
+    "cvf_wrong": {
+        "en": "Invalid OTP. Please check your code and try again.",
+        "zh-CN": "一次性密码无效。请检查后重试。",
+    },
+    "cvf_mail_subject": {"en": "Amazon Authentication", "zh-CN": "亚马逊身份验证"},
+    "cvf_mail_body": {
+        "en": "Your One Time Password (OTP) is: {code}\n\nDo not share it with anyone.",
+        "zh-CN": "您的一次性密码 (OTP) 是：{code}\n\n请勿与任何人分享。",
+    },
+    "fixup_title": {"en": "Add mobile number", "zh-CN": "添加手机号码"},
+    "fixup_intro": {
+        "en": "Improve your account security by adding a mobile number.",
+        "zh-CN": "添加手机号码以提高账户安全性。",
+    },
+    "fixup_phone": {"en": "Mobile number", "zh-CN": "手机号码"},
+    "fixup_add": {"en": "Add mobile number", "zh-CN": "添加手机号码"},
+    "fixup_skip": {"en": "Not now", "zh-CN": "以后再说"},
+    "picker_title": {"en": "Select an account", "zh-CN": "选择账户"},
+    "picker_submit": {"en": "Select account", "zh-CN": "选择账户"},
+    "picker_choose": {"en": "Choose a marketplace.", "zh-CN": "请选择一个商城。"},
+    "marketplace_US": {"en": "United States", "zh-CN": "美国"},
+    "marketplace_CA": {"en": "Canada", "zh-CN": "加拿大"},
+    "marketplace_MX": {"en": "Mexico", "zh-CN": "墨西哥"},
+    "marketplace_BR": {"en": "Brazil", "zh-CN": "巴西"},
+    "marketplace_UK": {"en": "United Kingdom", "zh-CN": "英国"},
+    "blocked_title": {"en": "Automated access blocked", "zh-CN": "已阻止自动访问"},
+    "blocked_text": {
+        "en": "We detected automated access to Seller Central from this browser and have "
+        "blocked it. Stop any automation now; a person may sign in again later.",
+        "zh-CN": "我们检测到此浏览器对卖家平台的自动访问，并已将其阻止。请立即停止所有自动化操作；"
+        "稍后可由本人重新登录。",
+    },
     "signout_title": {"en": "Sign out", "zh-CN": "退出"},
     "signout_confirm": {
         "en": "Do you want to sign out?",

@@ -18,6 +18,7 @@ left of it.
 from __future__ import annotations
 
 import sqlite3
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +37,11 @@ TAB_STATUSES = {
 CANCELLABLE_STATUSES = ("Unshipped", "PartiallyShipped")
 SEARCH_TYPES = ("orderid", "buyer-email", "sku", "asin")
 MEMO_MAX_LENGTH = 1000
+USER_AGENT_MAX_LENGTH = 500
+# The User-Agent of the client whose request is changing orders (set per request by the app;
+# None for the sweep and the seed). Every history entry records it, so a test can tell which
+# client cancelled or shipped an order without each function passing it along.
+ACTING_USER_AGENT: ContextVar[str | None] = ContextVar("acting_user_agent", default=None)
 
 # Reasons recorded for cancellations nobody chose from the seller's list.
 AUTO_CANCEL_REASON = "NotShippedInTime"
@@ -212,9 +218,15 @@ def _fetch(conn: sqlite3.Connection, order_id: str, seller_id: int | None = None
 
 def history(conn: sqlite3.Connection, order_id: str) -> list[dict]:
     return [
-        {"at": row["at"], "event": row["event"], "detail": row["detail"]}
+        {
+            "at": row["at"],
+            "event": row["event"],
+            "detail": row["detail"],
+            "user_agent": row["user_agent"],
+        }
         for row in conn.execute(
-            "SELECT at, event, detail FROM order_history WHERE order_id = ? ORDER BY at, id",
+            "SELECT at, event, detail, user_agent FROM order_history "
+            "WHERE order_id = ? ORDER BY at, id",
             (order_id,),
         )
     ]
@@ -228,6 +240,8 @@ def get_order(conn: sqlite3.Connection, seller_id: int | None, order_id: str) ->
         return None
     order = _records(conn, [row])[0]
     order["history"] = history(conn, row["id"])
+    agents = [entry["user_agent"] for entry in order["history"] if entry["user_agent"]]
+    order["last_user_agent"] = agents[-1] if agents else None
     return order
 
 
@@ -261,8 +275,8 @@ def find_orders(
 
 def add_history(conn: sqlite3.Connection, order_id: str, at: str, event: str, detail: str) -> None:
     conn.execute(
-        "INSERT INTO order_history(order_id, at, event, detail) VALUES (?, ?, ?, ?)",
-        (order_id, at, event, detail),
+        "INSERT INTO order_history(order_id, at, event, detail, user_agent) VALUES (?, ?, ?, ?, ?)",
+        (order_id, at, event, detail, ACTING_USER_AGENT.get()),
     )
 
 

@@ -21,6 +21,9 @@ from mock_portal import clock, db
 log = logging.getLogger(__name__)
 
 
+MARKUP_ENV = "SELLER_AGENT_PORTAL_MARKUP"
+
+
 class Sweeper(threading.Thread):
     """Runs the sweep every `interval` seconds, so auto-cancellation happens on a portal that
     only sits there, not just when a test advances the clock."""
@@ -201,9 +204,11 @@ def build_config(
     auto_cancel: str | None = None,
     smtp: str | None = None,
     api_token: str | None = None,
+    markup: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from mock_portal import mail
+    from mock_portal.app import MARKUPS
 
     path = Path(db_path) if db_path else default_db_path()
     try:
@@ -222,7 +227,13 @@ def build_config(
             mail.parse_smtp(smtp)
         except ValueError as error:
             raise PortalError(f"--smtp: {error}") from None
+    # The environment lets any launcher (seller-agent portal serve included) pick the markup
+    # without an option of its own.
+    markup = markup or os.environ.get(MARKUP_ENV) or None
+    if markup is not None and markup not in MARKUPS:
+        raise PortalError(f"--markup: must be one of {', '.join(MARKUPS)}, got {markup!r}")
     for key, value in (
+        ("MARKUP", markup),
         ("SEED", seed),
         ("ORDERS", orders),
         ("DEFAULT_LANG", lang),

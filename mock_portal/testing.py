@@ -47,6 +47,7 @@ _FLAGS = {
     "auto_cancel": "--auto-cancel",
     "smtp": "--smtp",
     "api_token": "--api-token",
+    "markup": "--markup",
     "threads": "--threads",
     "workers": "--workers",
 }
@@ -60,7 +61,7 @@ class PortalProcess:
     """A portal in a subprocess. Use `start()`/`stop()` or, better, `running_portal()`.
 
     `config` takes the command-line settings by name (lang, auto_cancel, smtp, api_token,
-    threads, workers) and any app setting in upper case (SESSION_IDLE_MINUTES=1, SWEEP_INTERVAL_SECONDS=1,
+    markup, threads, workers) and any app setting in upper case (SESSION_IDLE_MINUTES=1, SWEEP_INTERVAL_SECONDS=1,
     DEMO_PASSWORD=...). TOTP_ALLOW_REUSE is True unless given."""
 
     def __init__(

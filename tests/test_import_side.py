@@ -55,7 +55,7 @@ def test_one_flow_per_test_with_the_sign_in_replaced_by_the_session():
     assert {"extract": {"target": {"testid": "order-status"}, "as": "status_before"}} in cancel[
         "steps"
     ]
-    assert {"press": {"target": {"css": "#search-input"}, "key": "Enter"}} in cancel["steps"]
+    assert {"press": {"target": {"css": "#myo-search-input"}, "key": "Enter"}} in cancel["steps"]
     assert {
         "wait": {"target": {"css": 'tr[data-order-id="{{ order_id }}"]'}, "state": "visible"},
         "timeout": 20000,
@@ -73,7 +73,7 @@ def test_one_flow_per_test_with_the_sign_in_replaced_by_the_session():
     assert {
         "fill": {
             "target": [
-                {"css": "#search-input"},
+                {"css": "#myo-search-input"},
                 {"testid": "search-input"},
                 {"xpath": "//input[@name='q']"},
             ],

@@ -167,8 +167,9 @@ def test_running_again_is_safe_and_says_already_cancelled(
     assert runner.run(page, "cancel_order", params, portal.url).outcome == "cancelled"
     again = runner.run(page, "cancel_order", params, portal.url)
     assert (again.outcome, again.ok) == ("already_cancelled", True)
-    assert again.values["cancelled_by"] == "seller"
-    assert again.values["cancel_reason"] == "GeneralAdjustment"
+    # What the page shows, in its language; reconciling a crashed run reads either.
+    shown = {"en": ("Seller", "General Adjustment"), "zh-CN": ("卖家", "一般调整")}[lang]
+    assert (again.values["cancelled_by"], again.values["cancel_reason"]) == shown
     assert counts_toward_rate(again.outcome, params["reason"], None) is None
     assert portal.order(order_id)["cancel_events"] == 1
 
@@ -227,7 +228,7 @@ def test_a_missing_first_choice_falls_back_and_is_reported(runner, portal, signe
           - click: [{testid: no-such-tab}, {testid: tab-shipped}]
             name: open Shipped
         outcomes:
-          shipped: {url: tab=shipped}
+          shipped: {url: /orders-v3/shipped}
         """,
     )
     page = runner.page(signed_in, portal.url)

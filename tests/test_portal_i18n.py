@@ -108,7 +108,7 @@ def test_signin_pages_and_messages(app, lang):
     unknown = client.post("/ap/signin", data={"csrf_token": token, "email": "x@example.com"})
     assert translate("signin_unknown_email", lang) in unknown.text
     step = client.post("/ap/signin", data={"csrf_token": token, "email": EMAIL})
-    assert f'<label for="signin-password">{translate("signin_password", lang)}</label>' in step.text
+    assert f'<label for="ap_password">{translate("signin_password", lang)}</label>' in step.text
     assert translate("signin_remember", lang) in step.text
     wrong = client.post(
         "/ap/signin", data={"csrf_token": token, "email": EMAIL, "password": "wrong"}
@@ -118,7 +118,7 @@ def test_signin_pages_and_messages(app, lang):
         "/ap/signin", data={"csrf_token": token, "email": EMAIL, "password": "demo-password"}
     )
     mfa = client.get("/ap/mfa").text
-    assert f'<label for="mfa-code">{translate("mfa_code", lang)}</label>' in mfa
+    assert f'<label for="auth-mfa-otpcode">{translate("mfa_code", lang)}</label>' in mfa
     assert str(escape(translate("mfa_remember", lang))) in mfa
     bad = client.post("/ap/mfa", data={"csrf_token": token, "otp": "abcdef"})
     assert translate("signin_wrong_code", lang) in bad.text

@@ -114,7 +114,7 @@ def test_a_used_fallback_is_noted_on_stderr(portal, tmp_path):
               - click: [{testid: no-such-tab}, {testid: tab-shipped}]
                 name: open Shipped
             outcomes:
-              shipped: {url: tab=shipped}
+              shipped: {url: /orders-v3/shipped}
             """
         )
     )

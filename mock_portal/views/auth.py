@@ -29,6 +29,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.security import check_password_hash
 
@@ -95,6 +96,29 @@ def check_csrf() -> Response | tuple[str, int] | None:
     if not _csrf_ok():
         return render_template("auth/csrf.html"), 400
     return None
+
+
+# The sign-in forms carry Seller Central's field names; the checks below read the portal's
+# own. Older clients and tests post the portal's names, so both are accepted.
+REAL_FIELD_NAMES = {
+    "/ap/signin": {"rememberMe": "remember"},
+    "/ap/mfa": {"otpCode": "otp", "rememberDevice": "remember_device"},
+}
+
+
+@bp.before_app_request
+def accept_real_field_names() -> None:
+    aliases = REAL_FIELD_NAMES.get(request.path)
+    if request.method != "POST" or not aliases:
+        return
+    form = request.form
+    if not any(real in form for real in aliases):
+        return
+    renamed = MultiDict(form)
+    for real, own in aliases.items():
+        if real in form and own not in form:
+            renamed.setlist(own, form.getlist(real))
+    request.form = ImmutableMultiDict(renamed)
 
 
 @bp.app_errorhandler(400)

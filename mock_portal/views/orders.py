@@ -21,6 +21,15 @@ DEFAULT_TAB = "unshipped"
 SEARCH_TYPES = ("orderid", "buyer-email", "sku", "asin")
 MAX_QUERY_LENGTH = 200
 MAX_ORDER_ID_LENGTH = 64
+# Seller Central's own addresses of the tabs; the Shipped tab lives outside /mfn/. "All" has no
+# publicly known address of its own and stays at /orders-v3/?tab=all.
+TAB_PATHS = {
+    "pending": "/orders-v3/mfn/pending",
+    "unshipped": "/orders-v3/mfn/unshipped",
+    "canceled": "/orders-v3/mfn/canceled",
+    "shipped": "/orders-v3/shipped",
+}
+DEFAULT_DATE_RANGE = "last-30"
 # Far beyond any real page count, and keeps OFFSET arithmetic in SQLite's integer range.
 MAX_PAGE = 100_000
 
@@ -93,7 +102,21 @@ def _list_page(*, tab: str | None, q: str | None, qt: str) -> str:
         counts=domain.tab_counts(conn, g.seller["id"]),
         tabs=domain.TABS,
         search_types=SEARCH_TYPES,
+        # Kept in the search form as Seller Central's search address carries it; the portal
+        # finds orders of any date.
+        date_range=request.args.get("date-range", DEFAULT_DATE_RANGE)[:40],
     )
+
+
+def tab_url(name: str) -> str:
+    if name in TAB_PATHS:
+        return TAB_PATHS[name]
+    return url_for("orders.manage", tab=name)
+
+
+@bp.app_context_processor
+def orders_context() -> dict[str, Any]:
+    return {"tab_url": tab_url}
 
 
 @bp.route("/orders-v3/")
@@ -103,6 +126,18 @@ def manage() -> ResponseReturnValue:
     if tab not in domain.TABS:
         tab = DEFAULT_TAB
     return _list_page(tab=tab, q=None, qt="orderid")
+
+
+@bp.route("/orders-v3/mfn/<any(pending, unshipped, canceled):tab>")
+@login_required
+def tab_page(tab: str) -> ResponseReturnValue:
+    return _list_page(tab=tab, q=None, qt="orderid")
+
+
+@bp.route("/orders-v3/shipped")
+@login_required
+def shipped() -> ResponseReturnValue:
+    return _list_page(tab="shipped", q=None, qt="orderid")
 
 
 @bp.route("/orders-v3/search")
