@@ -64,8 +64,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # nothing per request and no template can forget a hook.
         app.jinja_env.add_extension(StripTestIds)
 
-    from mock_portal import access, db, faults, i18n
+    from mock_portal import access, db, faults, i18n, seed
 
+    seed.init_db(app.config)
     db.init_app(app)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = db.stored_secret_key(app) or secrets.token_hex(32)

@@ -123,9 +123,9 @@ def buyer_cancel_minutes(conn: sqlite3.Connection) -> int:
     return int(db.get_meta(conn, "buyer_cancel_minutes", None) or DEFAULT_BUYER_CANCEL_MINUTES)
 
 
-def advance(conn: sqlite3.Connection, delta: timedelta | BusinessDays | str) -> dict:
-    """Move the portal clock forward and run the sweep; returns the new time and what the
-    sweep did. The clock never goes back: history would stop making sense."""
+def move(conn: sqlite3.Connection, delta: timedelta | BusinessDays | str) -> datetime:
+    """Move the portal clock forward; returns the new time. The clock never goes back:
+    history would stop making sense. (orders.advance_clock also runs the sweep.)"""
     if isinstance(delta, str):
         delta = parse_duration(delta)
     with db.transaction(conn):
@@ -138,12 +138,4 @@ def advance(conn: sqlite3.Connection, delta: timedelta | BusinessDays | str) -> 
             raise ValueError("the portal clock only moves forward")
         new_offset = offset_seconds(conn) + (target - before).total_seconds()
         db.set_meta(conn, "clock_offset_seconds", new_offset)
-    result = sweep(conn, now=target)
-    return {"now": iso(target), **result}
-
-
-def sweep(conn: sqlite3.Connection, now: datetime | None = None) -> dict:
-    """Auto-cancel Unshipped orders past their deadline and expire old Pending orders."""
-    from mock_portal import orders
-
-    return orders.run_sweep(conn, now=now)
+    return target

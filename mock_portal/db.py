@@ -227,29 +227,6 @@ def wipe(conn: sqlite3.Connection) -> None:
     set_meta(conn, "clock_offset_seconds", 0)
 
 
-def seed_settings(config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    settings = {
-        "seed": config.get("SEED", 1),
-        "orders": config.get("ORDERS", 200),
-        "demo_email": config.get("DEMO_EMAIL", "seller@example.com"),
-        "demo_password": config.get("DEMO_PASSWORD", "demo-password"),
-        "demo_totp_secret": config.get("DEMO_TOTP_SECRET", "JBSWY3DPEHPK3PXP"),
-    }
-    settings.update({key: value for key, value in overrides.items() if value is not None})
-    return settings
-
-
-def reset(conn: sqlite3.Connection, config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """Wipe and re-seed in one transaction (readers never see a half-empty portal)."""
-    from mock_portal import seed
-
-    settings = seed_settings(config, **overrides)
-    with transaction(conn):
-        wipe(conn)
-        summary = seed.seed(conn, **settings)
-    return summary
-
-
 def create_private(path: str) -> None:
     """Create the database file readable by its owner only, unless it exists: it holds
     password hashes and TOTP secrets. SQLite gives its -wal and -shm files the same mode."""
@@ -260,7 +237,8 @@ def create_private(path: str) -> None:
 
 
 def init_db(config: dict[str, Any]) -> None:
-    """Create the schema, store settings and seed a new database. Safe to call on every start."""
+    """Create the schema and store settings. Safe to call on every start. (seed.init_db also
+    seeds a new database; the portal's factory calls both.)"""
     create_private(config["DATABASE"])
     conn = connect(config["DATABASE"])
     try:
@@ -269,18 +247,12 @@ def init_db(config: dict[str, Any]) -> None:
             store_settings(conn, config)
             if get_meta(conn, "secret_key") is None:
                 set_meta(conn, "secret_key", secrets.token_hex(32))
-        if not is_seeded(conn):
-            from mock_portal import seed
-
-            with transaction(conn):
-                if not is_seeded(conn):
-                    seed.seed(conn, **seed_settings(config))
     finally:
         conn.close()
 
 
 def init_app(app: Any) -> None:
-    init_db(app.config)
+    """Per-request connections; the database itself is made by seed.init_db first."""
     app.teardown_appcontext(_close_db)
 
 

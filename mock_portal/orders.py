@@ -676,3 +676,15 @@ def _cancel_remaining(
 def seller_id_for(conn: sqlite3.Connection, email: str) -> int | None:
     row = conn.execute("SELECT id FROM sellers WHERE email = ?", (email,)).fetchone()
     return None if row is None else int(row["id"])
+
+
+def sweep(conn: sqlite3.Connection, now: datetime | None = None) -> dict:
+    """Auto-cancel Unshipped orders past their deadline and expire old Pending orders."""
+    return run_sweep(conn, now=now)
+
+
+def advance_clock(conn: sqlite3.Connection, delta: timedelta | clock.BusinessDays | str) -> dict:
+    """Move the portal clock forward and run the sweep at the new time; returns the new time
+    and what the sweep did."""
+    target = clock.move(conn, delta)
+    return {"now": clock.iso(target), **sweep(conn, now=target)}

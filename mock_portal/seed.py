@@ -16,6 +16,7 @@ import random
 import sqlite3
 import string
 from datetime import datetime, timedelta
+from typing import Any
 
 from werkzeug.security import generate_password_hash
 
@@ -409,3 +410,38 @@ def _random_spec(rng: random.Random) -> dict:
     age = timedelta(hours=rng.randint(24 * 10, 24 * 25))
     reason = rng.choice(["NoInventory", "PricingError", "GeneralAdjustment"])
     return {"status": "Canceled", "age": age, "cancel": (reason, "seller", True)}
+
+
+def reset(conn: sqlite3.Connection, config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """Wipe and re-seed in one transaction (readers never see a half-empty portal)."""
+    settings = seed_settings(config, **overrides)
+    with db.transaction(conn):
+        db.wipe(conn)
+        summary = seed(conn, **settings)
+    return summary
+
+
+def seed_settings(config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    settings = {
+        "seed": config.get("SEED", 1),
+        "orders": config.get("ORDERS", 200),
+        "demo_email": config.get("DEMO_EMAIL", "seller@example.com"),
+        "demo_password": config.get("DEMO_PASSWORD", "demo-password"),
+        "demo_totp_secret": config.get("DEMO_TOTP_SECRET", "JBSWY3DPEHPK3PXP"),
+    }
+    settings.update({key: value for key, value in overrides.items() if value is not None})
+    return settings
+
+
+def init_db(config: dict[str, Any]) -> None:
+    """Create the schema, store settings and seed a new (empty) database; safe on every start,
+    and by several processes at once (the check is repeated inside the write lock)."""
+    db.init_db(config)
+    conn = db.connect(config["DATABASE"])
+    try:
+        if not db.is_seeded(conn):
+            with db.transaction(conn):
+                if not db.is_seeded(conn):
+                    seed(conn, **seed_settings(config))
+    finally:
+        conn.close()

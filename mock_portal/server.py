@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mock_portal import clock, db
+from mock_portal import db, seed
+from mock_portal import orders as orders_domain
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Sweeper(threading.Thread):
             try:
                 conn = db.connect(self.database)
                 try:
-                    clock.sweep(conn)
+                    orders_domain.sweep(conn)
                 finally:
                     conn.close()
             except Exception:  # one failed sweep must not end the portal
@@ -260,7 +261,7 @@ def open_app(config: dict[str, Any], *, reset: bool = False) -> tuple[Any, list[
         conn = db.connect(str(path))
         try:
             if reset and existed:
-                db.reset(conn, app.config)
+                seed.reset(conn, app.config)
                 notes.append(f"Database {path} reset and seeded again.")
             elif existed:
                 seeded = (db.get_meta(conn, "seed"), db.get_meta(conn, "orders"))

@@ -129,7 +129,7 @@ def portal_db(portal_app):
 @pytest.fixture(scope="session")
 def _seeded_template(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("template") / "portal.db"
-    db.init_db({"DATABASE": str(path), "SEED": SESSION_SEED, "ORDERS": FRESH_ORDERS})
+    seed.init_db({"DATABASE": str(path), "SEED": SESSION_SEED, "ORDERS": FRESH_ORDERS})
     # Fold the WAL into the main file so a plain file copy carries everything.
     conn = db.connect(str(path))
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

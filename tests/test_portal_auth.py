@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from mock_portal import clock, create_app, db, faults, totp
+from mock_portal import create_app, db, faults, totp
+from mock_portal import orders as orders_domain
 from mock_portal.views import auth as auth_views
 from mock_portal.views.auth import DEVICE_COOKIE, MFA_STEP_SECONDS, safe_next
 
@@ -102,7 +103,7 @@ def session_rows(app, email=EMAIL):
 def advance_clock(app, delta: timedelta) -> None:
     conn = db.connect(app.config["DATABASE"])
     try:
-        clock.advance(conn, delta)
+        orders_domain.advance_clock(conn, delta)
     finally:
         conn.close()
 

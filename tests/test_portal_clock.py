@@ -73,9 +73,9 @@ def test_sweep_cancels_exactly_at_the_deadline(domain_conn, preset, deadline):
     oid = CASES["same_sku_1"]
     set_ship_by(domain_conn, oid, at("2026-11-27T08:00:00Z"))
     before = at(deadline) - timedelta(seconds=1)
-    assert oid not in clock.sweep(domain_conn, now=before)["auto_cancelled"]
+    assert oid not in orders.sweep(domain_conn, now=before)["auto_cancelled"]
     assert orders.get_order(domain_conn, None, oid)["status"] == "Unshipped"
-    result = clock.sweep(domain_conn, now=at(deadline))
+    result = orders.sweep(domain_conn, now=at(deadline))
     assert oid in result["auto_cancelled"]
     order = orders.get_order(domain_conn, None, oid)
     assert order["status"] == "Canceled"
@@ -87,7 +87,7 @@ def test_sweep_cancels_exactly_at_the_deadline(domain_conn, preset, deadline):
     assert sorted(m["to"] for m in sent) == sorted(["seller@example.com", order["buyer_email"]])
     assert any("counts toward your Order Cancellation Rate" in m["body"] for m in sent)
     # A second sweep finds nothing more to do for it.
-    assert oid not in clock.sweep(domain_conn, now=at(deadline))["auto_cancelled"]
+    assert oid not in orders.sweep(domain_conn, now=at(deadline))["auto_cancelled"]
     assert orders.get_order(domain_conn, None, oid)["cancel_events"] == 1
 
 
@@ -95,16 +95,16 @@ def test_near_deadline_order_goes_an_hour_after_seeding(domain_conn):
     oid = CASES["near_auto_cancel"]
     ship_by = at(orders.get_order(domain_conn, None, oid)["ship_by"])
     deadline = clock.auto_cancel_deadline(ship_by, "seed-30d")
-    assert clock.sweep(domain_conn, now=deadline - timedelta(minutes=1))["auto_cancelled"] == []
-    assert clock.sweep(domain_conn, now=deadline)["auto_cancelled"] == [oid]
+    assert orders.sweep(domain_conn, now=deadline - timedelta(minutes=1))["auto_cancelled"] == []
+    assert orders.sweep(domain_conn, now=deadline)["auto_cancelled"] == [oid]
 
 
 def test_pending_orders_expire_after_21_days_without_counting(domain_conn):
     oid = CASES["pending"]
     purchased = at(orders.get_order(domain_conn, None, oid)["purchase_date"])
     expiry = purchased + timedelta(days=21)
-    assert oid not in clock.sweep(domain_conn, now=expiry - timedelta(seconds=1))["expired"]
-    assert oid in clock.sweep(domain_conn, now=expiry)["expired"]
+    assert oid not in orders.sweep(domain_conn, now=expiry - timedelta(seconds=1))["expired"]
+    assert oid in orders.sweep(domain_conn, now=expiry)["expired"]
     order = orders.get_order(domain_conn, None, oid)
     assert order["status"] == "Canceled"
     assert order["cancelled_by"] == "marketplace"
@@ -115,7 +115,7 @@ def test_pending_orders_expire_after_21_days_without_counting(domain_conn):
 
 def test_shipped_and_cancelled_orders_are_never_swept(domain_conn):
     far = clock.now(domain_conn) + timedelta(days=400)
-    result = clock.sweep(domain_conn, now=far)
+    result = orders.sweep(domain_conn, now=far)
     swept = set(result["auto_cancelled"]) | set(result["expired"])
     assert CASES["shipped"] not in swept
     assert CASES["cancelled_counted"] not in swept
@@ -130,7 +130,7 @@ def test_shipped_and_cancelled_orders_are_never_swept(domain_conn):
 
 def test_advance_moves_the_clock_and_sweeps(domain_conn):
     start = clock.now(domain_conn)
-    result = clock.advance(domain_conn, "2h")
+    result = orders.advance_clock(domain_conn, "2h")
     moved = clock.now(domain_conn) - start
     assert timedelta(hours=2) <= moved < timedelta(hours=2, seconds=30)
     assert result["auto_cancelled"] == [CASES["near_auto_cancel"]]
@@ -143,7 +143,7 @@ def test_advance_moves_the_clock_and_sweeps(domain_conn):
 
 def test_advance_by_business_days(domain_conn):
     start = clock.now(domain_conn)
-    clock.advance(domain_conn, "5bd")
+    orders.advance_clock(domain_conn, "5bd")
     moved = clock.now(domain_conn) - start
     assert timedelta(days=7) <= moved < timedelta(days=7, seconds=30)
 

@@ -7,12 +7,12 @@ import sqlite3
 
 import pytest
 
-from mock_portal import clock, create_app, db, orders
+from mock_portal import clock, create_app, db, orders, seed
 
 
 def test_connect_sets_the_pragmas(tmp_path):
     path = str(tmp_path / "p.db")
-    db.init_db({"DATABASE": path, "ORDERS": 2})
+    seed.init_db({"DATABASE": path, "ORDERS": 2})
     conn = db.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -46,11 +46,11 @@ def test_transaction_commits(domain_conn):
 def test_init_is_idempotent_and_never_reseeds(tmp_path):
     path = str(tmp_path / "p.db")
     config = {"DATABASE": path, "ORDERS": 10}
-    db.init_db(config)
+    seed.init_db(config)
     conn = db.connect(path)
     oid = conn.execute("SELECT id FROM orders WHERE status = 'Unshipped' LIMIT 1").fetchone()[0]
     orders.confirm_shipment(conn, seller_id=None, order_id=oid)
-    db.init_db(config)
+    seed.init_db(config)
     assert orders.get_order(conn, None, oid)["status"] == "Shipped"
     assert conn.execute("SELECT COUNT(*) FROM sellers").fetchone()[0] == 2
 
@@ -66,22 +66,22 @@ def test_secret_key_is_stored_once(tmp_path):
 
 def test_settings_from_config_win_at_every_start(tmp_path):
     path = str(tmp_path / "p.db")
-    db.init_db({"DATABASE": path, "ORDERS": 2, "AUTO_CANCEL": "amazon-7bd"})
+    seed.init_db({"DATABASE": path, "ORDERS": 2, "AUTO_CANCEL": "amazon-7bd"})
     conn = db.connect(path)
     assert clock.preset(conn) == "amazon-7bd"
-    db.init_db({"DATABASE": path, "AUTO_CANCEL": "seed-30d"})
+    seed.init_db({"DATABASE": path, "AUTO_CANCEL": "seed-30d"})
     assert clock.preset(conn) == "seed-30d"
 
 
 def test_reset_wipes_reseeds_and_rewinds_the_clock(domain_conn):
     oid = domain_conn.execute("SELECT id FROM orders LIMIT 1").fetchone()[0]
-    clock.advance(domain_conn, "3d")
+    orders.advance_clock(domain_conn, "3d")
     domain_conn.execute(
         "INSERT INTO mail(to_addr, from_addr, subject, body, kind, sent_at) "
         "VALUES ('x@y', 'a@b', 's', 'b', 'cancellation', '2026-01-01T00:00:00Z')"
     )
     key = db.get_meta(domain_conn, "secret_key")
-    summary = db.reset(domain_conn, {"SEED": 2, "ORDERS": 7})
+    summary = seed.reset(domain_conn, {"SEED": 2, "ORDERS": 7})
     assert summary["seed"] == 2 and summary["orders"] == 7
     assert clock.offset_seconds(domain_conn) == 0
     assert orders.get_order(domain_conn, None, oid) is None
@@ -126,11 +126,11 @@ def test_a_database_made_again_at_the_same_path_gets_a_new_connection(tmp_path):
 
 def test_a_database_from_before_single_use_codes_gains_the_column(tmp_path):
     path = str(tmp_path / "old.db")
-    db.init_db({"DATABASE": path, "ORDERS": 2})
+    seed.init_db({"DATABASE": path, "ORDERS": 2})
     conn = db.connect(path)
     conn.execute("ALTER TABLE sellers DROP COLUMN totp_last_step")
     conn.close()
-    db.init_db({"DATABASE": path, "ORDERS": 2})
+    seed.init_db({"DATABASE": path, "ORDERS": 2})
     conn = db.connect(path)
     try:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(sellers)")}

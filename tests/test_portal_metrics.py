@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from mock_portal import clock, db, metrics, orders
+from mock_portal import clock, db, metrics, orders, seed
 
 NOW = clock.parse_iso("2026-11-26T12:00:00Z")
 
@@ -15,7 +15,7 @@ NOW = clock.parse_iso("2026-11-26T12:00:00Z")
 def empty_conn(tmp_path):
     """A portal whose demo seller has no orders: every order in a test is placed by it."""
     path = str(tmp_path / "metrics.db")
-    db.init_db({"DATABASE": path, "ORDERS": 0})
+    seed.init_db({"DATABASE": path, "ORDERS": 0})
     conn = db.connect(path)
     yield conn
     conn.close()
@@ -110,7 +110,7 @@ def test_auto_cancellation_counts_and_old_orders_join_the_total(empty_conn):
     for n in range(1, 10):
         place(empty_conn, n, age=timedelta(hours=n))
     old = place(empty_conn, 50, age=timedelta(days=40))
-    swept = clock.sweep(empty_conn, now=NOW)
+    swept = orders.sweep(empty_conn, now=NOW)
     assert swept["auto_cancelled"] == [old]
     result = metrics.cancellation_rate(empty_conn, demo(empty_conn), now=NOW)
     assert (result["cancelled"], result["total"]) == (1, 10)

@@ -16,7 +16,7 @@ RELAY = re.compile(r"^[a-z0-9]{15}@marketplace\.example$")
 
 def make(tmp_path, name, **config):
     path = str(tmp_path / f"{name}.db")
-    db.init_db({"DATABASE": path, **config})
+    seed.init_db({"DATABASE": path, **config})
     return db.connect(path)
 
 
@@ -154,7 +154,7 @@ def test_one_order_is_an_hour_before_its_deadline(tmp_path, preset):
     else:
         assert timedelta(minutes=55) < left <= timedelta(hours=1)
     # Nothing else is due before it.
-    due = clock.sweep(conn, now=deadline - timedelta(seconds=1))
+    due = orders.sweep(conn, now=deadline - timedelta(seconds=1))
     assert due["auto_cancelled"] == []
 
 

@@ -166,13 +166,14 @@ def reset(db_path: str | None, seed: int, orders: int) -> None:
         seller-agent portal reset --db /tmp/portal.db --seed 7 --orders 2000
     """
     from mock_portal import db, server
+    from mock_portal import seed as seeding
 
     try:
         config = server.build_config(db_path=db_path, seed=seed, orders=orders)
         app, _ = server.open_app(config)
         conn = db.connect(config["DATABASE"])
         try:
-            summary = db.reset(conn, app.config)
+            summary = seeding.reset(conn, app.config)
         finally:
             conn.close()
     except server.PortalError as error:

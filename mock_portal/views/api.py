@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from mock_portal import access, clock, db, faults, mail, metrics, orders
+from mock_portal import seed as seeding
 
 bp = Blueprint("api", __name__, url_prefix="/mock/api")
 
@@ -249,12 +250,12 @@ def move_clock() -> Response:
     advance = data.get("advance")
     if advance is None:
         if "auto_cancel" in data or data.get("sweep"):
-            return jsonify({"now": clock.iso(clock.now(conn)), **clock.sweep(conn)})
+            return jsonify({"now": clock.iso(clock.now(conn)), **orders.sweep(conn)})
         return _error(400, 'give {"advance": "31d"} (units d, h, m, s, bd)')
     if not isinstance(advance, str):
         return _error(400, 'advance must be a string such as "31d" (units d, h, m, s, bd)')
     try:
-        result = clock.advance(conn, advance)
+        result = orders.advance_clock(conn, advance)
     except ValueError as error:
         return _error(400, f"advance: {error}")
     return jsonify(result)
@@ -305,7 +306,7 @@ def _reseed(data: dict[str, Any]) -> Response:
     for name, high in (("seed", MAX_SEED), ("orders", MAX_ORDERS)):
         if name in data:
             overrides[name] = _whole(data[name], name, 0, high)
-    summary = db.reset(db.get_db(), current_app.config, **overrides)
+    summary = seeding.reset(db.get_db(), current_app.config, **overrides)
     faults.state(current_app).set(faults.FaultSettings())
     return jsonify(summary)
 
