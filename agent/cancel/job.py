@@ -29,6 +29,8 @@ class CancelRequest:
     reason: str | None = None
     memo: str | None = None
     strict: bool = False
+    encoding: str | None = None  # of the input files, when their content cannot show it
+    sheet: str | None = None  # of .xlsx inputs (default: the first)
     portal: str = "http://127.0.0.1:8600"
     journal: str | None = None
     resume: str | None = None  # a run id or "last"
@@ -216,7 +218,11 @@ def execute_cancel(
                 default_reason=request.reason,
                 strict=request.strict,
                 stdin=stdin,
+                encoding=request.encoding,
+                sheet=request.sheet,
             )
+            for note in rowset.notes:
+                say(f"Note: {note}")
             rowset = bind_rows(flow, rowset, shared)
             for problem in rowset.problems:
                 say(f"Warning: {problem} (skipped)")
