@@ -40,10 +40,12 @@ def test_amazon_report_column_tab_separated(tmp_path):
     assert read_order_rows([path]).keys == [A, B]
 
 
-def test_first_column_when_no_known_header(tmp_path):
+def test_first_column_only_without_a_header(tmp_path):
+    # An unknown header is an error naming the columns, never a guess that column 0 is ids.
     with_header = write(tmp_path, "h.csv", f"id,who\n{A},x\n")
     without_header = write(tmp_path, "n.csv", f"{A},x\n{B},y\n")
-    assert read_order_rows([with_header]).keys == [A]
+    with pytest.raises(InputError, match=r"h.csv:1: no order id column \(columns: id, who\)"):
+        read_order_rows([with_header])
     assert read_order_rows([without_header]).keys == [A, B]
 
 
@@ -138,9 +140,12 @@ def test_unreadable_files(tmp_path):
         read_order_rows([str(tmp_path / "missing.csv")])
     with pytest.raises(InputError, match="is a directory"):
         read_order_rows([str(tmp_path)])
+    binary = write(tmp_path, "binary.csv", b"order_id\n\x81\x00\xff\xfe\x81\n")
+    with pytest.raises(InputError, match="binary.csv: not text in any encoding tried"):
+        read_order_rows([binary])
     latin = write(tmp_path, "latin.csv", b"order_id\n\xe9\n")
     with pytest.raises(InputError, match="latin.csv: not UTF-8 text"):
-        read_order_rows([latin])
+        read_order_rows([latin], encoding="utf-8")
 
 
 def test_generic_rows_bound_to_params(tmp_path):

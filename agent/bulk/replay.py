@@ -24,6 +24,8 @@ class RowsRequest:
     key: str | None = None  # the key column (default: the flow's first required param)
     shared: Mapping[str, Any] = field(default_factory=dict)  # -p params for every row
     strict: bool = False
+    encoding: str | None = None  # of the rows file, when its content cannot show it
+    sheet: str | None = None  # of an .xlsx rows file (default: the first)
     journal: str | None = None
     resume: str | None = None
     secrets_path: str | None = None
@@ -39,6 +41,7 @@ class RowsOutcome:
     run_id: str | None = None
     result: BulkResult | None = None
     message: str | None = None
+    problems: list[Any] = field(default_factory=list)  # rows skipped, each naming file:line
 
 
 def key_column(flow: Any, chosen: str | None) -> str:
@@ -85,13 +88,17 @@ def execute_rows(
                 columns=flow.params,
                 strict=request.strict,
                 stdin=stdin,
+                encoding=request.encoding,
+                sheet=request.sheet,
             )
+            for note in rowset.notes:
+                say(f"Note: {note}")
             shared = dict(request.shared)
             rowset = bind_rows(flow, rowset, shared)
             for problem in rowset.problems:
                 say(f"Warning: {problem} (skipped)")
             if not rowset.rows:
-                return RowsOutcome(2, message="no valid rows to run")
+                return RowsOutcome(2, message="no valid rows to run", problems=rowset.problems)
             portal = request.portal
             journal = Journal(request.journal, redact=secrets.redact)
             run_id = start_run(

@@ -1,13 +1,24 @@
-"""Input rows for bulk runs: reading files people hand the tool, and generic CSV rows bound to a
-flow's params. Everything is validated before any browser starts, and every problem names its
-file and line ("orders.csv:7: malformed order id '12-34'")."""
+"""Input rows for bulk runs: reading the files people hand the tool, and generic rows bound to
+a flow's params. Everything is validated before any browser starts, and every problem names its
+file and line ("orders.csv:7: malformed order id '12-34'").
+
+The files are what spreadsheets write: CSV or tab-separated text in UTF-8 or UTF-16, or in the
+code page of the Windows that saved it (GB18030/GBK in China, Big5 in Taiwan, Shift_JIS in
+Japan, EUC-KR in Korea, Windows-1252 in Europe and the Americas), and .xlsx workbooks. A
+legacy encoding is never guessed blindly: it is chosen only when the file's own content
+settles it, and otherwise the user is asked for --encoding.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 import sys
-from collections.abc import Iterable, Mapping
+import unicodedata
+import zipfile
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,54 +53,337 @@ class InputRow:
 class RowSet:
     rows: list[InputRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # How an input was understood when that was a judgement (a legacy encoding chosen because
+    # only it reads as ordinary text): said to the user before the run.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def keys(self) -> list[str]:
         return [row.key for row in self.rows]
 
 
-def read_text(source: str, stdin: TextIO | None) -> tuple[str, str]:
-    """(display name, text) with a UTF-8 byte-order mark and Windows line ends removed."""
+class NumberCell(str):
+    """A spreadsheet cell that held a number, as text ("10.5", "3"). `exact` is false when the
+    number is too long for Excel's 15 significant digits, so the digits typed are lost."""
+
+    exact: bool = True
+
+    def __new__(cls, value: int | float) -> NumberCell:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            text = str(int(value))
+        else:
+            text = repr(value) if isinstance(value, float) else str(value)
+        cell = super().__new__(cls, text)
+        cell.exact = abs(value) < 10**15
+        return cell
+
+
+# Legacy encodings tried, in the order named in messages, with the name people know them by.
+# Each decoder is the Windows superset of its standard (what Excel writes): GBK is within
+# GB18030, Shift_JIS within cp932, EUC-KR within cp949.
+LEGACY_ENCODINGS = {
+    "gb18030": "GB18030/GBK (Chinese)",
+    "big5": "Big5 (Chinese)",
+    "cp932": "Shift_JIS (Japanese)",
+    "cp949": "EUC-KR (Korean)",
+    "cp1252": "Windows-1252 (Western)",
+}
+_SUPERSETS = {
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "shift_jis": "cp932",
+    "euc_kr": "cp949",
+    "latin_1": "cp1252",
+    "iso8859_1": "cp1252",
+}
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Punctuation a Western text in Windows-1252 commonly has beside its letters.
+_WESTERN_PUNCTUATION = set("€‘’‚“”„–—…•·°×÷«»¡¿ºª§©®™\u00a0")
+
+
+def _encoding_name(name: str) -> str:
+    try:
+        found = codecs.lookup(name).name
+    except LookupError:
+        raise InputError(f"--encoding: unknown encoding {name!r}") from None
+    return _SUPERSETS.get(found.replace("-", "_"), found)
+
+
+def _common_in(encoding: str, char: str) -> bool:
+    """Whether `char` is one a text written in `encoding` ordinarily has. A reading in the
+    wrong code page is strictly valid surprisingly often, but it lands on rare characters:
+    GBK bytes read as Shift_JIS give half-width katakana, Shift_JIS read as GBK gives
+    ideographs outside GB2312, CJK bytes read as Windows-1252 give runs of symbols."""
+    if char.isascii():
+        return True
+    category = unicodedata.category(char)
+    if category in ("Cc", "Co", "Cn", "Cs"):
+        return False
+    if encoding == "gb18030":
+        try:
+            return len(char.encode("gb2312")) == 2
+        except UnicodeEncodeError:
+            return False
+    if encoding == "big5":
+        encoded = char.encode("big5")
+        return len(encoded) == 2 and encoded <= b"\xc6\x7e"  # symbols and the common hanzi
+    if encoding == "cp932":
+        encoded = char.encode("cp932")
+        # JIS X 0208 (kana, symbols, both kanji levels) and NEC's symbols; not half-width
+        # katakana (one byte) nor the IBM extensions (0xED.., 0xFA..).
+        return len(encoded) == 2 and (encoded[0] <= 0x9F or 0xE0 <= encoded[0] <= 0xEA)
+    if encoding == "cp949":
+        try:
+            encoded = char.encode("euc_kr")
+        except UnicodeEncodeError:
+            return False
+        # KS X 1001's 2,350 syllables and symbols; Python spells other syllables as 8-byte
+        # jamo sequences. Hanja are rare in Korean text today.
+        return len(encoded) == 2 and "CJK UNIFIED" not in unicodedata.name(char, "")
+    if encoding == "cp1252":
+        return category.startswith("L") or char in _WESTERN_PUNCTUATION
+    return True
+
+
+def _ordinary(encoding: str, text: str) -> bool:
+    if not all(_common_in(encoding, char) for char in set(text)):
+        return False
+    if encoding == "cp1252":
+        # Accented letters come one or two at a time in Western words ("Füße"); a double-byte
+        # text read one byte per character makes longer runs, symbols among them.
+        for run in re.findall(r"[^\x00-\x7f]{2,}", text):
+            if len(run) > 2 or not all(char.isalpha() for char in run):
+                return False
+    return True
+
+
+def _cells(text: str) -> set[str]:
+    return {fold(cell.strip(" \"'")) for cell in re.split(r"[,\t;\n]", text)}
+
+
+def _tried() -> str:
+    return ", ".join(["UTF-8", "UTF-16", *LEGACY_ENCODINGS.values()])
+
+
+def decode(
+    data: bytes, name: str, *, encoding: str | None = None, vocabulary: Collection[str] = ()
+) -> tuple[str, str | None]:
+    """The text of a file, and a note when its encoding was a judgement.
+
+    In order: a byte-order mark; --encoding; UTF-8 (legacy text is almost never valid UTF-8);
+    UTF-16 without a mark (every other byte zero); then the legacy encodings: one whose reading
+    contains known words (`vocabulary`: header names, reason labels, already folded) wins;
+    else one that is the only reading made of ordinary characters. Anything else is refused
+    with the encodings tried and the --encoding to pass."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), None
+            except UnicodeDecodeError as error:
+                raise InputError(
+                    f"{name}: starts with a {codec.upper()} byte-order mark but is not "
+                    f"{codec.upper()} ({error.reason} at byte {error.start})"
+                ) from None
+    if encoding is not None:
+        codec = _encoding_name(encoding)
+        try:
+            return data.decode(codec), None
+        except UnicodeDecodeError as error:
+            shown = "UTF-8" if codec == "utf-8" else codec
+            raise InputError(
+                f"{name}: not {shown} text ({error.reason} at byte {error.start})"
+            ) from None
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    if len(data) >= 4 and len(data) % 2 == 0:
+        for codec, zeros in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
+            if zeros.count(0) > len(zeros) * 0.7:
+                try:
+                    return data.decode(codec), None
+                except UnicodeDecodeError:
+                    break
+    readings = {}
+    for codec in LEGACY_ENCODINGS:
+        try:
+            readings[codec] = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    known = {word for word in vocabulary if not word.isascii()}
+    told = [codec for codec, text in readings.items() if known & _cells(text)]
+    if len(told) == 1:
+        return readings[told[0]], None
+    ordinary = [codec for codec, text in readings.items() if _ordinary(codec, text)]
+    if not told and len(ordinary) == 1:
+        codec = ordinary[0]
+        return readings[codec], (
+            f"{name}: not UTF-8; read as {LEGACY_ENCODINGS[codec]}, the only encoding in which "
+            f"it is ordinary text (pass --encoding NAME if that is wrong)"
+        )
+    if not readings:
+        raise InputError(
+            f"{name}: not text in any encoding tried ({_tried()}); save it as UTF-8 CSV or "
+            "pass --encoding NAME"
+        )
+    candidates = told or ordinary or list(readings)
+    shown = " or ".join(LEGACY_ENCODINGS[codec] for codec in candidates)
+    raise InputError(
+        f"{name}: cannot tell the text encoding: not UTF-8, and it reads as {shown} "
+        f"(tried {_tried()}); pass --encoding {' or '.join(candidates)}, or save it as "
+        "CSV UTF-8"
+    )
+
+
+def fold(text: str) -> str:
+    """A header name as compared: compatibility forms unified (full-width letters), case,
+    spaces and punctuation ignored ("Order ID", "order-id", "ORDER_ID", "OrderId" are one)."""
+    return "".join(
+        char for char in unicodedata.normalize("NFKC", text).casefold() if char.isalnum()
+    )
+
+
+def clean_cell(text: str) -> str:
+    """A cell without compatibility forms, invisible characters (zero-width spaces, byte-order
+    marks, direction marks) or surrounding white space."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(char for char in text if unicodedata.category(char) != "Cf").strip()
+
+
+def find_column(header: list[str], names: Iterable[str]) -> int | None:
+    folded = [fold(cell) for cell in header]
+    for name in names:
+        if fold(name) in folded:
+            return folded.index(fold(name))
+    return None
+
+
+@dataclass
+class Table:
+    """A file's records as (line, cells): the line a person sees in an editor, or the row
+    number in a workbook. `text` is the decoded text of a text file (None for a workbook)."""
+
+    name: str
+    records: list[tuple[int, list[str]]]
+    text: str | None = None
+    note: str | None = None
+
+
+def _read_input(source: str, stdin: TextIO | None) -> tuple[str, bytes | str]:
     if source == "-":
         stream = stdin if stdin is not None else sys.stdin
-        raw = stream.read()
-        name = "<stdin>"
-    else:
-        path = Path(source)
-        try:
-            raw = path.read_bytes().decode("utf-8-sig")
-        except FileNotFoundError as error:
-            raise InputError(f"{source}: no such file") from error
-        except IsADirectoryError as error:
-            raise InputError(f"{source}: is a directory, not a file") from error
-        except UnicodeDecodeError as error:
+        # The bytes when there are any, so stdin's encoding is found like a file's.
+        buffer = getattr(stream, "buffer", None)
+        return "<stdin>", buffer.read() if buffer is not None else stream.read()
+    try:
+        return source, Path(source).read_bytes()
+    except FileNotFoundError as error:
+        raise InputError(f"{source}: no such file") from error
+    except IsADirectoryError as error:
+        raise InputError(f"{source}: is a directory, not a file") from error
+    except OSError as error:
+        raise InputError(f"{source}: {error.strerror}") from error
+
+
+def read_table(
+    source: str,
+    stdin: TextIO | None = None,
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    vocabulary: Collection[str] = (),
+) -> Table:
+    """A CSV/tab-separated/plain text file or an .xlsx workbook ("-" is stdin) as records."""
+    name, data = _read_input(source, stdin)
+    note = None
+    if isinstance(data, bytes):
+        if data.startswith(b"\xd0\xcf\x11\xe0"):
             raise InputError(
-                f"{source}: not UTF-8 text ({error.reason} at byte {error.start})"
-            ) from error
-        except OSError as error:
-            raise InputError(f"{source}: {error.strerror}") from error
-        name = source
-    raw = raw.removeprefix("\ufeff")
-    return name, raw.replace("\r\n", "\n").replace("\r", "\n")
+                f"{name}: an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV UTF-8"
+            )
+        if data.startswith(b"PK\x03\x04") or name.lower().endswith((".xlsx", ".xlsm")):
+            return _read_workbook(name, data, sheet)
+        text, note = decode(data, name, encoding=encoding, vocabulary=vocabulary)
+    else:
+        text = data
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return Table(name, _text_records(name, text), text, note)
+
+
+def sniff_delimiter(text: str) -> str:
+    """Tab when the first line has one (Excel's "Unicode Text", Seller Central's reports),
+    else semicolon when it outnumbers commas (Excel's CSV where the decimal mark is a comma),
+    else comma. Quoted text is not counted."""
+    first = next((line for line in text.split("\n") if line.strip()), "")
+    first = re.sub(r'"[^"]*"', "", first)
+    if "\t" in first:
+        return "\t"
+    return ";" if first.count(";") > first.count(",") else ","
 
 
 def looks_like_csv(name: str, text: str) -> bool:
     if name.lower().endswith((".csv", ".tsv")):
         return True
     first = next((line for line in text.split("\n") if line.strip()), "")
-    return "," in first or "\t" in first
+    return any(mark in first for mark in ",\t;")
 
 
-def _fold(text: str) -> str:
-    return text.strip().casefold().replace(" ", "_").replace("-", "_")
+def _text_records(name: str, text: str) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
+    records = []
+    line = 1
+    try:
+        for record in reader:
+            records.append((line, record))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        raise InputError(f"{name}:{line}: not readable as CSV ({error})") from None
+    return records
 
 
-def find_column(header: list[str], names: Iterable[str]) -> int | None:
-    folded = [_fold(cell) for cell in header]
-    for name in names:
-        if _fold(name) in folded:
-            return folded.index(_fold(name))
-    return None
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return NumberCell(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _read_workbook(name: str, data: bytes, sheet: str | None) -> Table:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, SyntaxError) as error:
+        raise InputError(f"{name}: not a readable .xlsx workbook ({error})") from None
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InputError(f"{name}: no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+        if not book.worksheets:
+            raise InputError(f"{name}: the workbook has no worksheet")
+        worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+        records = []
+        for line, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(value) for value in values]
+            while cells and cells[-1] == "":
+                cells.pop()
+            records.append((line, cells))
+    finally:
+        book.close()
+    return Table(name, records)
 
 
 def finish(rowset: RowSet, names: list[str], strict: bool, what: str) -> RowSet:
@@ -107,6 +401,16 @@ def finish(rowset: RowSet, names: list[str], strict: bool, what: str) -> RowSet:
     return rowset
 
 
+def inexact_number(column: str, cell: str) -> str | None:
+    """The problem with a cell Excel stored as a number too long to keep its digits."""
+    if isinstance(cell, NumberCell) and not cell.exact:
+        return (
+            f"{column} is the number {cell}, too long for Excel to keep exactly (format the "
+            "column as Text in Excel and type it again)"
+        )
+    return None
+
+
 def read_param_rows(
     source: str,
     *,
@@ -114,30 +418,35 @@ def read_param_rows(
     columns: Mapping[str, Any] | None = None,
     strict: bool = False,
     stdin: TextIO | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
 ) -> RowSet:
-    """Generic rows for `run FLOW --rows FILE.csv`: each CSV row becomes a params dict (header
-    names are param names), keyed by `key_column`. When `columns` (a flow's params mapping) is
-    given, a header that names no param is an error. Blank and duplicate keys are problems."""
-    name, text = read_text(source, stdin)
-    delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
-    records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    while records and not any(cell.strip() for cell in records[0]):
-        records.pop(0)
+    """Generic rows for `run FLOW --rows FILE`: each row of a CSV, tab-separated text or .xlsx
+    sheet becomes a params dict (header names are param names), keyed by `key_column`. When
+    `columns` (a flow's params mapping) is given, a header that names no param is an error.
+    Blank and duplicate keys are problems."""
+    vocabulary = {fold(name) for name in [key_column, *(columns or {})]}
+    table = read_table(source, stdin, encoding=encoding, sheet=sheet, vocabulary=vocabulary)
+    name = table.name
+    records = [(line, record) for line, record in table.records if any(c.strip() for c in record)]
     if not records:
         raise InputError(f"{name}: empty file, expected a header row")
-    header = [cell.strip() for cell in records[0]]
+    header_line, header_cells = records[0]
+    header = [clean_cell(cell) for cell in header_cells]
     if key_column not in header:
-        raise InputError(f"{name}:1: no column {key_column!r} (columns: {', '.join(header)})")
+        raise InputError(
+            f"{name}:{header_line}: no column {key_column!r} (columns: {', '.join(header)})"
+        )
     if columns is not None:
         unknown = [column for column in header if column and column not in columns]
         if unknown:
-            raise InputError(f"{name}:1: column {unknown[0]!r} is not a param of the flow")
-    rowset = RowSet()
+            raise InputError(
+                f"{name}:{header_line}: column {unknown[0]!r} is not a param of the flow"
+            )
+    rowset = RowSet(notes=[table.note] if table.note else [])
     seen: dict[str, int] = {}
     key_index = header.index(key_column)
-    for line, record in enumerate(records[1:], start=2):
-        if not any(cell.strip() for cell in record):
-            continue
+    for line, record in records[1:]:
         if len(record) > len(header):
             rowset.problems.append(
                 Problem(name, line, f"{len(record)} cells but the header has {len(header)}")
@@ -148,6 +457,19 @@ def read_param_rows(
             for index, column in enumerate(header)
             if column and index < len(record) and record[index].strip() != ""
         }
+        inexact = next(
+            (
+                problem
+                for index, column in enumerate(header)
+                if column and index < len(record)
+                for problem in [inexact_number(column, record[index])]
+                if problem
+            ),
+            None,
+        )
+        if inexact:
+            rowset.problems.append(Problem(name, line, inexact))
+            continue
         key = record[key_index].strip() if key_index < len(record) else ""
         if not key:
             rowset.problems.append(Problem(name, line, f"missing {key_column}"))

@@ -10,14 +10,17 @@ orders by id, because that is the mistake a careful operator wants to hear about
 from __future__ import annotations
 
 import json
+import math
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from agent.errors import UserError
+from agent.report import format_rate
 
 DEFAULT_MAX_CANCEL_RATE = 2.5  # percent; Amazon's target for the Order Cancellation Rate
 CANCELLABLE_STATUSES = {"Unshipped", "PartiallyShipped"}
@@ -43,6 +46,22 @@ class Metrics:
         """Percent."""
         return 100.0 * self.cancelled / self.total if self.total else 0.0
 
+    @property
+    def exact_rate(self) -> Fraction:
+        """Percent, exactly: what limits are compared with, so that a limit printed with two
+        decimals means what it says."""
+        return Fraction(100 * self.cancelled, self.total) if self.total else Fraction(0)
+
+    def exceeds(self, limit: float) -> bool:
+        # str(): the limit as the user typed it (2.53), not its binary neighbour.
+        return self.exact_rate > Fraction(str(limit))
+
+    def least_limit(self) -> str:
+        """The smallest limit with two decimals that this rate does not exceed: the figure a
+        refusal names for --max-cancel-rate (rounded up, never down)."""
+        hundredths = math.ceil(self.exact_rate * 100)
+        return f"{hundredths // 100}.{hundredths % 100:02d}"
+
 
 @dataclass(frozen=True)
 class PlannedOrder:
@@ -50,6 +69,7 @@ class PlannedOrder:
     reason: str | None
     request_kind: str | None = None  # "official", "message" or None; unknown counts as None
     status: str | None = None  # None when unknown: assumed cancellable
+    found: bool = True  # false when the portal listed every order of the seller but not this
 
 
 def counts_toward_rate(reason: str | None, request_kind: str | None) -> bool:
@@ -64,16 +84,22 @@ class Projection:
     counted: list[str] = field(default_factory=list)
     not_counted: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # not cancellable now: no effect
+    not_found: list[str] = field(default_factory=list)  # not this seller's, or no such order
     buyer_canceled_unofficial: list[str] = field(default_factory=list)
 
     @property
     def over_limit(self) -> bool:
-        return self.after.rate > self.limit
+        return self.after.exceeds(self.limit)
+
+    def rate_texts(self) -> tuple[str, str]:
+        """The rate before and after as every output shows them (plan, refusal, report)."""
+        return format_rate(self.before.rate), format_rate(self.after.rate, self.limit)
 
     def to_dict(self) -> dict[str, Any]:
+        # The rates unrounded: the report formats the same number the plan did.
         return {
-            "rate_before": round(self.before.rate, 4),
-            "rate_after": round(self.after.rate, 4),
+            "rate_before": self.before.rate,
+            "rate_after": self.after.rate,
             "cancelled_before": self.before.cancelled,
             "cancelled_after": self.after.cancelled,
             "total": self.after.total,
@@ -82,13 +108,14 @@ class Projection:
             "counted": self.counted,
             "not_counted": self.not_counted,
             "unchanged": self.unchanged,
+            "not_found": self.not_found,
             "buyer_canceled_unofficial": self.buyer_canceled_unofficial,
         }
 
     def summary_lines(self) -> list[str]:
+        before, after = self.rate_texts()
         lines = [
-            f"Order Cancellation Rate: {self.before.rate:.2f}% now, "
-            f"{self.after.rate:.2f}% after this run "
+            f"Order Cancellation Rate: {before} now, {after} after this run "
             f"({len(self.counted)} of the orders count, {len(self.not_counted)} do not; "
             f"limit {self.limit:g}%)"
         ]
@@ -101,6 +128,15 @@ class Projection:
                 f"official buyer request, so {'it counts' if single else 'they count'}: {shown}"
                 + (f" and {more} more" if more > 0 else "")
             )
+        for ids, what in (
+            (self.not_found, "not this seller's or not found"),
+            (self.unchanged, "not cancellable now (pending, shipped or already cancelled)"),
+        ):
+            if ids:
+                more = f" and {len(ids) - 20} more" if len(ids) > 20 else ""
+                lines.append(
+                    f"{_orders_are(len(ids))} {what}, so not counted: {', '.join(ids[:20])}{more}"
+                )
         if self.over_limit:
             lines.append(
                 f"The rate would exceed {self.limit:g}%: the run needs an explicit override "
@@ -113,6 +149,10 @@ def _orders_use(count: int) -> str:
     return "1 order uses" if count == 1 else f"{count} orders use"
 
 
+def _orders_are(count: int) -> str:
+    return "1 order is" if count == 1 else f"{count} orders are"
+
+
 def project_rate(
     metrics: Metrics, orders: Iterable[PlannedOrder], limit: float = DEFAULT_MAX_CANCEL_RATE
 ) -> Projection:
@@ -121,6 +161,9 @@ def project_rate(
     projection = Projection(before=metrics, after=metrics, limit=limit)
     added = 0
     for order in orders:
+        if not order.found:
+            projection.not_found.append(order.order_id)
+            continue
         if order.status is not None and order.status not in CANCELLABLE_STATUSES:
             projection.unchanged.append(order.order_id)
             continue
@@ -183,21 +226,36 @@ def fetch_api_snapshot(
     timeout: float = 15.0,
 ) -> tuple[Metrics, dict[str, dict[str, Any]]]:
     """The current metrics and every order of the seller, from the portal's inspection API
-    (the bundled mock portal; a real portal has none)."""
+    (the bundled mock portal; a real portal has none). Orders the API marks as another
+    seller's are left out."""
     query = f"?seller={urllib.parse.quote(seller)}" if seller else ""
     metrics = metrics_from_api(_api_get(portal, f"mock/api/metrics{query}", token, timeout))
     answer = _api_get(portal, f"mock/api/orders{query}", token, timeout)
-    orders = {order["order_id"]: order for order in answer.get("orders", [])}
+    orders = {
+        order["order_id"]: order
+        for order in answer.get("orders", [])
+        if not seller or order.get("seller") in (None, seller)
+    }
     return metrics, orders
 
 
 def planned_orders(
-    rows: Iterable[tuple[str, str | None]], known: Mapping[str, Mapping[str, Any]]
+    rows: Iterable[tuple[str, str | None]],
+    known: Mapping[str, Mapping[str, Any]],
+    *,
+    complete: bool = False,
 ) -> list[PlannedOrder]:
-    """(order id, reason) pairs joined with what the portal says of each order."""
+    """(order id, reason) pairs joined with what the portal says of each order. `complete`:
+    `known` is every order of the seller (the inspection API), so an order missing from it is
+    not the seller's to cancel; otherwise (the portal's pages) an unknown order is assumed
+    cancellable, which can only overstate the rate."""
     planned = []
     for order_id, reason in rows:
-        record = known.get(order_id) or {}
+        record = known.get(order_id)
+        if record is None and complete:
+            planned.append(PlannedOrder(order_id, reason, found=False))
+            continue
+        record = record or {}
         kind = record.get("buyer_request_kind")
         if kind is None and record.get("buyer_requested"):
             kind = "official"

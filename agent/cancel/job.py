@@ -29,6 +29,8 @@ class CancelRequest:
     reason: str | None = None
     memo: str | None = None
     strict: bool = False
+    encoding: str | None = None  # of the input files, when their content cannot show it
+    sheet: str | None = None  # of .xlsx inputs (default: the first)
     portal: str = "http://127.0.0.1:8600"
     journal: str | None = None
     resume: str | None = None  # a run id or "last"
@@ -53,7 +55,11 @@ class CancelOutcome:
 
 
 def requested_order_ids(
-    portal: str, *, token: str | None = None, facts: Callable[[], Any] | None = None
+    portal: str,
+    *,
+    seller: str | None = None,
+    token: str | None = None,
+    facts: Callable[[], Any] | None = None,
 ) -> list[str]:
     """Orders whose buyer asked officially to cancel (`--from-requests`): the Unshipped ones
     from the portal's inspection API where it has one (the bundled portal), else every order
@@ -62,7 +68,7 @@ def requested_order_ids(
     from agent.cancel.guard import GuardError, fetch_api_snapshot
 
     try:
-        _, orders = fetch_api_snapshot(portal, token=token)
+        _, orders = fetch_api_snapshot(portal, seller=seller, token=token)
     except GuardError as error:
         if facts is None or not error.answered:
             raise
@@ -115,11 +121,14 @@ def check_rate(
     rowset: RowSet,
     say: Callable[[str], None],
     facts: Callable[[], Any] | None = None,
+    *,
+    seller: str | None = None,
 ) -> tuple[Any, str | None]:
     """The projection, and an error line when the run would pass the limit unasked.
 
     The counts and each order's request come from the portal's inspection API where it has
-    one, else from its pages (facts(): Account Health and the request emails)."""
+    one (for `seller`, the signed-in account: only its own orders that can still be
+    cancelled count), else from its pages (facts(): Account Health and the request emails)."""
     from agent.cancel.guard import (
         DEFAULT_MAX_CANCEL_RATE,
         GuardError,
@@ -131,8 +140,9 @@ def check_rate(
     limit = (
         request.max_cancel_rate if request.max_cancel_rate is not None else DEFAULT_MAX_CANCEL_RATE
     )
+    complete = True
     try:
-        metrics, known = fetch_api_snapshot(request.portal, token=request.api_token)
+        metrics, known = fetch_api_snapshot(request.portal, seller=seller, token=request.api_token)
     except GuardError as error:
         if facts is None or not error.answered:
             # Unreachable: there are no pages to read either; the run will say more.
@@ -147,15 +157,16 @@ def check_rate(
         # The pages say which orders were requested officially, not each order's status:
         # every order is taken as cancellable, which can only overstate the rate.
         known = {order_id: {"buyer_request_kind": "official"} for order_id in read.requested}
+        complete = False
     pairs = [(row.key, row.params.get("reason")) for row in rowset.rows]
-    projection = project_rate(metrics, planned_orders(pairs, known), limit)
+    projection = project_rate(metrics, planned_orders(pairs, known, complete=complete), limit)
     for line in projection.summary_lines():
         say(line)
     if projection.over_limit:
         return projection, (
-            f"the run would raise the Order Cancellation Rate to {projection.after.rate:.2f}% "
-            f"(limit {limit:g}%); pass --max-cancel-rate {projection.after.rate:.2f} or more "
-            "to run it anyway"
+            f"the run would raise the Order Cancellation Rate to {projection.rate_texts()[1]} "
+            f"(limit {limit:g}%); pass --max-cancel-rate {projection.after.least_limit()} or "
+            "more to run it anyway"
         )
     return projection, None
 
@@ -209,20 +220,26 @@ def execute_cancel(
             facts = facts_reader(request, secrets, say)
             ids = list(request.ids)
             if request.from_requests:
-                ids += requested_order_ids(portal, token=request.api_token, facts=facts)
+                ids += requested_order_ids(
+                    portal, seller=secrets.email, token=request.api_token, facts=facts
+                )
             rowset = read_order_rows(
                 request.sources,
                 ids,
                 default_reason=request.reason,
                 strict=request.strict,
                 stdin=stdin,
+                encoding=request.encoding,
+                sheet=request.sheet,
             )
+            for note in rowset.notes:
+                say(f"Note: {note}")
             rowset = bind_rows(flow, rowset, shared)
             for problem in rowset.problems:
                 say(f"Warning: {problem} (skipped)")
             if not rowset.rows:
                 return CancelOutcome(2, problems=rowset.problems, message="no valid rows to run")
-            projection, refusal = check_rate(request, rowset, say, facts)
+            projection, refusal = check_rate(request, rowset, say, facts, seller=secrets.email)
             if refusal and not request.dry_run:
                 return CancelOutcome(
                     2, problems=rowset.problems, projection=projection, message=refusal
@@ -237,7 +254,11 @@ def execute_cancel(
                 )
             options = request.options.to_dict() | {
                 "dry_run": request.dry_run,
-                "max_cancel_rate": request.max_cancel_rate or DEFAULT_MAX_CANCEL_RATE,
+                "max_cancel_rate": (
+                    DEFAULT_MAX_CANCEL_RATE
+                    if request.max_cancel_rate is None
+                    else request.max_cancel_rate
+                ),
                 "projection": projection.to_dict() if projection else None,
                 "problems": [str(problem) for problem in rowset.problems],
             }
@@ -259,7 +280,7 @@ def execute_cancel(
             confirm_canary=confirm_canary,
             reconcile=rules.reconcile,
         )
-        _note_rate_after(journal, run_id, request, say)
+        _note_rate_after(journal, run_id, request, secrets.email)
         return CancelOutcome(result.exit_code, run_id=run_id, result=result, projection=projection)
     except (InputError, FlowError, GuardError, JournalError, BrowserNotFound) as error:
         return CancelOutcome(2, run_id=run_id, message=str(error))
@@ -272,13 +293,13 @@ def execute_cancel(
             journal.close()
 
 
-def _note_rate_after(
-    journal: Journal, run_id: str, request: CancelRequest, say: Callable[[str], None]
-) -> None:
+def _note_rate_after(journal: Journal, run_id: str, request: CancelRequest, seller: str) -> None:
     from agent.cancel.guard import GuardError, fetch_api_snapshot
 
     try:
-        metrics, _ = fetch_api_snapshot(journal.run(run_id).portal, token=request.api_token)
+        metrics, _ = fetch_api_snapshot(
+            journal.run(run_id).portal, seller=seller, token=request.api_token
+        )
     except GuardError:
         return
-    journal.update_run_options(run_id, rate_measured_after=round(metrics.rate, 4))
+    journal.update_run_options(run_id, rate_measured_after=metrics.rate)

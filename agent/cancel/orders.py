@@ -1,11 +1,12 @@
-"""The cancel job's input: order ids from CSV, plain text, stdin or arguments, with optional
-reason and memo columns. Every problem names its file and line."""
+"""The cancel job's input: order ids from CSV, tab-separated or plain text, .xlsx workbooks,
+stdin or arguments, with optional reason and memo columns. Every problem names its file and
+line. Reading the file (encodings, workbooks, delimiters) is agent.bulk.rows's; what the
+columns are called and what an order id looks like is this module's."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -13,21 +14,78 @@ from typing import Any, TextIO
 from agent.bulk.rows import (
     InputError,
     InputRow,
+    NumberCell,
     Problem,
     RowSet,
+    Table,
+    clean_cell,
     find_column,
     finish,
+    fold,
     looks_like_csv,
-    read_text,
+    read_table,
 )
-from agent.cancel.reasons import parse_reason
+from agent.cancel.reasons import REASONS, parse_reason
 
 ORDER_ID_PATTERN = re.compile(r"^\d{3}-\d{7}-\d{7}$")
-# Column names Seller Central's own order reports and people's spreadsheets use for the id.
-ORDER_ID_COLUMNS = ("order_id", "amazon-order-id", "order-id", "order id", "orderid")
-REASON_COLUMNS = ("reason", "cancel_reason", "cancel-reason")
-MEMO_COLUMNS = ("memo", "seller_memo", "seller-memo", "note")
+ORDER_ID_EXAMPLE = "112-0000001-0000001"
+# Column names for the id in Seller Central's own reports (English, Chinese and Japanese
+# Seller Central) and in people's spreadsheets. Compared folded: "Order ID" is "order_id".
+ORDER_ID_COLUMNS = (
+    "order-id",
+    "amazon-order-id",
+    "order number",
+    "order no",
+    "订单号",
+    "订单编号",
+    "亚马逊订单号",
+    "亚马逊订单编号",
+    "訂單編號",
+    "訂單號碼",
+    "注文番号",
+    "注文ID",
+    "Amazon注文番号",
+    "주문번호",
+)
+REASON_COLUMNS = (
+    "reason",
+    "cancel-reason",
+    "cancellation-reason",
+    "取消原因",
+    "取消理由",
+    "キャンセル理由",
+    "취소사유",
+)
+MEMO_COLUMNS = ("memo", "seller-memo", "note", "备注", "備註", "メモ", "備考", "메모")
 MEMO_MAX = 1000
+
+# Words that, found in a file read in some legacy encoding, show that reading is the right one.
+VOCABULARY = frozenset(
+    fold(word)
+    for word in (
+        *ORDER_ID_COLUMNS,
+        *REASON_COLUMNS,
+        *MEMO_COLUMNS,
+        *(label for labels in REASONS.values() for label in labels.values()),
+    )
+)
+
+# Dashes people type or paste for the hyphen in an id (NFKC already maps the full-width
+# and small hyphen-minus): hyphen, non-breaking hyphen, figure dash, en and em dash,
+# horizontal bar, minus sign, and the katakana long-vowel mark a Japanese IME gives for "-".
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70"), "-")
+
+
+def normalize_order_id(text: str) -> str:
+    """An order id as typed or pasted, made plain: full-width digits and hyphens, other
+    dashes, ideographic and no-break spaces, zero-width characters, byte-order marks and
+    direction marks become the ASCII id (or what is left to reject)."""
+    return clean_cell(unicodedata.normalize("NFKC", text).translate(_DASHES))
+
+
+def shown(text: str) -> str:
+    """A value for a message: quoted, invisible characters escaped ('...\\u200b')."""
+    return repr(text.strip(" \t"))
 
 
 @dataclass
@@ -40,21 +98,29 @@ class _Collector:
     def problem(self, source: str, line: int | None, message: str) -> None:
         self.rowset.problems.append(Problem(source, line, message))
 
-    def add(
-        self, source: str, line: int, order_id: str, reason: str | None, memo: str | None
-    ) -> None:
-        order_id = order_id.strip()
+    def add(self, source: str, line: int, typed: str, reason: str | None, memo: str | None) -> None:
+        if isinstance(typed, NumberCell):
+            # Excel turns digits typed in a General cell into a number: an id has hyphens,
+            # so a number here is never one, whatever digits it kept.
+            self.problem(
+                source,
+                line,
+                f"order id cell is the number {typed}, not an id like {ORDER_ID_EXAMPLE} "
+                "(format the column as Text in Excel and type the ids again)",
+            )
+            return
+        order_id = normalize_order_id(typed)
         if not order_id:
             self.problem(source, line, "missing order id")
             return
         if not ORDER_ID_PATTERN.match(order_id):
-            self.problem(source, line, f"malformed order id {order_id!r}")
+            self.problem(source, line, f"malformed order id {shown(typed)}")
             return
         params: dict[str, Any] = {"order_id": order_id}
         if reason is not None and reason.strip():
             code = parse_reason(reason)
             if code is None:
-                self.problem(source, line, f"unknown reason {reason.strip()!r} for {order_id}")
+                self.problem(source, line, f"unknown reason {shown(reason)} for {order_id}")
                 return
             params["reason"] = code
         elif self.default_reason is not None:
@@ -63,7 +129,7 @@ class _Collector:
             if len(memo) > MEMO_MAX:
                 self.problem(source, line, f"memo for {order_id} is over {MEMO_MAX} characters")
                 return
-            params["memo"] = memo
+            params["memo"] = str(memo)
         if order_id in self.seen:
             if order_id not in self.reported_duplicates:
                 self.reported_duplicates.add(order_id)
@@ -79,48 +145,62 @@ class _Collector:
         self.rowset.rows.append(InputRow(order_id, params, source, line))
 
 
-def _collect_csv(collector: _Collector, name: str, text: str) -> None:
-    delimiter = "\t" if "\t" in text.split("\n", 1)[0] else ","
-    records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    first_index = next(
-        (i for i, record in enumerate(records) if any(c.strip() for c in record)), None
+def _id_like(cell: str) -> bool:
+    """A first cell that is an order id, or a mistyped one (digits and dashes): the file has
+    no header row and its first column is the ids."""
+    return bool(re.fullmatch(r"[\d\-\s]+", normalize_order_id(cell))) and any(
+        char.isdigit() for char in cell
     )
-    if first_index is None:
+
+
+def _collect_table(collector: _Collector, table: Table) -> None:
+    records = [(line, record) for line, record in table.records if any(c.strip() for c in record)]
+    if not records:
         return
-    header = records[first_index]
+    name = table.name
+    header_line, header = records[0]
     id_column = find_column(header, ORDER_ID_COLUMNS)
-    has_header = id_column is not None or not ORDER_ID_PATTERN.match(header[0].strip())
     reason_column = memo_column = None
-    if has_header:
+    if id_column is not None:
         reason_column = find_column(header, REASON_COLUMNS)
         memo_column = find_column(header, MEMO_COLUMNS)
-        if id_column is None:
-            id_column = 0
-        body = records[first_index + 1 :]
-        offset = first_index + 2
-    else:
+        body = records[1:]
+    elif header and _id_like(header[0]):
         id_column = 0
-        body = records[first_index:]
-        offset = first_index + 1
-    # csv.reader yields one record per logical row; with no quoted newlines (ids never have
-    # them) record index + offset is the line number a person sees in an editor.
-    for index, record in enumerate(body):
-        line = index + offset
-        if not any(cell.strip() for cell in record):
-            continue
+        body = records
+    else:
+        # Never read some other column (a SKU, an email) as the ids.
+        columns = ", ".join(shown(clean_cell(cell))[1:-1] for cell in header)
+        raise InputError(
+            f"{name}:{header_line}: no order id column (columns: {columns}); name it "
+            "order-id, amazon-order-id, 订单号 or 注文番号, or give the ids without a header "
+            "row, one per line or in the first column"
+        )
 
-        def cell(column: int | None, record: list[str] = record) -> str | None:
-            if column is None or column >= len(record):
-                return None
-            return record[column]
+    def cell(record: list[str], column: int | None) -> str | None:
+        if column is None or column >= len(record):
+            return None
+        return record[column]
 
-        collector.add(name, line, cell(id_column) or "", cell(reason_column), cell(memo_column))
+    for line, record in body:
+        collector.add(
+            name,
+            line,
+            cell(record, id_column) or "",
+            cell(record, reason_column),
+            cell(record, memo_column),
+        )
 
 
 def _collect_text(collector: _Collector, name: str, text: str) -> None:
+    first = True
     for line, content in enumerate(text.split("\n"), start=1):
         if not content.strip() or content.lstrip().startswith("#"):
             continue
+        if first and find_column([content], ORDER_ID_COLUMNS) is not None:
+            first = False  # a one-column list with its header
+            continue
+        first = False
         collector.add(name, line, content, None, None)
 
 
@@ -131,11 +211,16 @@ def read_order_rows(
     default_reason: str | None = None,
     strict: bool = False,
     stdin: TextIO | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
 ) -> RowSet:
-    """Order ids from files (CSV with an order_id / amazon-order-id column or the first
-    column, optional reason and memo columns; or plain text, one id per line; "-" is stdin)
-    and from arguments. Duplicates are kept once and reported once. Raises InputError when no
-    row is valid, or in strict mode when any problem was found."""
+    """Order ids from files and from arguments. A file is a CSV or tab-separated text (in
+    UTF-8, UTF-16 or the legacy encoding its content shows; `encoding` forces one) or an .xlsx
+    workbook (its first sheet, or `sheet`), with an order id column named in English, Chinese
+    or Japanese in any position and optional reason and memo columns; or a headerless list
+    whose first column is the ids; or plain text, one id per line; "-" is stdin. Duplicates
+    are kept once and reported once. Raises InputError when a file cannot be read, has no
+    order id column, when no row is valid, or in strict mode when any problem was found."""
     if default_reason is not None:
         code = parse_reason(default_reason)
         if code is None:
@@ -144,12 +229,14 @@ def read_order_rows(
     collector = _Collector(default_reason)
     names = []
     for source in sources:
-        name, text = read_text(source, stdin)
-        names.append(name)
-        if looks_like_csv(name, text):
-            _collect_csv(collector, name, text)
+        table = read_table(source, stdin, encoding=encoding, sheet=sheet, vocabulary=VOCABULARY)
+        names.append(table.name)
+        if table.note:
+            collector.rowset.notes.append(table.note)
+        if table.text is None or looks_like_csv(table.name, table.text):
+            _collect_table(collector, table)
         else:
-            _collect_text(collector, name, text)
+            _collect_text(collector, table.name, table.text)
     for position, order_id in enumerate(ids, start=1):
         collector.add("argument", position, order_id, None, None)
         if "arguments" not in names:

@@ -14,6 +14,7 @@ from agent.cli.options import (
     api_token_option,
     browser_options,
     bulk_options,
+    input_file_options,
     json_option,
     portal_option,
     quiet_option,
@@ -80,8 +81,9 @@ def parse_rate(text: str | None) -> float | None:
     "sources",
     multiple=True,
     metavar="FILE",
-    help="Orders to cancel: CSV (column order_id or amazon-order-id, else the first; optional "
-    "reason and memo columns), or one id per line; - for stdin. Repeatable.",
+    help="Orders to cancel: CSV, tab-separated text or .xlsx (an order id column such as "
+    "order-id, amazon-order-id, 订单号 or 注文番号, optional reason and memo columns; or the ids "
+    "without a header), or one id per line; - for stdin. Repeatable.",
 )
 @click.option(
     "--from-requests",
@@ -153,6 +155,7 @@ def parse_rate(text: str | None) -> float | None:
     help="Keep a Playwright trace of each failed order in the run folder (sign-in fields "
     "redacted); off records none.",
 )
+@input_file_options
 @workers_option
 @bulk_options
 @portal_option
@@ -180,6 +183,8 @@ def cancel(
     journal: str | None,
     report_path: str | None,
     trace: str,
+    encoding: str | None,
+    sheet: str | None,
     workers: int | None,
     attempts: int,
     recycle_every: int,
@@ -227,7 +232,7 @@ def cancel(
     from agent.bulk.journal import Journal
     from agent.cancel.job import CancelRequest
     from agent.cancel.job import execute_cancel as run_cancel
-    from agent.cancel.orders import ORDER_ID_PATTERN
+    from agent.cancel.orders import ORDER_ID_PATTERN, normalize_order_id, shown
     from agent.cancel.rules import BadReason, reason_code
     from agent.cli.prompts import canary_prompt
 
@@ -235,9 +240,10 @@ def cancel(
         raise click.UsageError("give order ids, --from FILE, --from-requests or --resume RUN_ID")
     # Ids typed on the command line are refused outright: a typo there is never meant.
     for order_id in order_ids:
-        if not ORDER_ID_PATTERN.match(order_id.strip()):
+        if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):
+            typed = order_id if order_id.isprintable() else shown(order_id)
             raise InputError(
-                f"order {order_id}: malformed order id (expected digits like 112-0000001-0000001)"
+                f"order {typed}: malformed order id (expected digits like 112-0000001-0000001)"
             )
     if len(memo) > 1000:
         raise InputError(f"--memo: at most 1000 characters, got {len(memo)}")
@@ -264,6 +270,8 @@ def cancel(
         reason=reason,
         memo=memo or None,
         strict=strict,
+        encoding=encoding,
+        sheet=sheet,
         portal=portal,
         journal=journal,
         resume=resume,

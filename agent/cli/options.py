@@ -122,3 +122,20 @@ def api_token_option(func: Callable) -> Callable:
         help="Token of the portal's inspection API, when it needs one (env "
         "SELLER_AGENT_API_TOKEN). Only the bundled mock portal has this API.",
     )(func)
+
+
+def input_file_options(func: Callable) -> Callable:
+    """How to read an input file the tool cannot read unaided: its text encoding, the sheet
+    of a workbook."""
+    func = click.option(
+        "--encoding",
+        metavar="NAME",
+        help="Text encoding of the input file when it is not UTF-8 or UTF-16 and its content "
+        "does not show it (gbk, big5, cp932, cp949, cp1252, ...).",
+    )(func)
+    func = click.option(
+        "--sheet",
+        metavar="NAME",
+        help="With an .xlsx input: the sheet to read (default: the first).",
+    )(func)
+    return func

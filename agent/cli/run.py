@@ -19,6 +19,7 @@ from agent.bulk.timings import Timings
 from agent.cli.options import (
     InputError,
     browser_options,
+    input_file_options,
     json_option,
     portal_option,
     quiet_option,
@@ -128,11 +129,21 @@ def run_in_browser(
         raise
 
 
+def echo_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def exit_with_json_error(flow: str, message: str, exit_code: int, **more: Any) -> None:
+    """With --json, a run that ends before it has a result is still one JSON document on
+    stdout (the error line also goes to stderr, for people)."""
+    echo_json({"flow": flow, "ok": False, "error": message, "exit_code": exit_code, **more})
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(exit_code)
+
+
 def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     if as_json:
-        click.echo(
-            json.dumps({"flow": flow_name, **result.to_dict()}, ensure_ascii=False, indent=2)
-        )
+        echo_json({"flow": flow_name, **result.to_dict(), "exit_code": 0 if result.ok else 1})
         return
     click.echo(f"outcome: {result.outcome}")
     for name, value in result.values.items():
@@ -175,8 +186,10 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     "--rows",
     "rows_file",
     metavar="FILE.csv",
-    help="Replay once per CSV row, columns bound to the params of the same name (- for stdin).",
+    help="Replay once per row of a CSV, tab-separated or .xlsx file, columns bound to the "
+    "params of the same name (- for stdin).",
 )
+@input_file_options
 @click.option(
     "--key",
     metavar="COLUMN",
@@ -214,6 +227,8 @@ def run(
     run_dir: str | None,
     trace: bool,
     rows_file: str | None,
+    sheet: str | None,
+    encoding: str | None,
     key: str | None,
     resume: str | None,
     journal: str | None,
@@ -242,12 +257,47 @@ def run(
 
         seller-agent run my_flow.yaml --resume last
     """
+    from agent.errors import SellerAgentError
+
+    try:
+        _run(**click.get_current_context().params)
+    except (click.ClickException, SellerAgentError) as error:
+        if not as_json:
+            raise
+        message = error.format_message() if isinstance(error, click.ClickException) else str(error)
+        exit_with_json_error(flow_ref, message, error.exit_code)
+
+
+def _run(
+    flow_ref: str,
+    param_pairs: tuple[str, ...],
+    portal: str,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    secrets_path: str | None,
+    run_dir: str | None,
+    trace: bool,
+    rows_file: str | None,
+    sheet: str | None,
+    encoding: str | None,
+    key: str | None,
+    resume: str | None,
+    journal: str | None,
+    strict: bool,
+    max_failures: int | None,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     if rows_file or resume:
         run_rows(
             flow_ref,
             rows_file,
             parse_param_options(param_pairs),
             portal=portal,
+            sheet=sheet,
+            encoding=encoding,
             key=key,
             resume=resume,
             journal=journal,
@@ -366,6 +416,8 @@ def run_rows(
     shared: dict[str, Any],
     *,
     portal: str,
+    sheet: str | None = None,
+    encoding: str | None = None,
     key: str | None,
     resume: str | None,
     journal: str | None,
@@ -398,6 +450,8 @@ def run_rows(
         key=key,
         shared=shared,
         strict=strict,
+        encoding=encoding,
+        sheet=sheet,
         journal=journal,
         resume=resume,
         secrets_path=secrets_path,
@@ -416,11 +470,23 @@ def run_rows(
     )
     outcome = execute_rows(request, say=say, stdin=sys.stdin)
     if outcome.run_id is None:
-        raise InputError(outcome.message or "nothing to run")
+        message = outcome.message or "nothing to run"
+        if as_json:
+            problems = [str(problem) for problem in outcome.problems]
+            exit_with_json_error(flow_ref, message, outcome.exit_code or 2, problems=problems)
+        raise InputError(message)
     with Journal(request.journal) as opened:
         data = report_mod.build_report(opened, outcome.run_id)
     if as_json:
-        click.echo(report_mod.render_json(data))
+        echo_json(
+            {
+                "flow": data["run"]["flow"],
+                "ok": outcome.exit_code == 0,
+                "error": outcome.message,
+                "exit_code": outcome.exit_code,
+                **data,
+            }
+        )
     else:
         click.echo(report_mod.render_table(data))
     if outcome.message:

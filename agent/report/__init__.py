@@ -77,8 +77,17 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
     }
 
 
-def _rate(value: Any) -> str:
-    return "-" if value is None else f"{value:.2f}%"
+def format_rate(value: float | None, limit: float | None = None) -> str:
+    """A rate in percent as every output shows it (the plan, its refusal, the summary, the
+    reports): two decimals, or as many more as it takes for a rate over `limit` not to look
+    equal to it (2.504% against a 2.5% limit)."""
+    if value is None:
+        return "-"
+    digits = 2
+    if limit is not None and value > limit:
+        while digits < 6 and round(value, digits) <= limit:
+            digits += 1
+    return f"{value:.{digits}f}%"
 
 
 def selector_health(rows: list[Any]) -> list[dict[str, Any]]:
@@ -151,8 +160,9 @@ def render_table(report: dict[str, Any]) -> str:
     rate = report["rate"]
     if rate["before"] is not None or rate["after_measured"] is not None:
         lines.append(
-            f"Order Cancellation Rate: before {_rate(rate['before'])}, projected "
-            f"{_rate(rate['after_projected'])}, after {_rate(rate['after_measured'])}"
+            f"Order Cancellation Rate: before {format_rate(rate['before'])}, projected "
+            f"{format_rate(rate['after_projected'], rate['limit'])}, after "
+            f"{format_rate(rate['after_measured'])}"
         )
     if report["seconds"] is not None:
         per_second = report["total"] / report["seconds"] if report["seconds"] else 0.0
@@ -237,7 +247,7 @@ def render_html(report: dict[str, Any], out_dir: Path | None = None) -> str:
     template = Environment(
         loader=PackageLoader("agent.report", "templates"), autoescape=True
     ).get_template("report.html")
-    return template.render(report=report, rows=rows, rate=_rate)
+    return template.render(report=report, rows=rows, rate=format_rate)
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {

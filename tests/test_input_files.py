@@ -1,0 +1,356 @@
+"""The files sellers really have: Excel's CSV in the code page of a Chinese, Japanese or Korean
+Windows, "Unicode Text" (UTF-16, tab-separated), .xlsx workbooks, headers in three languages,
+and order ids typed with full-width digits or pasted with invisible characters."""
+
+import io
+
+import openpyxl
+import pytest
+
+from agent.bulk.rows import InputError, read_param_rows
+from agent.cancel.orders import normalize_order_id, read_order_rows
+
+A = "112-0000001-0000001"
+B = "112-0000001-0000002"
+C = "112-0000001-0000003"
+
+
+def write(tmp_path, name, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def messages(rowset):
+    return [str(problem) for problem in rowset.problems]
+
+
+# Encodings
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [
+        ("utf-8", b""),
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+    ],
+)
+def test_unicode_files_with_and_without_a_byte_order_mark(tmp_path, encoding, prefix):
+    text = f"订单号\t取消原因\t备注\r\n{A}\t无库存\t缺货，抱歉\r\n{B}\t买家取消\t\r\n"
+    path = write(tmp_path, "orders.txt", prefix + text.encode(encoding))
+    rowset = read_order_rows([path])
+    assert [row.params for row in rowset.rows] == [
+        {"order_id": A, "reason": "NoInventory", "memo": "缺货，抱歉"},
+        {"order_id": B, "reason": "BuyerCanceled"},
+    ]
+    assert rowset.notes == []
+
+
+def test_excel_unicode_text_is_utf16_with_tabs(tmp_path):
+    # What Excel's "Unicode Text (*.txt)" writes: UTF-16 LE with a BOM, tab-separated.
+    text = f"Order ID\tReason\tMemo\r\n{A}\tNo Inventory\tcafé crème\r\n"
+    path = write(tmp_path, "orders.txt", b"\xff\xfe" + text.encode("utf-16-le"))
+    assert read_order_rows([path]).rows[0].params == {
+        "order_id": A,
+        "reason": "NoInventory",
+        "memo": "café crème",
+    }
+
+
+def test_gbk_csv_from_chinese_excel_is_told_by_its_known_header(tmp_path):
+    # These bytes are also valid CP949 and Windows-1252 (mojibake in both): the known header
+    # names 订单号/取消原因/备注 are what tell GB18030 apart.
+    data = f"订单号,取消原因,备注\r\n{A},无库存,客户要求\r\n".encode("gbk")
+    for other in ("cp949", "cp1252"):
+        data.decode(other)  # valid there too, so only the content can decide
+    rowset = read_order_rows([write(tmp_path, "orders.csv", data)])
+    assert rowset.rows[0].params == {"order_id": A, "reason": "NoInventory", "memo": "客户要求"}
+
+
+def test_shift_jis_csv_from_japanese_excel_is_told_by_its_known_header(tmp_path):
+    data = f"注文番号,キャンセル理由,メモ\r\n{A},No Inventory,在庫切れのため\r\n".encode("cp932")
+    for other in ("gb18030", "cp949"):
+        data.decode(other)
+    rowset = read_order_rows([write(tmp_path, "orders.csv", data)])
+    assert rowset.rows[0].params == {
+        "order_id": A,
+        "reason": "NoInventory",
+        "memo": "在庫切れのため",
+    }
+
+
+def test_big5_and_euc_kr_headers(tmp_path):
+    big5 = f"訂單編號,備註\r\n{A},客戶要求取消\r\n".encode("big5")
+    assert read_order_rows([write(tmp_path, "tw.csv", big5)]).rows[0].params["memo"] == (
+        "客戶要求取消"
+    )
+    korean = f"주문번호,메모\r\n{A},재고 없음\r\n".encode("euc_kr")
+    assert read_order_rows([write(tmp_path, "kr.csv", korean)]).rows[0].params["memo"] == (
+        "재고 없음"
+    )
+
+
+def test_ambiguous_legacy_text_is_refused_naming_the_encodings_tried(tmp_path):
+    # An English header and a memo whose GBK bytes read as text in other code pages too:
+    # nothing in the file tells which one is right, so the tool asks instead of guessing.
+    data = f"order-id,memo\r\n{A},内容\r\n".encode("gbk")
+    readings = [name for name in ("gb18030", "cp932", "cp949", "cp1252") if _decodes(data, name)]
+    assert len(readings) > 1
+    path = write(tmp_path, "orders.csv", data)
+    with pytest.raises(InputError) as error:
+        read_order_rows([path])
+    message = str(error.value)
+    assert message.startswith(f"{path}: cannot tell the text encoding")
+    assert "reads as GB18030/GBK (Chinese) or EUC-KR (Korean)" in message
+    for name in ("UTF-8", "UTF-16", "Big5", "Shift_JIS", "Windows-1252"):
+        assert name in message
+    assert "pass --encoding gb18030 or cp949" in message
+    # Told the encoding, it reads it.
+    assert read_order_rows([path], encoding="gbk").rows[0].params["memo"] == "内容"
+
+
+def test_shift_jis_memo_under_an_english_header_is_never_read_as_mojibake(tmp_path):
+    data = f"order-id,memo\r\n{A},在庫切れ\r\n".encode("cp932")
+    assert _decodes(data, "gb18030") and _decodes(data, "cp949")
+    path = write(tmp_path, "orders.csv", data)
+    try:
+        rowset = read_order_rows([path])
+    except InputError as error:
+        assert "cannot tell the text encoding" in str(error) and "--encoding" in str(error)
+    else:
+        assert rowset.rows[0].params["memo"] == "在庫切れ"
+        assert rowset.notes and "--encoding" in rowset.notes[0]
+
+
+def test_windows_1252_memo_is_read_and_the_guess_is_said(tmp_path):
+    data = f"order-id,memo\r\n{A},Müller, bitte stornieren\r\n".encode("cp1252").replace(
+        b"M\xfcller,", b'"M\xfcller,'
+    )
+    data = data.replace(b"stornieren\r\n", b'stornieren"\r\n')
+    rowset = read_order_rows([write(tmp_path, "orders.csv", data)])
+    assert rowset.rows[0].params["memo"] == "Müller, bitte stornieren"
+    assert rowset.notes and "Windows-1252" in rowset.notes[0]
+
+
+def test_an_explicit_encoding_that_does_not_fit_is_one_line(tmp_path):
+    path = write(tmp_path, "orders.csv", f"order-id\n{A}\n".encode() + b"\x82\xa0\n")
+    with pytest.raises(InputError, match=r"orders.csv: not UTF-8 text \(invalid start byte"):
+        read_order_rows([path], encoding="utf-8")
+    with pytest.raises(InputError, match="--encoding: unknown encoding 'klingon'"):
+        read_order_rows([path], encoding="klingon")
+
+
+def test_generic_rows_share_the_decoding(tmp_path):
+    ambiguous = write(tmp_path, "rows.csv", "sku,query\r\nS1,内容\r\n".encode("gbk"))
+    with pytest.raises(InputError, match="cannot tell the text encoding"):
+        read_param_rows(ambiguous, key_column="sku")
+    rowset = read_param_rows(ambiguous, key_column="sku", encoding="gbk")
+    assert rowset.rows[0].params == {"sku": "S1", "query": "内容"}
+    # Only GB18030 reads these bytes as ordinary text: read so, and said.
+    plain = write(tmp_path, "plain.csv", "sku,query\r\nS1,缺货商品\r\n".encode("gbk"))
+    rowset = read_param_rows(plain, key_column="sku")
+    assert rowset.rows[0].params == {"sku": "S1", "query": "缺货商品"}
+    assert rowset.notes == [
+        f"{plain}: not UTF-8; read as GB18030/GBK (Chinese), the only encoding in which it is "
+        "ordinary text (pass --encoding NAME if that is wrong)"
+    ]
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# Headers
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["order-id", "amazon-order-id", "Order ID", "order_id", "OrderId", "ORDER-ID", "订单号",
+     "订单编号", "亚马逊订单号", "注文番号"],
+)  # fmt: skip
+def test_the_order_id_column_is_found_by_name_in_any_position(tmp_path, header):
+    text = f"sku,{header},buyer-email\nS1,{A},a@example.com\nS2,{B},b@example.com\n"
+    rowset = read_order_rows([write(tmp_path, "orders.csv", text.encode())])
+    assert rowset.keys == [A, B] and rowset.problems == []
+
+
+@pytest.mark.parametrize(
+    ("reason", "memo"), [("reason", "memo"), ("取消原因", "备注"), ("キャンセル理由", "メモ")]
+)
+def test_reason_and_memo_columns_in_three_languages(tmp_path, reason, memo):
+    text = f"{memo},{reason},order-id\nhello,Pricing Error,{A}\n"
+    rowset = read_order_rows([write(tmp_path, "orders.csv", text.encode())])
+    assert rowset.rows[0].params == {"order_id": A, "reason": "PricingError", "memo": "hello"}
+
+
+@pytest.mark.parametrize("first", ["sku", "buyer-email", "id"])
+def test_a_file_without_an_order_id_column_is_an_error_naming_its_columns(tmp_path, first):
+    text = f"{first},price\n{A},10\n"
+    path = write(tmp_path, "orders.csv", text.encode())
+    with pytest.raises(InputError) as error:
+        read_order_rows([path])
+    assert str(error.value).startswith(
+        f"{path}:1: no order id column (columns: {first}, price); name it order-id"
+    )
+
+
+def test_a_headerless_file_whose_first_cell_is_an_id_uses_the_first_column(tmp_path):
+    path = write(tmp_path, "n.csv", f"{A},x\n{B},y\n12-34,z\n".encode())
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A, B]
+    assert messages(rowset) == [f"{path}:3: malformed order id '12-34'"]
+
+
+def test_a_one_column_list_may_have_a_known_header(tmp_path):
+    path = write(tmp_path, "ids.txt", f"amazon-order-id\n{A}\n{B}\n".encode())
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A, B] and rowset.problems == []
+
+
+def test_an_unknown_reason_in_the_column_is_an_error_for_its_row_not_the_default(tmp_path):
+    path = write(tmp_path, "orders.csv", f"订单号,取消原因\n{A},心情不好\n{B},\n".encode())
+    rowset = read_order_rows([path], default_reason="NoInventory")
+    assert [row.params for row in rowset.rows] == [{"order_id": B, "reason": "NoInventory"}]
+    assert messages(rowset) == [f"{path}:2: unknown reason '心情不好' for {A}"]
+
+
+# Excel workbooks
+
+
+def workbook(tmp_path, name, rows, *, sheets=None):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Orders"
+    for row in rows:
+        sheet.append(row)
+    for title, extra in (sheets or {}).items():
+        other = book.create_sheet(title)
+        for row in extra:
+            other.append(row)
+    path = tmp_path / name
+    book.save(path)
+    return str(path)
+
+
+def test_xlsx_is_read_from_its_first_sheet(tmp_path):
+    path = workbook(
+        tmp_path,
+        "orders.xlsx",
+        [
+            ["SKU", "Order ID", "取消原因", "备注"],
+            ["S1", A, "无库存", "缺货"],
+            [None, None, None, None],
+            ["S3", B, None, 42],
+        ],
+        sheets={"Other": [["order-id"], [C]]},
+    )
+    rowset = read_order_rows([path], default_reason="BuyerCanceled")
+    assert [(row.params, row.line) for row in rowset.rows] == [
+        ({"order_id": A, "reason": "NoInventory", "memo": "缺货"}, 2),
+        ({"order_id": B, "reason": "BuyerCanceled", "memo": "42"}, 4),
+    ]
+    assert read_order_rows([path], sheet="Other").keys == [C]
+    with pytest.raises(InputError, match=r"orders.xlsx: no sheet 'Nope' \(sheets: Orders, Other\)"):
+        read_order_rows([path], sheet="Nope")
+
+
+def test_an_id_cell_excel_turned_into_a_number_is_reported(tmp_path):
+    path = workbook(tmp_path, "orders.xlsx", [["order-id"], [A], [1.120000001e18], [11200]])
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A]
+    assert messages(rowset) == [
+        f"{path}:3: order id cell is the number 1.120000001e+18, not an id like "
+        "112-0000001-0000001 (format the column as Text in Excel and type the ids again)",
+        f"{path}:4: order id cell is the number 11200, not an id like "
+        "112-0000001-0000001 (format the column as Text in Excel and type the ids again)",
+    ]
+
+
+def test_generic_rows_from_xlsx(tmp_path):
+    path = workbook(
+        tmp_path,
+        "rows.xlsx",
+        [["sku", "price", "qty"], ["S1", 10.5, 3], ["S2", 7, 1.0], [1.2345678901234567e19, 1, 1]],
+    )
+    rowset = read_param_rows(path, key_column="sku", columns={"sku": 1, "price": 1, "qty": 1})
+    assert [row.params for row in rowset.rows] == [
+        {"sku": "S1", "price": "10.5", "qty": "3"},
+        {"sku": "S2", "price": "7", "qty": "1"},
+    ]
+    assert messages(rowset) == [
+        f"{path}:4: sku is the number 1.234567890123457e+19, too long for Excel to keep "
+        "exactly (format the column as Text in Excel and type it again)"
+    ]
+
+
+def test_old_xls_and_broken_workbooks_are_one_line(tmp_path):
+    xls = write(tmp_path, "orders.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    with pytest.raises(InputError, match=r"orders.xls: an Excel 97-2003 workbook"):
+        read_order_rows([xls])
+    broken = write(tmp_path, "orders.xlsx", b"PK\x03\x04 not really a zip")
+    with pytest.raises(InputError, match=r"orders.xlsx: not a readable .xlsx workbook"):
+        read_order_rows([broken])
+
+
+def test_xlsx_on_stdin():
+    book = openpyxl.Workbook()
+    book.active.append(["order-id"])
+    book.active.append([A])
+    buffer = io.BytesIO()
+    book.save(buffer)
+
+    class Stdin(io.TextIOWrapper):
+        pass
+
+    stdin = Stdin(io.BytesIO(buffer.getvalue()))
+    assert read_order_rows(["-"], stdin=stdin).keys == [A]
+
+
+# Order ids
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "１１２－００００００１－００００００１",  # full-width digits and hyphens
+        "112‐0000001‑0000001",  # U+2010, U+2011
+        "112–0000001—0000001",  # en and em dash
+        "112−0000001―0000001",  # minus sign, horizontal bar
+        "\u3000112-0000001-0000001\u3000",  # ideographic spaces
+        "\ufeff112-0000001-0000001\u200b",  # BOM, zero-width space
+        "\u00a0112-0000001-0000001\u200e",  # no-break space, left-to-right mark
+        "112-\u200d0000001-0000001\u202c",
+    ],
+)
+def test_order_ids_are_normalised(typed):
+    assert normalize_order_id(typed) == A
+    assert read_order_rows(ids=[typed]).keys == [A]
+
+
+def test_an_id_that_still_does_not_match_is_shown_escaped_and_never_kept(tmp_path):
+    text = f"order-id\n{A}\n112-0000001-000000\u200b2x\n１１２\u00a0\n{B}\n"
+    path = write(tmp_path, "orders.csv", text.encode())
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A, B]
+    assert messages(rowset) == [
+        f"{path}:3: malformed order id '112-0000001-000000\\u200b2x'",
+        f"{path}:4: malformed order id '１１２\\xa0'",
+    ]
+
+
+def test_fixtures_read_as_documented():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "fixtures" / "orders"
+    expected = {"orders-gbk.csv", "orders-sjis.csv", "orders-utf16.txt", "orders.xlsx"}
+    assert expected <= {path.name for path in root.iterdir()}
+    for name in expected:
+        rowset = read_order_rows([str(root / name)])
+        assert rowset.keys == [A, B], name
+        assert rowset.problems == [] and rowset.notes == [], name
