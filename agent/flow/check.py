@@ -25,7 +25,6 @@ from agent.flow.model import (
     SECRET_NAMES,
     STEP_FORMS,
     STEP_KINDS,
-    TEMPLATE_FUNCTIONS,
     TOP_KEYS,
     WAIT_STATES,
     Flow,
@@ -35,7 +34,7 @@ from agent.flow.model import (
 )
 from agent.flow.model import suggest as _suggest
 from agent.flow.params import coerce
-from agent.flow.templates import has_template, template_names
+from agent.flow.templates import FILTERS, JINJA_NAMES, TemplateRefused, has_template, template_names
 
 
 class _Checker:
@@ -69,12 +68,20 @@ class _Checker:
                 names = template_names(value)
             except TemplateSyntaxError as error:
                 raise self.fail(field, f"bad template: {error.message}", data, key) from None
-            unknown = sorted(names - self.known - set(TEMPLATE_FUNCTIONS))
+            except TemplateRefused as error:
+                raise self.fail(field, str(error), data, key) from None
+            unknown = sorted(names - self.known)
             if unknown:
+                name = unknown[0]
+                hint = (
+                    f" ('{name}' is a filter: {{{{ value | {name} }}}})"
+                    if name in FILTERS
+                    else _suggest(name, sorted(self.known))
+                )
                 raise self.fail(
                     field,
-                    f"template names '{unknown[0]}', which is not a param, a secret or "
-                    f"a value extracted earlier{_suggest(unknown[0], sorted(self.known))}",
+                    f"template names '{name}', which is not a param, a secret or "
+                    f"a value extracted earlier{hint}",
                     data,
                     key,
                 )
@@ -441,6 +448,8 @@ class _Checker:
                 raise self.fail(field("as"), "a value name is letters, digits and _", data, "as")
             if name in SECRET_NAMES:
                 raise self.fail(field("as"), f"'{name}' is a secret's name", data, "as")
+            if name in JINJA_NAMES:
+                raise self.fail(field("as"), f"'{name}' is one of Jinja's own names", data, "as")
             result.update(self.extract_options(args, where, data))
             result["as"] = name
             self.known.add(name)
@@ -533,9 +542,9 @@ class _Checker:
         field = f"params.{name}"
         if not isinstance(name, str) or not IDENTIFIER.match(name):
             raise self.fail(field, "a param name is letters, digits and _", data, name)
-        if name in SECRET_NAMES or name in TEMPLATE_FUNCTIONS:
+        if name in SECRET_NAMES or name in JINJA_NAMES:
             raise self.fail(
-                field, f"'{name}' is reserved (a secret or a template function)", data, name
+                field, f"'{name}' is reserved (a secret or one of Jinja's own names)", data, name
             )
         if raw is None:
             raw = {}

@@ -13,7 +13,6 @@ from agent.errors import UserError
 
 DEFAULT_TIMEOUT_MS = 15000
 SECRET_NAMES = ("email", "password", "totp_secret")
-TEMPLATE_FUNCTIONS = ("totp",)
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]+$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PARAM_TYPES = ("string", "integer", "number", "boolean")
