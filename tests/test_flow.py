@@ -14,7 +14,7 @@ from agent.flow import (
     load_flow_data,
     render,
 )
-from agent.flow.model import STEP_KINDS
+from agent.flow.steps import STEP_KINDS
 from agent.flow.totp import totp
 
 
