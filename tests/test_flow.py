@@ -14,7 +14,7 @@ from agent.flow import (
     load_flow_data,
     render,
 )
-from agent.flow.model import STEP_KINDS
+from agent.flow.steps import STEP_KINDS
 from agent.flow.totp import totp
 
 
@@ -157,7 +157,7 @@ def test_extracted_values_are_usable_only_after_the_extract(tmp_path):
         steps:
           - extract: {target: {css: a}, as: link, attribute: href}
           - goto: '{{ link }}'
-          - fill: {target: {label: Code}, value: '{{ totp(totp_secret) }} {{ email }}'}
+          - fill: {target: {label: Code}, value: '{{ totp_secret | totp }} {{ email }}'}
         """,
         "ok.yaml",
     )
@@ -478,16 +478,20 @@ def test_secret_params_never_echo_their_value(monkeypatch):
 def test_render_is_sandboxed_and_strict():
     assert render("/o/{{ id }}", {"id": "1"}) == "/o/1"
     assert render({"a": ["{{ x }}", 2]}, {"x": "y"}) == {"a": ["y", 2]}
-    assert render("{{ totp(s) }}", {"s": "JBSWY3DPEHPK3PXP"}) in {
+    assert render("{{ s | totp }}", {"s": "JBSWY3DPEHPK3PXP"}) in {
         totp("JBSWY3DPEHPK3PXP"),
         totp("JBSWY3DPEHPK3PXP", __import__("time").time() + 1),
     }
-    from jinja2.exceptions import SecurityError, UndefinedError
+    from jinja2.exceptions import SecurityError, TemplateRuntimeError, UndefinedError
 
     with pytest.raises(UndefinedError):
         render("{{ missing }}", {})
     with pytest.raises(SecurityError):
         render("{{ x.__class__.__mro__ }}", {"x": ""})
+    # Anything but a text or a number is an error, never its Python repr.
+    for value in (["a"], True, None, {"a": 1}):
+        with pytest.raises(TemplateRuntimeError, match="not a text or a number"):
+            render("/o/{{ x }}", {"x": value})
 
 
 def test_json_schema_covers_every_step_kind_and_target_kind():

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from agent.cli import cli
 from agent.flow import flows_dir
-from agent.flow.model import STEP_KINDS
+from agent.flow.steps import STEP_KINDS
 
 
 def invoke(*args: str):

@@ -17,17 +17,11 @@ from agent.flow.model import (
     CONDITION_KEYS,
     DEFAULT_TIMEOUT_MS,
     IDENTIFIER,
-    MOUSE_BUTTONS,
     NAME_PATTERN,
     PARAM_KEYS,
     PARAM_TYPES,
-    REQUIRED_STEP_KEYS,
     SECRET_NAMES,
-    STEP_FORMS,
-    STEP_KINDS,
-    TEMPLATE_FUNCTIONS,
     TOP_KEYS,
-    WAIT_STATES,
     Flow,
     FlowError,
     Param,
@@ -35,7 +29,8 @@ from agent.flow.model import (
 )
 from agent.flow.model import suggest as _suggest
 from agent.flow.params import coerce
-from agent.flow.templates import has_template, template_names
+from agent.flow.steps import BY_NAME, STEP_KINDS, StepInput
+from agent.flow.templates import FILTERS, JINJA_NAMES, TemplateRefused, has_template, template_names
 
 
 class _Checker:
@@ -69,12 +64,20 @@ class _Checker:
                 names = template_names(value)
             except TemplateSyntaxError as error:
                 raise self.fail(field, f"bad template: {error.message}", data, key) from None
-            unknown = sorted(names - self.known - set(TEMPLATE_FUNCTIONS))
+            except TemplateRefused as error:
+                raise self.fail(field, str(error), data, key) from None
+            unknown = sorted(names - self.known)
             if unknown:
+                name = unknown[0]
+                hint = (
+                    f" ('{name}' is a filter: {{{{ value | {name} }}}})"
+                    if name in FILTERS
+                    else _suggest(name, sorted(self.known))
+                )
                 raise self.fail(
                     field,
-                    f"template names '{unknown[0]}', which is not a param, a secret or "
-                    f"a value extracted earlier{_suggest(unknown[0], sorted(self.known))}",
+                    f"template names '{name}', which is not a param, a secret or "
+                    f"a value extracted earlier{hint}",
                     data,
                     key,
                 )
@@ -259,8 +262,8 @@ class _Checker:
             raise self.fail(
                 field, "a step is a mapping such as {click: {testid: submit}}", data, key
             )
-        kinds = [k for k in raw if k in STEP_FORMS]
-        others = [k for k in raw if k not in STEP_FORMS and k not in COMMON_STEP_KEYS]
+        kinds = [k for k in raw if k in BY_NAME]
+        others = [k for k in raw if k not in BY_NAME and k not in COMMON_STEP_KEYS]
         if not kinds:
             if others:
                 bad = others[0]
@@ -308,32 +311,18 @@ class _Checker:
         step.args = self.step_args(kind, raw[kind], where, raw)
         return step
 
-    def step_args(self, kind: str, value: Any, where: str, step_raw: Any) -> dict[str, Any]:
-        if kind == "wait":
-            return self.wait_args(value, where, step_raw)
-        if kind == "expect":
-            return {"condition": self.condition(value, where, step_raw, kind)}
-        if kind == "outcome":
-            names = value if isinstance(value, list) else [value]
-            if not names or not all(isinstance(n, str) for n in names):
-                raise self.fail(where, "expected a list of outcome names", step_raw, kind)
-            for index, name in enumerate(names):
-                if name not in self.outcome_names:
-                    raise self.fail(
-                        where,
-                        f"unknown outcome '{name}'{_suggest(name, self.outcome_names)}",
-                        value if isinstance(value, list) else step_raw,
-                        index if isinstance(value, list) else kind,
-                    )
-            return {"names": list(names)}
-        allowed, bare = STEP_FORMS[kind]
+    def step_args(self, kind_name: str, value: Any, where: str, step_raw: Any) -> dict[str, Any]:
+        kind = BY_NAME[kind_name]
+        if kind.whole_value:
+            return kind.check(StepInput(self, kind.name, where, value, step_raw))
+        allowed, bare = kind.keys, kind.bare
         if isinstance(value, dict) and not (bare == "target" and locate.is_spec(value)):
             args = dict(value)
             for arg in args:
                 if arg not in allowed:
                     raise self.fail(
                         f"{where}.{arg}",
-                        f"unknown key '{arg}' in a {kind} step{_suggest(arg, allowed)}",
+                        f"unknown key '{arg}' in a {kind.name} step{_suggest(arg, allowed)}",
                         value,
                         arg,
                     )
@@ -342,153 +331,19 @@ class _Checker:
             args = {bare: value}
             mapping = step_raw
         else:
-            raise self.fail(where, f"expected a mapping with {', '.join(allowed)}", step_raw, kind)
-        for required in REQUIRED_STEP_KEYS.get(kind, ()):
+            raise self.fail(
+                where, f"expected a mapping with {', '.join(allowed)}", step_raw, kind.name
+            )
+        for required in kind.required:
             if required not in args or args[required] is None:
-                if kind == "scroll":
-                    break
                 raise self.fail(where, f"missing '{required}'", mapping, None)
-        return self.check_args(kind, args, where, mapping)
-
-    def check_args(self, kind: str, args: dict[str, Any], where: str, data: Any) -> dict[str, Any]:
-
-        def field(name: str) -> str:
-            return f"{where}.{name}" if isinstance(data, dict) and name in data else where
-
-        def text(name: str) -> str:
-            value = args[name]
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise self.fail(field(name), "expected a text", data, name)
-            value = str(value)
-            self.check_templates(value, field(name), data, name)
-            return value
-
-        def number(name: str, minimum: int = 0) -> int:
-            value = args[name]
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise self.fail(
-                    field(name), f"expected a whole number of at least {minimum}", data, name
-                )
-            return value
-
+        step = StepInput(self, kind.name, where, value, mapping, args)
         result: dict[str, Any] = {}
         if "target" in args and args["target"] is not None:
-            result["target"] = self.target(args["target"], field("target"), data, "target")
-        if kind == "goto":
-            result["url"] = text("url")
-        elif kind == "click":
-            if "button" in args:
-                if args["button"] not in MOUSE_BUTTONS:
-                    raise self.fail(
-                        field("button"),
-                        f"expected one of {', '.join(MOUSE_BUTTONS)}",
-                        data,
-                        "button",
-                    )
-                result["button"] = args["button"]
-            if "count" in args:
-                result["count"] = number("count", 1)
-            if "modifiers" in args:
-                mods = args["modifiers"]
-                valid = ("Alt", "Control", "ControlOrMeta", "Meta", "Shift")
-                if not isinstance(mods, list) or any(m not in valid for m in mods):
-                    raise self.fail(
-                        field("modifiers"),
-                        f"expected a list of {', '.join(valid)}",
-                        data,
-                        "modifiers",
-                    )
-                result["modifiers"] = mods
-            if "force" in args:
-                if not isinstance(args["force"], bool):
-                    raise self.fail(field("force"), "expected true or false", data, "force")
-                result["force"] = args["force"]
-        elif kind in ("fill", "type"):
-            result["value"] = text("value")
-            if "delay" in args:
-                result["delay"] = number("delay")
-        elif kind == "select":
-            option = args["option"]
-            options = option if isinstance(option, list) else [option]
-            for index, item in enumerate(options):
-                if isinstance(item, bool) or not isinstance(item, str | int | float):
-                    raise self.fail(
-                        field("option"), "expected a text or a list of texts", data, "option"
-                    )
-                self.check_templates(
-                    str(item),
-                    f"{field('option')}[{index}]" if isinstance(option, list) else field("option"),
-                    data,
-                    "option",
-                )
-            result["option"] = (
-                [str(item) for item in options] if isinstance(option, list) else str(option)
-            )
-        elif kind == "press":
-            result["key"] = text("key")
-        elif kind == "scroll":
-            if "target" not in result:
-                if "x" not in args and "y" not in args:
-                    raise self.fail(where, "expected a target, or x and/or y offsets", data, None)
-                for axis in ("x", "y"):
-                    value = args.get(axis, 0)
-                    if not isinstance(value, int | float) or isinstance(value, bool):
-                        raise self.fail(field(axis), "expected a number of pixels", data, axis)
-                    result[axis] = value
-        elif kind == "extract":
-            name = args["as"]
-            if not isinstance(name, str) or not IDENTIFIER.match(name):
-                raise self.fail(field("as"), "a value name is letters, digits and _", data, "as")
-            if name in SECRET_NAMES:
-                raise self.fail(field("as"), f"'{name}' is a secret's name", data, "as")
-            result.update(self.extract_options(args, where, data))
-            result["as"] = name
-            self.known.add(name)
-        elif kind == "screenshot":
-            name = text("name")
-            if not has_template(name) and not re.match(r"^[\w.-]+$", name):
-                raise self.fail(
-                    field("name"),
-                    "a screenshot name is letters, digits, '.', '-' and '_'",
-                    data,
-                    "name",
-                )
-            result["name"] = name
-            if "full_page" in args:
-                if not isinstance(args["full_page"], bool):
-                    raise self.fail(field("full_page"), "expected true or false", data, "full_page")
-                result["full_page"] = args["full_page"]
-        elif kind == "flow":
-            result.update(self.sub_flow(args, where, data))
-        elif kind == "within":
-            result["steps"] = self.steps(args["steps"], f"{where}.steps", data, "steps")
-        elif kind == "set_viewport":
-            result["width"] = number("width", 1)
-            result["height"] = number("height", 1)
-        elif kind == "evaluate":
-            result["expression"] = text("expression")
+            step.target = self.target(args["target"], step.field("target"), mapping, "target")
+            result["target"] = step.target
+        result.update(kind.check(step))
         return result
-
-    def wait_args(self, value: Any, where: str, step_raw: Any) -> dict[str, Any]:
-        if isinstance(value, dict) and "target" in value and "state" in value:
-            extra = set(value) - {"target", "state"}
-            if extra:
-                bad = sorted(extra)[0]
-                raise self.fail(f"{where}.{bad}", f"unknown key '{bad}' in a wait step", value, bad)
-            if value["state"] not in WAIT_STATES:
-                raise self.fail(
-                    f"{where}.state", f"expected one of {', '.join(WAIT_STATES)}", value, "state"
-                )
-            return {
-                "target": self.target(value["target"], f"{where}.target", value, "target"),
-                "state": value["state"],
-            }
-        if isinstance(value, dict) and set(value) == {"target"}:
-            return {
-                "target": self.target(value["target"], f"{where}.target", value, "target"),
-                "state": "visible",
-            }
-        return {"condition": self.condition(value, where, step_raw, "wait")}
 
     def sub_flow(self, args: dict[str, Any], where: str, data: Any) -> dict[str, Any]:
         name = args["name"]
@@ -533,9 +388,9 @@ class _Checker:
         field = f"params.{name}"
         if not isinstance(name, str) or not IDENTIFIER.match(name):
             raise self.fail(field, "a param name is letters, digits and _", data, name)
-        if name in SECRET_NAMES or name in TEMPLATE_FUNCTIONS:
+        if name in SECRET_NAMES or name in JINJA_NAMES:
             raise self.fail(
-                field, f"'{name}' is reserved (a secret or a template function)", data, name
+                field, f"'{name}' is reserved (a secret or one of Jinja's own names)", data, name
             )
         if raw is None:
             raw = {}

@@ -13,7 +13,6 @@ from agent.errors import UserError
 
 DEFAULT_TIMEOUT_MS = 15000
 SECRET_NAMES = ("email", "password", "totp_secret")
-TEMPLATE_FUNCTIONS = ("totp",)
 NAME_PATTERN = re.compile(r"^[a-z0-9_-]+$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PARAM_TYPES = ("string", "integer", "number", "boolean")
@@ -30,46 +29,6 @@ TOP_KEYS = (
     "timeout",
 )
 COMMON_STEP_KEYS = ("name", "timeout", "optional", "when")
-# For each step kind: the keys its mapping form accepts, and the key a bare value stands for.
-STEP_FORMS: dict[str, tuple[tuple[str, ...], str | None]] = {
-    "goto": (("url",), "url"),
-    "click": (("target", "button", "count", "modifiers", "force"), "target"),
-    "fill": (("target", "value"), None),
-    "type": (("target", "value", "delay"), None),
-    "select": (("target", "option"), None),
-    "check": (("target",), "target"),
-    "uncheck": (("target",), "target"),
-    "press": (("target", "key"), "key"),
-    "hover": (("target",), "target"),
-    "scroll": (("target", "x", "y"), "target"),
-    "wait": ((), None),
-    "expect": ((), None),
-    "extract": (("target", "as", "attribute", "all", "present", "unique"), None),
-    "screenshot": (("name", "full_page"), "name"),
-    "flow": (("name", "params"), "name"),
-    "within": (("target", "steps"), None),
-    "outcome": ((), None),
-    "set_viewport": (("width", "height"), None),
-    "evaluate": (("expression",), "expression"),
-}
-STEP_KINDS = tuple(STEP_FORMS)
-REQUIRED_STEP_KEYS = {
-    "goto": ("url",),
-    "click": ("target",),
-    "fill": ("target", "value"),
-    "type": ("target", "value"),
-    "select": ("target", "option"),
-    "check": ("target",),
-    "uncheck": ("target",),
-    "press": ("key",),
-    "hover": ("target",),
-    "extract": ("target", "as"),
-    "screenshot": ("name",),
-    "flow": ("name",),
-    "within": ("target", "steps"),
-    "set_viewport": ("width", "height"),
-    "evaluate": ("expression",),
-}
 WAIT_STATES = ("visible", "hidden", "attached", "detached")
 MOUSE_BUTTONS = ("left", "right", "middle")
 CONDITION_KEYS = ("text", "url", "title", "target", "count", "value", "any", "all", "not")

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from agent.flow import targets as locate
-from agent.flow.model import (
-    IDENTIFIER,
-    MOUSE_BUTTONS,
-    NAME_PATTERN,
-    PARAM_TYPES,
-    WAIT_STATES,
-)
+from agent.flow.model import IDENTIFIER, NAME_PATTERN, PARAM_TYPES
+from agent.flow.steps import EXTRACT_OPTIONS, STEPS, TEXT_OR_NUMBER
+from agent.flow.steps import schema_object as obj
 
 
 def flow_json_schema() -> dict:
@@ -43,155 +39,52 @@ def flow_json_schema() -> dict:
         ],
     }
     ref_target = {"$ref": "#/$defs/target"}
-    condition = {
-        "description": "text / url / title, a target spec (present and visible), target with count/value/text, any / all / not",
-        "anyOf": [
-            {
-                "type": "object",
-                "properties": {"url": text},
-                "required": ["url"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {"title": text},
-                "required": ["title"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {
+
+    def condition_forms(extra: dict[str, Any]) -> list[dict[str, Any]]:
+        """The forms of a condition, each also allowing the keys in `extra`."""
+        spec: dict[str, Any] = {"$ref": "#/$defs/targetSpec"}
+        if extra:
+            spec = {**target_spec, "properties": {**target_spec["properties"], **extra}}
+        conditions = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}}
+        return [
+            obj({"url": text, **extra}, ["url"]),
+            obj({"title": text, **extra}, ["title"]),
+            obj(
+                {
                     "target": ref_target,
                     "count": {"type": "integer", "minimum": 0},
-                    "value": text,
-                    "text": text,
+                    "value": TEXT_OR_NUMBER,
+                    "text": TEXT_OR_NUMBER,
+                    **extra,
                 },
-                "required": ["target"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {
-                    "any": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}}
-                },
-                "required": ["any"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {
-                    "all": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/condition"}}
-                },
-                "required": ["all"],
-                "additionalProperties": False,
-            },
-            {
-                "type": "object",
-                "properties": {"not": {"$ref": "#/$defs/condition"}},
-                "required": ["not"],
-                "additionalProperties": False,
-            },
-            {"$ref": "#/$defs/targetSpec"},
-        ],
-    }
-    extract_opts = {
-        "attribute": text,
-        "all": {"type": "boolean"},
-        "present": {"type": "boolean"},
-        "unique": {"type": "boolean"},
-    }
+                ["target"],
+            ),
+            obj({"any": conditions, **extra}, ["any"]),
+            obj({"all": conditions, **extra}, ["all"]),
+            obj({"not": {"$ref": "#/$defs/condition"}, **extra}, ["not"]),
+            spec,
+        ]
 
-    def obj(props: dict, required: list[str]) -> dict:
-        return {
-            "type": "object",
-            "properties": props,
-            "required": required,
-            "additionalProperties": False,
-        }
-
-    step_values: dict[str, Any] = {
-        "goto": {"anyOf": [text, obj({"url": text}, ["url"])]},
-        "click": {
+    condition = {
+        "description": "text / url / title, a target spec (present and visible), target with count/value/text, any / all / not",
+        "anyOf": condition_forms({}),
+    }
+    # What an outcome may extract when it holds: a target spec with the options beside its
+    # keys, or {target: T, ...options}. (`unique` belongs to extract steps only.)
+    outcome_options = {k: v for k, v in EXTRACT_OPTIONS.items() if k != "unique"}
+    outcome_extract = {
+        "type": "object",
+        "propertyNames": {"pattern": IDENTIFIER.pattern},
+        "additionalProperties": {
             "anyOf": [
-                ref_target,
-                obj(
-                    {
-                        "target": ref_target,
-                        "button": {"enum": list(MOUSE_BUTTONS)},
-                        "count": {"type": "integer", "minimum": 1},
-                        "modifiers": {"type": "array", "items": text},
-                        "force": {"type": "boolean"},
-                    },
-                    ["target"],
-                ),
+                {**target_spec, "properties": {**target_spec["properties"], **outcome_options}},
+                obj({"target": ref_target, **outcome_options}, ["target"]),
             ]
         },
-        "fill": obj(
-            {"target": ref_target, "value": {"type": ["string", "number"]}}, ["target", "value"]
-        ),
-        "type": obj(
-            {
-                "target": ref_target,
-                "value": {"type": ["string", "number"]},
-                "delay": {"type": "integer", "minimum": 0},
-            },
-            ["target", "value"],
-        ),
-        "select": obj(
-            {
-                "target": ref_target,
-                "option": {
-                    "anyOf": [{"type": ["string", "number"]}, {"type": "array", "items": text}]
-                },
-            },
-            ["target", "option"],
-        ),
-        "check": {"anyOf": [ref_target, obj({"target": ref_target}, ["target"])]},
-        "uncheck": {"anyOf": [ref_target, obj({"target": ref_target}, ["target"])]},
-        "press": {"anyOf": [text, obj({"target": ref_target, "key": text}, ["key"])]},
-        "hover": {"anyOf": [ref_target, obj({"target": ref_target}, ["target"])]},
-        "scroll": {
-            "anyOf": [
-                ref_target,
-                obj({"target": ref_target}, ["target"]),
-                obj({"x": {"type": "number"}, "y": {"type": "number"}}, []),
-            ]
-        },
-        "wait": {
-            "anyOf": [
-                obj({"target": ref_target, "state": {"enum": list(WAIT_STATES)}}, ["target"]),
-                {"$ref": "#/$defs/condition"},
-            ]
-        },
-        "expect": {"$ref": "#/$defs/condition"},
-        "extract": obj(
-            {
-                "target": ref_target,
-                "as": {"type": "string", "pattern": IDENTIFIER.pattern},
-                **extract_opts,
-            },
-            ["target", "as"],
-        ),
-        "screenshot": {
-            "anyOf": [text, obj({"name": text, "full_page": {"type": "boolean"}}, ["name"])]
-        },
-        "flow": {"anyOf": [text, obj({"name": text, "params": {"type": "object"}}, ["name"])]},
-        "within": obj(
-            {
-                "target": ref_target,
-                "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}},
-            },
-            ["target", "steps"],
-        ),
-        "outcome": {"anyOf": [text, {"type": "array", "minItems": 1, "items": text}]},
-        "set_viewport": obj(
-            {
-                "width": {"type": "integer", "minimum": 1},
-                "height": {"type": "integer", "minimum": 1},
-            },
-            ["width", "height"],
-        ),
-        "evaluate": {"anyOf": [text, obj({"expression": text}, ["expression"])]},
+    }
+    outcome = {
+        "description": "a condition that may also extract values when it holds",
+        "anyOf": condition_forms({"extract": outcome_extract}),
     }
     common = {
         "name": text,
@@ -201,7 +94,7 @@ def flow_json_schema() -> dict:
     }
     step = {
         "description": "one action key plus optional name, timeout, optional, when",
-        "oneOf": [obj({kind: schema, **common}, [kind]) for kind, schema in step_values.items()],
+        "oneOf": [obj({kind.name: kind.schema(), **common}, [kind.name]) for kind in STEPS],
     }
     param = obj(
         {
@@ -215,20 +108,6 @@ def flow_json_schema() -> dict:
         },
         [],
     )
-    outcome = {
-        "allOf": [{"$ref": "#/$defs/condition"}],
-        "properties": {
-            "extract": {
-                "type": "object",
-                "additionalProperties": {
-                    "anyOf": [
-                        {"$ref": "#/$defs/targetSpec"},
-                        obj({"target": ref_target, **extract_opts}, ["target"]),
-                    ]
-                },
-            }
-        },
-    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://seller-agent.example/flow.schema.json",

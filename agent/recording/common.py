@@ -43,7 +43,7 @@ SIGN_IN_HINTS = re.compile(
     r"登录|密码|电子邮箱|一次性密码|继续|保持登录",
     re.IGNORECASE,
 )
-# The first name in a template, unless it is a function call such as totp(totp_secret).
+# The first name in a template (the value a filter such as `| totp` works on).
 _TEMPLATE_NAME = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
 
 
