@@ -7,6 +7,8 @@ import contextlib
 import os
 import re
 import secrets as token_source
+import shutil
+import tempfile
 import time
 import zipfile
 from collections.abc import Awaitable
@@ -20,8 +22,9 @@ from playwright.async_api import Error as PlaywrightError
 
 from agent import flow as flowlib
 from agent.errors import StepError, one_line, playwright_error_kind
-from agent.flow import targets
+from agent.flow import targets, totp
 from agent.play import locate
+from agent.play.browser import private_dir, write_private_bytes
 from agent.play.secrets import Secrets
 
 TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
@@ -90,6 +93,7 @@ class _Runner:
         secrets: Secrets,
         run_dir: Path,
         trace: bool,
+        sign_in: bool = False,
     ):
         self.page = page
         self.flow = flow
@@ -105,10 +109,34 @@ class _Runner:
         self.interrupted = asyncio.Event()
         self.signing_in = False
         self.sign_in_url = self._sign_in_url()
+        # Everything typed while signing in is as private as the password: the email in the
+        # raw request body, the one-time code in the trace.
+        self.is_sign_in = sign_in or flow.login_page is not None
 
     # -- context and templates -----------------------------------------------------------
     def context(self, extra: dict | None = None) -> dict:
         return {**self.params, **(extra or {}), **self.values, **self.secrets.values()}
+
+    def typed(self, template: Any, ctx: dict) -> str:
+        """The text a fill or type step enters; hidden from every artefact when it is typed
+        into a sign-in or made from a secret."""
+        value = str(flowlib.render(template, ctx))
+        names: set[str] = set()
+        if isinstance(template, str) and flowlib.has_template(template):
+            names = flowlib.template_names(template)
+        if self.is_sign_in or names & set(self.secrets.values()):
+            self.secrets.hide(value)
+        if "totp_secret" in names:
+            self._hide_codes_around_now()
+        return value
+
+    def _hide_codes_around_now(self) -> None:
+        # The code typed is hidden already; its neighbours are the ones the portal would also
+        # accept (one step of skew) or show back, so they are as sensitive.
+        step = int(time.time() // totp.STEP_SECONDS)
+        with contextlib.suppress(totp.BadSecret):
+            for delta in range(-2, 3):
+                self.secrets.hide(totp.hotp(self.secrets.totp_secret, step + delta))
 
     def _sign_in_url(self) -> str | None:
         if self.flow.session_flow is None:
@@ -340,14 +368,12 @@ class _Runner:
             await self._guarded(locator.click(timeout=timeout, **options))
         elif kind == "fill":
             locator = await self._target(scope, step, ctx, timeout)
-            await self._guarded(
-                locator.fill(str(flowlib.render(args["value"], ctx)), timeout=timeout)
-            )
+            await self._guarded(locator.fill(self.typed(args["value"], ctx), timeout=timeout))
         elif kind == "type":
             locator = await self._target(scope, step, ctx, timeout)
             await self._guarded(
                 locator.press_sequentially(
-                    str(flowlib.render(args["value"], ctx)),
+                    self.typed(args["value"], ctx),
                     delay=args.get("delay", 0),
                     timeout=timeout,
                 )
@@ -388,10 +414,10 @@ class _Runner:
         elif kind == "extract":
             await self._extract(scope, step, ctx, timeout)
         elif kind == "screenshot":
-            path = self._artifact(f"{_safe_label(flowlib.render(args['name'], ctx))}.png")
-            await self._guarded(
-                page.screenshot(path=str(path), full_page=args.get("full_page", False))
-            )
+            name = self.secrets.redact(str(flowlib.render(args["name"], ctx)))
+            path = self._artifact(f"{_safe_label(name)}.png")
+            image = await self._guarded(page.screenshot(full_page=args.get("full_page", False)))
+            write_private_bytes(path, image)
             self.evidence.append(str(path))
         elif kind == "flow":
             child: flowlib.Flow = args["flow"]
@@ -477,8 +503,7 @@ class _Runner:
 
     # -- the run -------------------------------------------------------------------------
     def _artifact(self, name: str) -> Path:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        return self.run_dir / name
+        return private_dir(self.run_dir) / name
 
     async def _on_sign_in_page(self) -> bool:
         if self.flow.session_flow is None:
@@ -499,6 +524,7 @@ class _Runner:
                 secrets=self.secrets,
                 run_dir=self.run_dir,
                 trace=False,
+                sign_in=True,
             )
             result = await inner.run()
         finally:
@@ -632,20 +658,35 @@ class _Runner:
 
     async def _leave_evidence(self, error: str, tracing: bool) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        key = next((_safe_label(v) for v in self.params.values() if v not in (None, "")), "")
+        # Named after the row's first param (the order id), unless that is a secret.
+        key = next(
+            (
+                _safe_label(v)
+                for v in self.params.values()
+                if v not in (None, "") and self.secrets.redact(str(v)) == str(v)
+            ),
+            "",
+        )
         stem = "-".join(
             part for part in (self.flow.name, key, stamp, token_source.token_hex(2)) if part
         )
         written = []
         with contextlib.suppress(Exception):
             shot = self._artifact(f"{stem}.png")
-            await self.page.screenshot(path=str(shot), timeout=5000)
+            write_private_bytes(shot, await self.page.screenshot(timeout=5000))
             written.append(str(shot))
         if tracing:
             with contextlib.suppress(Exception):
                 zipped = self._artifact(f"{stem}-trace.zip")
-                await self.page.context.tracing.stop(path=str(zipped))
-                redact_zip(zipped, self.secrets)
+                # Playwright writes the trace unredacted: into a folder only we can read,
+                # and only the redacted copy is kept.
+                raw_dir = Path(tempfile.mkdtemp(prefix=".trace-", dir=self.run_dir))
+                try:
+                    raw = raw_dir / "trace.zip"
+                    await self.page.context.tracing.stop(path=str(raw))
+                    redact_zip(raw, self.secrets, zipped)
+                finally:
+                    shutil.rmtree(raw_dir, ignore_errors=True)
                 written.append(str(zipped))
         self.evidence.extend(written)
         if written:
@@ -653,25 +694,34 @@ class _Runner:
         return error
 
 
-def redact_zip(path: Path, secrets: Secrets) -> None:
-    """Mask secrets inside a trace archive: a trace records every value typed into the page
-    (the password and the TOTP code included) and the page snapshots."""
-    needles = sorted(
-        {v.encode() for v in secrets.values().values() if v and len(v) >= 3}, key=len, reverse=True
-    )
-    if not needles:
-        return
-    temporary = path.with_name(path.name + ".redacting")
-    with (
-        zipfile.ZipFile(path) as source,
-        zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for item in source.infolist():
-            data = source.read(item)
-            for needle in needles:
-                data = data.replace(needle, b"***")
-            target.writestr(item, data)
-    os.replace(temporary, path)
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".webp")
+
+
+def redact_zip(path: Path, secrets: Secrets, target: Path | None = None) -> None:
+    """Mask secrets in every file of a trace archive, written to target (default: in place),
+    mode 0600. A trace records the parameters of every call (the text filled in), DOM
+    snapshots (input values), the network log and raw request bodies. Its screencast frames
+    are left as they are: a screenshot shows what the page showed."""
+    target = target or path
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.redacting")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with (
+            zipfile.ZipFile(path) as source,
+            os.fdopen(fd, "wb") as handle,
+            zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as redacted,
+        ):
+            for item in source.infolist():
+                data = source.read(item)
+                if not item.filename.lower().endswith(IMAGE_SUFFIXES):
+                    data = secrets.redact_bytes(data)
+                redacted.writestr(item, data)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _plain_target(condition: dict) -> bool:
@@ -704,11 +754,22 @@ async def run_flow(
     secrets: Secrets,
     run_dir: Path,
     trace: bool = False,
+    sign_in: bool = False,
 ) -> RunResult:
-    """Run one flow on one page and return how it ended; never raises for a flow failure."""
+    """Run one flow on one page and return how it ended; never raises for a flow failure.
+
+    `sign_in` says the flow signs in (so is a flow with a `login_page`): whatever it types is
+    hidden from its evidence and results like a secret."""
     for name, value in flowlib.secret_params(flow, params).items():
         secrets.add(name, value)
     runner = _Runner(
-        page, flow, params, portal=portal, secrets=secrets, run_dir=run_dir, trace=trace
+        page,
+        flow,
+        params,
+        portal=portal,
+        secrets=secrets,
+        run_dir=run_dir,
+        trace=trace,
+        sign_in=sign_in,
     )
     return await runner.run()
