@@ -7,6 +7,8 @@ import asyncio
 import os
 import re
 import stat
+import subprocess
+import sys
 import time
 import urllib.parse
 import zipfile
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.bulk.journal import Journal
 from agent.errors import SessionError
 from agent.flow import bind_params, load_flow, totp
 from agent.play import browser as browserlib
@@ -173,3 +176,96 @@ def test_a_written_report_is_private(lax_umask, tmp_path):
     report = {"run_id": "r1", "rows": []}
     write_report(report, "json", str(tmp_path / "reports" / "r1.json"))
     assert_private(tmp_path / "reports")
+
+
+# -- bulk runs -------------------------------------------------------------------------------
+
+SELLER_AGENT = str(Path(sys.executable).with_name("seller-agent"))
+
+
+def seller_agent(*args: str, home: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SELLER_AGENT, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("SELLER_AGENT_")},
+            "XDG_DATA_HOME": str(home / "data"),
+        },
+    )
+
+
+def journal_rows(path: Path) -> dict:
+    with Journal(str(path)) as journal:
+        return {row.key: row for row in journal.rows(journal.resolve_run_id("last"))}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_target_missing_from_a_loaded_page_fails_its_row_once_without_retries(
+    portal, unshipped_orders, tmp_path
+):
+    flow = tmp_path / "probe.yaml"
+    flow.write_text(
+        "name: probe\n"
+        "params:\n  order_id: {type: string, required: true}\n"
+        "session: login\n"
+        "steps:\n"
+        "  - goto: /orders-v3/order/{{ order_id }}\n"
+        "  - click: {testid: no-such-button}\n"
+        "    timeout: 1000\n"
+    )
+    (order_id,) = unshipped_orders(1)
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"order_id\n{order_id}\n")
+    journal = tmp_path / "journal.db"
+    result = seller_agent(
+        "run", str(flow), "--rows", str(rows), "--journal", str(journal),
+        "--portal", portal.url, "--workers", "1", "-q",
+        home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    row = journal_rows(journal)[order_id]
+    assert (row.state, row.error_kind, row.attempts) == ("failed", "selector", 1), row.error
+    assert "no-such-button" in row.error
+    assert portal.order(order_id)["status"] == "Unshipped"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_bulk_run_keeps_a_private_trace_for_each_failed_order_only(fresh_portal, tmp_path):
+    good, bad = [
+        order["order_id"]
+        for order in fresh_portal.orders(status="Unshipped", seller=EMAIL)
+        if order["buyer_request_kind"] is None
+    ][:2]
+    (tmp_path / "ids.txt").write_text(f"{good}\n{bad}\n")
+    journal, runs = tmp_path / "journal.db", tmp_path / "runs"
+    # The bad order's Cancel order page errs: its row fails after the guard, once.
+    fresh_portal.api_post(
+        "/mock/api/faults", {"error_every": 1, "paths": [f"/orders-v3/order/{bad}/cancel"]}
+    )
+    result = seller_agent(
+        "cancel", "--from", str(tmp_path / "ids.txt"), "--reason", "NoInventory",
+        "--trace", "on-failure", "--attempts", "1", "--workers", "1", "--yes",
+        "--max-cancel-rate", "100", "--journal", str(journal), "--run-dir", str(runs),
+        "--portal", fresh_portal.url, "-q",
+        home=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    rows = journal_rows(journal)
+    assert (rows[good].outcome, rows[good].evidence) == ("cancelled", [])
+    assert (rows[bad].state, rows[bad].error_kind) == ("failed", "http_5xx")
+    shot, trace = rows[bad].evidence
+    assert shot.endswith(".png") and trace.endswith("-trace.zip")
+    assert Path(trace).parent.name == bad and Path(trace).is_relative_to(runs)
+    with zipfile.ZipFile(trace) as archive:
+        assert "trace.trace" in archive.namelist()
+    # Nothing was kept for the order that was cancelled.
+    kept = sorted(p.relative_to(runs) for p in runs.rglob("*") if p.is_file())
+    assert [p.parent.name for p in kept] == [bad, bad], kept
+    for path in kept:
+        assert stat.S_IMODE((runs / path).stat().st_mode) == 0o600
+        assert stat.S_IMODE((runs / path).parent.stat().st_mode) == 0o700

@@ -28,12 +28,30 @@ from agent.play.browser import private_dir, write_private_bytes
 from agent.play.secrets import Secrets
 
 TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
+LOADED_CHECK_SECONDS = 2.0
+RESOLVE_GRACE = 1.0  # seconds a target lookup may take beyond its step's timeout
 POLL_SECONDS = 0.1
 MAX_SIGN_INS = 2
 
 
 @dataclass
 class RunResult:
+    """How one run of a flow ended.
+
+    `error_kind`, when the run failed:
+    - `timeout`: the page did not load in time (a navigation still pending, the document
+      still loading), or no outcome was reached in time; transient.
+    - `http_5xx`, `http_429` (with `retry_after`): the main page answered with that status;
+      transient.
+    - `network`: the connection failed or the page or browser closed; transient.
+    - `session`: signing in again failed, or the portal kept returning to the sign-in page;
+      transient.
+    - `selector`: the page loaded, and a step's target (or waited-for condition) never
+      appeared on it: the page is not what the flow expects; final.
+    - `step`: anything else the flow cannot do (a failed expectation, a bad template, a
+      bad param of a sub-flow); final.
+    """
+
     outcome: str
     ok: bool
     values: dict = field(default_factory=dict)
@@ -109,6 +127,7 @@ class _Runner:
         self.interrupted = asyncio.Event()
         self.signing_in = False
         self.sign_in_url = self._sign_in_url()
+        self.navigations: set[Any] = set()
         # Everything typed while signing in is as private as the password: the email in the
         # raw request body, the one-time code in the trace.
         self.is_sign_in = sign_in or flow.login_page is not None
@@ -167,6 +186,29 @@ class _Runner:
             )
         else:
             self._stop(StepError(f"HTTP {status} at {response.url}", "http_5xx"))
+
+    def _on_request(self, request: Any) -> None:
+        with contextlib.suppress(Exception):
+            if request.is_navigation_request() and request.frame == self.page.main_frame:
+                self.navigations.add(request)
+
+    def _on_request_done(self, request: Any) -> None:
+        self.navigations.discard(request)
+
+    async def _missing_kind(self) -> str:
+        """The error kind of something that never appeared: `selector` when the page had
+        loaded (so it is simply not there, and waiting longer would not help), `timeout` when
+        the page itself was still on its way."""
+        if self.navigations:
+            return "timeout"
+        try:
+            state = await asyncio.wait_for(
+                self.page.evaluate("document.readyState"), LOADED_CHECK_SECONDS
+            )
+        except Exception:
+            # No answer: the page is busy navigating, hung or gone.
+            return "timeout"
+        return "selector" if state == "complete" and not self.navigations else "timeout"
 
     def _on_navigated(self, frame: Any) -> None:
         if self.signing_in or self.interrupt is not None or not self.sign_in_url:
@@ -308,7 +350,7 @@ class _Runner:
         self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int, state: str = "visible"
     ) -> Any:
         specs = flowlib.render(step.args["target"], ctx)
-        locator, index = await self._guarded(locate.resolve(scope, specs, timeout, state))
+        locator, index = await self._resolve(scope, specs, timeout, state)
         self.matches.append(
             {
                 "step": step.name or step.path,
@@ -318,6 +360,25 @@ class _Runner:
             }
         )
         return locator
+
+    async def _resolve(
+        self, scope: Any, specs: list[dict], timeout: int, state: str
+    ) -> tuple[Any, int]:
+        """locate.resolve, held to the step's timeout: while the page navigates to a server
+        that does not answer, Playwright's queries wait for the new document, however long."""
+        try:
+            return await self._guarded(
+                asyncio.wait_for(
+                    locate.resolve(scope, specs, timeout, state), timeout / 1000 + RESOLVE_GRACE
+                )
+            )
+        except locate.TargetTimeout:
+            raise
+        except TimeoutError:
+            tried = " or ".join(targets.describe(spec) for spec in specs)
+            raise locate.TargetTimeout(
+                f"no element matched {tried} within {int(timeout)} ms"
+            ) from None
 
     async def run_steps(
         self, scope: Any, steps: list[flowlib.Step], ctx: dict, flow: flowlib.Flow
@@ -337,13 +398,13 @@ class _Runner:
         except (_Ended, _SignInNeeded):
             raise
         except StepError as error:
-            if step.optional and error.kind == "timeout":
+            if step.optional and error.kind in ("timeout", "selector"):
                 return False
             raise
         except locate.TargetTimeout as error:
             if step.optional:
                 return False
-            raise StepError(f"step {step.label()}: {error}", "timeout") from None
+            raise StepError(f"step {step.label()}: {error}", await self._missing_kind()) from None
         except PlaywrightError as error:
             kind = playwright_error_kind(error)
             if step.optional and kind == "timeout":
@@ -456,7 +517,7 @@ class _Runner:
                 raise StepError(
                     f"step {step.label()}: timed out after {timeout} ms waiting for "
                     f"{_describe_condition(args['condition'])}",
-                    "timeout",
+                    await self._missing_kind(),
                 )
             return
         if args["state"] in ("visible", "attached"):
@@ -484,7 +545,7 @@ class _Runner:
             if options["unique"]:
                 values = list(dict.fromkeys(values))
             return values
-        locator, _ = await self._guarded(locate.resolve(scope, specs, timeout, "attached"))
+        locator, _ = await self._resolve(scope, specs, timeout, "attached")
         if options["attribute"]:
             return await locator.first.get_attribute(options["attribute"], timeout=timeout)
         return (await locator.first.inner_text(timeout=timeout)).strip()
@@ -610,6 +671,9 @@ class _Runner:
         page = self.page
         page.on("response", self._on_response)
         page.on("framenavigated", self._on_navigated)
+        page.on("request", self._on_request)
+        page.on("requestfinished", self._on_request_done)
+        page.on("requestfailed", self._on_request_done)
         tracing = False
         if self.trace:
             try:
@@ -640,6 +704,9 @@ class _Runner:
         finally:
             page.remove_listener("response", self._on_response)
             page.remove_listener("framenavigated", self._on_navigated)
+            page.remove_listener("request", self._on_request)
+            page.remove_listener("requestfinished", self._on_request_done)
+            page.remove_listener("requestfailed", self._on_request_done)
             if tracing:
                 with contextlib.suppress(Exception):
                     await page.context.tracing.stop()
