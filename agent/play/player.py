@@ -29,6 +29,7 @@ from agent.play.secrets import Secrets
 
 TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
 LOADED_CHECK_SECONDS = 2.0
+SCREENSHOT_MS = 10000  # a failure's screenshot, on a page that may still be loading
 RESOLVE_GRACE = 1.0  # seconds a target lookup may take beyond its step's timeout
 POLL_SECONDS = 0.1
 MAX_SIGN_INS = 2
@@ -740,7 +741,7 @@ class _Runner:
         written = []
         with contextlib.suppress(Exception):
             shot = self._artifact(f"{stem}.png")
-            write_private_bytes(shot, await self.page.screenshot(timeout=5000))
+            write_private_bytes(shot, await self.page.screenshot(timeout=SCREENSHOT_MS))
             written.append(str(shot))
         if tracing:
             with contextlib.suppress(Exception):
