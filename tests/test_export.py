@@ -14,7 +14,11 @@ from click.testing import CliRunner
 from agent.cli import cli
 from agent.flow import bundled_flows, load_flow_data
 from agent.recording.common import ordered_flow
-from agent.recording.export_chrome import export_chrome_recording, target_selectors
+from agent.recording.export_chrome import (
+    ExportError,
+    export_chrome_recording,
+    target_selectors,
+)
 from agent.recording.import_chrome import translate_chrome_recording
 
 PORTAL = "http://127.0.0.1:8600"
@@ -269,3 +273,94 @@ def test_defaults_fill_in_params_for_chrome_but_secret_params_never():
     assert recording["steps"][-1]["value"] == "{{ token }}"
     assert "s3cr3t-token" not in json.dumps(recording["steps"][1:])
     assert ordered_flow(translate_chrome_recording(recording, portal=PORTAL)) == ordered_flow(data)
+
+
+SCOPED = {
+    "name": "scoped",
+    "summary": "Cancel an order from inside its row.",
+    "params": {"order_id": {"type": "string", "required": True}},
+    "steps": [
+        {"goto": "/orders-v3/"},
+        {
+            "within": {
+                "target": [
+                    {"role": "row", "name": "{{ order_id }}"},
+                    {"css": 'tr[data-order-id="{{ order_id }}"], li.order'},
+                ],
+                "steps": [
+                    {"extract": {"target": {"testid": "order-status"}, "as": "status"}},
+                    {
+                        "click": [
+                            {"role": "button", "name": "/^Cancel/"},
+                            {"testid": "cancel-order"},
+                            {"css": "button.cancel"},
+                            {"text": "Cancel order"},
+                        ]
+                    },
+                ],
+            }
+        },
+    ],
+}
+
+
+def test_a_scoped_step_is_one_descendant_css_selector_not_a_shadow_path():
+    recording = export_chrome_recording(
+        copy.deepcopy(SCOPED), portal=PORTAL, params={"order_id": "112-0000001-0000001"}
+    )
+    check_schema(recording)
+    (click,) = [step for step in recording["steps"] if step["type"] == "click"]
+    # One part per entry: Chrome reads several parts as a path through shadow roots.
+    assert click["selectors"] == [
+        [
+            'tr[data-order-id="112-0000001-0000001"] [data-testid="cancel-order"], '
+            'li.order [data-testid="cancel-order"]'
+        ],
+        ['tr[data-order-id="112-0000001-0000001"] button.cancel, li.order button.cancel'],
+    ]
+    back = translate_chrome_recording(
+        export_chrome_recording(copy.deepcopy(SCOPED), portal=PORTAL), portal=PORTAL
+    )
+    assert ordered_flow(back) == ordered_flow(SCOPED)
+
+
+@pytest.mark.parametrize(
+    ("within", "words"),
+    [
+        (
+            {"target": {"role": "row", "name": "x"}, "steps": [{"click": {"testid": "go"}}]},
+            "step 2: Chrome cannot scope steps to this target (none of its candidates is plain "
+            "CSS); give it a css or testid candidate",
+        ),
+        (
+            {"target": {"css": "tr"}, "steps": [{"click": {"role": "button", "name": "Go"}}]},
+            "step 2 (within), its step 1 (click): none of its target's candidates is plain CSS",
+        ),
+        (
+            {"target": {"css": "tr"}, "steps": [{"click": {"css": "a"}, "when": {"url": "/x"}}]},
+            "step 2 (within), its step 1 (click): Chrome cannot decide a conditional (when) step",
+        ),
+        (
+            {"target": {"css": "tr"}, "steps": [{"click": {"css": "a", "nth": 1}}]},
+            "step 2 (within), its step 1 (click): Chrome has no step that does this",
+        ),
+    ],
+)
+def test_a_scoped_action_chrome_cannot_do_in_its_scope_is_refused_by_name(within, words):
+    data = {"name": "x", "steps": [{"goto": "/orders-v3/"}, {"within": within}]}
+    with pytest.raises(ExportError) as refused:
+        export_chrome_recording(data, portal=PORTAL)
+    assert str(refused.value).startswith(words)
+
+
+def test_the_replay_ends_waiting_for_a_success_outcome_which_import_drops():
+    data = copy.deepcopy(SIMPLE)
+    data["success"] = ["done"]
+    recording = export_chrome_recording(data, portal=PORTAL)
+    last = recording["steps"][-1]
+    assert last["type"] == "waitForExpression"
+    assert last["expression"].startswith('["[data-testid=\\"cancel-reason\\"]"].some(')
+    assert ordered_flow(translate_chrome_recording(recording, portal=PORTAL)) == ordered_flow(data)
+    # An outcome Chrome cannot wait for (a URL) leaves the replay ending at the last step.
+    data["outcomes"]["done"] = {"url": "/done"}
+    assert export_chrome_recording(data, portal=PORTAL)["steps"][-1]["type"] != "waitForExpression"

@@ -84,6 +84,7 @@ def test_one_flow_per_test_with_the_sign_in_replaced_by_the_session():
     assert {
         "click": [
             {"role": "link", "name": "Account Health", "exact": True},
+            {"role": "button", "name": "Account Health", "exact": True},
             {"testid": "nav-account-health"},
         ]
     } in health["steps"]
@@ -263,3 +264,52 @@ def test_the_imported_cancel_test_replays_on_the_portal(
     assert order["status"] == "Canceled" and order["cancel_reason"] == "BuyerCanceled"
     result = loop.run_until_complete(go(health, {}))
     assert result.ok, result.error
+
+
+@pytest.mark.browser
+def test_a_link_text_that_names_a_button_replays_on_the_portal(
+    loop, chromium, portal, unshipped_orders, tmp_path
+):
+    # The row's Action > Cancel order is styled as a link and is a button to assistive
+    # technology (role=button), as on Seller Central: the IDE's linkText finds it by its text.
+    (flow,) = translate_side_project(
+        project(
+            ("open", "/orders-v3/search?qt=orderid&q=${order_id}", ""),
+            ("click", "linkText=Cancel order", ""),
+            ("select", "id=cancel-reason", "value=NoInventory"),
+            ("click", 'css=[data-testid="cancel-submit"]', ""),
+            (
+                "assertText",
+                'css=[data-testid="cancel-confirmation"]',
+                "Order ${order_id} was canceled.",
+            ),
+        )
+    )
+    assert flow["steps"][1] == {
+        "click": [
+            {"role": "link", "name": "Cancel order", "exact": True},
+            {"role": "button", "name": "Cancel order", "exact": True},
+        ]
+    }
+    (order_id,) = unshipped_orders(1)
+    loaded = load_flow_data(flow, source="<imported>")
+
+    async def go():
+        context = await browserlib.new_context(chromium)
+        try:
+            return await run_flow(
+                await context.new_page(),
+                loaded,
+                bind_params(loaded, {"order_id": order_id}),
+                portal=portal.url,
+                secrets=DEMO,
+                run_dir=tmp_path,
+            )
+        finally:
+            await context.close()
+
+    result = loop.run_until_complete(go())
+    assert result.ok, result.error
+    order = portal.order(order_id)
+    assert (order["status"], order["cancel_events"]) == ("Canceled", 1)
+    assert order["cancel_reason"] == "NoInventory"

@@ -239,7 +239,7 @@ def test_a_missing_first_choice_falls_back_and_is_reported(runner, portal, signe
     ]
 
 
-def test_a_step_that_times_out_leaves_evidence_and_one_clear_line(
+def test_a_target_missing_from_a_loaded_page_is_a_final_selector_failure_with_evidence(
     runner, portal, signed_in, tmp_path
 ):
     path = write_flow(
@@ -255,8 +255,9 @@ def test_a_step_that_times_out_leaves_evidence_and_one_clear_line(
     )
     page = runner.page(signed_in, portal.url)
     result = runner.run(page, path, {}, portal.url, trace=True)
-    assert (result.outcome, result.ok, result.error_kind) == ("failed", False, "timeout")
-    assert result.transient
+    # The page loaded and the button is simply not on it: waiting or retrying changes nothing.
+    assert (result.outcome, result.ok, result.error_kind) == ("failed", False, "selector")
+    assert not result.transient
     shot, trace = result.evidence
     assert shot.endswith(".png") and trace.endswith("-trace.zip")
     assert Path(shot).stat().st_size > 0 and Path(trace).stat().st_size > 0
@@ -285,7 +286,7 @@ def test_secrets_typed_into_pages_never_show_in_results(runner, portal, signed_i
     page = runner.page(signed_in, portal.url)
     result = runner.run(page, path, {}, portal.url, trace=True)
     assert "***" in result.values["summary"]
-    assert result.error_kind == "timeout"
+    assert result.error_kind == "selector"
     (trace,) = [p for p in result.evidence if p.endswith(".zip")]
     with zipfile.ZipFile(trace) as archive:
         contents = [archive.read(name) for name in archive.namelist()]
@@ -328,6 +329,38 @@ def test_an_expired_session_mid_run_signs_in_again_and_goes_on(
     assert [own_portal.order(o)["cancel_events"] for o in orders] == [1, 1]
     assert storage.stat().st_mtime_ns > first_saved
     assert oct(storage.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_target_behind_a_navigation_that_never_answers_is_a_transient_timeout(
+    runner, own_portal, secrets, tmp_path
+):
+    storage = runner.loop.run_until_complete(
+        session.ensure_session(
+            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
+        )
+    )
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /home
+          - evaluate: location.assign('/orders-v3/')
+          - click: {testid: tab-shipped}
+            timeout: 1500
+        """,
+    )
+    page = runner.page(storage, own_portal.url)
+    own_portal.api_post(
+        "/mock/api/faults", {"stall_every": 1, "stall_seconds": 4, "paths": ["/orders-v3/"]}
+    )
+    try:
+        result = runner.run(page, path, {}, own_portal.url)
+    finally:
+        own_portal.api_post("/mock/api/faults", {})
+    assert (result.outcome, result.error_kind) == ("failed", "timeout"), result.error
+    assert result.transient
 
 
 @pytest.mark.parametrize(

@@ -84,3 +84,32 @@ def test_missing_or_malformed_files(clean_env, tmp_path):
     with pytest.raises(SecretsError) as caught:
         load_secrets(listed)
     assert str(caught.value) == f"{listed}: expected a mapping such as `password: ...`"
+
+
+def test_typed_values_are_masked_in_every_encoding_but_never_offered_to_templates(clean_env):
+    secrets = load_secrets()
+    secrets.hide("493017")
+    assert "493017" not in secrets.values().values()
+    body = (
+        "email=seller%40example.com&otp=493017 | seller%40example.com"
+        ' | {"q":"\\"seller@example.com\\""} | next=%2Fsearch%3Fq%3Dseller%2540example.com'
+        " | %7B%22otp%22%3A%22493017%22%7D | seller%2540example.com"
+    )
+    redacted = secrets.redact(body)
+    assert "seller" not in redacted and "493017" not in redacted
+    assert redacted.startswith("email=***&otp=*** | ***")
+    assert "%22***%22" in redacted
+    assert secrets.redact_bytes(body.encode()) == redacted.encode()
+    # Short values are not masked: they would blank out half of every text.
+    secrets.hide("ab")
+    assert secrets.redact("ab cd") == "ab cd"
+
+
+def test_a_code_inside_a_longer_number_is_left_alone(clean_env):
+    secrets = load_secrets()
+    secrets.hide("123456")
+    text = '{"wallTime":1712345678901,"order":"112-1234567-0123456","otp":"123456"}'
+    assert secrets.redact(text) == (
+        '{"wallTime":1712345678901,"order":"112-1234567-0123456","otp":"***"}'
+    )
+    assert secrets.redact("code=123456&next") == "code=***&next"

@@ -177,21 +177,47 @@ def storage_state_path(portal: str, email: str) -> Path:
     return data_dir() / "sessions" / host / f"{account}.json"
 
 
-def write_private(path: Path, data: dict) -> None:
-    """Write JSON readable by the owner only (mode 0600 from the start, never world-readable),
-    replacing any earlier file atomically so concurrent readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+def private_dir(path: Path) -> Path:
+    """The folder, created with any missing parents readable by the owner only (0700); a
+    folder that already exists keeps its mode (it may be the user's working folder)."""
+    path = Path(path)
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another worker: theirs, and made the same way
+        # mkdir's mode passes through the umask; a lax umask must not widen it.
+        os.chmod(folder, 0o700)
+    return path
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write a file readable by the owner only (mode 0600 from the start, never readable by
+    others), replacing any earlier file atomically so concurrent readers never see half a
+    file. Missing folders are made private too."""
+    path = Path(path)
+    private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(temporary, 0o600)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def write_private(path: Path, data: dict) -> None:
+    """Write JSON with write_private_bytes (mode 0600, atomic)."""
+    write_private_bytes(path, json.dumps(data).encode("utf-8"))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import contextlib
 import os
 import re
 import secrets as token_source
+import shutil
+import tempfile
 import time
 import zipfile
 from collections.abc import Awaitable
@@ -20,17 +22,37 @@ from playwright.async_api import Error as PlaywrightError
 
 from agent import flow as flowlib
 from agent.errors import StepError, one_line, playwright_error_kind
-from agent.flow import targets
+from agent.flow import targets, totp
 from agent.play import locate
+from agent.play.browser import private_dir, write_private_bytes
 from agent.play.secrets import Secrets
 
 TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
+LOADED_CHECK_SECONDS = 2.0
+SCREENSHOT_MS = 10000  # a failure's screenshot, on a page that may still be loading
+RESOLVE_GRACE = 1.0  # seconds a target lookup may take beyond its step's timeout
 POLL_SECONDS = 0.1
 MAX_SIGN_INS = 2
 
 
 @dataclass
 class RunResult:
+    """How one run of a flow ended.
+
+    `error_kind`, when the run failed:
+    - `timeout`: the page did not load in time (a navigation still pending, the document
+      still loading), or no outcome was reached in time; transient.
+    - `http_5xx`, `http_429` (with `retry_after`): the main page answered with that status;
+      transient.
+    - `network`: the connection failed or the page or browser closed; transient.
+    - `session`: signing in again failed, or the portal kept returning to the sign-in page;
+      transient.
+    - `selector`: the page loaded, and a step's target (or waited-for condition) never
+      appeared on it: the page is not what the flow expects; final.
+    - `step`: anything else the flow cannot do (a failed expectation, a bad template, a
+      bad param of a sub-flow); final.
+    """
+
     outcome: str
     ok: bool
     values: dict = field(default_factory=dict)
@@ -90,6 +112,7 @@ class _Runner:
         secrets: Secrets,
         run_dir: Path,
         trace: bool,
+        sign_in: bool = False,
     ):
         self.page = page
         self.flow = flow
@@ -105,10 +128,35 @@ class _Runner:
         self.interrupted = asyncio.Event()
         self.signing_in = False
         self.sign_in_url = self._sign_in_url()
+        self.navigations: set[Any] = set()
+        # Everything typed while signing in is as private as the password: the email in the
+        # raw request body, the one-time code in the trace.
+        self.is_sign_in = sign_in or flow.login_page is not None
 
     # -- context and templates -----------------------------------------------------------
     def context(self, extra: dict | None = None) -> dict:
         return {**self.params, **(extra or {}), **self.values, **self.secrets.values()}
+
+    def typed(self, template: Any, ctx: dict) -> str:
+        """The text a fill or type step enters; hidden from every artefact when it is typed
+        into a sign-in or made from a secret."""
+        value = str(flowlib.render(template, ctx))
+        names: set[str] = set()
+        if isinstance(template, str) and flowlib.has_template(template):
+            names = flowlib.template_names(template)
+        if self.is_sign_in or names & set(self.secrets.values()):
+            self.secrets.hide(value)
+        if "totp_secret" in names:
+            self._hide_codes_around_now()
+        return value
+
+    def _hide_codes_around_now(self) -> None:
+        # The code typed is hidden already; its neighbours are the ones the portal would also
+        # accept (one step of skew) or show back, so they are as sensitive.
+        step = int(time.time() // totp.STEP_SECONDS)
+        with contextlib.suppress(totp.BadSecret):
+            for delta in range(-2, 3):
+                self.secrets.hide(totp.hotp(self.secrets.totp_secret, step + delta))
 
     def _sign_in_url(self) -> str | None:
         if self.flow.session_flow is None:
@@ -139,6 +187,29 @@ class _Runner:
             )
         else:
             self._stop(StepError(f"HTTP {status} at {response.url}", "http_5xx"))
+
+    def _on_request(self, request: Any) -> None:
+        with contextlib.suppress(Exception):
+            if request.is_navigation_request() and request.frame == self.page.main_frame:
+                self.navigations.add(request)
+
+    def _on_request_done(self, request: Any) -> None:
+        self.navigations.discard(request)
+
+    async def _missing_kind(self) -> str:
+        """The error kind of something that never appeared: `selector` when the page had
+        loaded (so it is simply not there, and waiting longer would not help), `timeout` when
+        the page itself was still on its way."""
+        if self.navigations:
+            return "timeout"
+        try:
+            state = await asyncio.wait_for(
+                self.page.evaluate("document.readyState"), LOADED_CHECK_SECONDS
+            )
+        except Exception:
+            # No answer: the page is busy navigating, hung or gone.
+            return "timeout"
+        return "selector" if state == "complete" and not self.navigations else "timeout"
 
     def _on_navigated(self, frame: Any) -> None:
         if self.signing_in or self.interrupt is not None or not self.sign_in_url:
@@ -280,7 +351,7 @@ class _Runner:
         self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int, state: str = "visible"
     ) -> Any:
         specs = flowlib.render(step.args["target"], ctx)
-        locator, index = await self._guarded(locate.resolve(scope, specs, timeout, state))
+        locator, index = await self._resolve(scope, specs, timeout, state)
         self.matches.append(
             {
                 "step": step.name or step.path,
@@ -290,6 +361,25 @@ class _Runner:
             }
         )
         return locator
+
+    async def _resolve(
+        self, scope: Any, specs: list[dict], timeout: int, state: str
+    ) -> tuple[Any, int]:
+        """locate.resolve, held to the step's timeout: while the page navigates to a server
+        that does not answer, Playwright's queries wait for the new document, however long."""
+        try:
+            return await self._guarded(
+                asyncio.wait_for(
+                    locate.resolve(scope, specs, timeout, state), timeout / 1000 + RESOLVE_GRACE
+                )
+            )
+        except locate.TargetTimeout:
+            raise
+        except TimeoutError:
+            tried = " or ".join(targets.describe(spec) for spec in specs)
+            raise locate.TargetTimeout(
+                f"no element matched {tried} within {int(timeout)} ms"
+            ) from None
 
     async def run_steps(
         self, scope: Any, steps: list[flowlib.Step], ctx: dict, flow: flowlib.Flow
@@ -309,13 +399,13 @@ class _Runner:
         except (_Ended, _SignInNeeded):
             raise
         except StepError as error:
-            if step.optional and error.kind == "timeout":
+            if step.optional and error.kind in ("timeout", "selector"):
                 return False
             raise
         except locate.TargetTimeout as error:
             if step.optional:
                 return False
-            raise StepError(f"step {step.label()}: {error}", "timeout") from None
+            raise StepError(f"step {step.label()}: {error}", await self._missing_kind()) from None
         except PlaywrightError as error:
             kind = playwright_error_kind(error)
             if step.optional and kind == "timeout":
@@ -340,14 +430,12 @@ class _Runner:
             await self._guarded(locator.click(timeout=timeout, **options))
         elif kind == "fill":
             locator = await self._target(scope, step, ctx, timeout)
-            await self._guarded(
-                locator.fill(str(flowlib.render(args["value"], ctx)), timeout=timeout)
-            )
+            await self._guarded(locator.fill(self.typed(args["value"], ctx), timeout=timeout))
         elif kind == "type":
             locator = await self._target(scope, step, ctx, timeout)
             await self._guarded(
                 locator.press_sequentially(
-                    str(flowlib.render(args["value"], ctx)),
+                    self.typed(args["value"], ctx),
                     delay=args.get("delay", 0),
                     timeout=timeout,
                 )
@@ -388,10 +476,10 @@ class _Runner:
         elif kind == "extract":
             await self._extract(scope, step, ctx, timeout)
         elif kind == "screenshot":
-            path = self._artifact(f"{_safe_label(flowlib.render(args['name'], ctx))}.png")
-            await self._guarded(
-                page.screenshot(path=str(path), full_page=args.get("full_page", False))
-            )
+            name = self.secrets.redact(str(flowlib.render(args["name"], ctx)))
+            path = self._artifact(f"{_safe_label(name)}.png")
+            image = await self._guarded(page.screenshot(full_page=args.get("full_page", False)))
+            write_private_bytes(path, image)
             self.evidence.append(str(path))
         elif kind == "flow":
             child: flowlib.Flow = args["flow"]
@@ -430,7 +518,7 @@ class _Runner:
                 raise StepError(
                     f"step {step.label()}: timed out after {timeout} ms waiting for "
                     f"{_describe_condition(args['condition'])}",
-                    "timeout",
+                    await self._missing_kind(),
                 )
             return
         if args["state"] in ("visible", "attached"):
@@ -458,7 +546,7 @@ class _Runner:
             if options["unique"]:
                 values = list(dict.fromkeys(values))
             return values
-        locator, _ = await self._guarded(locate.resolve(scope, specs, timeout, "attached"))
+        locator, _ = await self._resolve(scope, specs, timeout, "attached")
         if options["attribute"]:
             return await locator.first.get_attribute(options["attribute"], timeout=timeout)
         return (await locator.first.inner_text(timeout=timeout)).strip()
@@ -477,8 +565,7 @@ class _Runner:
 
     # -- the run -------------------------------------------------------------------------
     def _artifact(self, name: str) -> Path:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        return self.run_dir / name
+        return private_dir(self.run_dir) / name
 
     async def _on_sign_in_page(self) -> bool:
         if self.flow.session_flow is None:
@@ -499,6 +586,7 @@ class _Runner:
                 secrets=self.secrets,
                 run_dir=self.run_dir,
                 trace=False,
+                sign_in=True,
             )
             result = await inner.run()
         finally:
@@ -584,6 +672,9 @@ class _Runner:
         page = self.page
         page.on("response", self._on_response)
         page.on("framenavigated", self._on_navigated)
+        page.on("request", self._on_request)
+        page.on("requestfinished", self._on_request_done)
+        page.on("requestfailed", self._on_request_done)
         tracing = False
         if self.trace:
             try:
@@ -614,6 +705,9 @@ class _Runner:
         finally:
             page.remove_listener("response", self._on_response)
             page.remove_listener("framenavigated", self._on_navigated)
+            page.remove_listener("request", self._on_request)
+            page.remove_listener("requestfinished", self._on_request_done)
+            page.remove_listener("requestfailed", self._on_request_done)
             if tracing:
                 with contextlib.suppress(Exception):
                     await page.context.tracing.stop()
@@ -632,20 +726,35 @@ class _Runner:
 
     async def _leave_evidence(self, error: str, tracing: bool) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        key = next((_safe_label(v) for v in self.params.values() if v not in (None, "")), "")
+        # Named after the row's first param (the order id), unless that is a secret.
+        key = next(
+            (
+                _safe_label(v)
+                for v in self.params.values()
+                if v not in (None, "") and self.secrets.redact(str(v)) == str(v)
+            ),
+            "",
+        )
         stem = "-".join(
             part for part in (self.flow.name, key, stamp, token_source.token_hex(2)) if part
         )
         written = []
         with contextlib.suppress(Exception):
             shot = self._artifact(f"{stem}.png")
-            await self.page.screenshot(path=str(shot), timeout=5000)
+            write_private_bytes(shot, await self.page.screenshot(timeout=SCREENSHOT_MS))
             written.append(str(shot))
         if tracing:
             with contextlib.suppress(Exception):
                 zipped = self._artifact(f"{stem}-trace.zip")
-                await self.page.context.tracing.stop(path=str(zipped))
-                redact_zip(zipped, self.secrets)
+                # Playwright writes the trace unredacted: into a folder only we can read,
+                # and only the redacted copy is kept.
+                raw_dir = Path(tempfile.mkdtemp(prefix=".trace-", dir=self.run_dir))
+                try:
+                    raw = raw_dir / "trace.zip"
+                    await self.page.context.tracing.stop(path=str(raw))
+                    redact_zip(raw, self.secrets, zipped)
+                finally:
+                    shutil.rmtree(raw_dir, ignore_errors=True)
                 written.append(str(zipped))
         self.evidence.extend(written)
         if written:
@@ -653,25 +762,34 @@ class _Runner:
         return error
 
 
-def redact_zip(path: Path, secrets: Secrets) -> None:
-    """Mask secrets inside a trace archive: a trace records every value typed into the page
-    (the password and the TOTP code included) and the page snapshots."""
-    needles = sorted(
-        {v.encode() for v in secrets.values().values() if v and len(v) >= 3}, key=len, reverse=True
-    )
-    if not needles:
-        return
-    temporary = path.with_name(path.name + ".redacting")
-    with (
-        zipfile.ZipFile(path) as source,
-        zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for item in source.infolist():
-            data = source.read(item)
-            for needle in needles:
-                data = data.replace(needle, b"***")
-            target.writestr(item, data)
-    os.replace(temporary, path)
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".webp")
+
+
+def redact_zip(path: Path, secrets: Secrets, target: Path | None = None) -> None:
+    """Mask secrets in every file of a trace archive, written to target (default: in place),
+    mode 0600. A trace records the parameters of every call (the text filled in), DOM
+    snapshots (input values), the network log and raw request bodies. Its screencast frames
+    are left as they are: a screenshot shows what the page showed."""
+    target = target or path
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.redacting")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with (
+            zipfile.ZipFile(path) as source,
+            os.fdopen(fd, "wb") as handle,
+            zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as redacted,
+        ):
+            for item in source.infolist():
+                data = source.read(item)
+                if not item.filename.lower().endswith(IMAGE_SUFFIXES):
+                    data = secrets.redact_bytes(data)
+                redacted.writestr(item, data)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _plain_target(condition: dict) -> bool:
@@ -704,11 +822,22 @@ async def run_flow(
     secrets: Secrets,
     run_dir: Path,
     trace: bool = False,
+    sign_in: bool = False,
 ) -> RunResult:
-    """Run one flow on one page and return how it ended; never raises for a flow failure."""
+    """Run one flow on one page and return how it ended; never raises for a flow failure.
+
+    `sign_in` says the flow signs in (so is a flow with a `login_page`): whatever it types is
+    hidden from its evidence and results like a secret."""
     for name, value in flowlib.secret_params(flow, params).items():
         secrets.add(name, value)
     runner = _Runner(
-        page, flow, params, portal=portal, secrets=secrets, run_dir=run_dir, trace=trace
+        page,
+        flow,
+        params,
+        portal=portal,
+        secrets=secrets,
+        run_dir=run_dir,
+        trace=trace,
+        sign_in=sign_in,
     )
     return await runner.run()

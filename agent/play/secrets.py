@@ -1,15 +1,23 @@
 """Account secrets: from the environment, else a secrets file, else the bundled portal's demo account.
 
 Secrets never live in a flow file. Everything the engine prints or stores passes through
-`Secrets.redact`, which replaces every secret value with ***.
+`Secrets.redact` (or `redact_bytes`), which replaces every secret value with ***, and every
+value typed into a sign-in (the one-time code included) once the player has reported it with
+`Secrets.hide`. A value is masked as written and in the forms a page, a request body or a
+trace stores it in: URL-encoded, JSON-escaped, HTML-escaped.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import yaml
 
@@ -26,6 +34,7 @@ DEMO_ACCOUNT = {
     "totp_secret": "JBSWY3DPEHPK3PXP",
 }
 MASK = "***"
+MIN_LENGTH = 3  # shorter values would mask half of every text
 
 
 def default_secrets_path() -> Path:
@@ -42,6 +51,9 @@ class Secrets:
     totp_secret: str
     extra: dict[str, str] = field(default_factory=dict)
     source: str = "demo account"
+    # Values typed into a sign-in or computed from a secret (one-time codes): masked like the
+    # secrets, but never offered to templates.
+    typed: set[str] = field(default_factory=set, repr=False)
 
     def values(self) -> dict[str, str]:
         return {
@@ -55,13 +67,24 @@ class Secrets:
         """Treat one more value (a `secret: true` flow param) as a secret."""
         self.extra[name] = value
 
+    def hide(self, value: str) -> None:
+        """Mask one more value from now on (something typed into a sign-in, a one-time code)."""
+        if value and len(value) >= MIN_LENGTH:
+            self.typed.add(value)
+
+    def hidden(self) -> frozenset[str]:
+        """Every value redact() masks, as written."""
+        values = {v for v in self.values().values() if v and len(v) >= MIN_LENGTH}
+        return frozenset(values | self.typed)
+
     def redact(self, text: str) -> str:
-        # Longest first, so a secret that contains another is masked whole.
-        for value in sorted(
-            {v for v in self.values().values() if v and len(v) >= 3}, key=len, reverse=True
-        ):
-            text = text.replace(value, MASK)
-        return text
+        pattern = _pattern(self.hidden(), False)
+        return pattern.sub(MASK, text) if pattern is not None else text
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """redact() for bytes holding text in UTF-8 (trace files, request bodies)."""
+        pattern = _pattern(self.hidden(), True)
+        return pattern.sub(MASK.encode(), data) if pattern is not None else data
 
     def redact_data(self, data: object) -> object:
         """redact() applied to every string inside lists and dicts."""
@@ -75,6 +98,43 @@ class Secrets:
 
     def __repr__(self) -> str:
         return f"Secrets(email={MASK}, password={MASK}, totp_secret={MASK}, source={self.source!r})"
+
+
+def encoded_forms(value: str) -> set[str]:
+    """value as written and as a URL (also one inside another URL), a form body, a JSON string
+    (also one nested in another JSON string) and HTML text store it."""
+    forms = {value, html.escape(value), html.escape(value, quote=False)}
+    once = quote(value, safe="")
+    # Twice: a URL carried inside another URL's query (`next=...`).
+    for encoded in (once, quote_plus(value, safe=""), quote(once, safe="")):
+        forms.add(encoded)
+        forms.add(re.sub(r"%[0-9A-F]{2}", lambda match: match[0].lower(), encoded))
+    for ascii_only in (True, False):
+        in_json = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        forms.add(in_json)
+        forms.add(json.dumps(in_json, ensure_ascii=ascii_only)[1:-1])
+    return {form for form in forms if form}
+
+
+def _alternative(form: str, numeric: bool) -> str:
+    escaped = re.escape(form)
+    if not numeric:
+        return escaped
+    # A one-time code is digits: the same digits inside a longer number (a timestamp, an
+    # order id) are not the code, and masking them would corrupt that number. A %XX escape
+    # just before it (`%22123456` in an encoded JSON body) still counts as a boundary.
+    return rf"(?:(?<![0-9])|(?<=%[0-9A-Fa-f]{{2}})){escaped}(?![0-9])"
+
+
+@lru_cache(maxsize=64)
+def _pattern(values: frozenset[str], as_bytes: bool) -> re.Pattern | None:
+    alternatives = {(form, value.isdigit()) for value in values for form in encoded_forms(value)}
+    if not alternatives:
+        return None
+    # Longest first, so a value that contains another is masked whole.
+    ordered = sorted(alternatives, key=lambda item: (-len(item[0]), item[0]))
+    source = "|".join(_alternative(form, numeric) for form, numeric in ordered)
+    return re.compile(source.encode() if as_bytes else source)
 
 
 def _read_file(path: Path) -> dict[str, str]:

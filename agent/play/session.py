@@ -28,8 +28,16 @@ async def sign_in(context: Any, *, portal: str, secrets: Secrets, run_dir: Path)
     flow = load_flow(SESSION_FLOW)
     page = await context.new_page()
     try:
+        # Traced for a failed sign-in's evidence; what it types is hidden from the trace.
         result = await run_flow(
-            page, flow, {}, portal=portal, secrets=secrets, run_dir=run_dir, trace=True
+            page,
+            flow,
+            {},
+            portal=portal,
+            secrets=secrets,
+            run_dir=run_dir,
+            trace=True,
+            sign_in=True,
         )
     finally:
         with contextlib.suppress(Exception):

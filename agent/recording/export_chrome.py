@@ -51,6 +51,8 @@ ACTION_KEYS = (
 )
 BUTTONS = {"left": "primary", "middle": "auxiliary", "right": "secondary"}
 TARGET_KINDS = ("role", "label", "text", "placeholder", "testid", "alt", "title", "css", "xpath")
+ACTIONS = ("click", "fill", "type", "select", "check", "uncheck", "press", "hover", "scroll")
+NOT_CSS = ("aria/", "text/", "xpath/", "pierce/")
 _FRAME_NTH = re.compile(r"^iframe >> nth=(\d+)$")
 _TEMPLATE = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?}}")
 
@@ -176,6 +178,40 @@ def target_selectors(target: object) -> tuple[list, list[int] | None]:
     return selectors, frame
 
 
+def _css_of(entry: list[str]) -> str | None:
+    """The CSS of one Chrome selector entry, or None when it is not plain CSS (an aria, text,
+    xpath or pierce selector, or a path through shadow roots)."""
+    if len(entry) != 1 or entry[0].startswith(NOT_CSS):
+        return None
+    return entry[0]
+
+
+def _css_list(selector: str) -> list[str]:
+    """A CSS selector list split at its top-level commas (not those in quotes, [] or ())."""
+    parts, depth, quote, start = [], 0, "", 0
+    for index, char in enumerate(selector):
+        if quote:
+            if char == quote and selector[index - 1] != "\\":
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(selector[start:index].strip())
+            start = index + 1
+    parts.append(selector[start:].strip())
+    return [part for part in parts if part]
+
+
+def descendant(scope: str, inner: str) -> str:
+    """One CSS selector for `inner` inside `scope`: each of inner's alternatives after each of
+    scope's, with the descendant combinator."""
+    return ", ".join(f"{outer} {part}" for outer in _css_list(scope) for part in _css_list(inner))
+
+
 class _Exporter:
     def __init__(self, data: Mapping[str, Any], portal: str, params: Mapping[str, str]):
         self.data = data
@@ -183,13 +219,16 @@ class _Exporter:
         self.params = {name: str(value) for name, value in params.items()}
         self.chrome: list[dict[str, Any]] = []
         self.originals: dict[str, dict[str, Any]] = {}
+        self.number = 0
 
     def run(self) -> dict[str, Any]:
         steps = self.data.get("steps") or []
         for number, step in enumerate(steps, start=1):
             if not isinstance(step, dict):
                 raise ExportError(f"step {number}: a step must be a mapping")
+            self.number = number
             self._export(step, number)
+        self._success_wait()
         meta = {
             key: self.data[key]
             for key in ("name", "summary", "params", "session", "login_page", "success", "timeout")
@@ -240,6 +279,43 @@ class _Exporter:
                     "fingerprint": fingerprint(chrome),
                     "steps": [dict(step)] if offset == 0 else [],
                 }
+
+    def _success_wait(self) -> None:
+        """A flow ends by waiting for its outcomes; Chrome's replay would end right after the
+        last click, with its submit still on the way. A last wait until a success outcome
+        shows makes the replay end where the flow does, and fail where the flow would not
+        succeed. It is an expression (Chrome's waitForFunction lives through the navigation
+        the submit starts; its element wait does not), so it is written only when every
+        success outcome is a target with plain CSS candidates."""
+        outcomes = self.data.get("outcomes") or {}
+        success = self.data.get("success") or []
+        if not isinstance(outcomes, dict) or not isinstance(success, list) or not success:
+            return
+        css: list[str] = []
+        for name in success:
+            found = _outcome_selectors(outcomes.get(name))
+            if not found:
+                return
+            for entry in found:
+                plain = _css_of(entry)
+                if plain is None:
+                    return
+                if plain not in css:
+                    css.append(plain)
+        expression = (
+            f"{json.dumps(css)}.some((selector) => Array.from(document.querySelectorAll("
+            "selector)).some((element) => element.checkVisibility()))"
+        )
+        wait = self._render({"type": "waitForExpression", "expression": expression})
+        self.chrome.append(wait)
+        # Not a step of the flow: importing the recording back drops it.
+        self.originals[str(len(self.chrome) + 1)] = {"fingerprint": fingerprint(wait), "steps": []}
+
+    def _refuse(self, why: str, inner: int | None = None, action: str | None = None) -> None:
+        where = f"step {self.number}"
+        if inner is not None:
+            where += f" (within), its step {inner} ({action})"
+        raise ExportError(f"{where}: {why}")
 
     def _translates_back(self, produced: list[dict], step: Mapping[str, Any]) -> bool:
         try:
@@ -365,25 +441,56 @@ class _Exporter:
         return None
 
     def _within(self, value: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        """Steps scoped inside a target: Chrome's selector arrays say the same (ancestor
-        first, then the element), so each inner step's selectors get the scope in front."""
-        scope, frame = target_selectors(value.get("target"))
+        """Steps scoped inside a target. In Chrome's selectors an array of parts is a path
+        through shadow roots, not an element inside another; so each inner selector is joined
+        to the scope's into one descendant CSS selector, which needs CSS on both sides. An
+        action Chrome cannot do in its scope is refused: skipping it would replay something
+        else. Observations Chrome has no step for (extract, ...) are left to import back."""
         inner_steps = value.get("steps")
-        if not scope or frame or not isinstance(inner_steps, list):
+        if not isinstance(inner_steps, list):
             return None
+        acts = any(
+            isinstance(inner, dict) and any(key in inner for key in (*ACTIONS, "within", "goto"))
+            for inner in inner_steps
+        )
+        scope, frame = target_selectors(value.get("target"))
+        scope_css = [css for css in (_css_of(entry) for entry in scope) if css]
+        if not acts:
+            return None  # nothing Chrome must do: one custom step, for import back
+        if frame or not scope_css:
+            why = "it is inside a frame" if frame else "none of its candidates is plain CSS"
+            self._refuse(
+                f"Chrome cannot scope steps to this target ({why}); give it a css or testid "
+                "candidate"
+            )
         produced: list[dict[str, Any]] = []
-        for inner in inner_steps:
-            if not isinstance(inner, dict) or "when" in inner:
-                return None
+        for number, inner in enumerate(inner_steps, start=1):
+            if not isinstance(inner, dict):
+                self._refuse("a step must be a mapping", number, "?")
             action = next((key for key in ACTION_KEYS if key in inner), None)
-            if action in (None, "goto", "within"):
-                return None
-            chrome_steps = self._translate(action, inner[action], inner)
+            is_action = action in (*ACTIONS, "within", "goto")
+            chrome_steps = None
+            if action not in (None, "goto", "within") and "when" not in inner:
+                chrome_steps = self._translate(action, inner[action], inner)
             if not chrome_steps:
-                return None
+                if not is_action:
+                    continue
+                self._refuse(_why_not_scoped(inner, action), number, action or "?")
             for chrome in chrome_steps:
-                if "selectors" in chrome:
-                    chrome["selectors"] = [scope[0] + selector for selector in chrome["selectors"]]
+                if "selectors" not in chrome:
+                    continue
+                inner_css = [css for css in (_css_of(e) for e in chrome["selectors"]) if css]
+                if chrome.get("frame") or not inner_css:
+                    self._refuse(
+                        "none of its target's candidates is plain CSS outside a frame, which "
+                        "is all Chrome can find inside another element; give it a css or "
+                        "testid candidate",
+                        number,
+                        action,
+                    )
+                chrome["selectors"] = [
+                    [descendant(outer, css)] for outer in scope_css for css in inner_css
+                ]
             produced.extend(chrome_steps)
         return produced or None
 
@@ -417,6 +524,45 @@ class _Exporter:
             wait = self._with_target("waitForElement", dict(condition))
             return [wait] if wait else None
         return None
+
+
+def _why_not_scoped(step: Mapping[str, Any], action: str | None) -> str:
+    if "when" in step:
+        return "Chrome cannot decide a conditional (when) step"
+    return {
+        None: "no known action",
+        "goto": "a page cannot be opened inside an element",
+        "within": "Chrome cannot nest one scope in another",
+    }.get(action, "Chrome has no step that does this")
+
+
+def _outcome_selectors(condition: object) -> list | None:
+    """Chrome's selectors for an outcome that holds when one of some targets is visible, or
+    None when it says more (a URL, a title, a text or count check, not, all)."""
+    if not isinstance(condition, dict):
+        return None
+    plain = {key: value for key, value in condition.items() if key != "extract"}
+    if set(plain) == {"any"} and isinstance(plain["any"], list):
+        selectors: list = []
+        for item in plain["any"]:
+            found = _outcome_selectors(item)
+            if not found:
+                return None
+            selectors += [entry for entry in found if entry not in selectors]
+        return selectors
+    if set(plain) == {"target"}:
+        plain = {"target": plain["target"]}
+        target = plain["target"]
+    elif any(kind in plain for kind in TARGET_KINDS) and set(plain) <= {
+        *TARGET_KINDS,
+        "name",
+        "exact",
+    }:
+        target = plain
+    else:
+        return None
+    selectors, frame = target_selectors(target)
+    return selectors if selectors and not frame else None
 
 
 def export_chrome_recording(

@@ -69,29 +69,36 @@ class _Refused(Exception):
     pass
 
 
-def convert_locator(locator: str) -> dict[str, Any]:
-    """One Selenium IDE locator (`id=x`, `css=...`, `xpath=...`, `linkText=...`) as a spec."""
+def convert_locator(locator: str) -> list[dict[str, Any]]:
+    """One Selenium IDE locator (`id=x`, `css=...`, `xpath=...`, `linkText=...`) as target
+    candidates (one, or two for a link text)."""
     locator = locator.strip()
     strategy, sep, value = locator.partition("=")
     if locator.startswith("//") or locator.startswith("(//"):
-        return {"xpath": locator}
+        return [{"xpath": locator}]
     if not sep or not value:
         raise _Refused(f"locator {locator!r} has no strategy (id=, name=, css=, xpath=, linkText=)")
     if strategy == "id":
-        return {"css": f"#{value}" if _CSS_IDENT.match(value) else f'[id="{value}"]'}
+        return [{"css": f"#{value}" if _CSS_IDENT.match(value) else f'[id="{value}"]'}]
     if strategy == "name":
-        return {"css": f'[name="{value}"]'}
+        return [{"css": f'[name="{value}"]'}]
     if strategy == "css":
         match = _TESTID_CSS.match(value)
         if match:
-            return {"testid": next(group for group in match.groups() if group is not None)}
-        return {"css": value}
+            return [{"testid": next(group for group in match.groups() if group is not None)}]
+        return [{"css": value}]
     if strategy == "xpath":
-        return {"xpath": value}
+        return [{"xpath": value}]
+    # Selenium IDE records a link text for what looks like a link, and portals style buttons
+    # as links and links as buttons (Seller Central's Action > Cancel order is a button): the
+    # text names a link, else a button, as the IDE's own click would find it.
     if strategy in ("linkText", "link"):
-        return {"role": "link", "name": value, "exact": True}
+        return [
+            {"role": "link", "name": value, "exact": True},
+            {"role": "button", "name": value, "exact": True},
+        ]
     if strategy == "partialLinkText":
-        return {"role": "link", "name": value}
+        return [{"role": "link", "name": value}, {"role": "button", "name": value}]
     raise _Refused(f"locator strategy {strategy!r} is not supported")
 
 
@@ -104,9 +111,9 @@ def _targets(command: Mapping[str, Any]) -> dict | list:
     for locator in locators:
         if not isinstance(locator, str) or not locator.strip():
             continue
-        spec = convert_locator(_variables(locator))
-        if spec not in candidates:
-            candidates.append(spec)
+        for spec in convert_locator(_variables(locator)):
+            if spec not in candidates:
+                candidates.append(spec)
     if not candidates:
         raise _Refused("the command has no target")
     return candidates[0] if len(candidates) == 1 else candidates

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.journal import Journal
+from agent.play.browser import write_private_bytes
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -279,8 +280,8 @@ def write_report(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(report, fmt, path.parent, redact), encoding="utf-8")
+    # A report names orders, buyers and errors: readable by the owner only, like the journal.
+    write_private_bytes(path, render(report, fmt, path.parent, redact).encode("utf-8"))
 
 
 # Inline so the report works from any install (package data lists no templates here).
