@@ -220,6 +220,13 @@ def write_private(path: Path, data: dict) -> None:
     write_private_bytes(path, json.dumps(data).encode("utf-8"))
 
 
+async def save_storage_state(context: Any, *, portal: str, email: str) -> Path:
+    """Save the context's cookies for this portal and account (mode 0600); return the path."""
+    path = storage_state_path(portal, email)
+    write_private(path, await context.storage_state())
+    return path
+
+
 if __name__ == "__main__":
     # `python -m agent.play.browser` prints the browser it would use; set-up scripts rely on the exit code.
     try:

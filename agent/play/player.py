@@ -23,6 +23,7 @@ from playwright.async_api import Error as PlaywrightError
 from agent import flow as flowlib
 from agent.errors import StepError, one_line, playwright_error_kind
 from agent.flow import targets, totp
+from agent.play import browser as browserlib
 from agent.play import locate
 from agent.play.browser import private_dir, write_private_bytes
 from agent.play.secrets import Secrets
@@ -604,10 +605,10 @@ class _Runner:
             if message:
                 detail = f"{detail}: {message}" if result.error else message
             raise StepError(f"signing in again failed: {detail}", kind, result.retry_after)
-        from agent.play.session import save_storage_state
-
         with contextlib.suppress(Exception):
-            await save_storage_state(self.page.context, portal=self.portal, secrets=self.secrets)
+            await browserlib.save_storage_state(
+                self.page.context, portal=self.portal, email=self.secrets.email
+            )
 
     async def _final_outcome(self) -> str:
         ctx = self.context()

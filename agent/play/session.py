@@ -13,13 +13,6 @@ from agent.play.secrets import Secrets
 SESSION_FLOW = "login"
 
 
-async def save_storage_state(context: Any, *, portal: str, secrets: Secrets) -> Path:
-    """Save the context's cookies for this portal and account (mode 0600); return the path."""
-    path = browserlib.storage_state_path(portal, secrets.email)
-    browserlib.write_private(path, await context.storage_state())
-    return path
-
-
 async def sign_in(context: Any, *, portal: str, secrets: Secrets, run_dir: Path) -> None:
     """Run the login flow in this context and save its storage state; SessionError if it fails."""
     from agent.flow import load_flow
@@ -48,7 +41,7 @@ async def sign_in(context: Any, *, portal: str, secrets: Secrets, run_dir: Path)
         # Callers retry a sign-in that met a 5xx, 429 or timeout, never a rejected password.
         error.error_kind = result.error_kind if result.outcome == "failed" else "rejected"
         raise error
-    await save_storage_state(context, portal=portal, secrets=secrets)
+    await browserlib.save_storage_state(context, portal=portal, email=secrets.email)
 
 
 async def session_works(browser: Any, path: Path, *, portal: str) -> bool:
