@@ -45,61 +45,58 @@ def with_found_browser(
 
 
 class LoopGuard:
-    """Keeps pytest-playwright's sync Playwright out of the way of tests that do not use it.
+    """Keeps pytest-playwright's sync Playwright out of the way of code that does not use it.
 
     Sync Playwright runs its event loop in a greenlet of the main thread, and between two
     calls leaves that loop marked as the thread's running loop (playwright's
-    `wait_for_future` sets it on purpose), for as long as the session-scoped `playwright`
+    `wait_for_future` does so on purpose), for as long as the session-scoped `playwright`
     fixture lives. Every later `asyncio.run()`, `loop.run_until_complete()` or
     `sync_playwright()` in the main thread then fails with "cannot be called from a running
-    event loop" (microsoft/playwright-pytest#167). While a test that does not use Playwright's
-    fixtures is set up, runs and is torn down, the mark is lifted, and put back afterwards.
+    event loop" (microsoft/playwright-pytest#167). The mark is lifted while a test that does
+    not use Playwright's fixtures is set up and runs, and while a fixture that does not use
+    them is torn down, and put back right after.
     """
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.nodes_with_playwright: set[str] = set()
+        self.dependent_fixtures = {"playwright"}
+        self._aside_for: Any = None
 
-    def saw_playwright_start(self) -> None:
-        if self.loop is None:
+    def fixture_set_up(self, fixturedef: Any) -> bool:
+        """Note a fixture that was just set up; True when it does not use Playwright. Its
+        arguments are set up before it, so what they use is known by now."""
+        if fixturedef.argname == "playwright" and self.loop is None:
             self.loop = asyncio._get_running_loop()
-
-    def collected(self, items: list[Any]) -> None:
-        for item in items:
-            if uses_playwright(item):
-                for node in item.listchain()[:-1]:
-                    self.nodes_with_playwright.add(node.nodeid)
-
-    def may_set_aside(self, item: Any, nextitem: Any = None, *, teardown: bool = False) -> bool:
-        if uses_playwright(item):
+        if fixturedef.argname in self.dependent_fixtures or any(
+            name in self.dependent_fixtures for name in fixturedef.argnames
+        ):
+            self.dependent_fixtures.add(fixturedef.argname)
             return False
-        if not teardown:
-            return True
-        # A teardown also finalizes the fixtures of every scope the next test leaves; one
-        # of them may use Playwright, which needs its loop.
-        staying = {node.nodeid for node in nextitem.listchain()} if nextitem else set()
-        return not any(
-            node.nodeid in self.nodes_with_playwright and node.nodeid not in staying
-            for node in item.listchain()[:-1]
-        )
+        return True
+
+    def _marked(self) -> bool:
+        loop = self.loop
+        return loop is not None and not loop.is_closed() and asyncio._get_running_loop() is loop
+
+    def set_aside_for(self, fixturedef: Any) -> None:
+        """Lift the mark while this fixture is torn down (put_back_after ends it)."""
+        if self._aside_for is None and self._marked():
+            asyncio._set_running_loop(None)
+            self._aside_for = fixturedef
+
+    def put_back_after(self, fixturedef: Any) -> None:
+        if self._aside_for is fixturedef:
+            self._aside_for = None
+            asyncio._set_running_loop(self.loop)
 
     @contextlib.contextmanager
-    def aside(self, active: bool) -> Iterator[None]:
-        loop = self.loop
-        if (
-            not active
-            or loop is None
-            or loop.is_closed()
-            or asyncio._get_running_loop() is not loop
-        ):
+    def aside_for_test(self, item: Any) -> Iterator[None]:
+        """Lift the mark while a test that does not use Playwright is set up or runs."""
+        if "playwright" in getattr(item, "fixturenames", ()) or not self._marked():
             yield
             return
         asyncio._set_running_loop(None)
         try:
             yield
         finally:
-            asyncio._set_running_loop(loop)
-
-
-def uses_playwright(item: Any) -> bool:
-    return "playwright" in getattr(item, "fixturenames", ())
+            asyncio._set_running_loop(self.loop)

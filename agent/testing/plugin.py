@@ -122,17 +122,16 @@ def _seller_agent_portal(request: pytest.FixtureRequest) -> Iterator[None]:
 
     portal: MockPortal = request.getfixturevalue("mock_portal")
     marker = request.node.get_closest_marker("portal")
+    problem = None
     try:
         if marker is not None:
-            try:
-                settings = portal.settings.with_marker(marker.args, marker.kwargs)
-            except ValueError as error:
-                pytest.fail(str(error), pytrace=False)
-            portal.use_own(settings)
+            portal.use_own(portal.settings.with_marker(marker.args, marker.kwargs))
         else:
             portal.shared()
-    except (PortalStartError, TypeError) as error:
-        pytest.fail(str(error), pytrace=False)
+    except (PortalStartError, ValueError, TypeError) as error:
+        problem = str(error)
+    if problem:
+        pytest.fail(problem, pytrace=False)
     try:
         yield
     finally:
@@ -221,7 +220,11 @@ def run_flow(
                 loaded = load_flow(nearby if nearby.is_file() else flow)
             bound = bind_params(loaded, params)
         except FlowError as error:
-            pytest.fail(f"run_flow: {error}", pytrace=False)
+            problem = f"run_flow: {error}"
+        else:
+            problem = None
+        if problem:
+            pytest.fail(problem, pytrace=False)
         cookies_file = _signed_in_state(_seller_agent_sessions, mock_portal)
         return _seller_agent_flows.play(
             loaded,
@@ -248,4 +251,5 @@ def _signed_in_state(sessions: Any, portal: MockPortal) -> Path:
     try:
         return sessions.state_for(portal.url)
     except SignInFailed as error:
-        pytest.fail(str(error), pytrace=False)
+        problem = str(error)
+    pytest.fail(problem, pytrace=False)

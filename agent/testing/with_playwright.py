@@ -35,32 +35,25 @@ def browser_type_launch_args(
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Any:
     result = yield
-    if fixturedef.argname == "playwright":
-        _guard(request.config).saw_playwright_start()
+    guard = _guard(request.config)
+    if guard.fixture_set_up(fixturedef):
+        # Finalizers run last-added first: this one runs just before the fixture's own
+        # teardown, and pytest_fixture_post_finalizer right after it.
+        fixturedef.addfinalizer(lambda: guard.set_aside_for(fixturedef))
     return result
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _guard(config).collected(items)
+def pytest_fixture_post_finalizer(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    _guard(request.config).put_back_after(fixturedef)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Any:
-    guard = _guard(item.config)
-    with guard.aside(guard.may_set_aside(item)):
+    with _guard(item.config).aside_for_test(item):
         return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    guard = _guard(item.config)
-    with guard.aside(guard.may_set_aside(item)):
-        return (yield)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    guard = _guard(item.config)
-    with guard.aside(guard.may_set_aside(item, nextitem, teardown=True)):
+    with _guard(item.config).aside_for_test(item):
         return (yield)
