@@ -288,6 +288,22 @@ def test_the_marker_gives_a_test_a_portal_of_its_own(suite):
                     urllib.request.urlopen(SEEN["own"] + "/mock/api/health", timeout=5)
 
 
+            @pytest.mark.portal(orders=5, TOTP_ALLOW_REUSE=False)
+            def test_codes_used_once(seller_page, page, mock_portal, seller_credentials):
+                # seller_page signed in with a code first; signing in by hand now needs
+                # another one, on a portal that takes each code once.
+                page.goto(mock_portal.url + "/ap/signin")
+                page.get_by_test_id("signin-email").fill(seller_credentials.email)
+                page.get_by_test_id("signin-continue").click()
+                page.get_by_test_id("signin-password").fill(seller_credentials.password)
+                page.get_by_test_id("signin-submit").click()
+                page.get_by_test_id("mfa-code").fill(seller_credentials.totp_code())
+                page.get_by_test_id("mfa-submit").click()
+                expect(page.get_by_test_id("nav-account")).to_be_visible()
+                seller_page.goto("/home")
+                expect(seller_page.get_by_test_id("nav-account")).to_be_visible()
+
+
             @pytest.mark.portal(colour="blue")
             def test_unknown_setting(mock_portal):
                 pass
@@ -295,7 +311,7 @@ def test_the_marker_gives_a_test_a_portal_of_its_own(suite):
         )
     )
     result = run(suite)
-    result.assert_outcomes(passed=3, errors=1)
+    result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.portal: unknown setting 'colour'*"])
 
 

@@ -3,9 +3,11 @@
 The portal accepts a code once per account (RFC 6238 section 5.2 asks verifiers to refuse a
 second use), so two sign-ins in the same 30-second step cannot both use "the current code".
 Every code this process uses - the ones `totp_code()` hands to a test and the one the
-plugin's own sign-in types - is noted here per secret, and the next one is taken from a later
-step: the following step's code (the portal accepts one step of clock skew), else the code
-after a short wait.
+plugin's own sign-in types - is noted here per secret, and `totp_code()` takes the next one
+from a later step: the following step's code (the portal accepts one step of clock skew),
+else the code after a short wait. The plugin's sign-in computes the current code itself (it
+is seller-agent's login flow); when the portal refuses it as used, it waits for a step
+nobody used and tries once more.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ def fresh_code(secret: str) -> str:
 
 
 def wait_for_unused_step(secret: str) -> None:
-    """Return once the current step's code has not been used: the moment a sign-in that
-    computes "the current code" itself may start."""
+    """Return once the current step's code has not been used here: the moment a sign-in
+    that computes "the current code" itself may try again."""
     with _lock:
         last = _last_step.get(secret)
         if last is not None and last >= _step_now():
