@@ -16,24 +16,27 @@ import threading
 import time
 from dataclasses import dataclass
 
-from agent.flow import totp
-
 MASK = "***"
+# RFC 6238's step; agent.flow.totp computes the codes, imported only when one is needed (the
+# plugin module is imported by every pytest run, so it keeps its imports light).
+STEP_SECONDS = 30
 
 _lock = threading.Lock()
 _last_step: dict[str, int] = {}
 
 
 def _step_now() -> int:
-    return int(time.time() // totp.STEP_SECONDS)
+    return int(time.time() // STEP_SECONDS)
 
 
 def _sleep_until_step(step: int) -> None:
-    time.sleep(max(0.0, step * totp.STEP_SECONDS - time.time()) + 0.05)
+    time.sleep(max(0.0, step * STEP_SECONDS - time.time()) + 0.05)
 
 
 def fresh_code(secret: str) -> str:
     """A code for `secret` that this process has not used yet (waits at most one step)."""
+    from agent.flow import totp
+
     with _lock:
         while True:
             now = _step_now()

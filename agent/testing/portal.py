@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mock_portal.testing import PortalProcess, PortalStartError, attach_portal
+if TYPE_CHECKING:
+    # Imported where used: the mock_portal package brings Flask, and this module is imported
+    # by every pytest run (through the plugin).
+    from mock_portal.testing import PortalProcess
 
 LANGS = ("en", "zh-CN")
 AUTO_CANCEL_PRESETS = ("seed-30d", "amazon-7bd")
@@ -66,6 +69,8 @@ class PortalSettings:
 
     def process(self) -> PortalProcess:
         """A portal with these settings on a free loopback port (not started yet)."""
+        from mock_portal.testing import PortalProcess
+
         return PortalProcess(
             seed=self.seed,
             orders=self.orders,
@@ -190,6 +195,8 @@ class MockPortal:
 
 
 def _attach(url: str) -> PortalProcess:
+    from mock_portal.testing import PortalStartError, attach_portal
+
     portal = attach_portal(url, api_token=os.environ.get(API_TOKEN_ENV) or None)
     try:
         answer = portal.api_get("/mock/api/health", timeout=10)
