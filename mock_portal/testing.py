@@ -57,6 +57,10 @@ class PortalStartError(RuntimeError):
     """The portal process died or did not answer in time; the message carries its output."""
 
 
+class PortalAPIError(RuntimeError):
+    """The control API refused a request (a bad setting, a malformed clock step)."""
+
+
 class PortalProcess:
     """A portal in a subprocess. Use `start()`/`stop()` or, better, `running_portal()`.
 
@@ -250,9 +254,59 @@ class PortalProcess:
     def order(self, order_id: str) -> dict:
         return self.api_get(f"/mock/api/orders/{order_id}")
 
-    def mail(self, to: str | None = None) -> list[dict]:
-        query = f"?{urllib.parse.urlencode({'to': to})}" if to else ""
-        return self.api_get("/mock/api/mail" + query)["mail"]
+    def mail(self, to: str | None = None, order_id: str | None = None) -> list[dict]:
+        """Emails the portal sent, newest first: to one address, about one order, or all."""
+        query = urllib.parse.urlencode(
+            {key: value for key, value in (("to", to), ("order_id", order_id)) if value}
+        )
+        return self.api_get("/mock/api/mail" + (f"?{query}" if query else ""))["mail"]
+
+    def _checked(self, what: str, answer: dict[str, Any]) -> dict[str, Any]:
+        status = answer.get("http_status")
+        if status is not None and status >= 400 and status != 404:
+            raise PortalAPIError(f"{what}: {answer.get('error') or f'HTTP {status}'}")
+        return answer
+
+    def reset(self, seed: int | None = None, orders: int | None = None) -> dict[str, Any]:
+        """Wipe and seed again (clock, faults, sessions and trusted devices too): with this
+        seed and order count, else the ones the portal was started with."""
+        given = {
+            key: value for key, value in (("seed", seed), ("orders", orders)) if value is not None
+        }
+        return self._checked("reset", self.api_post("/mock/api/seed", given))
+
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        """Replace the injected faults (see mock_portal/faults.py); the active set."""
+        return self._checked("faults", self.api_post("/mock/api/faults", settings))
+
+    def clear_faults(self) -> dict[str, Any]:
+        return self._checked("faults", self.api_delete("/mock/api/faults"))
+
+    def advance_clock(self, by: str) -> dict[str, Any]:
+        """Move the portal's clock ("31d", "7bd", "2h"); the answer lists what the
+        auto-cancel sweep cancelled."""
+        return self._checked("advance_clock", self.api_post("/mock/api/clock", {"advance": by}))
+
+    def buyer_request(
+        self, order_id: str, kind: str = "official", reason: str = ""
+    ) -> dict[str, Any]:
+        """The buyer asks to cancel (kind "official"), only writes a message ("message"), or
+        cancels a new Pending order itself ("cancel"): {"outcome", "order"}."""
+        body = {"order_id": order_id, "kind": kind, "reason": reason}
+        return self._checked("buyer_request", self.api_post("/mock/api/buyer-requests", body))
+
+    def metrics(self, seller: str | None = None) -> dict[str, Any]:
+        """The Order Cancellation Rate and its parts."""
+        query = f"?{urllib.parse.urlencode({'seller': seller})}" if seller else ""
+        return self.api_get("/mock/api/metrics" + query)
+
+
+def attach_portal(url: str, api_token: str | None = None) -> PortalProcess:
+    """The helpers of PortalProcess for a portal that already runs (started elsewhere, for
+    example with `seller-agent portal serve`): nothing is started, stop() does nothing."""
+    portal = PortalProcess(db_path=os.devnull, api_token=api_token)
+    portal.url = url.rstrip("/")
+    return portal
 
 
 @contextmanager

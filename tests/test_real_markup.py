@@ -247,7 +247,7 @@ class Browser:
 
 
 @pytest.fixture
-def browser(loop, chromium, tmp_path):
+def tool(loop, chromium, tmp_path):
     created = Browser(loop, chromium, tmp_path / "run")
     yield created
     created.close()
@@ -276,9 +276,9 @@ def taken() -> set[str]:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", LANGS)
-def test_login_signs_in_on_the_real_markup(browser, real_portal, lang):
-    page = browser.page(real_portal.url, lang)
-    result = browser.run(page, "login", {}, real_portal.url)
+def test_login_signs_in_on_the_real_markup(tool, real_portal, lang):
+    page = tool.page(real_portal.url, lang)
+    result = tool.run(page, "login", {}, real_portal.url)
     assert (result.outcome, result.ok, result.error) == ("signed_in", True, None)
     assert only_first_choices(result), result.matches
 
@@ -286,12 +286,12 @@ def test_login_signs_in_on_the_real_markup(browser, real_portal, lang):
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", LANGS)
 def test_cancel_order_on_the_real_markup_and_again_is_already_cancelled(
-    browser, real_portal, real_cases, taken, lang
+    tool, real_portal, real_cases, taken, lang
 ):
     order_id = fresh_unshipped(real_portal, real_cases, taken)
-    page = browser.page(real_portal.url, lang)
+    page = tool.page(real_portal.url, lang)
     params = cancel_params(order_id, "NoInventory", "out of stock")
-    result = browser.run(page, "cancel_order", params, real_portal.url)
+    result = tool.run(page, "cancel_order", params, real_portal.url)
     assert (result.outcome, result.ok, result.error) == ("cancelled", True, None)
     assert result.values["buyer_requested"] is False
     assert only_first_choices(result), result.matches
@@ -304,10 +304,10 @@ def test_cancel_order_on_the_real_markup_and_again_is_already_cancelled(
     assert order["cancel_events"] == 1
     # The cancellation was this browser's request.
     assert order["history"][-1]["event"] == "cancelled"
-    assert order["history"][-1]["user_agent"] == browser.user_agent(page)
-    assert order["last_user_agent"] == browser.user_agent(page)
+    assert order["history"][-1]["user_agent"] == tool.user_agent(page)
+    assert order["last_user_agent"] == tool.user_agent(page)
 
-    again = browser.run(page, "cancel_order", params, real_portal.url)
+    again = tool.run(page, "cancel_order", params, real_portal.url)
     assert (again.outcome, again.ok) == ("already_cancelled", True)
     shown = {"en": ("Seller", "No Inventory"), "zh-CN": ("卖家", "无库存")}[lang]
     assert (again.values["cancelled_by"], again.values["cancel_reason"]) == shown
@@ -327,9 +327,9 @@ def test_cancel_order_on_the_real_markup_and_again_is_already_cancelled(
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", LANGS)
 def test_cancel_order_outcomes_without_cancelling_on_the_real_markup(
-    browser, real_portal, real_cases, lang
+    tool, real_portal, real_cases, lang
 ):
-    page = browser.page(real_portal.url, lang)
+    page = tool.page(real_portal.url, lang)
     for case, outcome in (
         ("pending", "not_cancellable"),
         ("shipped", "not_cancellable"),
@@ -337,25 +337,25 @@ def test_cancel_order_outcomes_without_cancelling_on_the_real_markup(
     ):
         order_id = real_cases[case]
         before = real_portal.order(order_id)
-        result = browser.run(page, "cancel_order", cancel_params(order_id), real_portal.url)
+        result = tool.run(page, "cancel_order", cancel_params(order_id), real_portal.url)
         assert (case, result.outcome, result.error) == (case, outcome, None)
         assert real_portal.order(order_id)["status"] == before["status"]
         assert real_portal.order(order_id)["cancel_events"] == before["cancel_events"]
-    by_buyer = browser.run(
+    by_buyer = tool.run(
         page, "cancel_order", cancel_params(real_cases["cancelled_by_buyer"]), real_portal.url
     )
     assert by_buyer.values["cancelled_by"] == {"en": "Buyer", "zh-CN": "买家"}[lang]
-    missing = browser.run(
+    missing = tool.run(
         page, "cancel_order", cancel_params("999-0000000-0000000"), real_portal.url
     )
     assert (missing.outcome, missing.ok) == ("not_found", False)
 
 
 @pytest.mark.browser
-def test_a_flagged_order_is_seen_as_requested_on_the_real_markup(browser, real_portal, real_cases):
+def test_a_flagged_order_is_seen_as_requested_on_the_real_markup(tool, real_portal, real_cases):
     order_id = real_cases["flagged_2"]
-    page = browser.page(real_portal.url, "zh-CN")
-    result = browser.run(
+    page = tool.page(real_portal.url, "zh-CN")
+    result = tool.run(
         page, "cancel_order", cancel_params(order_id, "BuyerCanceled"), real_portal.url
     )
     assert (result.outcome, result.values["buyer_requested"]) == ("cancelled", True)
@@ -365,9 +365,9 @@ def test_a_flagged_order_is_seen_as_requested_on_the_real_markup(browser, real_p
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", LANGS)
-def test_collect_cancel_requests_and_account_health_on_the_real_markup(browser, real_portal, lang):
-    page = browser.page(real_portal.url, lang)
-    requests = browser.run(page, "collect_cancel_requests", {}, real_portal.url)
+def test_collect_cancel_requests_and_account_health_on_the_real_markup(tool, real_portal, lang):
+    page = tool.page(real_portal.url, lang)
+    requests = tool.run(page, "collect_cancel_requests", {}, real_portal.url)
     assert requests.ok, requests.error
     expected = {
         mail["order_id"]
@@ -376,7 +376,7 @@ def test_collect_cancel_requests_and_account_health_on_the_real_markup(browser, 
         ]
     }
     assert expected and sorted(requests.values["order_ids"]) == sorted(expected)
-    health = browser.run(page, "account_health", {}, real_portal.url)
+    health = tool.run(page, "account_health", {}, real_portal.url)
     assert health.ok, health.error
     metrics = real_portal.api_get(f"/mock/api/metrics?seller={DEMO_EMAIL}")
     assert (int(health.values["cancelled"]), int(health.values["total"])) == (
@@ -403,12 +403,12 @@ def faulty(fault_portal):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", LANGS)
-def test_login_skips_add_a_phone_and_answers_a_one_choice_account_picker(browser, faulty, lang):
+def test_login_skips_add_a_phone_and_answers_a_one_choice_account_picker(tool, faulty, lang):
     faulty.api_post(
         "/mock/api/faults", {"signin_interstitials": ["accountfixup", "account_picker"]}
     )
-    page = browser.page(faulty.url, lang)
-    result = browser.run(page, "login", {}, faulty.url)
+    page = tool.page(faulty.url, lang)
+    result = tool.run(page, "login", {}, faulty.url)
     assert (result.outcome, result.ok, result.error) == ("signed_in", True, None)
     steps = {m["step"] for m in result.matches}
     assert {"skip adding a phone number", "choose the only account"} <= steps
@@ -428,14 +428,14 @@ def test_login_skips_add_a_phone_and_answers_a_one_choice_account_picker(browser
     ],
 )
 def test_login_stops_where_a_person_must_answer_or_access_is_blocked(
-    browser, faulty, faults_set, outcome
+    tool, faulty, faults_set, outcome
 ):
     faulty.api_post("/mock/api/faults", faults_set)
-    page = browser.page(faulty.url)
-    result = browser.run(page, "login", {}, faulty.url)
+    page = tool.page(faulty.url)
+    result = tool.run(page, "login", {}, faulty.url)
     assert (result.outcome, result.ok) == (outcome, False)
     # Nothing was submitted past the page: still not signed in anywhere.
-    assert "/home" not in browser.loop.run_until_complete(page.evaluate("location.pathname"))
+    assert "/home" not in tool.loop.run_until_complete(page.evaluate("location.pathname"))
 
 
 # --- the interstitials over HTTP ---------------------------------------------------------------

@@ -57,6 +57,17 @@ def test_the_installed_wheel_lists_and_checks_its_bundled_flows(installed, outsi
     assert checked.stdout.startswith("ok: cancel_order")
     version = run([str(installed), "--version"], **outside).stdout
     assert metadata.version("seller-agent") in version
+    # The pytest plugin is registered by the installed package itself.
+    plugins = run(
+        [
+            str(installed.with_name("python")),
+            "-c",
+            "from importlib.metadata import entry_points; "
+            "print([e.value for e in entry_points(group='pytest11')])",
+        ],
+        **outside,
+    ).stdout
+    assert "agent.testing" in plugins
 
 
 def test_the_installed_wheel_runs_the_demo_end_to_end(installed, outside, tmp_path):
