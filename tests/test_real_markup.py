@@ -345,9 +345,7 @@ def test_cancel_order_outcomes_without_cancelling_on_the_real_markup(
         page, "cancel_order", cancel_params(real_cases["cancelled_by_buyer"]), real_portal.url
     )
     assert by_buyer.values["cancelled_by"] == {"en": "Buyer", "zh-CN": "买家"}[lang]
-    missing = tool.run(
-        page, "cancel_order", cancel_params("999-0000000-0000000"), real_portal.url
-    )
+    missing = tool.run(page, "cancel_order", cancel_params("999-0000000-0000000"), real_portal.url)
     assert (missing.outcome, missing.ok) == ("not_found", False)
 
 
