@@ -359,8 +359,12 @@ def test_the_replay_ends_waiting_for_a_success_outcome_which_import_drops():
     recording = export_chrome_recording(data, portal=PORTAL)
     last = recording["steps"][-1]
     assert last["type"] == "waitForExpression"
-    assert last["expression"].startswith('["[data-testid=\\"cancel-reason\\"]"].some(')
+    assert last["expression"].startswith('(["[data-testid=\\"cancel-reason\\"]"].some(')
     assert ordered_flow(translate_chrome_recording(recording, portal=PORTAL)) == ordered_flow(data)
     # An outcome Chrome cannot wait for (a URL) leaves the replay ending at the last step.
     data["outcomes"]["done"] = {"url": "/done"}
     assert export_chrome_recording(data, portal=PORTAL)["steps"][-1]["type"] != "waitForExpression"
+    # A visible text is waited for as Playwright finds it: a /regex/ in an element's text.
+    data["outcomes"]["done"] = {"any": [{"text": "/^Order 1 was canceled\\.$/"}, {"url": "/x"}]}
+    expression = export_chrome_recording(data, portal=PORTAL)["steps"][-1]["expression"]
+    assert 'new RegExp("^Order 1 was canceled\\\\.$", "")' in expression

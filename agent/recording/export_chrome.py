@@ -286,26 +286,18 @@ class _Exporter:
         shows makes the replay end where the flow does, and fail where the flow would not
         succeed. It is an expression (Chrome's waitForFunction lives through the navigation
         the submit starts; its element wait does not), so it is written only when every
-        success outcome is a target with plain CSS candidates."""
+        success outcome is made of targets with plain CSS candidates and visible texts."""
         outcomes = self.data.get("outcomes") or {}
         success = self.data.get("success") or []
         if not isinstance(outcomes, dict) or not isinstance(success, list) or not success:
             return
-        css: list[str] = []
+        checks: list[str] = []
         for name in success:
-            found = _outcome_selectors(outcomes.get(name))
+            found = _outcome_checks(outcomes.get(name))
             if not found:
                 return
-            for entry in found:
-                plain = _css_of(entry)
-                if plain is None:
-                    return
-                if plain not in css:
-                    css.append(plain)
-        expression = (
-            f"{json.dumps(css)}.some((selector) => Array.from(document.querySelectorAll("
-            "selector)).some((element) => element.checkVisibility()))"
-        )
+            checks += [check for check in found if check not in checks]
+        expression = " || ".join(f"({check})" for check in checks)
         wait = self._render({"type": "waitForExpression", "expression": expression})
         self.chrome.append(wait)
         # Not a step of the flow: importing the recording back drops it.
@@ -534,6 +526,58 @@ def _why_not_scoped(step: Mapping[str, Any], action: str | None) -> str:
         "goto": "a page cannot be opened inside an element",
         "within": "Chrome cannot nest one scope in another",
     }.get(action, "Chrome has no step that does this")
+
+
+def _visible_css(selectors: list[str]) -> str:
+    return (
+        f"{json.dumps(selectors)}.some((selector) => Array.from(document.querySelectorAll("
+        "selector)).some((element) => element.checkVisibility()))"
+    )
+
+
+def _visible_text(text: str) -> str:
+    """A visible element whose text is `text` (Playwright's getByText: a /regex/ searched in
+    the element's text, else a case-insensitive substring of its whitespace-folded text)."""
+    pattern = targets.as_regex(text)
+    if pattern is not None:
+        flags = "".join(
+            letter
+            for letter, bit in (("i", re.IGNORECASE), ("m", re.MULTILINE), ("s", re.DOTALL))
+            if pattern.flags & bit
+        )
+        test = f"new RegExp({json.dumps(pattern.pattern)}, {json.dumps(flags)}).test(shown)"
+    else:
+        wanted = " ".join(text.split()).lower()
+        test = f"shown.toLowerCase().includes({json.dumps(wanted)})"
+    return (
+        "Array.from(document.querySelectorAll('body *')).some((element) => {"
+        " const shown = (element.innerText || '').replace(/\\s+/g, ' ').trim();"
+        f" return element.checkVisibility() && {test}; }})"
+    )
+
+
+def _outcome_checks(condition: object) -> list[str] | None:
+    """JavaScript checks, any of which holding means the outcome holds: visible targets with
+    plain CSS and visible texts; None when the outcome says more than Chrome can check."""
+    if not isinstance(condition, dict):
+        return None
+    plain = {key: value for key, value in condition.items() if key != "extract"}
+    if set(plain) == {"any"} and isinstance(plain["any"], list):
+        # The alternatives Chrome can check; one it cannot (a labelled field's text, say) is
+        # left out as long as another remains.
+        checks: list[str] = []
+        for item in plain["any"]:
+            checks += [check for check in _outcome_checks(item) or [] if check not in checks]
+        return checks or None
+    if set(plain) == {"text"} and isinstance(plain["text"], str):
+        return [_visible_text(plain["text"])]
+    found = _outcome_selectors(plain)
+    if not found:
+        return None
+    css = [_css_of(entry) for entry in found]
+    if any(selector is None for selector in css):
+        return None
+    return [_visible_css(css)]
 
 
 def _outcome_selectors(condition: object) -> list | None:
