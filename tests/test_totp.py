@@ -29,3 +29,10 @@ def test_bad_secret_is_reported():
         assert "base32" in str(error)
     else:
         raise AssertionError("a bad secret must raise BadSecret")
+
+
+def test_only_ascii_digits_make_a_code():
+    now = 1_800_000_000
+    code = totp.totp(RFC_SECRET, now)
+    wide = "".join(chr(ord(digit) + 0xFEE0) for digit in code)  # full-width digits
+    assert not totp.verify(RFC_SECRET, wide, at=now)

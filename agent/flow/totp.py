@@ -42,7 +42,7 @@ def totp(secret: str, at: float | None = None) -> str:
 def verify(secret: str, code: str, at: float | None = None, skew_steps: int = 1) -> bool:
     """True when `code` matches the step at `at` or one of `skew_steps` steps either side."""
     code = (code or "").strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return False
     moment = time.time() if at is None else at
     step = int(moment // STEP_SECONDS)

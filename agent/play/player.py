@@ -24,7 +24,7 @@ from agent import flow as flowlib
 from agent.errors import StepError, one_line, playwright_error_kind
 from agent.flow import targets, totp
 from agent.play import browser as browserlib
-from agent.play import locate
+from agent.play import locate, otp
 from agent.play.browser import private_dir, write_private_bytes
 from agent.play.secrets import Secrets
 
@@ -150,6 +150,16 @@ class _Runner:
         if "totp_secret" in names:
             self._hide_codes_around_now()
         return value
+
+    async def _fresh_code(self, template: Any) -> None:
+        """Before a one-time code is typed: wait, if this machine already used the current
+        30-second step for this account, for the next one (see agent.play.otp)."""
+        if not (isinstance(template, str) and flowlib.has_template(template)):
+            return
+        if "totp_secret" not in flowlib.template_names(template) or not self.secrets.totp_secret:
+            return
+        key = otp.ledger_key(self.portal, self.secrets.email or "", self.secrets.totp_secret)
+        await otp.fresh_step(key)
 
     def _hide_codes_around_now(self) -> None:
         # The code typed is hidden already; its neighbours are the ones the portal would also
@@ -431,9 +441,11 @@ class _Runner:
             await self._guarded(locator.click(timeout=timeout, **options))
         elif kind == "fill":
             locator = await self._target(scope, step, ctx, timeout)
+            await self._fresh_code(args["value"])
             await self._guarded(locator.fill(self.typed(args["value"], ctx), timeout=timeout))
         elif kind == "type":
             locator = await self._target(scope, step, ctx, timeout)
+            await self._fresh_code(args["value"])
             await self._guarded(
                 locator.press_sequentially(
                     self.typed(args["value"], ctx),

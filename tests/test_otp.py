@@ -1,0 +1,102 @@
+"""One-time codes used once: the tool never types a code for a 30-second step it already used
+for the same account, in one process or across commands run one after another."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.play import otp
+from mock_portal.testing import running_portal
+
+SECRET = "JBSWY3DPEHPK3PXP"
+
+
+class FakeTime:
+    def __init__(self, start: float) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def ledger_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(otp, "_used", {})
+    return tmp_path / "data" / "seller-agent" / otp.LEDGER
+
+
+def take(key: str, fake: FakeTime) -> int:
+    return asyncio.run(otp.fresh_step(key, clock=fake.clock, sleep=fake.sleep))
+
+
+def test_a_second_code_in_the_same_step_waits_for_the_next_step(ledger_home):
+    key = otp.ledger_key("http://127.0.0.1:8600", "seller@example.com", SECRET)
+    fake = FakeTime(1_800_000_010.0)  # 10 s into a step
+    first = take(key, fake)
+    assert fake.slept == []
+    second = take(key, fake)
+    assert second == first + 1
+    assert len(fake.slept) == 1 and 20 <= fake.slept[0] <= 20.1
+    # Once the step has moved on by itself, nothing to wait for.
+    fake.now += 30
+    assert take(key, fake) == second + 1 and len(fake.slept) == 1
+
+
+def test_the_rule_holds_across_commands_through_the_private_ledger(ledger_home, monkeypatch):
+    key = otp.ledger_key("http://127.0.0.1:8600", "seller@example.com", SECRET)
+    fake = FakeTime(1_800_000_001.0)
+    take(key, fake)
+    monkeypatch.setattr(otp, "_used", {})  # a new process: only the file remembers
+    take(key, fake)
+    assert len(fake.slept) == 1
+    assert oct(ledger_home.stat().st_mode & 0o777) == "0o600"
+    assert SECRET not in ledger_home.read_text() and "seller@" not in ledger_home.read_text()
+
+
+def test_other_accounts_and_portals_do_not_wait(ledger_home):
+    fake = FakeTime(1_800_000_001.0)
+    take(otp.ledger_key("http://127.0.0.1:8600", "seller@example.com", SECRET), fake)
+    take(otp.ledger_key("http://127.0.0.1:8601", "seller@example.com", SECRET), fake)
+    take(otp.ledger_key("http://127.0.0.1:8600", "other@example.com", SECRET), fake)
+    assert fake.slept == []
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_two_sign_ins_in_a_row_both_work_where_codes_are_single_use(tmp_path):
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SELLER_AGENT_")},
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    command = [str(Path(sys.executable).with_name("seller-agent")), "login", "-q"]
+    with running_portal(orders=20, TOTP_ALLOW_REUSE=False) as portal:
+        started = time.monotonic()
+        results = [
+            subprocess.run(
+                [*command, "--portal", portal.url],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+                stdin=subprocess.DEVNULL,
+            )
+            for _ in range(2)
+        ]
+    for result in results:
+        assert result.returncode == 0, result.stderr[-2000:]
+    # The second waited for a code of its own rather than having the portal refuse it.
+    assert time.monotonic() - started < 120
