@@ -131,8 +131,13 @@ def translations(lang: str) -> _gettext.NullTranslations:
     if lang == DEFAULT_LANG:
         return _gettext.NullTranslations()
     path = resources.files("agent") / "locale" / locale_folder(lang) / "LC_MESSAGES"
-    with (path / f"{DOMAIN}.mo").open("rb") as handle:
-        return _gettext.GNUTranslations(handle)
+    try:
+        with (path / f"{DOMAIN}.mo").open("rb") as handle:
+            return _gettext.GNUTranslations(handle)
+    except FileNotFoundError:
+        # A checkout whose catalogs were never compiled: English rather than a crash (the
+        # tests and the wheel test make sure a release has them).
+        return _gettext.NullTranslations()
 
 
 def _current() -> _gettext.NullTranslations:

@@ -40,7 +40,7 @@ from agent.report.words import (
 
 # Failures shown first, each with its screenshot; any beyond these are in the table (their
 # screenshots linked, not embedded, so a run where everything failed stays a sane size).
-MAX_FAILURE_CARDS = 100
+MAX_FAILURE_CARDS = 50
 # Rows the script adds to the page at a time, as the reader scrolls.
 ROWS_PER_CHUNK = 200
 
@@ -121,9 +121,15 @@ def _row_view(row: dict[str, Any], card: bool) -> dict[str, Any]:
     if row.get("resumed"):
         details.append(_("Played again after an interruption."))
     details += [_fallback_text(match) for match in row.get("fallbacks") or []]
+    values = dict(row.get("values") or {})
+    if values.pop("reconciled_from", None):
+        # The engine's reconcile rule settled it (agent.bulk.engine): the page said "already
+        # cancelled", and its details showed this seller and this reason.
+        details.append(
+            _("The confirmation was missed; the order's page shows this run cancelled it.")
+        )
     details += [
-        f"{value_name(name)}: {_value_text(value)}"
-        for name, value in sorted((row.get("values") or {}).items())
+        f"{value_name(name)}: {_value_text(value)}" for name, value in sorted(values.items())
     ]
     counts = row.get("counts_toward_rate")
     return {
@@ -254,6 +260,14 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "problems": report.get("problems") or [],
         "pauses": pauses,
         "failures": cards,
+        "failure_kinds": [
+            {"word": word, "count": format_number(count)}
+            for word, count in Counter(
+                error_kind_word(row.get("error_kind")) for row in failures
+            ).most_common()
+        ]
+        if len(failures) > 1
+        else [],
         "more_failures": len(failures) - len(cards),
         "filters": filters,
         "columns": columns,

@@ -7,9 +7,57 @@ zh-CN pages call a cancelled order), so the report and the portal say the same t
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from agent.i18n import pgettext, yes_no
+from agent.i18n import language, pgettext, using, yes_no
+
+
+@cache
+def _words(lang: str) -> dict[str, dict[str, str]]:
+    """Every word of the tables below in `lang`, looked up once (a report of 10,000 rows
+    asks for them 10,000 times)."""
+    with using(lang):
+        return {
+            "outcome": {
+                "cancelled": pgettext("outcome", "Cancelled"),
+                "already_cancelled": pgettext("outcome", "Already cancelled"),
+                "not_cancellable": pgettext("outcome", "Cannot be cancelled"),
+                "not_found": pgettext("outcome", "Order not found"),
+                "would_run": pgettext("outcome", "Would be cancelled (dry run)"),
+                "failed": pgettext("outcome", "Failed"),
+                "pending": pgettext("outcome", "Not played yet"),
+                "running": pgettext("outcome", "Interrupted while playing"),
+                "skipped": pgettext("outcome", "Skipped"),
+                "collected": pgettext("outcome", "Collected"),
+                "read": pgettext("outcome", "Read"),
+                "signed_in": pgettext("outcome", "Signed in"),
+            },
+            "status": {
+                "running": pgettext("run status", "Running, or ended without finishing"),
+                "finished": pgettext("run status", "Finished"),
+                "interrupted": pgettext("run status", "Interrupted"),
+                "stopped": pgettext("run status", "Stopped"),
+                "paused": pgettext("run status", "Paused"),
+            },
+            "error kind": {
+                "": pgettext("error kind", "Error"),
+                "timeout": pgettext("error kind", "The portal did not answer in time"),
+                "http_5xx": pgettext("error kind", "The portal had an error (HTTP 5xx)"),
+                "http_429": pgettext("error kind", "The portal asked to slow down (HTTP 429)"),
+                "network": pgettext("error kind", "Network error"),
+                "session": pgettext("error kind", "Signed out by the portal"),
+                "step": pgettext("error kind", "The page was not as the flow expects"),
+                "blocked": pgettext("error kind", "The portal blocked the browser"),
+            },
+            # Values the bundled flows read from the page (the portal's labels where it has one).
+            "value": {
+                "buyer_requested": pgettext("value", "Buyer asked to cancel"),
+                "cancelled_by": pgettext("value", "Canceled by"),
+                "cancel_reason": pgettext("value", "Cancellation reason"),
+                "order_ids": pgettext("value", "Order IDs"),
+            },
+        }
 
 
 def outcome_word(code: str | None) -> str:
@@ -17,61 +65,23 @@ def outcome_word(code: str | None) -> str:
     has no word here is shown as its code with spaces."""
     if not code:
         return "—"
-    words = {
-        "cancelled": pgettext("outcome", "Cancelled"),
-        "already_cancelled": pgettext("outcome", "Already cancelled"),
-        "not_cancellable": pgettext("outcome", "Cannot be cancelled"),
-        "not_found": pgettext("outcome", "Order not found"),
-        "would_run": pgettext("outcome", "Would be cancelled (dry run)"),
-        "failed": pgettext("outcome", "Failed"),
-        "pending": pgettext("outcome", "Not played yet"),
-        "running": pgettext("outcome", "Interrupted while playing"),
-        "skipped": pgettext("outcome", "Skipped"),
-        "collected": pgettext("outcome", "Collected"),
-        "read": pgettext("outcome", "Read"),
-        "signed_in": pgettext("outcome", "Signed in"),
-    }
-    return words.get(code, code.replace("_", " "))
+    return _words(language())["outcome"].get(code) or code.replace("_", " ")
 
 
 def status_word(code: str | None) -> str:
     """A run's status as a word."""
-    words = {
-        "running": pgettext("run status", "Running, or ended without finishing"),
-        "finished": pgettext("run status", "Finished"),
-        "interrupted": pgettext("run status", "Interrupted"),
-        "stopped": pgettext("run status", "Stopped"),
-        "paused": pgettext("run status", "Paused"),
-    }
-    return words.get(code or "", code or "—")
+    return _words(language())["status"].get(code or "") or code or "—"
 
 
 def error_kind_word(code: str | None) -> str:
     """Why a row failed, in words a seller can act on."""
-    if not code:
-        return pgettext("error kind", "Error")
-    words = {
-        "timeout": pgettext("error kind", "The portal did not answer in time"),
-        "http_5xx": pgettext("error kind", "The portal had an error (HTTP 5xx)"),
-        "http_429": pgettext("error kind", "The portal asked to slow down (HTTP 429)"),
-        "network": pgettext("error kind", "Network error"),
-        "session": pgettext("error kind", "Signed out by the portal"),
-        "step": pgettext("error kind", "The page was not as the flow expects"),
-        "blocked": pgettext("error kind", "The portal blocked the browser"),
-    }
-    return words.get(code, code.replace("_", " "))
+    return _words(language())["error kind"].get(code or "") or (code or "").replace("_", " ")
 
 
 def value_name(name: str) -> str:
-    """The name of a value a bundled flow reads from the page, in words (the portal's own
-    label where it has one); another flow's value keeps its name."""
-    words = {
-        "buyer_requested": pgettext("value", "Buyer asked to cancel"),
-        "cancelled_by": pgettext("value", "Canceled by"),
-        "cancel_reason": pgettext("value", "Cancellation reason"),
-        "order_ids": pgettext("value", "Order IDs"),
-    }
-    return words.get(name, name)
+    """The name of a value a flow read from the page, in words; another flow's value keeps
+    its name."""
+    return _words(language())["value"].get(name, name)
 
 
 def outcome_group(row: dict[str, Any]) -> str:
