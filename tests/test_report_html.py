@@ -250,6 +250,15 @@ def test_ten_thousand_rows_open_filter_and_search_quickly(tmp_path, browser):
         assert page.locator("#shown").inner_text().startswith(f"Showing {rows_in_page} of 10,000")
         check_layout(page)
 
+        # A reason in the failures' counts shows its rows.
+        page.get_by_test_id("failure-kinds").get_by_role(
+            "link", name="The portal did not answer in time"
+        ).click()
+        assert re.match(r"Showing \d+ of 950 rows", page.locator("#shown").inner_text())
+        page.locator(".filters button[data-outcome='']").click()
+        page.get_by_test_id("search").fill("")
+        page.wait_for_function("document.querySelector('#shown').textContent.includes('10,000')")
+
         # Scrolling to the end of the table brings the next rows.
         page.mouse.wheel(0, 100_000)
         page.wait_for_function(

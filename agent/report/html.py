@@ -162,10 +162,14 @@ def _rate_view(rate: dict[str, Any]) -> dict[str, Any] | None:
     limit = rate.get("limit")
     projected = rate.get("after_projected")
     measured = rate.get("after_measured")
+
+    def shown(value: float | None, limit: float | None = None) -> str:
+        return "—" if value is None else format_rate(value, limit)
+
     return {
-        "before": format_rate(rate.get("before")),
-        "projected": format_rate(projected, limit),
-        "after": format_rate(measured, limit),
+        "before": shown(rate.get("before")),
+        "projected": shown(projected, limit),
+        "after": shown(measured, limit),
         "limit": "—" if limit is None else f"{limit:g}%",
         "projected_over": projected is not None and limit is not None and projected > limit,
         "after_over": measured is not None and limit is not None and measured > limit,
