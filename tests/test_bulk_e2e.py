@@ -134,7 +134,7 @@ def test_200_orders_with_4_workers(tmp_path):
         # One line per order on stdout; the summary table on stderr.
         assert len(result.stdout.strip().splitlines()) == 200
         assert f"Run {run_id}" in result.stderr
-        assert f"{'cancelled':<20} {outcomes['cancelled']:>5}" in result.stderr
+        assert f"{'Cancelled':<30} {outcomes['cancelled']:>5}" in result.stderr
         html = (tmp_path / "report.html").read_text()
         assert run_id in html and "demo-password" not in html and "JBSWY3DPEHPK3PXP" not in html
         # Resuming a finished run plays nothing and changes nothing.

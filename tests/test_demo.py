@@ -1,6 +1,7 @@
 """`seller-agent demo`, the README's main job, end to end in a subprocess."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,11 +31,17 @@ def test_demo_cancels_the_sample_list_and_writes_the_report(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # The summary table names outcomes in words.
+    words = {
+        "Cancelled": "cancelled",
+        "Already cancelled": "already_cancelled",
+        "Cannot be cancelled": "not_cancellable",
+        "Order not found": "not_found",
+    }
     outcomes = {
-        line.split()[0]: int(line.split()[1])
-        for line in result.stdout.splitlines()
-        if line.split()[:1]
-        in (["cancelled"], ["already_cancelled"], ["not_cancellable"], ["not_found"])
+        words[found.group(1)]: int(found.group(2))
+        for found in map(re.compile(r"^(.+?) {2,}(\d+)$").match, result.stdout.splitlines())
+        if found and found.group(1) in words
     }
     # The sample list: nine cancellable orders, a shipped and a pending one, one cancelled
     # earlier, and one unknown id.

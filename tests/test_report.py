@@ -1,17 +1,30 @@
 import csv
 import io
 import json
+import re
 import struct
+import time
 import zlib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from agent import i18n
 from agent.bulk.journal import Journal
 from agent.cli.report import report as report_command
+from agent.i18n import display_width, using
 from agent.play.browser import CHROMIUM_ARGS, find_browser
-from agent.report import build_report, render_csv, render_html, render_json, render_table
+from agent.report import (
+    CSV_COLUMNS,
+    FORMATS,
+    build_report,
+    render,
+    render_csv,
+    render_html,
+    render_json,
+    render_table,
+)
 
 A, B, C, D = (f"11{n}-0000000-000000{n}" for n in range(1, 5))
 
@@ -77,17 +90,92 @@ def test_report_data(recorded_run):
     assert data["retried"] == [B]
     assert data["fallback_steps"] == {"3": 1}
     assert data["rate"]["before"] == 0.5 and data["rate"]["after_measured"] == 1.5
+    assert data["run"]["kind"] == "cancel"
+    assert data["pauses"] == [] and data["problems"] == []
+    first = data["rows"][0]
+    assert first["reason"] == "NoInventory" and first["memo"] == "batch <7>"
+    assert first["fallbacks"] == [{"step": 3, "line": None, "candidate": 1, "spec": None}]
+    assert first["seconds"] is not None and first["seconds"] >= 0
+    # Without the cancel job's facts, the report does not guess what counts toward the rate.
+    assert first["counts_toward_rate"] is None
+
+
+def test_the_cancel_jobs_facts_say_which_rows_count_toward_the_rate(recorded_run):
+    from agent.cancel.rules import report_facts
+
+    journal, run_id, _ = recorded_run
+    rows = build_report(journal, run_id, row_facts=report_facts)["rows"]
+    assert [row["counts_toward_rate"] for row in rows] == [True, None, None, None]
+
+
+def test_resume_commands_name_the_run_and_its_journal(recorded_run, monkeypatch, tmp_path):
+    journal, run_id, folder = recorded_run
+    data = build_report(journal, run_id)
+    db = folder / "journal.db"
+    assert data["resume"] == {
+        "resume": f"seller-agent cancel --resume {run_id} --journal {db}",
+        "retry_failed": f"seller-agent cancel --resume {run_id} --journal {db} --retry-failed",
+    }
+    # The default journal needs no --journal.
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder.parent))
+    default = folder.parent / "seller-agent" / "journal.db"
+    with Journal(default) as other:
+        flow_run = other.create_run(
+            flow="my_flow",
+            params={},
+            portal="http://127.0.0.1:8600",
+            rows=[("a", {"q": "a"})],
+            options={"workers": 1, "flow_source": "flows/my flow.yaml"},
+        )
+        data = build_report(other, flow_run)
+    assert data["run"]["kind"] == "flow"
+    assert data["resume"] == {
+        "resume": f"seller-agent run 'flows/my flow.yaml' --resume {flow_run}"
+    }
+
+
+def test_a_finished_run_has_nothing_to_resume(tmp_path):
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p", rows=[(A, {"order_id": A})],
+            options={"max_cancel_rate": 2.5},
+        )  # fmt: skip
+        journal.mark_running(run_id, A)
+        journal.mark_done(run_id, A, outcome="cancelled", ok=True)
+        journal.set_run_status(run_id, "finished")
+        assert build_report(journal, run_id)["resume"] is None
 
 
 def test_table_summary(recorded_run):
     journal, run_id, _ = recorded_run
-    text = render_table(build_report(journal, run_id))
-    assert f"Run {run_id}  flow cancel_order  interrupted" in text
+    text = render_table(build_report(journal, run_id), "en")
+    assert f"Run {run_id}  flow cancel_order  Interrupted" in text
     assert "Rows: 4  succeeded: 1  failed: 1  other outcomes: 1  not played yet: 1" in text
-    assert f"  {C} [step]: step 4: no element matches <testid cancel-order> (password ***)" in text
+    assert f"{'Cancelled':<30} {1:>5}" in text and f"{'Cannot be cancelled':<30} {1:>5}" in text
+    assert (
+        f"  {C} [The page was not as the flow expects]: step 4: no element matches "
+        "<testid cancel-order> (password ***)"
+    ) in text
     assert "Rows retried: 1" in text
     assert "Order Cancellation Rate: before 0.50%, projected 2.00%, after 1.50%" in text
+    assert f"To go on with this run: seller-agent cancel --resume {run_id} --journal " in text
     assert "hunter2" not in text
+
+
+def test_table_summary_in_chinese_uses_the_portals_words(recorded_run):
+    journal, run_id, _ = recorded_run
+    text = render_table(build_report(journal, run_id), "zh-CN")
+    assert f"运行 {run_id}  流程 cancel_order  已中断" in text
+    assert "行数：4  成功：1  失败：1  其他结果：1  尚未执行：1" in text
+    # 已取消 is what the portal's zh-CN pages call a cancelled order; a Chinese word takes two
+    # columns, so the counts still line up.
+    lines = text.splitlines()
+    counted = [
+        line for line in lines if line.startswith(("已取消", "无法取消", "失败 ", "尚未执行 "))
+    ]
+    assert len(counted) == 4
+    assert {display_width(line) for line in counted} == {36}
+    assert "订单取消率：运行前 0.50%，预计 2.00%，运行后 1.50%" in text
 
 
 def test_json_and_csv(recorded_run):
@@ -98,14 +186,82 @@ def test_json_and_csv(recorded_run):
     assert [line["outcome"] for line in lines] == ["cancelled", "not_cancellable", "failed", ""]
     assert lines[1]["attempts"] == "2" and lines[0]["ok"] == "true"
     assert json.loads(lines[0]["params"]) == {"order_id": A, "reason": "NoInventory"}
+    assert lines[3]["seconds"] == "" and float(lines[0]["seconds"]) >= 0
+
+
+def test_csv_and_json_stay_machine_words_in_every_language(recorded_run):
+    journal, run_id, _ = recorded_run
+    data = build_report(journal, run_id)
+    with using("zh-CN"):
+        assert render_csv(data).splitlines()[0] == ",".join(CSV_COLUMNS)
+        assert json.loads(render_json(data))["run"]["status"] == "interrupted"
+    assert render(data, "csv", lang="zh-CN") == render(data, "csv", lang="en")
 
 
 def test_html_is_self_contained(recorded_run):
     journal, run_id, tmp_path = recorded_run
-    html = render_html(build_report(journal, run_id), tmp_path / "out")
+    html = render_html(build_report(journal, run_id), tmp_path / "out", "en")
     assert "data:image/png;base64," in html
     assert 'href="../runs/r1/trace.zip"' in html
-    assert "<script" not in html and "hunter2" not in html
+    trace = (tmp_path / "runs" / "r1" / "trace.zip").resolve()
+    assert f"playwright show-trace {trace}" in html
+    assert "hunter2" not in html
+    # Nothing is fetched: no external script, style, font or image.
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "<script src" not in html and "<link" not in html
+
+
+def test_html_values_read_as_words(recorded_run):
+    journal, run_id, tmp_path = recorded_run
+    html = render_html(build_report(journal, run_id), tmp_path, "en")
+    rows = json.loads(re.search(r'id="rows-data">(.*?)</script>', html).group(1))["rows"]
+    shown = json.dumps(rows)
+    for python_text in ("True", "False", "None"):
+        assert python_text not in shown
+    assert rows[0]["w"] == "Cancelled" and rows[0]["r"] == "No Inventory"
+    assert rows[2]["w"] == "Failed" and rows[3]["w"] == "Not played yet"
+    assert (
+        "<dt>Workers</dt><dd>2</dd>" in html
+        and "<dt>Seller memo</dt><dd>batch &lt;7&gt;</dd>" in html
+    )
+    zh = render_html(build_report(journal, run_id), tmp_path, "zh-CN")
+    assert '<html lang="zh-CN">' in zh
+    zh_rows = json.loads(re.search(r'id="rows-data">(.*?)</script>', zh).group(1))["rows"]
+    assert [row["w"] for row in zh_rows] == ["已取消", "无法取消", "失败", "尚未执行"]
+    assert zh_rows[0]["r"] == "无库存"
+
+
+def test_html_keeps_a_place_for_the_runs_pauses(recorded_run, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    journal, run_id, tmp_path = recorded_run
+    data = build_report(journal, run_id)
+    data["pauses"] = [
+        {"start": "2026-11-26T14:05:00Z", "end": "2026-11-26T14:15:30Z", "reason": "HTTP 503"}
+    ]
+    html = render_html(data, tmp_path, "en")
+    assert 'data-testid="pauses"' in html and "HTTP 503" in html
+    assert "<td>26 Nov 2026, 22:05:00 UTC+8</td><td>26 Nov 2026, 22:15:30 UTC+8</td>" in html
+    zh = render_html(data, tmp_path, "zh-CN")
+    assert "<td>2026年11月26日 22:05:00 UTC+8</td>" in zh
+    assert 'data-testid="pauses"' not in render_html(build_report(journal, run_id), tmp_path)
+
+
+def test_secrets_are_masked_before_escaping(tmp_path):
+    # A secret with characters HTML and JSON escape ("<", "&") would survive a text-only pass.
+    secret = "p<a&ss"
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p", rows=[(A, {"order_id": A})],
+            options={"max_cancel_rate": 2.5},
+        )  # fmt: skip
+        journal.mark_running(run_id, A)
+        journal.mark_failed(run_id, A, error=f"typed {secret}", error_kind="step")
+        data = build_report(journal, run_id)
+    for fmt in FORMATS:
+        text = render(data, fmt, tmp_path, redact=lambda text: text.replace(secret, "***"))
+        assert "p<a" not in text and "p\\u003ca" not in text and "p&lt;a" not in text, fmt
+        assert "***" in text, fmt
 
 
 def test_report_command(recorded_run):
@@ -125,6 +281,39 @@ def test_report_command(recorded_run):
     )
     assert written.exit_code == 0 and written.output == ""
     assert out.read_text().startswith("key,state,outcome")
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_report_command_follows_lang_and_the_locale(recorded_run):
+    journal, run_id, tmp_path = recorded_run
+    db = str(tmp_path / "journal.db")
+    runner = CliRunner()
+    chinese = runner.invoke(report_command, ["--journal", db, "--lang", "zh-CN"])
+    assert chinese.exit_code == 0, chinese.output
+    assert f"运行 {run_id}" in chinese.output and "已中断" in chinese.output
+    # The choice ends with the command.
+    assert i18n.chosen_language() is None
+    by_locale = runner.invoke(report_command, ["--journal", db], env={"LANG": "zh_CN.UTF-8"})
+    assert "已中断" in by_locale.output
+    english = runner.invoke(
+        report_command, ["--journal", db, "--lang", "en"], env={"LC_ALL": "zh_CN.UTF-8"}
+    )
+    assert f"Run {run_id}  flow cancel_order  Interrupted" in english.output
+    page = tmp_path / "zh.html"
+    html = runner.invoke(
+        report_command, ["--journal", db, "--format", "html", "-o", str(page), "--lang", "zh_CN"]
+    )
+    assert html.exit_code == 0, html.output
+    assert '<html lang="zh-CN">' in page.read_text()
+
+
+def test_report_command_refuses_a_language_it_does_not_speak(recorded_run):
+    journal, run_id, tmp_path = recorded_run
+    result = CliRunner().invoke(
+        report_command, ["--journal", str(tmp_path / "journal.db"), "--lang", "fr"]
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for '--lang': 'fr' is not one of 'en', 'zh-CN'." in result.output
 
 
 def test_report_command_errors(tmp_path, recorded_run):
@@ -144,7 +333,7 @@ def test_html_report_renders_in_chromium(recorded_run):
     journal, run_id, tmp_path = recorded_run
     out = tmp_path / "out" / "report.html"
     out.parent.mkdir()
-    out.write_text(render_html(build_report(journal, run_id), out.parent), encoding="utf-8")
+    out.write_text(render_html(build_report(journal, run_id), out.parent, "en"), encoding="utf-8")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=find_browser(headless=True), args=CHROMIUM_ARGS
@@ -153,7 +342,7 @@ def test_html_report_renders_in_chromium(recorded_run):
             page = browser.new_page()
             page.goto(out.as_uri())
             assert page.get_by_test_id("total").inner_text() == "4"
-            assert page.get_by_test_id("run-status").inner_text() == "interrupted"
+            assert page.get_by_test_id("run-status").inner_text() == "Interrupted"
             assert page.get_by_test_id("row").count() == 4
             image = page.locator("img.shot")
             assert image.count() == 1
@@ -161,9 +350,9 @@ def test_html_report_renders_in_chromium(recorded_run):
             assert image.evaluate("img => img.complete && img.naturalWidth") == 40
             trace_href = page.locator("a.evidence").get_attribute("href")
             assert (out.parent / trace_href).resolve() == (tmp_path / "runs" / "r1" / "trace.zip")
-            page.get_by_role("link", name=C).click()
-            assert page.url.endswith(f"#row-{C}")
-            assert page.locator(f"#row-{C}").is_visible()
+            page.locator(f"#row-{C}").get_by_role("link", name="see the failure").click()
+            assert page.url.endswith(f"#fail-{C}")
+            assert page.locator(f"#fail-{C}").is_visible()
             shot = page.screenshot(full_page=True)
             assert len(shot) > 5000
             (tmp_path / "report.png").write_bytes(shot)

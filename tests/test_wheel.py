@@ -77,7 +77,7 @@ def test_the_installed_wheel_runs_the_demo_end_to_end(installed, outside, tmp_pa
         timeout=600,
         **outside,
     )
-    assert "cancelled" in result.stdout
+    assert "Cancelled" in result.stdout  # the summary table, in words
     assert (out / "report.html").is_file()
     # The installed package, not the checkout, did the work.
     where = run(
@@ -85,3 +85,31 @@ def test_the_installed_wheel_runs_the_demo_end_to_end(installed, outside, tmp_pa
         **outside,
     ).stdout
     assert str(ROOT) not in where and "site-packages" in where
+
+
+def test_the_installed_wheel_speaks_chinese(installed, outside):
+    # The compiled catalogs ship in the wheel and are read without Babel (not installed here).
+    journal = outside["cwd"] / "journal.db"
+    make_run = (
+        "import sys; from agent.bulk.journal import Journal\n"
+        "j = Journal(sys.argv[1])\n"
+        "r = j.create_run(flow='cancel_order', params={}, portal='p',"
+        " rows=[('112-0000001-0000001', {'order_id': '112-0000001-0000001'})],"
+        " options={'max_cancel_rate': 2.5})\n"
+        "j.mark_running(r, '112-0000001-0000001')\n"
+        "j.mark_done(r, '112-0000001-0000001', outcome='cancelled', ok=True)\n"
+        "j.set_run_status(r, 'finished')\n"
+    )
+    run([str(installed.with_name("python")), "-c", make_run, str(journal)], **outside)
+    env = {**outside["env"], "LANG": "zh_CN.UTF-8"}
+    env.pop("LC_ALL", None)
+    env.pop("LC_MESSAGES", None)
+    table = run([str(installed), "report", "--journal", str(journal)], **{**outside, "env": env})
+    assert "已完成" in table.stdout and "已取消" in table.stdout
+    page = outside["cwd"] / "report.html"
+    run(
+        [str(installed), "report", "--journal", str(journal), "--format", "html", "-o", str(page),
+         "--lang", "zh-CN"],
+        **outside,
+    )  # fmt: skip
+    assert '<html lang="zh-CN">' in page.read_text(encoding="utf-8")

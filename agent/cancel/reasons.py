@@ -1,18 +1,10 @@
-"""Cancellation reasons as Seller Central names them: a code, an English and a Chinese label."""
+"""Cancellation reasons as Seller Central names them: a code, an English and a Chinese label,
+and reading a reason a person typed in either language."""
 
 from __future__ import annotations
 
-REASONS: dict[str, dict[str, str]] = {
-    "NoInventory": {"en": "No Inventory", "zh-CN": "无库存"},
-    "BuyerCanceled": {"en": "Buyer Canceled", "zh-CN": "买家取消"},
-    "GeneralAdjustment": {"en": "General Adjustment", "zh-CN": "一般调整"},
-    "PricingError": {"en": "Pricing Error", "zh-CN": "定价错误"},
-    "ShippingAddressUndeliverable": {
-        "en": "Shipping Address Undeliverable",
-        "zh-CN": "无法配送至该地址",
-    },
-    "CustomerExchange": {"en": "Customer Exchange", "zh-CN": "客户换货"},
-}
+# One table for the tool (agent.i18n holds it, below every layer that shows a reason).
+from agent.i18n import REASONS
 
 
 def _fold(text: str) -> str:

@@ -49,9 +49,19 @@ def counts_toward_rate(outcome: str, reason: str, buyer_requested: bool | None) 
     return not (reason == "BuyerCanceled" and bool(buyer_requested))
 
 
-# When a row that may already have acted (reclaimed after a crash, or retried after a
-# transient failure) finds the order already cancelled, and the flow's values show the
-# cancellation is this seller's with this row's reason, the earlier attempt did it.
+def report_facts(row: Any) -> dict[str, Any]:
+    """What a report says about one journal row of a cancel run beyond the journal's own
+    fields: whether its cancellation counts toward the rate, as the command's line says."""
+    requested = (row.values or {}).get("buyer_requested")
+    return {
+        "counts_toward_rate": counts_toward_rate(
+            row.outcome or row.state,
+            (row.params or {}).get("reason") or "",
+            None if requested is None else bool(requested),
+        )
+    }
+
+
 # When a row that may already have acted (reclaimed after a crash, or retried after a
 # transient failure) finds the order already cancelled, and the flow's values show the
 # cancellation is this seller's with this row's reason, the earlier attempt did it.

@@ -233,7 +233,7 @@ def cancel(
     from agent.cancel.job import CancelRequest
     from agent.cancel.job import execute_cancel as run_cancel
     from agent.cancel.orders import ORDER_ID_PATTERN, normalize_order_id, shown
-    from agent.cancel.rules import BadReason, reason_code
+    from agent.cancel.rules import BadReason, reason_code, report_facts
     from agent.cli.prompts import canary_prompt
 
     if not (order_ids or sources or from_requests or resume):
@@ -308,7 +308,7 @@ def cancel(
         raise InputError(outcome.message or "nothing to run")
     with Journal(request.journal) as opened:
         rows = order_lines(opened.rows(outcome.run_id))
-        data = report_mod.build_report(opened, outcome.run_id)
+        data = report_mod.build_report(opened, outcome.run_id, row_facts=report_facts)
     if as_json:
         click.echo(
             json.dumps(

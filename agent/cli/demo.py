@@ -77,6 +77,7 @@ def demo(
     from agent.bulk.engine import BulkOptions, default_workers
     from agent.bulk.journal import Journal
     from agent.cancel.job import CancelRequest, execute_cancel
+    from agent.cancel.rules import report_facts
     from agent.play.browser import data_dir
     from mock_portal.testing import PortalStartError, running_portal
 
@@ -127,7 +128,7 @@ def demo(
         if outcome.message:
             say(f"Error: {outcome.message}")
         with Journal(request.journal) as journal:
-            data = report_mod.build_report(journal, outcome.run_id)
+            data = report_mod.build_report(journal, outcome.run_id, row_facts=report_facts)
         click.echo(report_mod.render_table(data))
         html_path = folder / "report.html"
         report_mod.write_report(data, "html", str(html_path))

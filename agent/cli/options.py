@@ -139,3 +139,40 @@ def input_file_options(func: Callable) -> Callable:
         help="With an .xlsx input: the sheet to read (default: the first).",
     )(func)
     return func
+
+
+class LanguageChoice(click.Choice):
+    """en or zh-CN, also written as a locale name in any case (zh_CN.UTF-8, zh-Hans, ZH)."""
+
+    def convert(self, value, param, ctx):
+        from agent.i18n import normalize
+
+        return super().convert(normalize(value) or value, param, ctx)
+
+
+def lang_option(func: Callable) -> Callable:
+    """--lang: the language of what the command writes for people. Without it the locale
+    decides (LC_ALL, then LC_MESSAGES, then LANG); English when it names neither language."""
+    from agent.i18n import LANGS
+
+    def choose(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        from agent import i18n
+
+        if value is None:
+            return
+        # For this command only: the choice is undone when it ends (one process may run
+        # several commands, as tests do).
+        previous = i18n.chosen_language()
+        i18n.set_language(value)
+        ctx.call_on_close(lambda: i18n.set_language(previous))
+
+    return click.option(
+        "--lang",
+        type=LanguageChoice(LANGS),
+        default=None,
+        callback=choose,
+        expose_value=False,
+        is_eager=True,
+        help="Language for people: en or zh-CN (default: from the locale, LANG=zh_CN.UTF-8 "
+        "gives zh-CN; else en).",
+    )(func)

@@ -3,21 +3,21 @@ self-contained HTML file (inline CSS, screenshots embedded, traces linked relati
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
-import mimetypes
-import os
+import shlex
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.bulk.journal import Journal
+from agent.bulk.journal import Journal, default_journal_path
+from agent.i18n import _, format_datetime, format_duration, pad, using
 from agent.play.browser import write_private_bytes
+from agent.report.words import error_kind_word, outcome_word, status_word
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -29,8 +29,48 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     return (parse(end) - parse(start)).total_seconds()
 
 
-def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
-    """Everything a report shows, as plain data (what `--format json` prints)."""
+RowFacts = Callable[[Any], Mapping[str, Any]]
+
+
+def run_kind(options: Mapping[str, Any]) -> str:
+    """ "cancel" for a run of `seller-agent cancel` (it records its rate limit), "flow" for
+    one of `seller-agent run FLOW --rows`."""
+    return "cancel" if "max_cancel_rate" in options or "projection" in options else "flow"
+
+
+def resume_commands(
+    kind: str, run: Any, journal_path: Path | None, states: Mapping[str, int]
+) -> dict[str, str] | None:
+    """The commands that go on with an unfinished run (and, for a cancel run with failures,
+    that try its failed rows again), exactly as the journal allows them to be typed."""
+    unplayed = states.get("pending", 0) + states.get("running", 0)
+    failed = states.get("failed", 0)
+    if not unplayed and not (kind == "cancel" and failed):
+        return None
+    journal = []
+    if journal_path is not None and journal_path.resolve() != default_journal_path().resolve():
+        journal = ["--journal", str(journal_path)]
+    if kind == "cancel":
+        base = ["seller-agent", "cancel", "--resume", run.id, *journal]
+    else:
+        # `run --resume` reads the rows from the journal; the flow is the one it recorded.
+        flow = run.options.get("flow_source") or run.flow
+        base = ["seller-agent", "run", flow, "--resume", run.id, *journal]
+    commands = {}
+    if unplayed:
+        commands["resume"] = shlex.join(base)
+    if kind == "cancel" and failed:
+        commands["retry_failed"] = shlex.join([*base, "--retry-failed"])
+    return commands
+
+
+def build_report(
+    journal: Journal, run_id: str, *, row_facts: RowFacts | None = None
+) -> dict[str, Any]:
+    """Everything a report shows, as plain data (what `--format json` prints).
+
+    `row_facts(row)` adds what the job knows about a row and the engine does not (the cancel
+    job: whether a cancellation counts toward the rate)."""
     run = journal.run(run_id)
     rows = journal.rows(run_id)
     outcomes = Counter(row.outcome or row.state for row in rows)
@@ -44,17 +84,20 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
                 fallbacks[str(match.get("step"))] += 1
     ends = [row.finished_at for row in rows if row.finished_at]
     starts = [row.started_at for row in rows if row.started_at]
+    kind = run_kind(run.options)
     return {
         "run": {
             "id": run.id,
+            "kind": kind,
             "flow": run.flow,
             "portal": run.portal,
             "status": run.status,
             "created_at": run.created_at,
             "finished_at": run.finished_at,
             "params": run.params,
-            "options": {k: v for k, v in run.options.items() if k != "projection"},
+            "options": {k: v for k, v in run.options.items() if k not in _NOT_OPTIONS},
         },
+        "resume": resume_commands(kind, run, getattr(journal, "path", None), states),
         "total": len(rows),
         "succeeded": sum(1 for row in rows if row.ok),
         "failed": states.get("failed", 0),
@@ -73,9 +116,38 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
             "limit": projection.get("limit", run.options.get("max_cancel_rate")),
             "buyer_canceled_unofficial": projection.get("buyer_canceled_unofficial", []),
         },
+        # Input rows the run left out (each naming its file and line), and the times the run
+        # stood still (each {start, end, reason}), when the job recorded them.
+        "problems": list(run.options.get("problems") or []),
+        "pauses": list(run.options.get("pauses") or []),
         "seconds": _seconds_between(min(starts) if starts else None, max(ends) if ends else None),
-        "rows": [row.to_dict() for row in rows],
+        "rows": [_row_data(row, run, row_facts) for row in rows],
     }
+
+
+# Recorded with a run's options but reported under their own names.
+_NOT_OPTIONS = {"projection", "problems", "pauses", "rate_measured_after", "flow_source"}
+
+
+def _row_data(row: Any, run: Any, row_facts: RowFacts | None) -> dict[str, Any]:
+    data = row.to_dict()
+    data["seconds"] = _seconds_between(row.started_at, row.finished_at)
+    data["reason"] = row.params.get("reason")
+    data["memo"] = row.params.get("memo") or run.params.get("memo") or None
+    data["fallbacks"] = [
+        {
+            "step": match.get("step"),
+            "line": match.get("line"),
+            "candidate": match.get("candidate"),
+            "spec": match.get("spec"),
+        }
+        for match in row.matches or []
+        if match.get("candidate") not in (0, None)
+    ]
+    data["counts_toward_rate"] = None
+    if row_facts is not None:
+        data.update(row_facts(row))
+    return data
 
 
 def format_rate(value: float | None, limit: float | None = None) -> str:
@@ -122,52 +194,101 @@ def selector_health(rows: list[Any]) -> list[dict[str, Any]]:
     return health
 
 
-def render_table(report: dict[str, Any]) -> str:
+def render_table(report: dict[str, Any], lang: str | None = None) -> str:
+    """The summary a person reads in the terminal, in `lang` (default: the language in
+    force)."""
+    with using(lang):
+        return _table(report)
+
+
+def _table(report: dict[str, Any]) -> str:
     run = report["run"]
     lines = [
-        f"Run {run['id']}  flow {run['flow']}  {run['status']}  portal {run['portal']}",
-        f"Rows: {report['total']}  succeeded: {report['succeeded']}  failed: {report['failed']}"
-        f"  other outcomes: {report['not_ok']}  not played yet: {report['pending']}",
+        _("Run {id}  flow {flow}  {status}  portal {portal}").format(
+            id=run["id"], flow=run["flow"], status=status_word(run["status"]), portal=run["portal"]
+        ),
+        _(
+            "Rows: {total}  succeeded: {succeeded}  failed: {failed}  other outcomes: {other}"
+            "  not played yet: {pending}"
+        ).format(
+            total=report["total"],
+            succeeded=report["succeeded"],
+            failed=report["failed"],
+            other=report["not_ok"],
+            pending=report["pending"],
+        ),
         "",
-        "Outcome              Rows",
+        pad(_("Outcome"), 30) + " " + _("Rows"),
     ]
     for outcome, count in report["outcomes"].items():
-        lines.append(f"{outcome:<20} {count:>5}")
+        lines.append(f"{pad(outcome_word(outcome), 30)} {count:>5}")
     failures = [row for row in report["rows"] if row["state"] == "failed"]
     if failures:
-        lines += ["", "Failures:"]
+        lines += ["", _("Failures:")]
         for row in failures[:50]:
-            kind = f" [{row['error_kind']}]" if row["error_kind"] else ""
+            kind = f" [{error_kind_word(row['error_kind'])}]" if row["error_kind"] else ""
             lines.append(f"  {row['key']}{kind}: {row['error']}")
         if len(failures) > 50:
-            lines.append(f"  ... and {len(failures) - 50} more (see --format csv)")
+            lines.append(
+                "  " + _("... and {count} more (see --format csv)").format(count=len(failures) - 50)
+            )
     drifting = [step for step in report["selector_health"] if step["first_choice_share"] < 1]
     if drifting:
-        lines += ["", "Selector health (steps whose first-choice target did not always match):"]
+        lines += ["", _("Selector health (steps whose first-choice target did not always match):")]
         for step in drifting:
             used = ", ".join(
                 f"#{item['candidate'] + 1} {item['spec']}: {item['count']}"
                 for item in step["candidates"]
             )
             lines.append(
-                f"  line {step['line']} {step['step']}: first choice "
-                f"{step['first_choice_share']:.0%} of {step['matched']} ({used})"
+                "  "
+                + _("line {line} {step}: first choice {share} of {matched} ({used})").format(
+                    line=step["line"],
+                    step=step["step"],
+                    share=f"{step['first_choice_share']:.0%}",
+                    matched=step["matched"],
+                    used=used,
+                )
             )
     lines.append("")
     lines.append(
-        f"Rows retried: {len(report['retried'])}  resumed after interruption: "
-        f"{len(report['resumed'])}"
+        _("Rows retried: {retried}  resumed after interruption: {resumed}").format(
+            retried=len(report["retried"]), resumed=len(report["resumed"])
+        )
     )
+    for pause in report.get("pauses") or []:
+        lines.append(
+            _("Paused {start} to {end}: {reason}").format(
+                start=format_datetime(pause.get("start")),
+                end=format_datetime(pause.get("end")),
+                reason=pause.get("reason") or "—",
+            )
+        )
     rate = report["rate"]
     if rate["before"] is not None or rate["after_measured"] is not None:
         lines.append(
-            f"Order Cancellation Rate: before {format_rate(rate['before'])}, projected "
-            f"{format_rate(rate['after_projected'], rate['limit'])}, after "
-            f"{format_rate(rate['after_measured'])}"
+            _(
+                "Order Cancellation Rate: before {before}, projected {projected}, after {after}"
+            ).format(
+                before=format_rate(rate["before"]),
+                projected=format_rate(rate["after_projected"], rate["limit"]),
+                after=format_rate(rate["after_measured"]),
+            )
         )
     if report["seconds"] is not None:
         per_second = report["total"] / report["seconds"] if report["seconds"] else 0.0
-        lines.append(f"Time: {report['seconds']:.1f} s ({per_second:.2f} rows/s)")
+        lines.append(
+            _("Time: {duration} ({per_second} rows/s)").format(
+                duration=format_duration(report["seconds"]), per_second=f"{per_second:.2f}"
+            )
+        )
+    commands = report.get("resume") or {}
+    if commands.get("resume"):
+        lines.append(_("To go on with this run: {command}").format(command=commands["resume"]))
+    if commands.get("retry_failed"):
+        lines.append(
+            _("To try the failed rows again: {command}").format(command=commands["retry_failed"])
+        )
     return "\n".join(lines)
 
 
@@ -175,6 +296,7 @@ def render_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False)
 
 
+# Machine-friendly and the same in every language: scripts read these.
 CSV_COLUMNS = [
     "key",
     "state",
@@ -189,7 +311,13 @@ CSV_COLUMNS = [
     "params",
     "values",
     "evidence",
+    "seconds",
+    "counts_toward_rate",
 ]
+
+
+def _csv_bool(value: bool | None) -> str:
+    return "" if value is None else str(bool(value)).lower()
 
 
 def render_csv(report: dict[str, Any]) -> str:
@@ -202,9 +330,9 @@ def render_csv(report: dict[str, Any]) -> str:
                 row["key"],
                 row["state"],
                 row["outcome"] or "",
-                "" if row["ok"] is None else str(row["ok"]).lower(),
+                _csv_bool(row["ok"]),
                 row["attempts"],
-                str(row["resumed"]).lower(),
+                _csv_bool(row["resumed"]),
                 row["error_kind"] or "",
                 row["error"] or "",
                 row["started_at"] or "",
@@ -212,50 +340,20 @@ def render_csv(report: dict[str, Any]) -> str:
                 json.dumps(row["params"], ensure_ascii=False, sort_keys=True),
                 json.dumps(row["values"], ensure_ascii=False, sort_keys=True),
                 " ".join(row["evidence"]),
+                "" if row.get("seconds") is None else f"{row['seconds']:.3f}",
+                _csv_bool(row.get("counts_toward_rate")),
             ]
         )
     return buffer.getvalue()
 
 
-def _data_uri(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+def render_html(
+    report: dict[str, Any], out_dir: Path | None = None, lang: str | None = None
+) -> str:
+    """One self-contained HTML file in `lang` (see agent.report.html)."""
+    from agent.report.html import render_html as render
 
-
-def render_html(report: dict[str, Any], out_dir: Path | None = None) -> str:
-    """One HTML file: screenshots embedded as data URIs, other evidence (traces) linked
-    relative to `out_dir`, the folder the file is written to."""
-    out_dir = (out_dir or Path.cwd()).resolve()
-    rows = []
-    for row in report["rows"]:
-        images, links = [], []
-        for item in row["evidence"]:
-            path = Path(item)
-            if path.suffix.lower() in {".png", ".jpg", ".jpeg"}:
-                uri = _data_uri(path)
-                if uri:
-                    images.append({"name": path.name, "uri": uri})
-                    continue
-            if path.exists():
-                links.append({"name": path.name, "href": os.path.relpath(path.resolve(), out_dir)})
-        rows.append({**row, "images": images, "links": links})
-    from jinja2 import Environment, PackageLoader  # only the HTML report needs it
-
-    template = Environment(
-        loader=PackageLoader("agent.report", "templates"), autoescape=True
-    ).get_template("report.html")
-    return template.render(report=report, rows=rows, rate=format_rate)
-
-
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "table": render_table,
-    "json": render_json,
-    "csv": render_csv,
-}
+    return render(report, out_dir, lang)
 
 
 def render(
@@ -263,9 +361,31 @@ def render(
     fmt: str,
     out_dir: Path | None = None,
     redact: Callable[[str], str] | None = None,
+    lang: str | None = None,
 ) -> str:
-    text = render_html(report, out_dir) if fmt == "html" else RENDERERS[fmt](report)
+    """The report in `fmt`; the table and the HTML page in `lang`, JSON and CSV as data.
+
+    `redact` masks secrets in every value before rendering (an escaped secret in HTML or JSON
+    would not match it afterwards) and in the text once more after."""
+    if redact is not None:
+        report = _redacted(report, redact)
+    if fmt == "html":
+        text = render_html(report, out_dir, lang)
+    elif fmt == "table":
+        text = render_table(report, lang)
+    else:
+        text = {"json": render_json, "csv": render_csv}[fmt](report)
     return redact(text) if redact else text
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, redact) for item in value]
+    return value
 
 
 def write_report(
@@ -273,15 +393,15 @@ def write_report(
     fmt: str,
     output: str | None,
     redact: Callable[[str], str] | None = None,
+    lang: str | None = None,
 ) -> None:
-    """Write to `output` ("-" or None: stdout)."""
+    """Write to `output` ("-" or None: stdout). Nothing is left half-written: a file is
+    written beside its place and moved there whole."""
     if output in (None, "-"):
-        text = render(report, fmt, Path.cwd(), redact)
+        text = render(report, fmt, Path.cwd(), redact, lang)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     path = Path(output)
-    # A report names orders, buyers and errors: readable by the owner only, like the journal.
-    write_private_bytes(path, render(report, fmt, path.parent, redact).encode("utf-8"))
-
-
-# Inline so the report works from any install (package data lists no templates here).
+    # A report names orders, buyers and errors: readable by the owner only, like the journal,
+    # and written whole or not at all.
+    write_private_bytes(path, render(report, fmt, path.parent, redact, lang).encode("utf-8"))

@@ -1,0 +1,245 @@
+"""The language the tool speaks: English or Simplified Chinese, from --lang or the locale.
+
+Messages are gettext messages: the English text is the message id, wrapped in `_()` (or
+`ngettext`, `pgettext`, `npgettext`) where it is written, extracted with Babel into
+agent/locale/, and translated in agent/locale/zh_CN/LC_MESSAGES/messages.po. The compiled
+.mo files ship in the package, so the tool reads them with the standard library alone
+(scripts/i18n.py extracts, updates and compiles them; a test checks every message has its
+translation and every .mo matches its .po).
+
+The words the tool shares with the portal (cancellation reasons) are a table here, not
+translations: they must read exactly as the portal's pages do, in both languages, and a test
+checks them against the portal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gettext as _gettext
+import os
+import unicodedata
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+
+LANGS = ("en", "zh-CN")
+DEFAULT_LANG = "en"
+DOMAIN = "messages"
+
+# Which environment variables choose the language, strongest first (POSIX: LC_ALL overrides
+# LC_MESSAGES, which overrides LANG; the first one set decides, even for a language the tool
+# does not speak, which then falls back to English).
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+
+# Cancellation reasons as Seller Central names them, in English and in its Chinese UI. The
+# portal keeps the same table (mock_portal/reasons.py); a test checks the two agree.
+REASONS: dict[str, dict[str, str]] = {
+    "NoInventory": {"en": "No Inventory", "zh-CN": "无库存"},
+    "BuyerCanceled": {"en": "Buyer Canceled", "zh-CN": "买家取消"},
+    "GeneralAdjustment": {"en": "General Adjustment", "zh-CN": "一般调整"},
+    "PricingError": {"en": "Pricing Error", "zh-CN": "定价错误"},
+    "ShippingAddressUndeliverable": {
+        "en": "Shipping Address Undeliverable",
+        "zh-CN": "无法配送至该地址",
+    },
+    "CustomerExchange": {"en": "Customer Exchange", "zh-CN": "客户换货"},
+}
+
+_chosen: str | None = None  # set once by --lang; None: the environment decides
+_scoped: ContextVar[str | None] = ContextVar("seller_agent_lang", default=None)
+
+
+def normalize(text: str | None) -> str | None:
+    """The language a locale name or language tag asks for, or None when it names none the
+    tool speaks: "zh_CN.UTF-8", "zh_CN", "zh-Hans", "zh-hans-CN", "zh_SG", "zh" -> "zh-CN";
+    "en_US.UTF-8", "en", "C", "POSIX" -> "en". Traditional Chinese (zh_TW, zh_HK, zh-Hant)
+    is not Simplified Chinese: None."""
+    if not text:
+        return None
+    name = text.split(".", 1)[0].split("@", 1)[0].strip()
+    if name in ("C", "POSIX"):
+        return "en"
+    parts = [part.lower() for part in name.replace("_", "-").split("-") if part]
+    if not parts:
+        return None
+    if parts[0] == "en":
+        return "en"
+    if parts[0] == "zh":
+        rest = set(parts[1:])
+        if rest & {"hant", "tw", "hk", "mo"}:
+            return None
+        return "zh-CN"
+    return None
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The language the locale variables ask for: the first of LC_ALL, LC_MESSAGES, LANG
+    that is set decides; English when it names a language the tool does not speak."""
+    environ = os.environ if environ is None else environ
+    for variable in LOCALE_VARIABLES:
+        value = environ.get(variable)
+        if value:
+            return normalize(value) or DEFAULT_LANG
+    return DEFAULT_LANG
+
+
+def set_language(lang: str | None) -> None:
+    """Choose the language for the rest of the process (--lang); None hands the choice back
+    to the environment."""
+    global _chosen
+    if lang is not None and lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r} (expected one of {', '.join(LANGS)})")
+    _chosen = lang
+
+
+def chosen_language() -> str | None:
+    """The language set by --lang, or None when the environment decides."""
+    return _chosen
+
+
+def language() -> str:
+    """The language in force: one chosen for a block (`using`), else --lang, else the
+    environment's."""
+    return _scoped.get() or _chosen or from_environment()
+
+
+@contextlib.contextmanager
+def using(lang: str | None) -> Iterator[str]:
+    """Speak `lang` inside the block (None: the language in force), e.g. to render one
+    report in a language other than the terminal's."""
+    lang = lang or language()
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r} (expected one of {', '.join(LANGS)})")
+    token = _scoped.set(lang)
+    try:
+        yield lang
+    finally:
+        _scoped.reset(token)
+
+
+def locale_folder(lang: str) -> str:
+    """Babel's name for a language's catalog folder: zh-CN -> zh_CN."""
+    return lang.replace("-", "_")
+
+
+@cache
+def translations(lang: str) -> _gettext.NullTranslations:
+    """The compiled catalog of `lang`, read from the package (so it works from a wheel or a
+    zip as well as from the source tree). English is the messages themselves."""
+    if lang == DEFAULT_LANG:
+        return _gettext.NullTranslations()
+    path = resources.files("agent") / "locale" / locale_folder(lang) / "LC_MESSAGES"
+    try:
+        with (path / f"{DOMAIN}.mo").open("rb") as handle:
+            return _gettext.GNUTranslations(handle)
+    except FileNotFoundError:
+        # A checkout whose catalogs were never compiled: English rather than a crash (the
+        # tests and the wheel test make sure a release has them).
+        return _gettext.NullTranslations()
+
+
+def _current() -> _gettext.NullTranslations:
+    return translations(language())
+
+
+def gettext(message: str) -> str:
+    return _current().gettext(message)
+
+
+_ = gettext
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    return _current().ngettext(singular, plural, count)
+
+
+def pgettext(context: str, message: str) -> str:
+    return _current().pgettext(context, message)
+
+
+def npgettext(context: str, singular: str, plural: str, count: int) -> str:
+    return _current().npgettext(context, singular, plural, count)
+
+
+def reason_label(code: str | None, lang: str | None = None) -> str:
+    """A reason's label as the portal shows it in `lang`; an unknown code as it is."""
+    if not code:
+        return ""
+    labels = REASONS.get(code)
+    if labels is None:
+        return code
+    return labels.get(lang or language(), labels["en"])
+
+
+def yes_no(value: bool | None) -> str:
+    """A yes/no fact as a word; an unknown one as a dash."""
+    if value is None:
+        return "—"
+    return _("yes") if value else _("no")
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def parse_time(value: str | datetime | None) -> datetime | None:
+    """A journal time (ISO 8601, UTC) as an aware datetime; None when absent or unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_datetime(value: str | datetime | None, lang: str | None = None) -> str:
+    """A moment in the reader's local time, written the way the language writes dates:
+    "26 Nov 2026, 14:05:01 UTC+8" or "2026年11月26日 14:05:01 UTC+8"."""
+    moment = parse_time(value)
+    if moment is None:
+        return "—"
+    local = moment.astimezone()
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    zone = f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "") if minutes else "UTC"
+    clock = f"{local:%H:%M:%S}"
+    if (lang or language()) == "zh-CN":
+        return f"{local.year}年{local.month}月{local.day}日 {clock} {zone}"
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {clock} {zone}"
+
+
+def format_duration(seconds: float | None) -> str:
+    """A span of time as a person reads it: "0.8 s", "2 min 05 s", "1 h 03 min"."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return _("{seconds} s").format(seconds=f"{seconds:.1f}")
+    whole = round(seconds)
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return _("{minutes} min {seconds} s").format(minutes=minutes, seconds=f"{rest:02d}")
+    hours, rest = divmod(whole, 3600)
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=f"{rest // 60:02d}")
+
+
+def format_number(value: int | float) -> str:
+    """A count with thousands separators (both languages group by three)."""
+    return f"{value:,}"
+
+
+def display_width(text: str) -> int:
+    """Columns `text` takes in a terminal: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal columns (str.ljust counts characters,
+    which misaligns a column of Chinese words)."""
+    return text + " " * max(0, width - display_width(text))
