@@ -250,7 +250,7 @@ def test_rate_guard_refuses_without_override_and_dry_run_changes_nothing(tmp_pat
         )
         assert refused.returncode == 2
         last = refused.stderr.strip().splitlines()[-1]
-        assert last.startswith("Error: the run would raise the Order Cancellation Rate to ")
+        assert last.startswith("Error: the run would raise the Order Cancellation Rate from ")
         assert "pass --max-cancel-rate" in last
         # Buyer Canceled without an official request counts: the plan names those orders.
         assert (

@@ -18,7 +18,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader
 
-from agent.bulk.journal import Journal
+from agent.bulk.journal import Journal, parse_iso
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -45,6 +45,12 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
                 fallbacks[str(match.get("step"))] += 1
     ends = [row.finished_at for row in rows if row.finished_at]
     starts = [row.started_at for row in rows if row.started_at]
+    # The time the run was being played, not the hours between an interruption and its
+    # resume; a journal older than its record of active stretches gives first to last row.
+    seconds = journal.active_seconds(run_id)
+    if seconds is None:
+        seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
+    pauses = [event.to_dict() for event in journal.events(run_id, ["outage", "throttled"])]
     return {
         "run": {
             "id": run.id,
@@ -74,13 +80,52 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
             "limit": projection.get("limit", run.options.get("max_cancel_rate")),
             "buyer_canceled_unofficial": projection.get("buyer_canceled_unofficial", []),
         },
-        "seconds": _seconds_between(min(starts) if starts else None, max(ends) if ends else None),
+        "seconds": seconds,
+        "pauses": pauses,
+        "paused_seconds": sum(pause["seconds"] or 0.0 for pause in pauses),
+        "log": run.options.get("log"),
         "rows": [row.to_dict() for row in rows],
     }
 
 
 def _rate(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}%"
+
+
+def local_time(stamp: str | None) -> str:
+    """A journal time (UTC) as the local clock showed it: what a person remembers."""
+    if not stamp:
+        return "-"
+    return parse_iso(stamp).astimezone().strftime("%H:%M:%S")
+
+
+def span(seconds: float | None) -> str:
+    if seconds is None:
+        return "until the run stopped"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def pause_lines(report: dict[str, Any]) -> list[str]:
+    """The run's pauses: when, how long, why."""
+    pauses = report.get("pauses") or []
+    if not pauses:
+        return []
+    count = len(pauses)
+    lines = [
+        f"Pauses: {count} ({span(report['paused_seconds'])} in all; the portal's trouble, "
+        "not the rows')"
+        if count > 1
+        else "Pause: 1 (the portal's trouble, not the rows')"
+    ]
+    for pause in pauses[:20]:
+        lines.append(
+            f"  {local_time(pause['started_at'])}  {span(pause['seconds']):<8} {pause['reason']}"
+        )
+    if count > 20:
+        lines.append(f"  ... and {count - 20} more (see --format json)")
+    return lines
 
 
 def selector_health(rows: list[Any]) -> list[dict[str, Any]]:
@@ -158,7 +203,8 @@ def render_table(report: dict[str, Any]) -> str:
         )
     if report["seconds"] is not None:
         per_second = report["total"] / report["seconds"] if report["seconds"] else 0.0
-        lines.append(f"Time: {report['seconds']:.1f} s ({per_second:.2f} rows/s)")
+        lines.append(f"Time: {report['seconds']:.1f} s running ({per_second:.2f} rows/s)")
+    lines += pause_lines(report)
     return "\n".join(lines)
 
 
@@ -237,7 +283,7 @@ def render_html(report: dict[str, Any], out_dir: Path | None = None) -> str:
     template = Environment(
         loader=PackageLoader("agent.report", "templates"), autoescape=True
     ).get_template("report.html")
-    return template.render(report=report, rows=rows, rate=_rate)
+    return template.render(report=report, rows=rows, rate=_rate, local_time=local_time, span=span)
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
