@@ -181,39 +181,49 @@ def test_a_burst_of_429s_holds_every_worker_cuts_the_pace_once_and_it_recovers()
         for _ in range(5):
             await pace.acquire()
             starts.append(time.now - held_from)
+        # Their retries meet more of the same burst before any row got through: no new cut.
+        pace.throttled(2.0)
+        assert pace.cuts == 1 and pace.rate == pytest.approx(2.0)
         assert pace.throttled_for() > 0
         pace.succeeded()
         assert pace.throttled_for() == 0
-        # Each success raises the pace a step (a tenth of the throttled rate) until it is
-        # twice the throttled rate: then no limit again.
-        rates = []
-        for _ in range(40):
+        # Each success raises the pace a step (a tenth of the pace before the throttling)
+        # until it is back there: then no limit again.
+        rates = [pace.rate]
+        while pace.rate is not None:
             pace.succeeded()
             rates.append(pace.rate)
-        return pace, rates
+        return rates
 
-    pace, rates = asyncio.run(scenario())
+    rates = asyncio.run(scenario())
     # Nobody starts during the hold; then one row every 1/2 s.
     assert starts[0] == pytest.approx(2.0)
     assert [b - a for a, b in zip(starts, starts[1:], strict=False)] == [pytest.approx(0.5)] * 5
-    assert rates[0] == pytest.approx(2.8)
-    assert None in rates and all(
-        b is None or (a is not None and b > a) for a, b in zip(rates, rates[1:], strict=False)
-    )
-    assert pace.rate is None
+    assert rates[:-1] == [pytest.approx(r) for r in (2.4, 2.8, 3.2, 3.6)] and rates[-1] is None
 
 
-def test_a_limit_is_a_ceiling_the_pace_returns_to():
+def test_a_limit_is_a_ceiling_the_pace_returns_to_and_cuts_have_a_floor():
     time = FakeTime()
 
     async def scenario():
-        pace = AdaptivePace(4.0, clock=time.clock, sleep=time.sleep, steps=4)
+        pace = AdaptivePace(4.0, clock=time.clock, sleep=time.sleep, steps=4, cut_interval=10)
         await pace.acquire()
         pace.throttled(None)  # no Retry-After: a default hold
         assert pace.rate == 2.0 and pace.hold_until == pytest.approx(1.0)
         time.now += 5
-        pace.throttled(1)  # a later 429 (outside the hold) cuts again
-        assert pace.rate == 1.0 and pace.cuts == 2
+        pace.throttled(1)  # no row got through since the cut, and it was 5 s ago: same storm
+        assert (pace.rate, pace.cuts) == (2.0, 1)
+        time.now += 6
+        pace.throttled(1)  # still throttled 11 s later: a new round
+        assert (pace.rate, pace.cuts) == (1.0, 2)
+        pace.succeeded()
+        assert pace.rate == 2.0
+        pace.throttled(1)  # throttled again after a success: the pace was too high
+        assert (pace.rate, pace.cuts) == (1.0, 3)
+        for _ in range(4):
+            time.now += 11
+            pace.throttled(1)
+        assert pace.rate == 0.5  # an eighth of the 4 rows/s it started from, no lower
         for _ in range(10):
             pace.succeeded()
         return pace

@@ -44,15 +44,20 @@ class TokenBucket:
 
 
 class AdaptivePace:
-    """The pace of a whole run: every worker acquires before it starts a row.
+    """The pace of a whole run: every worker acquires before it starts a row (or tries one
+    again after a 429).
 
     Without a limit (`ceiling` None) and without throttling it never waits. When the portal
     throttles (HTTP 429), `throttled()` holds every worker until the `Retry-After` and halves
     the pace: from the current rate, or, with no limit, from the rate rows were starting at.
     Each row that then succeeds raises the pace by a step (additive increase, multiplicative
-    decrease: the way TCP shares a link), back to the limit, or to no limit once the pace is
-    twice the one that was throttled. 429s that arrive together (one burst meets every worker
-    at once) cut the pace once."""
+    decrease, the way TCP shares a link) back to where it was before the throttling: the
+    limit, or no limit.
+
+    One throttling episode cuts once per round: 429s that arrive before any row got through
+    since the last cut (one burst meets every worker, and their retries) are the same storm,
+    and cut again only after `cut_interval` seconds. The pace never falls below an eighth of
+    where it was (the holds already keep the run off the portal while it asks to wait)."""
 
     def __init__(
         self,
@@ -60,8 +65,9 @@ class AdaptivePace:
         *,
         floor: float = 0.1,
         window: float = 10.0,
-        steps: int = 20,
+        steps: int = 10,
         default_hold: float = 1.0,
+        cut_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -73,13 +79,15 @@ class AdaptivePace:
         self.window = window
         self.steps = steps
         self.default_hold = default_hold
+        self.cut_interval = cut_interval
         self.clock = clock
         self.sleep = sleep
         self.hold_until = clock()
         self.throttled_since: float | None = None  # the first 429 since the last success
-        self.cut_from: float | None = None  # the rate that was throttled
+        self.recover_to: float | None = None  # the pace before this throttling began
         self.cuts = 0
         self._last_cut: float | None = None
+        self._succeeded_since_cut = False
         self._tokens = 1.0
         self._stamp = clock()
         self._starts: deque[float] = deque()
@@ -128,15 +136,20 @@ class AdaptivePace:
         self.hold_until = max(self.hold_until, now + hold)
         if self.throttled_since is None:
             self.throttled_since = now
-        # 429s of one burst reach the workers within the same hold: one cut for all of them.
         base = self.rate if self.rate is not None else self.observed_rate()
+        new_round = (
+            self._last_cut is None
+            or self._succeeded_since_cut
+            or now - self._last_cut >= self.cut_interval
+        )
         # Nothing to halve before any pace is known (a 429 at sign-in): the hold alone.
-        if base is not None and (
-            self._last_cut is None or now - self._last_cut >= max(hold, self.default_hold)
-        ):
-            self.cut_from = base
-            self.rate = max(self.floor, base / 2)
+        if base is not None and new_round:
+            if self.recover_to is None:
+                self.recover_to = base
+            lowest = max(self.floor, self.recover_to / 8)
+            self.rate = max(lowest, base / 2)
             self._last_cut = now
+            self._succeeded_since_cut = False
             self.cuts += 1
         # One start when the hold ends, then the new pace.
         self._tokens = 1.0
@@ -146,15 +159,14 @@ class AdaptivePace:
     def succeeded(self) -> None:
         """A row got through: the throttling is over, and the pace may rise a step."""
         self.throttled_since = None
-        if self.rate is None or self.cut_from is None:
+        self._succeeded_since_cut = True
+        if self.rate is None or self.recover_to is None:
             return
-        self.rate += self.cut_from / self.steps
-        if self.ceiling is not None and self.rate >= self.ceiling:
+        self.rate += self.recover_to / self.steps
+        target = self.ceiling if self.ceiling is not None else self.recover_to
+        if self.rate >= target * (1 - 1e-9):  # steps of a tenth add up to a hair below 1
             self.rate = self.ceiling
-            self.cut_from = None
-        elif self.ceiling is None and self.rate >= 2 * self.cut_from:
-            self.rate = None
-            self.cut_from = None
+            self.recover_to = None
 
     def throttled_for(self) -> float:
         """Seconds since the first 429 with no success after it (0 when not throttled)."""

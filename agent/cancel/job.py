@@ -88,7 +88,12 @@ def read_buyer_requests(
     except GuardError as error:
         if facts is None or not error.answered:
             raise
-        return BuyerRequests(official=list(facts().requested), messages=[])
+        read = facts()
+        requested = list(read.requested)
+        messages = getattr(read, "messages", [])
+        return BuyerRequests(
+            official=requested, messages=[order for order in messages if order not in requested]
+        )
 
     def unshipped(kind: str) -> list[str]:
         return sorted(
@@ -128,9 +133,46 @@ def requests_lines(found: BuyerRequests, chosen: set[str]) -> list[str]:
     return lines
 
 
+@dataclass
+class PageFacts:
+    """What the portal's own pages say (guard.PortalFacts), and, for --from-requests, the
+    orders the seller's buyer messages are about."""
+
+    metrics: Any
+    requested: list[str]
+    messages: list[str] = field(default_factory=list)
+
+
+async def read_buyer_messages(
+    browser: Any, *, portal: str, secrets: Any, run_dir: Any
+) -> list[str]:
+    """The orders the seller's buyer messages are about (the collect_buyer_messages flow), or
+    none when the inbox cannot be read: naming them is a courtesy, never a reason to stop."""
+    from agent.flow import load_flow
+    from agent.play import browser as browserlib
+    from agent.play import session
+    from agent.play.player import run_flow
+
+    state = await session.ensure_session(browser, portal=portal, secrets=secrets, run_dir=run_dir)
+    context = await browserlib.new_context(browser, storage_state=state)
+    try:
+        page = await context.new_page()
+        result = await run_flow(
+            page, load_flow("collect_buyer_messages"), {}, portal=portal, secrets=secrets,
+            run_dir=run_dir,
+        )  # fmt: skip
+    finally:
+        with contextlib.suppress(Exception):
+            await context.close()
+    if not result.ok:
+        return []
+    return sorted({str(order) for order in result.values.get("order_ids") or [] if order})
+
+
 def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None]) -> Callable:
-    """A function that reads the portal's own pages once (Account Health, the request emails)
-    in a browser of its own, and gives the same answer to every later call."""
+    """A function that reads the portal's own pages once (Account Health, the request emails,
+    and for --from-requests the buyer messages) in a browser of its own, and gives the same
+    answer to every later call."""
 
     @functools.cache
     def read() -> Any:
@@ -152,9 +194,15 @@ def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None
                     connect=request.options.connect,
                 )
                 try:
-                    return await read_portal_facts(
+                    found = await read_portal_facts(
                         browser, portal=request.portal, secrets=secrets, run_dir=run_dir
                     )
+                    messages = []
+                    if request.from_requests:
+                        messages = await read_buyer_messages(
+                            browser, portal=request.portal, secrets=secrets, run_dir=run_dir
+                        )
+                    return PageFacts(found.metrics, list(found.requested), messages)
                 finally:
                     with contextlib.suppress(Exception):
                         await browser.close()
