@@ -206,29 +206,27 @@ def test_a_limit_is_a_ceiling_the_pace_returns_to_and_cuts_have_a_floor():
     time = FakeTime()
 
     async def scenario():
-        pace = AdaptivePace(4.0, clock=time.clock, sleep=time.sleep, steps=4, cut_interval=10)
+        pace = AdaptivePace(4.0, clock=time.clock, sleep=time.sleep, steps=40)
         await pace.acquire()
         pace.throttled(None)  # no Retry-After: a default hold
         assert pace.rate == 2.0 and pace.hold_until == pytest.approx(1.0)
-        time.now += 5
-        pace.throttled(1)  # no row got through since the cut, and it was 5 s ago: same storm
+        time.now += 60
+        pace.throttled(1)  # no row got through since the cut: the same storm, however long
         assert (pace.rate, pace.cuts) == (2.0, 1)
-        time.now += 6
-        pace.throttled(1)  # still throttled 11 s later: a new round
-        assert (pace.rate, pace.cuts) == (1.0, 2)
-        pace.succeeded()
-        assert pace.rate == 2.0
-        pace.throttled(1)  # throttled again after a success: the pace was too high
-        assert (pace.rate, pace.cuts) == (1.0, 3)
-        for _ in range(4):
-            time.now += 11
-            pace.throttled(1)
-        assert pace.rate == 0.5  # an eighth of the 4 rows/s it started from, no lower
-        for _ in range(10):
+        assert pace.hold_until == pytest.approx(61.0)
+        pace.succeeded()  # each success: a fortieth of the 4 rows/s back
+        assert pace.rate == pytest.approx(2.1)
+        pace.throttled(1)  # throttled again after a success: the pace was still too high
+        assert pace.rate == pytest.approx(1.05) and pace.cuts == 2
+        for _ in range(3):
             pace.succeeded()
+            pace.throttled(1)
         return pace
 
     pace = asyncio.run(scenario())
+    assert pace.rate == 0.5  # an eighth of the 4 rows/s it started from, no lower
+    for _ in range(35):
+        pace.succeeded()
     assert pace.rate == 4.0
     with pytest.raises(ValueError):
         AdaptivePace(0)

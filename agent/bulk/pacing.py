@@ -54,10 +54,10 @@ class AdaptivePace:
     decrease, the way TCP shares a link) back to where it was before the throttling: the
     limit, or no limit.
 
-    One throttling episode cuts once per round: 429s that arrive before any row got through
-    since the last cut (one burst meets every worker, and their retries) are the same storm,
-    and cut again only after `cut_interval` seconds. The pace never falls below an eighth of
-    where it was (the holds already keep the run off the portal while it asks to wait)."""
+    The pace is cut once per round: 429s that arrive before any row got through since the
+    last cut (one burst meets every worker, and their retries) are the same storm, and a
+    portal that answers nothing but 429s is kept at bay by the holds, not by cutting the pace
+    to nothing. It never falls below an eighth of where it was."""
 
     def __init__(
         self,
@@ -67,7 +67,6 @@ class AdaptivePace:
         window: float = 10.0,
         steps: int = 10,
         default_hold: float = 1.0,
-        cut_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -79,7 +78,6 @@ class AdaptivePace:
         self.window = window
         self.steps = steps
         self.default_hold = default_hold
-        self.cut_interval = cut_interval
         self.clock = clock
         self.sleep = sleep
         self.hold_until = clock()
@@ -137,11 +135,7 @@ class AdaptivePace:
         if self.throttled_since is None:
             self.throttled_since = now
         base = self.rate if self.rate is not None else self.observed_rate()
-        new_round = (
-            self._last_cut is None
-            or self._succeeded_since_cut
-            or now - self._last_cut >= self.cut_interval
-        )
+        new_round = self._last_cut is None or self._succeeded_since_cut
         # Nothing to halve before any pace is known (a 429 at sign-in): the hold alone.
         if base is not None and new_round:
             if self.recover_to is None:
