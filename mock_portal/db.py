@@ -134,6 +134,7 @@ DATA_TABLES = (
 # without Flask; the app's config wins at every start.
 STORED_SETTINGS = {
     "AUTO_CANCEL": "auto_cancel",
+    "DEFAULT_LANG": "lang",  # the language of the emails (mail.portal_lang)
     "SMTP": "smtp",
     "PENDING_EXPIRY_DAYS": "pending_expiry_days",
     "BUYER_CANCEL_MINUTES": "buyer_cancel_minutes",

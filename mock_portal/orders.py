@@ -46,6 +46,11 @@ ACTING_USER_AGENT: ContextVar[str | None] = ContextVar("acting_user_agent", defa
 # Reasons recorded for cancellations nobody chose from the seller's list.
 AUTO_CANCEL_REASON = "NotShippedInTime"
 PENDING_EXPIRED_REASON = "PendingExpired"
+# The marketplace's own reasons, as its emails name them (mail.TEXTS keys).
+MARKETPLACE_REASONS = {
+    AUTO_CANCEL_REASON: "reason_auto_cancel",
+    PENDING_EXPIRED_REASON: "reason_pending_expired",
+}
 BUYER_SELF_CANCEL_REASON = "BuyerCanceled"
 
 CANCEL_OUTCOMES = (
@@ -303,47 +308,28 @@ def _send_cancellation_mail(
     at: str,
     whole_order: bool,
 ) -> list[int]:
-    """The seller's and the buyer's emails for one cancellation (inside the transaction)."""
+    """The seller's and the buyer's emails for one cancellation (inside the transaction), in
+    the portal's language."""
     order_id = row["id"]
     kind = "auto-cancellation" if cancelled_by == "marketplace" else "cancellation"
-    what = "Your order" if whole_order else "Items in your order"
-    lines = _item_lines(items, quantities)
-    who = {
-        "seller": "the seller",
-        "buyer": "the buyer",
-        "marketplace": "the marketplace",
-    }[cancelled_by]
-    rate_line = (
-        "This cancellation counts toward your Order Cancellation Rate."
-        if counts
-        else "This cancellation does not count toward your Order Cancellation Rate."
-    )
-    scope = "Order" if whole_order else "Items of order"
-    seller_body = (
-        f"{scope} {order_id} was canceled by {who}.\n\n"
-        f"Items:\n{lines}\n\n"
-        f"Reason: {reason_label(reason)}\n"
-        f"Buyer: {row['buyer_name']} <{row['buyer_email']}>\n\n"
-        f"{rate_line}\n"
-    )
-    buyer_body = (
-        f"Hello {row['buyer_name']},\n\n"
-        f"{what} {order_id} was canceled.\n\n"
-        f"Items:\n{lines}\n\n"
-        f"Reason: {reason_label(reason)}\n\n"
-        "If you were charged for the canceled items, the amount will be refunded.\n"
-    )
-    subject_seller = (
-        f"Order {order_id} was canceled"
-        if cancelled_by != "marketplace"
-        else f"Order {order_id} was canceled automatically"
+    lang = mail.portal_lang(conn)
+    (subject_seller, seller_body), (subject_buyer, buyer_body) = mail.cancellation_emails(
+        lang,
+        order_id=order_id,
+        items=_item_lines(items, quantities),
+        reason=mail.reason_text(reason, lang, MARKETPLACE_REASONS),
+        cancelled_by=cancelled_by,
+        counts=counts,
+        whole_order=whole_order,
+        buyer_name=row["buyer_name"],
+        buyer_email=row["buyer_email"],
     )
     return [
         mail.store(
             conn,
             to=row["seller_email"],
             sender=mail.SELLER_NOTIFICATIONS,
-            subject=subject_seller if whole_order else f"Items of order {order_id} were canceled",
+            subject=subject_seller,
             body=seller_body,
             kind=kind,
             sent_at=at,
@@ -354,9 +340,7 @@ def _send_cancellation_mail(
             conn,
             to=row["buyer_email"],
             sender=mail.BUYER_NOTIFICATIONS,
-            subject=f"Your order {order_id} has been canceled"
-            if whole_order
-            else f"Items of your order {order_id} have been canceled",
+            subject=subject_buyer,
             body=buyer_body,
             kind=kind,
             sent_at=at,
@@ -601,19 +585,18 @@ def request_cancellation(
 
 def send_request_mail(conn: sqlite3.Connection, row: sqlite3.Row, reason: str, at: str) -> int:
     items = _items_by_order(conn, [row["id"]])[row["id"]]
-    body = (
-        f"The buyer {row['buyer_name']} has requested that order {row['id']} be canceled.\n\n"
-        f"Items:\n{_item_lines(items)}\n\n"
-        f"Buyer's reason: {reason or '(none given)'}\n\n"
-        "Canceling this order with the reason Buyer Canceled will not affect your "
-        "cancellation rate metric.\n"
+    subject, body = mail.request_email(
+        mail.portal_lang(conn),
+        order_id=row["id"],
+        items=_item_lines(items),
+        buyer_name=row["buyer_name"],
+        reason=reason,
     )
     return mail.store(
         conn,
         to=row["seller_email"],
         sender=mail.SELLER_NOTIFICATIONS,
-        subject=f"Order cancellation request from Amazon customer {row['buyer_name']} "
-        f"(Order: {row['id']})",
+        subject=subject,
         body=body,
         kind="buyer-request",
         sent_at=at,

@@ -15,6 +15,7 @@ from agent.bulk import guarded
 from agent.bulk.engine import Backend, BulkOptions, run_bulk
 from agent.bulk.guarded import dry_run_flow
 from agent.bulk.journal import Journal
+from agent.bulk.outage import ProbeAnswer
 from agent.bulk.pacing import TokenBucket
 from agent.bulk.progress import BulkProgress
 from agent.bulk.retry import RetryPolicy
@@ -52,6 +53,10 @@ class World:
         self.script = script or {}
         self.journal_path = journal_path
         self.states_seen = {}
+        # What the portal's base URL answers to the outage probe, in turn; the last answer
+        # repeats. By default the portal is there.
+        self.probe_answers = [ProbeAnswer(True, "HTTP 302")]
+        self.probes = 0
         world = self
 
         class FakeBrowser:
@@ -101,12 +106,22 @@ class World:
                     error=f"{kind} trouble",
                     error_kind=kind,
                     matches=[] if early else past,
+                    retry_after=0.01 if kind == "http_429" else None,
                 )
             return RunResult(
                 outcome=outcome,
                 ok=outcome in flow.success,
                 values=world.script.get(("values", key), {}),
             )
+
+        def probe_factory(portal):
+            async def probe():
+                world.probes += 1
+                world.log.append(("probe",))
+                answers = world.probe_answers
+                return answers[min(world.probes, len(answers)) - 1]
+
+            return probe
 
         # The engine is handed this backend (see play()); nothing is patched.
         self.backend = Backend(
@@ -115,6 +130,7 @@ class World:
             new_context=new_context,
             ensure_session=ensure_session,
             run_flow=run_flow,
+            probe=probe_factory,
         )
         World.current = self
 
@@ -580,3 +596,142 @@ def test_an_attempt_past_the_guard_that_meets_already_cancelled_is_reconciled(fl
     )
     assert bulk.passed_guard(flow, result)
     assert not bulk.passed_guard(flow, RunResult(outcome="already_cancelled", ok=True))
+
+
+@pytest.fixture
+def quick_probes(monkeypatch):
+    monkeypatch.setattr(bulk, "PROBE_FIRST_DELAY", 0.01)
+    monkeypatch.setattr(bulk, "PROBE_MAX_DELAY", 0.02)
+
+
+ONE_ATTEMPT = RetryPolicy(attempts=1, base=0.001, cap=0.002)
+DOWN = ProbeAnswer(False, "connection refused")
+
+
+def test_an_outage_pauses_every_worker_and_costs_no_row_an_attempt(
+    monkeypatch, journal, flow, tmp_path, quick_probes
+):
+    # One attempt per row: any failure counted against a row would fail it.
+    script = {IDS[1]: [("failed", "network-early"), ("cancelled", None)]}
+    world = World(monkeypatch, journal.path, script)
+    world.probe_answers = [DOWN, DOWN, DOWN, ProbeAnswer(True, "HTTP 302")]
+    run_id = new_run(journal, flow, IDS[:6])
+    options = BulkOptions(workers=2, retry=ONE_ATTEMPT, quiet=True)
+    said = []
+    result = play(journal, flow, run_id, tmp_path, options=options, on_event=said.append)
+    assert result.status == "finished" and result.exit_code == 0
+    assert [row.outcome for row in result.rows] == ["cancelled"] * 6
+    assert journal.row(run_id, IDS[1]).attempts == 2
+    # No row started while the portal was away: the probes come between two flow runs.
+    kinds = world.kinds()
+    first, last = kinds.index("probe"), len(kinds) - 1 - kinds[::-1].index("probe")
+    assert "run_flow" not in kinds[first:last] and world.probes == 4
+    assert said[0].startswith("portal unreachable since ")
+    assert "(connection refused), retrying every 0.02 s at most; Ctrl-C to stop" in said[0]
+    assert said[1].startswith("portal answers again after ")
+    outages = journal.events(run_id, ["outage"])
+    assert len(outages) == 1 and outages[0].ended_at is not None
+    assert outages[0].reason == "portal unreachable (connection refused)"
+    log = (tmp_path / "runs" / "run.log").read_text()
+    assert "portal unreachable since" in log and "every worker paused" in log
+    assert f"{IDS[1]}: network while the portal was unreachable" in log
+    assert "portal answers again" in log
+
+
+def test_a_portal_gone_longer_than_max_outage_ends_the_run_resumable(
+    monkeypatch, journal, flow, tmp_path, quick_probes
+):
+    script = {
+        IDS[0]: [("failed", "network-early")],
+        IDS[1]: [("failed", "timeout")],  # past the guard: it may have submitted
+    }
+    world = World(monkeypatch, journal.path, script)
+    world.probe_answers = [DOWN]
+    run_id = new_run(journal, flow, IDS[:5])
+    options = BulkOptions(workers=2, retry=ONE_ATTEMPT, quiet=True, max_outage=0.1)
+    said = []
+    result = play(journal, flow, run_id, tmp_path, options=options, on_event=said.append)
+    assert result.status == "interrupted" and journal.run(run_id).status == "interrupted"
+    states = {row.key: row.state for row in journal.rows(run_id)}
+    # Nothing failed. The row that cannot have acted is pending again; the one that may have
+    # stays running, so the resume checks it through the guard.
+    assert states == {
+        IDS[0]: "pending",
+        IDS[1]: "running",
+        IDS[2]: "pending",
+        IDS[3]: "pending",
+        IDS[4]: "pending",
+    }
+    assert any("(--max-outage 0 s): stopping; resume the run when it is back" in m for m in said)
+    (outage,) = journal.events(run_id, ["outage"])
+    assert outage.ended_at is not None and "the run stopped (--max-outage)" in outage.reason
+    # The portal is back: the resume plays the rest, the running row through its guard.
+    world.script = {}
+    world.probe_answers = [ProbeAnswer(True, "HTTP 302")]
+    again = play(journal, flow, run_id, tmp_path, options=BulkOptions(workers=2, quiet=True))
+    assert again.status == "finished"
+    assert {row.state for row in again.rows} == {"done"}
+    assert journal.row(run_id, IDS[1]).resumed
+
+
+def test_a_failure_the_portal_answers_to_stays_the_rows_own(
+    monkeypatch, journal, flow, tmp_path, quick_probes
+):
+    script = {IDS[0]: [("failed", "timeout")] * 3}
+    world = World(monkeypatch, journal.path, script)
+    run_id = new_run(journal, flow, IDS[:2])
+    result = play(journal, flow, run_id, tmp_path)
+    row = journal.row(run_id, IDS[0])
+    assert (row.state, row.attempts, row.error_kind) == ("failed", 3, "timeout")
+    assert world.probes == 3 and result.status == "finished"
+    assert journal.events(run_id, ["outage"]) == []
+
+
+def test_a_burst_of_429s_slows_the_run_and_fails_no_row(monkeypatch, journal, flow, tmp_path):
+    script = {key: [("failed", "http_429")] * 3 + [("cancelled", None)] for key in IDS[:3]}
+    world = World(monkeypatch, journal.path, script)
+    run_id = new_run(journal, flow, IDS[:4])
+    # A high limit keeps the halved pace quick here; test_outage.py checks the pace itself.
+    options = BulkOptions(workers=2, retry=ONE_ATTEMPT, quiet=True, rate=200)
+    said = []
+    result = play(journal, flow, run_id, tmp_path, options=options, on_event=said.append)
+    assert [row.outcome for row in result.rows] == ["cancelled"] * 4
+    assert [row.attempts for row in result.rows] == [4, 4, 4, 1]
+    assert world.probes == 0  # a 429 is an answer: no outage
+    events = journal.events(run_id, ["throttled"])
+    assert events and all(event.ended_at for event in events)
+    assert events[0].reason == "throttled: HTTP 429, Retry-After 0.01 s"
+    assert said[0].startswith("portal throttling (HTTP 429, Retry-After 0.01 s): every worker")
+
+
+def test_the_run_log_is_private_and_redacted(monkeypatch, journal, flow, tmp_path):
+    async def leaky(key):
+        return RunResult(
+            outcome="failed",
+            ok=False,
+            error=f"bad answer for {SECRETS.password}",
+            error_kind="step",
+        )
+
+    World(monkeypatch, journal.path, {IDS[0]: [(leaky, None)]})
+    run_id = new_run(journal, flow, IDS[:2])
+    play(journal, flow, run_id, tmp_path)
+    path = tmp_path / "runs" / "run.log"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert journal.run(run_id).options["log"] == str(path)
+    text = path.read_text()
+    assert SECRETS.password not in text and "bad answer for ***" in text
+    lines = text.splitlines()
+    assert f"run {run_id} started: 2 rows to play" in lines[0]
+    assert f"{IDS[1]}: cancelled" in text
+    assert lines[-1].endswith(f"run {run_id} finished: 1 done, 1 failed")
+
+
+def test_a_resumed_run_keeps_its_settings_unless_given_again():
+    options = BulkOptions(workers=8, rate=5.0, canary=None, max_outage=900)
+    stored = {"workers": 2, "rate": None, "attempts": 6, "canary": 3, "max_outage": 60.0}
+    kept = options.with_stored(stored, given={"rate"})
+    assert (kept.workers, kept.rate, kept.retry.attempts, kept.max_outage) == (2, 5.0, 6, 60.0)
+    assert kept.canary is None
+    assert options.with_stored(stored, given={"workers", "attempts"}).workers == 8
+    assert options.with_stored({}, given=()).workers == 8

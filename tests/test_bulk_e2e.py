@@ -250,7 +250,7 @@ def test_rate_guard_refuses_without_override_and_dry_run_changes_nothing(tmp_pat
         )
         assert refused.returncode == 2
         last = refused.stderr.strip().splitlines()[-1]
-        assert last.startswith("Error: the run would raise the Order Cancellation Rate to ")
+        assert last.startswith("Error: the run would raise the Order Cancellation Rate from ")
         assert "pass --max-cancel-rate" in last
         # Buyer Canceled without an official request counts: the plan names those orders.
         assert (
@@ -310,6 +310,20 @@ def test_without_an_inspection_api_the_guard_reads_the_portals_own_pages(tmp_pat
         )
         assert requested.returncode in (0, 1), requested.stderr
         emailed = {m["order_id"] for m in portal.mail(to=DEMO) if m["kind"] == "buyer-request"}
+        # The buyers who only wrote are named, read off the seller's own inbox: left out.
+        written = sorted(
+            o["order_id"]
+            for o in portal.orders(seller=DEMO)
+            if o["buyer_request_kind"] == "message"
+        )
+        assert written
+        left_out = next(
+            line for line in requested.stderr.splitlines() if line.startswith("Left out ")
+        )
+        assert f"only sent a message asking to cancel, not an official request: {written[0]}" in (
+            left_out
+        )
+        assert all(order_id in left_out for order_id in written[:20])
         with Journal(tmp_path / "journal.db") as journal:
             rows = journal.rows(journal.last_run_id())
         assert {row.key for row in rows} == emailed

@@ -155,3 +155,59 @@ def test_fetch_api_snapshot_errors(api_server):
     with pytest.raises(GuardError, match="cannot read mock/api/metrics") as unreachable:
         fetch_api_snapshot("http://127.0.0.1:9", timeout=2)
     assert not unreachable.value.answered
+
+
+def test_a_run_that_does_not_raise_an_already_high_rate_is_not_refused():
+    high = Metrics(cancelled=8, total=200)  # 4%, above the 2.5% limit already
+    free = [PlannedOrder("A", "BuyerCanceled", "official", "Unshipped")]
+    projection = project_rate(high, free, limit=2.5)
+    assert projection.after == high and not projection.raises_rate
+    assert not projection.over_limit
+    lines = projection.summary_lines()
+    assert lines[-1] == (
+        "The rate is already above 2.5%; none of this run's orders count toward it, so the run "
+        "does not change it."
+    )
+    assert not any("raise" in line for line in lines)
+    # Orders that cannot be cancelled change nothing either.
+    shipped = [PlannedOrder("B", "NoInventory", None, "Shipped")]
+    assert not project_rate(high, shipped, limit=2.5).over_limit
+    # One order that counts raises the rate further above the limit: refused.
+    counted = project_rate(high, [PlannedOrder("C", "NoInventory", None, "Unshipped")], 2.5)
+    assert counted.over_limit
+    assert counted.summary_lines()[-1] == (
+        "This run would raise the rate above 2.5%: it needs an explicit override (a higher "
+        "--max-cancel-rate)."
+    )
+
+
+def test_the_refusal_names_the_rise(monkeypatch):
+    from agent.bulk.rows import InputRow, RowSet
+    from agent.cancel import guard, job
+
+    monkeypatch.setattr(
+        guard,
+        "fetch_api_snapshot",
+        lambda portal, **kwargs: (
+            Metrics(cancelled=8, total=200),
+            {
+                "A": {"buyer_request_kind": "official", "status": "Unshipped"},
+                "B": {"buyer_request_kind": None, "status": "Unshipped"},
+            },
+        ),
+    )
+    said = []
+
+    def plan(*orders):
+        rows = RowSet(
+            rows=[InputRow(key, {"order_id": key, "reason": r}, "-", 1) for key, r in orders]
+        )
+        return job.check_rate(job.CancelRequest(), rows, said.append)
+
+    projection, refusal = plan(("A", "BuyerCanceled"))
+    assert refusal is None and projection.after.rate == pytest.approx(4.0)
+    projection, refusal = plan(("A", "BuyerCanceled"), ("B", "BuyerCanceled"))
+    assert refusal == (
+        "the run would raise the Order Cancellation Rate from 4.00% to 4.50% (limit 2.5%); "
+        "pass --max-cancel-rate 4.50 or more to run it anyway"
+    )

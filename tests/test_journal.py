@@ -170,3 +170,64 @@ def test_default_path_follows_xdg(tmp_path, monkeypatch):
     with Journal() as journal:
         assert journal.path == tmp_path / "data" / "seller-agent" / "journal.db"
         assert journal.path.stat().st_mode & 0o777 == 0o600
+
+
+def _set_times(journal, table, key_column, key, **times):
+    sets = ", ".join(f"{name} = ?" for name in times)
+    journal.db.execute(f"UPDATE {table} SET {sets} WHERE {key_column} = ?", (*times.values(), key))
+
+
+def test_run_events_record_pauses_with_their_reason(journal):
+    run_id = make_run(journal)
+    event = journal.open_event(run_id, "outage", "portal unreachable (hunter2 refused)")
+    assert journal.events(run_id)[0].ended_at is None
+    journal.close_event(event)
+    first_end = journal.events(run_id)[0].ended_at
+    journal.close_event(event, "closed twice")  # the first end stands; a reason replaces
+    (found,) = journal.events(run_id, ["outage"])
+    assert found.ended_at == first_end and found.reason == "closed twice"
+    assert journal.events(run_id, ["throttled"]) == []
+    other = journal.open_event(run_id, "throttled", "throttled: HTTP 429 from hunter2")
+    assert journal.events(run_id)[-1].reason == "throttled: HTTP 429 from ***"
+    assert other != event
+    with pytest.raises(JournalError, match="unknown run event 'nap'"):
+        journal.open_event(run_id, "nap")
+
+
+def test_a_runs_time_is_the_sum_of_its_active_stretches(journal):
+    run_id = make_run(journal)
+    assert journal.active_seconds(run_id) is None  # no stretch recorded: unknown
+    first = journal.open_event(run_id, "active")
+    journal.close_event(first)
+    _set_times(
+        journal, "run_events", "id", first,
+        started_at="2026-11-26T12:00:00.000000Z", ended_at="2026-11-26T12:01:00.000000Z",
+    )  # fmt: skip
+    # A stretch killed with SIGKILL has no end: it ends at the last thing it recorded.
+    second = journal.open_event(run_id, "active")
+    _set_times(journal, "run_events", "id", second, started_at="2026-11-26T15:00:00.000000Z")
+    journal.mark_running(run_id, "a")
+    journal.mark_done(run_id, "a", outcome="cancelled", ok=True)
+    _set_times(
+        journal, "rows", "key", "a",
+        started_at="2026-11-26T15:00:05.000000Z", finished_at="2026-11-26T15:00:20.000000Z",
+    )  # fmt: skip
+    third = journal.open_event(run_id, "active")
+    journal.close_event(third)
+    _set_times(
+        journal, "run_events", "id", third,
+        started_at="2026-11-26T18:00:00.000000Z", ended_at="2026-11-26T18:00:10.000000Z",
+    )  # fmt: skip
+    # 60 s + 20 s + 10 s; the hours between the stretches do not count.
+    assert journal.active_seconds(run_id) == pytest.approx(90)
+
+
+def test_release_gives_a_running_row_back_as_pending(journal):
+    run_id = make_run(journal)
+    journal.mark_running(run_id, "a")
+    journal.release(run_id, "a")
+    row = journal.row(run_id, "a")
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert [row.key for row in plan_resume(journal, run_id)] == ["a", "b", "c"]
+    with pytest.raises(JournalError, match="cannot go from pending to pending"):
+        journal.release(run_id, "a")

@@ -14,7 +14,7 @@ from agent import report as report_mod
 from agent.bulk.journal import Journal
 from agent.bulk.rows import InputRow, RowSet
 from agent.cancel.guard import Metrics, PlannedOrder, project_rate
-from agent.cancel.job import CancelRequest, check_rate, requested_order_ids
+from agent.cancel.job import CancelRequest, check_rate, read_buyer_requests
 
 SELLER = "seller@example.com"
 OTHER = "other@example.com"
@@ -160,7 +160,7 @@ def test_requested_orders_are_the_sellers_own(inspection_api):
         order("111-0000000-0000003", kind="official", status="Canceled"),
         order("999-0000000-0000001", seller=OTHER, kind="official"),
     ]
-    assert requested_order_ids(url, seller=SELLER) == ["111-0000000-0000001"]
+    assert read_buyer_requests(url, seller=SELLER).official == ["111-0000000-0000001"]
 
 
 @pytest.mark.slow

@@ -237,7 +237,13 @@ def test_html_keeps_a_place_for_the_runs_pauses(recorded_run, monkeypatch):
     journal, run_id, tmp_path = recorded_run
     data = build_report(journal, run_id)
     data["pauses"] = [
-        {"start": "2026-11-26T14:05:00Z", "end": "2026-11-26T14:15:30Z", "reason": "HTTP 503"}
+        {
+            "kind": "outage",
+            "started_at": "2026-11-26T14:05:00Z",
+            "ended_at": "2026-11-26T14:15:30Z",
+            "seconds": 630.0,
+            "reason": "HTTP 503",
+        }
     ]
     html = render_html(data, tmp_path, "en")
     assert 'data-testid="pauses"' in html and "HTTP 503" in html

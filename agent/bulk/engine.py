@@ -6,6 +6,12 @@ The journal is written before the browser acts: a row is committed as running, t
 runs, then its result is committed. A row an interrupted run left running is played again
 through the flow's guard, which is what makes "never twice, never skipped" hold after a crash.
 
+Faults of the portal as a whole are the run's, not a row's: when an attempt fails on the
+network or a timeout and the portal does not answer a plain HTTP probe either, every worker
+waits for it (outage.PortalWatch) without spending the rows' attempts, and 429s slow the whole
+run through one shared pace (pacing.AdaptivePace). Pauses are recorded as run events in the
+journal and told in the run's log (runlog.RunLog).
+
 The engine knows no job: what a result that meets its guard means (an earlier attempt did it)
 is the job's `reconcile` rule, handed in by the caller."""
 
@@ -13,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import os
 import re
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +32,10 @@ from typing import Any
 from agent.bulk import retry as retry_rules
 from agent.bulk.guarded import passed_guard
 from agent.bulk.journal import Journal, RowRecord, plan_resume
-from agent.bulk.pacing import TokenBucket
+from agent.bulk.outage import DEFAULT_MAX_OUTAGE, PORTAL_KINDS, Outage, PortalWatch, async_probe
+from agent.bulk.pacing import AdaptivePace
 from agent.bulk.progress import BulkProgress
+from agent.bulk.runlog import LOG_NAME, RunLog
 from agent.bulk.timings import Timings
 from agent.play.signals import loop_signals
 
@@ -52,6 +61,9 @@ class BulkOptions:
     browser_path: str | None = None
     connect: str | None = None
     locale: str | None = None
+    # Seconds the portal may be unreachable (or throttle every request) before the run stops,
+    # resumable.
+    max_outage: float = DEFAULT_MAX_OUTAGE
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,7 +75,44 @@ class BulkOptions:
             "block_media": self.block_media,
             "trace": self.trace,
             "canary": self.canary,
+            "max_outage": self.max_outage,
         }
+
+    def with_stored(self, stored: Mapping[str, Any], given: Iterable[str]) -> BulkOptions:
+        """These options for a resumed run: each setting the run was started with (`stored`,
+        its options in the journal) wins unless it is named in `given` (set again now). The
+        canary is not carried over: it was played, or declined, when the run started."""
+        given = set(given)
+        changes: dict[str, Any] = {}
+        for name in RESUMED_SETTINGS:
+            if name in given or name not in stored:
+                continue
+            value = stored[name]
+            if name == "attempts":
+                if isinstance(value, int) and value >= 1:
+                    changes["retry"] = dataclasses.replace(self.retry, attempts=value)
+            elif value is not None or name in ("rate", "max_failures"):
+                changes[name] = value
+        return dataclasses.replace(self, **changes)
+
+
+# The settings a resumed run keeps from its start unless they are given again.
+RESUMED_SETTINGS = (
+    "workers",
+    "rate",
+    "max_failures",
+    "recycle_every",
+    "attempts",
+    "block_media",
+    "trace",
+    "max_outage",
+)
+# Waits between two probes of an absent portal: doubling from the first to the longest.
+PROBE_FIRST_DELAY = 1.0
+PROBE_MAX_DELAY = 10.0
+# A row throttled this many times more than its attempts fails (a portal that throttles one
+# page forever must not hold a row forever).
+THROTTLED_TRIES_PER_ATTEMPT = 5
 
 
 @dataclass
@@ -77,6 +126,8 @@ class Backend:
     new_context: Callable[..., Awaitable[Any]]
     ensure_session: Callable[..., Awaitable[Path]]
     run_flow: Callable[..., Awaitable[Any]]
+    # portal URL -> an async probe of it (outage.ProbeAnswer): is the portal there at all?
+    probe: Callable[[str], Callable[[], Awaitable[Any]]] = async_probe
 
 
 def playwright_backend() -> Backend:
@@ -148,6 +199,24 @@ class _Stop:
         self.soft = True
         self.reason = self.reason or reason
 
+    def finish(self, reason: str) -> None:
+        """Stop taking rows for a reason of the run's own (failure budget, outage)."""
+        if not self.soft:
+            self.soft = True
+            self.reason = reason
+
+
+def _clock_time(outage: Outage) -> str:
+    return outage.started.strftime("%H:%M:%S")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
 
 class BulkRunner:
     def __init__(
@@ -180,7 +249,19 @@ class BulkRunner:
         self.on_event = on_event or (lambda message: None)
         self.stop = _Stop()
         self.failures = 0
-        self.bucket = TokenBucket(options.rate) if options.rate else None
+        self.pace = AdaptivePace(options.rate)
+        self.watch = PortalWatch(
+            self.backend.probe(portal),
+            max_outage=options.max_outage,
+            first_delay=PROBE_FIRST_DELAY,
+            max_delay=PROBE_MAX_DELAY,
+            on_down=self._portal_down,
+            on_end=self._portal_back,
+            on_probe=self._portal_probed,
+        )
+        self.log = RunLog(run_dir / LOG_NAME, redact=getattr(secrets, "redact", None))
+        self._outage_event: int | None = None
+        self._throttle_event: int | None = None
         self.progress: BulkProgress | None = None
         self.browser: Any = None
         self.storage_state: Path | None = None
@@ -194,6 +275,19 @@ class BulkRunner:
             return BulkResult(self.run_id, "finished", self.journal.rows(self.run_id))
         self.journal.set_run_status(self.run_id, "running")
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.journal.update_run_options(self.run_id, log=str(self.log.path))
+        self.log.open()
+        resumed = any(row.state != "pending" for row in todo) or bool(
+            self.journal.events(self.run_id, ["active"])
+        )
+        self.log.write(
+            f"run {self.run_id} {'resumed' if resumed else 'started'}: {len(todo)} rows to play,"
+            f" flow {self.flow.name}, portal {self.portal}, {self.options.workers} workers,"
+            f" {self.options.retry.attempts} attempts per row,"
+            f" rate {self.options.rate or 'not limited'},"
+            f" max outage {_duration(self.options.max_outage)}"
+        )
+        active = self.journal.open_event(self.run_id, "active")
         # Anything that ends the run early (an exception, a cancellation) leaves it
         # "interrupted": resumable, never mistaken for finished.
         status = "interrupted"
@@ -217,8 +311,20 @@ class BulkRunner:
                                 await self.browser.close()
             except asyncio.CancelledError:
                 status = "interrupted"
+            except BaseException as error:
+                self.log.write(f"run stopped by an error: {type(error).__name__}: {error}")
+                raise
             finally:
+                self.watch.release()
+                self._end_throttling()
+                self.journal.close_event(active)
                 self.journal.set_run_status(self.run_id, status)
+                counts = self.journal.counts(self.run_id)
+                self.log.write(
+                    f"run {self.run_id} {status}: "
+                    + ", ".join(f"{count} {state}" for state, count in counts.items() if count)
+                )
+                self.log.close()
                 self.timings.report()
         return BulkResult(self.run_id, status, self.journal.rows(self.run_id))
 
@@ -226,6 +332,8 @@ class BulkRunner:
         if todo and self.flow.session:
             self.storage_state = await self._sign_in()
             self.timings.mark("session")
+            if self.storage_state is None:
+                return self._stopped_status()
         canary = self.options.canary
         if canary and len(todo) > canary:
             await self._drain(todo[:canary])
@@ -252,21 +360,37 @@ class BulkRunner:
         self.timings.mark("flows")
         return self._stopped_status()
 
-    async def _sign_in(self) -> Path:
-        """Sign in once for all workers, retrying the portal's transient trouble (a 429 burst
-        or a 500 during sign-in) like any row; a rejected sign-in is never retried, so a wrong
-        password cannot lock the account."""
+    async def _sign_in(self) -> Path | None:
+        """Sign in once for all workers. A portal that is gone is waited for like during the
+        rows; a 429 holds the run's pace; other transient trouble (a 500) is retried like a
+        row. A rejected sign-in is never retried, so a wrong password cannot lock the account.
+        None when the run stopped (Ctrl-C, or the portal stayed away) before it could sign in."""
         from agent.errors import SessionError
 
+        before = self._state_stamp()
         attempt = 0
         while True:
-            attempt += 1
+            await self.watch.wait_up()
+            if self.stop.soft:
+                return None
+            await self.pace.acquire()
             try:
-                return await self.backend.ensure_session(
+                path = await self.backend.ensure_session(
                     self.browser, portal=self.portal, secrets=self.secrets, run_dir=self.run_dir
                 )
             except SessionError as error:
                 kind = getattr(error, "error_kind", None)
+                self.log.write(f"signing in failed ({kind or 'rejected'}): {error}")
+                if kind in PORTAL_KINDS and await self.watch.suspect(str(error)):
+                    if self.watch.gave_up or self.stop.soft:
+                        return None
+                    continue
+                if kind == "http_429":
+                    self._throttled("sign-in", getattr(error, "retry_after", None))
+                    if self._throttled_too_long():
+                        return None
+                    continue
+                attempt += 1
                 if (
                     kind not in retry_rules.TRANSIENT_KINDS
                     or attempt >= self.options.retry.attempts
@@ -274,6 +398,26 @@ class BulkRunner:
                     raise
                 self._event(f"{error}; trying again")
                 await asyncio.sleep(retry_rules.backoff_delay(attempt, self.options.retry) + 1)
+                continue
+            self.pace.succeeded()
+            self._end_throttling()
+            signed_in = self._state_stamp() != before
+            self.log.write(
+                "signed in; the session is shared by every worker"
+                if signed_in
+                else "reusing the saved session (it still works)"
+            )
+            return path
+
+    def _state_stamp(self) -> float | None:
+        """When the saved session was last written: a sign-in writes it."""
+        try:
+            from agent.play.browser import storage_state_path
+
+            path = storage_state_path(self.portal, self.secrets.email)
+            return path.stat().st_mtime_ns
+        except (OSError, AttributeError, ImportError):
+            return None
 
     def _stopped_status(self) -> str:
         if self.stop.reason == "max_failures":
@@ -285,14 +429,104 @@ class BulkRunner:
     def _on_signal(self) -> None:
         second = self.stop.soft
         self.stop.request()
+        # Workers waiting for an absent portal stop waiting; their rows wait for the resume.
+        self.watch.release()
         if second:
             self._event("stopping now; rows in flight will be replayed on resume")
         else:
             self._event("finishing the rows in flight (Ctrl-C again to stop at once)")
+        self.log.write("Ctrl-C: " + ("stopping at once" if second else "taking no new rows"))
 
     def _event(self, message: str) -> None:
         with contextlib.suppress(Exception):
             self.on_event(message)
+
+    # The portal as a whole: outages and throttling
+
+    def _portal_down(self, outage: Outage) -> None:
+        self._outage_event = self.journal.open_event(
+            self.run_id, "outage", f"portal unreachable ({outage.detail})"
+        )
+        message = (
+            f"portal unreachable since {_clock_time(outage)} ({outage.detail}), retrying every "
+            f"{outage.retry_every:g} s at most; Ctrl-C to stop and resume later"
+        )
+        self._event(message)
+        self.log.write(f"{message}; every worker paused")
+        if self.progress is not None:
+            self.progress.paused(f"portal unreachable since {_clock_time(outage)}")
+
+    def _portal_probed(self, answer: Any, seconds: float) -> None:
+        if not answer.up:
+            self.log.write(f"portal still unreachable after {seconds:.0f} s ({answer.detail})")
+
+    def _portal_back(self, outage: Outage) -> None:
+        if self._outage_event is not None:
+            reason = None
+            if outage.end == "gave_up":
+                reason = f"portal unreachable ({outage.detail}); the run stopped (--max-outage)"
+            self.journal.close_event(self._outage_event, reason)
+            self._outage_event = None
+        if self.progress is not None:
+            self.progress.resumed()
+        took = _duration(outage.seconds)
+        if outage.end == "up":
+            message = f"portal answers again after {took}; going on"
+        elif outage.end == "gave_up":
+            message = (
+                f"portal unreachable for {took} (--max-outage {_duration(self.options.max_outage)})"
+                ": stopping; resume the run when it is back"
+            )
+            self.stop.finish("outage")
+        else:
+            message = f"stopped waiting for the portal after {took}"
+        self._event(message)
+        self.log.write(message)
+
+    def _throttled(self, key: str, retry_after: float | None) -> None:
+        hold = self.pace.throttled(retry_after)
+        rate = self.pace.rate
+        pace = f"{rate:.2f} rows/s" if rate is not None else "not limited"
+        if self._throttle_event is None:
+            reason = f"throttled: HTTP 429, Retry-After {hold:g} s"
+            self._throttle_event = self.journal.open_event(self.run_id, "throttled", reason)
+            self._event(
+                f"portal throttling (HTTP 429, Retry-After {hold:g} s): every worker waits, "
+                f"then the run goes on at {pace}"
+            )
+            if self.progress is not None:
+                self.progress.paused("throttled: slowing down")
+        self.log.write(
+            f"{key}: HTTP 429 (Retry-After {hold:g} s); every worker waits, pace now {pace}"
+        )
+
+    def _throttled_too_long(self) -> bool:
+        """Throttled without a success for longer than --max-outage: stop, resumable."""
+        waited = self.pace.throttled_for() + max(0.0, self.pace.hold_until - self.pace.clock())
+        if waited <= self.options.max_outage:
+            return False
+        if not self.stop.soft:
+            message = (
+                f"portal throttling every request for {_duration(waited)} "
+                f"(--max-outage {_duration(self.options.max_outage)}): stopping; resume later"
+            )
+            self._event(message)
+            self.log.write(message)
+            self.stop.finish("throttled")
+        return True
+
+    def _end_throttling(self) -> None:
+        if self._throttle_event is None:
+            return
+        self.journal.close_event(self._throttle_event)
+        self._throttle_event = None
+        rate = self.pace.rate
+        self.log.write(
+            "throttling over; pace "
+            + (f"{rate:.2f} rows/s, rising" if rate is not None else "not limited")
+        )
+        if self.progress is not None:
+            self.progress.resumed()
 
     async def _drain(self, rows: Sequence[RowRecord]) -> None:
         queue: deque[RowRecord] = deque(rows)
@@ -323,11 +557,11 @@ class BulkRunner:
         used = 0
         try:
             while queue and not self.stop.soft:
-                if self.bucket is not None:
-                    await self.bucket.acquire()
-                    if self.stop.soft:
-                        break
-                if not queue:
+                await self.watch.wait_up()
+                if self.stop.soft:
+                    break
+                await self.pace.acquire()
+                if self.stop.soft or not queue:
                     break
                 row = queue.popleft()
                 if context is None or used >= self.options.recycle_every:
@@ -393,31 +627,93 @@ class BulkRunner:
         may_have_acted = reclaimed or (row.state == "failed" and passed_guard(self.flow, row))
         params = flow_mod.bind_params(self.flow, {**self.shared_params, **row.params})
         row_dir = self.run_dir / _safe_name(key)
-        attempt = 0
+        attempt = 0  # the row's own attempts: the portal's outages and throttling are not its
+        throttled = 0
+        tries = 0
         while True:
-            attempt += 1
+            tries += 1
             result = await self._run_once(page, params, row_dir)
             if self.stop.hard and result.outcome == "failed":
                 # Stopped at once mid-row: the failure may be the stop itself, after the portal
                 # acted. The row stays running, and resume replays it through the guard.
                 return page
+            if getattr(result, "sign_ins", 0):
+                self.log.write(f"{key}: the session had ended; signed in again")
+            failed = result.outcome == "failed"
+            if failed:
+                # An attempt that got past the guard may have submitted before its failure
+                # showed (a 500 after the POST); later answers of the guard are read with that
+                # in mind. One that failed before the guard cannot have acted.
+                may_have_acted = may_have_acted or passed_guard(self.flow, result)
+            else:
+                self.pace.succeeded()
+                self._end_throttling()
+            portal_trouble = failed and result.error_kind in PORTAL_KINDS and not self.stop.soft
+            if portal_trouble and await self.watch.suspect(result.error or ""):
+                if self.watch.gave_up or self.stop.soft:
+                    self._give_back(key, may_have_acted, "the portal stayed unreachable")
+                    return page
+                self.journal.note_retry(self.run_id, key, result.error, result.error_kind)
+                self.log.write(
+                    f"{key}: {result.error_kind} while the portal was unreachable "
+                    f"({result.error}); trying again, not counted as an attempt"
+                )
+                page = await self._fresh_page(context, page)
+                continue
+            if failed and result.error_kind == "http_429":
+                throttled += 1
+                limit = THROTTLED_TRIES_PER_ATTEMPT * self.options.retry.attempts
+                if throttled <= limit:
+                    self._throttled(key, result.retry_after)
+                    if self._throttled_too_long():
+                        self._give_back(key, may_have_acted, "the portal kept throttling")
+                        return page
+                    self.journal.note_retry(self.run_id, key, result.error, result.error_kind)
+                    if self.progress is not None:
+                        self.progress.row_retried()
+                    await self.pace.acquire()
+                    page = await self._fresh_page(context, page)
+                    continue
+            attempt += 1
             delay = retry_rules.next_delay(result, attempt, self.options.retry)
             if delay is None:
                 break
             self.journal.note_retry(self.run_id, key, result.error, result.error_kind)
+            self.log.write(
+                f"{key}: attempt {attempt} failed ({result.error_kind}: {result.error}); "
+                f"trying again in {delay:.1f} s"
+            )
             if self.progress is not None:
                 self.progress.row_retried()
-            # An attempt that got past the guard may have submitted before its failure showed
-            # (a 500 after the POST); the next attempt's guard answer is read with that in mind.
-            # One that failed before the guard cannot have acted.
-            may_have_acted = may_have_acted or passed_guard(self.flow, result)
             await asyncio.sleep(delay)
-            # A page that failed mid-navigation can be left in any state; start clean.
-            with contextlib.suppress(Exception):
-                await page.close()
-            page = await context.new_page()
+            page = await self._fresh_page(context, page)
         self._record(row, params, result, may_have_acted, reclaimed)
+        if failed:
+            self.log.write(
+                f"{key}: failed after {tries} tries ({result.error_kind}: {result.error})"
+            )
+        else:
+            self.log.write(
+                f"{key}: {self.journal.row(self.run_id, key).outcome}"
+                + (f" after {tries} tries" if tries > 1 else "")
+            )
         return page
+
+    async def _fresh_page(self, context: Any, page: Any) -> Any:
+        # A page that failed mid-navigation can be left in any state; start clean.
+        with contextlib.suppress(Exception):
+            await page.close()
+        return await context.new_page()
+
+    def _give_back(self, key: str, may_have_acted: bool, why: str) -> None:
+        """The run stops while a row waits for the portal. A row that cannot have acted goes
+        back to pending; one that may have (past its guard) stays running, so the resumed
+        run replays it through the guard."""
+        if may_have_acted:
+            self.log.write(f"{key}: {why}; left for the resume to check through the guard")
+            return
+        self.journal.release(self.run_id, key)
+        self.log.write(f"{key}: {why}; back to pending")
 
     def _record(
         self,
@@ -444,8 +740,8 @@ class BulkRunner:
             limit = self.options.max_failures
             if limit is not None and self.failures >= limit and not self.stop.soft:
                 self._event(f"{self.failures} rows failed: stopping (--max-failures {limit})")
-                self.stop.reason = "max_failures"
-                self.stop.soft = True
+                self.log.write(f"{self.failures} rows failed: stopping (--max-failures {limit})")
+                self.stop.finish("max_failures")
             return
         outcome = result.outcome
         ok = bool(result.ok)

@@ -64,7 +64,53 @@ CREATE TABLE IF NOT EXISTS rows (
     PRIMARY KEY (run_id, key)
 );
 CREATE INDEX IF NOT EXISTS rows_by_state ON rows (run_id, state, seq);
+CREATE TABLE IF NOT EXISTS run_events (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    kind TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS run_events_by_run ON run_events (run_id, started_at);
 """
+
+# Kinds of run event: "active" is one stretch of the run being played (from a start or a
+# resume to its end); the others are pauses within it.
+EVENT_KINDS = ("active", "outage", "throttled")
+
+
+@dataclass
+class RunEvent:
+    id: int
+    run_id: str
+    kind: str
+    started_at: str
+    ended_at: str | None  # None: still going, or the process died during it
+    reason: str | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return seconds_between(self.started_at, self.ended_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "seconds": None if self.seconds is None else round(self.seconds, 3),
+            "reason": self.reason,
+        }
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (parse_iso(end) - parse_iso(start)).total_seconds()
 
 
 class JournalError(UserError):
@@ -268,6 +314,72 @@ class Journal:
         options.update(changes)
         self.db.execute("UPDATE runs SET options = ? WHERE id = ?", (self._json(options), run_id))
 
+    # Events: when the run was played, and its pauses
+
+    def open_event(self, run_id: str, kind: str, reason: str | None = None) -> int:
+        if kind not in EVENT_KINDS:
+            raise JournalError(f"unknown run event {kind!r}")
+        cursor = self.db.execute(
+            "INSERT INTO run_events (run_id, kind, started_at, reason) VALUES (?, ?, ?, ?)",
+            (run_id, kind, now_iso(), self._text(reason)),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def close_event(self, event_id: int, reason: str | None = None) -> None:
+        """End an event (once: a closed event keeps its end); a reason replaces the first."""
+        self.db.execute(
+            "UPDATE run_events SET ended_at = COALESCE(ended_at, ?), reason = COALESCE(?, reason)"
+            " WHERE id = ?",
+            (now_iso(), self._text(reason), event_id),
+        )
+
+    def events(self, run_id: str, kinds: Iterable[str] | None = None) -> list[RunEvent]:
+        found = self.db.execute(
+            "SELECT * FROM run_events WHERE run_id = ? ORDER BY started_at, id", (run_id,)
+        ).fetchall()
+        wanted = set(kinds) if kinds is not None else None
+        return [
+            RunEvent(
+                id=item["id"],
+                run_id=item["run_id"],
+                kind=item["kind"],
+                started_at=item["started_at"],
+                ended_at=item["ended_at"],
+                reason=item["reason"],
+            )
+            for item in found
+            if wanted is None or item["kind"] in wanted
+        ]
+
+    def active_seconds(self, run_id: str) -> float | None:
+        """How long the run was being played: the sum of its active stretches, not the gaps
+        between an interruption and its resume. A stretch whose process died without closing
+        it ends at the last thing it recorded (a row's start or end, a pause). None for a
+        run with no recorded stretch (a journal older than them)."""
+        spans = self.events(run_id, ["active"])
+        if not spans:
+            return None
+        total = 0.0
+        for index, span in enumerate(spans):
+            end = span.ended_at
+            if end is None:
+                limit = spans[index + 1].started_at if index + 1 < len(spans) else "9999"
+                end = self._last_mark(run_id, span.started_at, limit) or span.started_at
+            total += max(0.0, seconds_between(span.started_at, end))
+        return total
+
+    def _last_mark(self, run_id: str, start: str, limit: str) -> str | None:
+        found = self.db.execute(
+            "SELECT MAX(mark) FROM ("
+            " SELECT started_at AS mark FROM rows WHERE run_id = :run"
+            " UNION ALL SELECT finished_at FROM rows WHERE run_id = :run"
+            " UNION ALL SELECT started_at FROM run_events WHERE run_id = :run"
+            " UNION ALL SELECT ended_at FROM run_events WHERE run_id = :run"
+            ") WHERE mark >= :start AND mark < :limit",
+            {"run": run_id, "start": start, "limit": limit},
+        ).fetchone()
+        return found[0] if found else None
+
     # Rows
 
     def rows(self, run_id: str, states: Iterable[str] | None = None) -> list[RowRecord]:
@@ -342,6 +454,11 @@ class Journal:
             ", attempts = attempts + 1, started_at = ?, finished_at = NULL",
             (now_iso(),),
         )
+
+    def release(self, run_id: str, key: str) -> None:
+        """Give a running row back as pending: its attempt stopped before it could act (the
+        portal was gone), so a resumed run plays it like any row not yet played."""
+        self._move(run_id, key, "pending", ", finished_at = NULL", ())
 
     def note_retry(self, run_id: str, key: str, error: str | None, error_kind: str | None) -> None:
         """A transient failure that will be retried: the row stays running, one more attempt."""

@@ -24,6 +24,7 @@ class BulkProgress:
         self.enabled = not quiet and stream.isatty()
         self.failures = 0
         self.retries = 0
+        self.pause: str | None = None  # why the whole run is waiting, while it is
         self._progress: Progress | None = None
         if self.enabled:
             self._progress = Progress(
@@ -58,6 +59,8 @@ class BulkProgress:
         status = f"{self.failures} failed" if self.failures else ""
         if self.retries:
             status += f"{', ' if status else ''}{self.retries} retries"
+        if self.pause:
+            status += f"{', ' if status else ''}paused: {self.pause}"
         self._progress.update(
             self._task,
             advance=advance,
@@ -72,6 +75,16 @@ class BulkProgress:
 
     def row_retried(self) -> None:
         self.retries += 1
+        self._refresh()
+
+    def paused(self, why: str) -> None:
+        """The whole run waits (the portal is gone, or throttling): say so on the bar, so it
+        does not look frozen."""
+        self.pause = why
+        self._refresh()
+
+    def resumed(self) -> None:
+        self.pause = None
         self._refresh()
 
     def note(self, message: str) -> None:

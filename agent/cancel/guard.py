@@ -88,8 +88,14 @@ class Projection:
     buyer_canceled_unofficial: list[str] = field(default_factory=list)
 
     @property
+    def raises_rate(self) -> bool:
+        return self.after.cancelled > self.before.cancelled
+
+    @property
     def over_limit(self) -> bool:
-        return self.after.exceeds(self.limit)
+        """The run would raise the rate, and above the limit. A run whose orders do not count
+        leaves an already high rate where it is, so it is never refused for it."""
+        return self.raises_rate and self.after.exceeds(self.limit)
 
     def rate_texts(self) -> tuple[str, str]:
         """The rate before and after as every output shows them (plan, refusal, report)."""
@@ -139,8 +145,13 @@ class Projection:
                 )
         if self.over_limit:
             lines.append(
-                f"The rate would exceed {self.limit:g}%: the run needs an explicit override "
-                "(raise --max-cancel-rate)."
+                f"This run would raise the rate above {self.limit:g}%: it needs an explicit "
+                "override (a higher --max-cancel-rate)."
+            )
+        elif self.before.rate > self.limit:
+            lines.append(
+                f"The rate is already above {self.limit:g}%; none of this run's orders count "
+                "toward it, so the run does not change it."
             )
         return lines
 

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.bulk.engine import BulkOptions, BulkResult, ConfirmCallback, play_run
+from agent.bulk.engine import (
+    RESUMED_SETTINGS,
+    BulkOptions,
+    BulkResult,
+    ConfirmCallback,
+    play_run,
+)
 from agent.bulk.guarded import dry_run_flow
 from agent.bulk.journal import Journal
 from agent.bulk.rows import InputError, Problem, RowSet
@@ -42,6 +48,9 @@ class CancelRequest:
     flow: str = "cancel_order"
     run_dir: str | None = None
     options: BulkOptions = field(default_factory=BulkOptions)
+    # On resume: the names of the settings (agent.bulk.engine.RESUMED_SETTINGS) given again
+    # now; the others keep the values the run was started with. None: all of `options` holds.
+    given: frozenset[str] | None = None
 
 
 @dataclass
@@ -54,17 +63,26 @@ class CancelOutcome:
     message: str | None = None
 
 
-def requested_order_ids(
+@dataclass
+class BuyerRequests:
+    """What `--from-requests` found among the signed-in seller's orders."""
+
+    official: list[str]  # the buyer asked officially: these are cancelled
+    messages: list[str]  # the buyer only wrote a message: left out, and said so
+
+
+def read_buyer_requests(
     portal: str,
     *,
-    seller: str | None = None,
+    seller: str,
     token: str | None = None,
     facts: Callable[[], Any] | None = None,
-) -> list[str]:
-    """Orders whose buyer asked officially to cancel (`--from-requests`): the Unshipped ones
-    from the portal's inspection API where it has one (the bundled portal), else every order
-    named in a request email in the seller's mailbox (facts(): the collect_cancel_requests
-    flow), whose orders the cancel flow's guard then sorts out."""
+) -> BuyerRequests:
+    """The seller's Unshipped orders whose buyer asked to cancel (`--from-requests`), read as
+    that seller sees them: from the portal's inspection API where it has one (the bundled
+    portal), asked for this seller's orders only, else every order named in a request email
+    in the seller's own mailbox (facts(): the collect_cancel_requests flow), whose orders the
+    cancel flow's guard then sorts out."""
     from agent.cancel.guard import GuardError, fetch_api_snapshot
 
     try:
@@ -72,17 +90,91 @@ def requested_order_ids(
     except GuardError as error:
         if facts is None or not error.answered:
             raise
-        return list(facts().requested)
-    return sorted(
-        order_id
-        for order_id, order in orders.items()
-        if order.get("buyer_request_kind") == "official" and order.get("status") == "Unshipped"
-    )
+        read = facts()
+        requested = list(read.requested)
+        messages = getattr(read, "messages", [])
+        return BuyerRequests(
+            official=requested, messages=[order for order in messages if order not in requested]
+        )
+
+    def unshipped(kind: str) -> list[str]:
+        return sorted(
+            order_id
+            for order_id, order in orders.items()
+            # Another seller's order never belongs here, even from an API that ignores the
+            # seller it was asked for.
+            if str(order.get("seller", seller)).lower() == seller.lower()
+            and order.get("buyer_request_kind") == kind
+            and order.get("status") == "Unshipped"
+        )
+
+    return BuyerRequests(official=unshipped("official"), messages=unshipped("message"))
+
+
+def requests_lines(found: BuyerRequests, chosen: set[str]) -> list[str]:
+    """What `--from-requests` tells before the plan: how many it took, and the orders whose
+    buyers only wrote (not taken, unless also given another way)."""
+    count = len(found.official)
+    lines = [
+        f"--from-requests: {count} order{'' if count == 1 else 's'} whose buyer officially "
+        "requested cancellation"
+    ]
+    left_out = [order_id for order_id in found.messages if order_id not in chosen]
+    if left_out:
+        shown = ", ".join(left_out[:20]) + (
+            f" and {len(left_out) - 20} more" if len(left_out) > 20 else ""
+        )
+        single = len(left_out) == 1
+        lines.append(
+            f"Left out {len(left_out)} order{'' if single else 's'} whose buyer only sent a "
+            f"message asking to cancel, not an official request: {shown}. Cancelling "
+            f"{'it' if single else 'them'}, even as Buyer Canceled, counts toward the Order "
+            f"Cancellation Rate; give {'its id' if single else 'their ids'} (or --from) to "
+            f"cancel {'it' if single else 'them'} anyway."
+        )
+    return lines
+
+
+@dataclass
+class PageFacts:
+    """What the portal's own pages say (guard.PortalFacts), and, for --from-requests, the
+    orders the seller's buyer messages are about."""
+
+    metrics: Any
+    requested: list[str]
+    messages: list[str] = field(default_factory=list)
+
+
+async def read_buyer_messages(
+    browser: Any, *, portal: str, secrets: Any, run_dir: Any
+) -> list[str]:
+    """The orders the seller's buyer messages are about (the collect_buyer_messages flow), or
+    none when the inbox cannot be read: naming them is a courtesy, never a reason to stop."""
+    from agent.flow import load_flow
+    from agent.play import browser as browserlib
+    from agent.play import session
+    from agent.play.player import run_flow
+
+    state = await session.ensure_session(browser, portal=portal, secrets=secrets, run_dir=run_dir)
+    context = await browserlib.new_context(browser, storage_state=state)
+    try:
+        page = await context.new_page()
+        result = await run_flow(
+            page, load_flow("collect_buyer_messages"), {}, portal=portal, secrets=secrets,
+            run_dir=run_dir,
+        )  # fmt: skip
+    finally:
+        with contextlib.suppress(Exception):
+            await context.close()
+    if not result.ok:
+        return []
+    return sorted({str(order) for order in result.values.get("order_ids") or [] if order})
 
 
 def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None]) -> Callable:
-    """A function that reads the portal's own pages once (Account Health, the request emails)
-    in a browser of its own, and gives the same answer to every later call."""
+    """A function that reads the portal's own pages once (Account Health, the request emails,
+    and for --from-requests the buyer messages) in a browser of its own, and gives the same
+    answer to every later call."""
 
     @functools.cache
     def read() -> Any:
@@ -104,9 +196,15 @@ def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None
                     connect=request.options.connect,
                 )
                 try:
-                    return await read_portal_facts(
+                    found = await read_portal_facts(
                         browser, portal=request.portal, secrets=secrets, run_dir=run_dir
                     )
+                    messages = []
+                    if request.from_requests:
+                        messages = await read_buyer_messages(
+                            browser, portal=request.portal, secrets=secrets, run_dir=run_dir
+                        )
+                    return PageFacts(found.metrics, list(found.requested), messages)
                 finally:
                     with contextlib.suppress(Exception):
                         await browser.close()
@@ -162,13 +260,25 @@ def check_rate(
     projection = project_rate(metrics, planned_orders(pairs, known, complete=complete), limit)
     for line in projection.summary_lines():
         say(line)
+    # Only a run that raises the rate above the limit is refused: one whose orders do not
+    # count leaves an already high rate where it is.
     if projection.over_limit:
         return projection, (
-            f"the run would raise the Order Cancellation Rate to {projection.rate_texts()[1]} "
-            f"(limit {limit:g}%); pass --max-cancel-rate {projection.after.least_limit()} or "
-            "more to run it anyway"
+            f"the run would raise the Order Cancellation Rate from {projection.rate_texts()[0]} "
+            f"to {projection.rate_texts()[1]} (limit {limit:g}%); pass --max-cancel-rate "
+            f"{projection.after.least_limit()} or more to run it anyway"
         )
     return projection, None
+
+
+def resumed_settings(options: BulkOptions) -> str:
+    """The settings a resumed run plays with, in a line (they are its own unless given)."""
+    rate = f"at most {options.rate:g} rows/s" if options.rate else "no rate limit"
+    return (
+        f"{options.workers} worker{'' if options.workers == 1 else 's'}, "
+        f"{options.retry.attempts} attempts per row, {rate}, "
+        f"max outage {options.max_outage:g} s"
+    )
 
 
 def execute_cancel(
@@ -195,6 +305,8 @@ def execute_cancel(
             print(message, file=sys.stderr, flush=True)
 
     say = say or _say
+    options = request.options
+    run_dir = request.run_dir
     journal: Journal | None = None
     run_id: str | None = None
     projection = None
@@ -212,6 +324,19 @@ def execute_cancel(
             if record.options.get("dry_run"):
                 flow = dry_run_flow(flow)
             portal = record.portal
+            # Its log and evidence stay in one folder unless a new one is asked for.
+            run_dir = run_dir or record.options.get("run_dir")
+            if request.given is not None:
+                options = options.with_stored(record.options, request.given)
+                journal.update_run_options(
+                    run_id,
+                    **{
+                        name: value
+                        for name, value in options.to_dict().items()
+                        if name in RESUMED_SETTINGS
+                    },
+                )
+            say(f"resuming run {run_id}: {resumed_settings(options)}")
         else:
             portal = request.portal
             shared = {"memo": request.memo} if request.memo else {}
@@ -220,9 +345,12 @@ def execute_cancel(
             facts = facts_reader(request, secrets, say)
             ids = list(request.ids)
             if request.from_requests:
-                ids += requested_order_ids(
+                found = read_buyer_requests(
                     portal, seller=secrets.email, token=request.api_token, facts=facts
                 )
+                for line in requests_lines(found, set(ids)):
+                    say(line)
+                ids += [order_id for order_id in found.official if order_id not in ids]
             rowset = read_order_rows(
                 request.sources,
                 ids,
@@ -252,7 +380,7 @@ def execute_cancel(
                     projection=projection,
                     message="the run was not confirmed (pass --yes to run without asking)",
                 )
-            options = request.options.to_dict() | {
+            stored = options.to_dict() | {
                 "dry_run": request.dry_run,
                 "max_cancel_rate": (
                     DEFAULT_MAX_CANCEL_RATE
@@ -261,11 +389,12 @@ def execute_cancel(
                 ),
                 "projection": projection.to_dict() if projection else None,
                 "problems": [str(problem) for problem in rowset.problems],
+                "run_dir": run_dir,
             }
             # Opened only now: input the run refuses leaves no trace in the journal.
             journal = Journal(request.journal, redact=secrets.redact)
             run_id = start_run(
-                journal, flow, rowset, portal=portal, shared_params=shared, options=options
+                journal, flow, rowset, portal=portal, shared_params=shared, options=stored
             )
         result = play_run(
             flow,
@@ -273,8 +402,8 @@ def execute_cancel(
             run_id,
             portal=portal,
             secrets=secrets,
-            options=request.options,
-            run_dir=request.run_dir,
+            options=options,
+            run_dir=run_dir,
             shared=shared,
             say=say,
             confirm_canary=confirm_canary,

@@ -4,6 +4,7 @@ bulk engine (journal, workers, retries, rate guard), and print one line per orde
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from typing import Any
 
@@ -74,6 +75,67 @@ def parse_rate(text: str | None) -> float | None:
     return number / seconds
 
 
+def parse_duration(text: str) -> float:
+    """--max-outage "90", "90s", "15m", "15min" or "1h" -> seconds."""
+    cleaned = text.strip().lower()
+    number = cleaned.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = cleaned[len(number) :].strip()
+    seconds = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}.get(unit)
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1
+    if seconds is None or value < 0:
+        raise InputError(f"--max-outage: expected a duration like 90s, 15m or 1h, got '{text}'")
+    return value * seconds
+
+
+# Options a resumed run keeps from its start unless given again: Click's name -> the run's.
+RESUMED_OPTIONS = {
+    "workers": "workers",
+    "pace": "rate",
+    "max_failures": "max_failures",
+    "recycle_every": "recycle_every",
+    "attempts": "attempts",
+    "block_media": "block_media",
+    "trace": "trace",
+    "max_outage": "max_outage",
+}
+
+
+def given_settings(ctx: click.Context) -> frozenset[str]:
+    """The run settings the user gave on this command line (or in the environment)."""
+    from click.core import ParameterSource
+
+    given = {ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT}
+    return frozenset(
+        setting
+        for name, setting in RESUMED_OPTIONS.items()
+        if ctx.get_parameter_source(name) in given
+    )
+
+
+def resume_command(run_id: str, *, journal: str | None, secrets_path: str | None) -> list[str]:
+    """The command that goes on with the run: its id, and what the user chose that the
+    journal does not keep (where the journal is, where the secrets are)."""
+    command = ["seller-agent", "cancel", "--resume", run_id]
+    if journal:
+        command += ["--journal", journal]
+    if secrets_path:
+        command += ["--secrets", secrets_path]
+    return command
+
+
+def next_step(status: str, failed: int, command: list[str]) -> str | None:
+    """What to do after the run: go on with an unfinished one, or retry its failed orders."""
+    if status in ("interrupted", "stopped", "paused"):
+        return f"To go on with this run: {shlex.join(command)}"
+    if failed:
+        orders = "1 order" if failed == 1 else f"{failed} orders"
+        return f"{orders} failed; to try again: {shlex.join([*command, '--retry-failed'])}"
+    return None
+
+
 @click.command("cancel")
 @click.argument("order_ids", nargs=-1, metavar="[ORDER_ID]...")
 @click.option(
@@ -135,6 +197,14 @@ def parse_rate(text: str | None) -> float | None:
 )
 @click.option("--retry-failed", is_flag=True, help="With --resume: play failed orders again too.")
 @click.option(
+    "--max-outage",
+    default="15m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long the portal may be unreachable (or throttle every request) before the run "
+    "stops, resumable: 90s, 15m, 1h. Waiting for it costs no order an attempt.",
+)
+@click.option(
     "--journal",
     type=click.Path(dir_okay=False),
     metavar="PATH",
@@ -180,6 +250,7 @@ def cancel(
     max_failures: int | None,
     resume: str | None,
     retry_failed: bool,
+    max_outage: str,
     journal: str | None,
     report_path: str | None,
     trace: str,
@@ -225,6 +296,9 @@ def cancel(
         seller-agent cancel --from-requests --dry-run
 
         seller-agent cancel --resume last
+
+    A resumed run keeps the settings it was started with (--workers, --rate, --attempts,
+    --max-outage, ...) unless they are given again.
     """
     from agent import report as report_mod
     from agent.bulk import retry as retry_rules
@@ -295,7 +369,9 @@ def cancel(
             headed=headed,
             slowmo=slowmo,
             browser_path=browser_path,
+            max_outage=parse_duration(max_outage),
         ),
+        given=given_settings(click.get_current_context()),
     )
     outcome = run_cancel(
         request,
@@ -333,10 +409,18 @@ def cancel(
             )
     if len(rows) > 1:
         say("")
-        say(report_mod.render_table(data))
+        # The next step (resume, retry) is said below, with --secrets when one was given.
+        say(report_mod.render_table(data, next_steps=False))
     if report_path:
         report_mod.write_report(data, "html", report_path)
         say(f"HTML report: {report_path}")
+    step = next_step(
+        data["run"]["status"],
+        data["failed"],
+        resume_command(outcome.run_id, journal=journal, secrets_path=secrets_path),
+    )
+    if step:
+        say(step)
     if outcome.message:
         click.echo(f"Error: {outcome.message}", err=True)
     sys.exit(outcome.exit_code)

@@ -36,9 +36,15 @@ from agent.report import FORMATS, build_report, run_kind, write_report
     default=None,
     help="The run journal (default $XDG_DATA_HOME/seller-agent/journal.db).",
 )
+@click.option(
+    "--log",
+    "show_log",
+    is_flag=True,
+    help="Show the run's log instead: sign-ins, pauses, retries and their reasons, with times.",
+)
 @lang_option
-def report(run_id: str, fmt: str, output: str, journal_path: str | None) -> None:
-    """Show the report of a bulk run: counts per outcome, failures, retries, the rate.
+def report(run_id: str, fmt: str, output: str, journal_path: str | None, show_log: bool) -> None:
+    """Show the report of a bulk run: counts per outcome, failures, retries, pauses, the rate.
 
     Usage:
 
@@ -49,6 +55,8 @@ def report(run_id: str, fmt: str, output: str, journal_path: str | None) -> None
         seller-agent report last --format html -o report.html --lang zh-CN
 
         seller-agent report 20261126-140501-3f2a --format csv -o -
+
+        seller-agent report last --log
     """
     path = Path(journal_path) if journal_path else default_journal_path()
     if not path.exists():
@@ -56,6 +64,9 @@ def report(run_id: str, fmt: str, output: str, journal_path: str | None) -> None
     try:
         with Journal(path) as journal:
             resolved = journal.resolve_run_id(run_id)
+            if show_log:
+                _show_log(journal, resolved, output)
+                return
             data = build_report(journal, resolved, row_facts=_row_facts(journal, resolved))
     except JournalError as error:
         raise click.UsageError(str(error)) from error
@@ -72,6 +83,30 @@ def _row_facts(journal: Journal, run_id: str) -> Callable | None:
     from agent.cancel.rules import report_facts
 
     return report_facts
+
+
+def _show_log(journal: Journal, run_id: str, output: str) -> None:
+    from agent.bulk.engine import default_run_dir
+    from agent.bulk.runlog import LOG_NAME
+
+    recorded = journal.run(run_id).options.get("log")
+    log = Path(recorded) if recorded else default_run_dir(journal, run_id) / LOG_NAME
+    try:
+        text = log.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise click.UsageError(f"run {run_id} has no log at {log}") from None
+    except OSError as error:
+        raise click.ClickException(f"{log}: {error.strerror}") from error
+    redact = _redactor()
+    if redact:
+        text = redact(text)
+    if output in (None, "-"):
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"{output}: {error.strerror}") from error
 
 
 def _redactor() -> Callable[[str], str] | None:

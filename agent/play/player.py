@@ -63,6 +63,7 @@ class RunResult:
     retry_after: float | None = None
     evidence: list[str] = field(default_factory=list)
     duration: float = 0.0
+    sign_ins: int = 0  # times the run signed in again because its session had ended
 
     @property
     def transient(self) -> bool:
@@ -128,6 +129,7 @@ class _Runner:
         self.interrupt: BaseException | None = None
         self.interrupted = asyncio.Event()
         self.signing_in = False
+        self.sign_ins = 0
         self.sign_in_url = self._sign_in_url()
         self.navigations: set[Any] = set()
         # Everything typed while signing in is as private as the password: the email in the
@@ -590,6 +592,7 @@ class _Runner:
         session_flow = self.flow.session_flow
         assert session_flow is not None
         self.signing_in = True
+        self.sign_ins += 1
         try:
             inner = _Runner(
                 self.page,
@@ -735,6 +738,7 @@ class _Runner:
             retry_after=retry_after,
             evidence=self.evidence,
             duration=round(time.monotonic() - started, 3),
+            sign_ins=self.sign_ins,
         )
 
     async def _leave_evidence(self, error: str, tracing: bool) -> str:

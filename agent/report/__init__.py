@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.bulk.journal import Journal, default_journal_path
-from agent.i18n import _, format_datetime, format_duration, pad, using
+from agent.bulk.journal import Journal, default_journal_path, parse_iso
+from agent.i18n import _, format_datetime, format_duration, ngettext, pad, using
 from agent.play.browser import write_private_bytes
 from agent.report.words import error_kind_word, outcome_word, status_word
 
@@ -85,6 +85,12 @@ def build_report(
     ends = [row.finished_at for row in rows if row.finished_at]
     starts = [row.started_at for row in rows if row.started_at]
     kind = run_kind(run.options)
+    # The time the run was being played, not the hours between an interruption and its
+    # resume; a journal older than its record of active stretches gives first to last row.
+    seconds = journal.active_seconds(run_id)
+    if seconds is None:
+        seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
+    pauses = [event.to_dict() for event in journal.events(run_id, ["outage", "throttled"])]
     return {
         "run": {
             "id": run.id,
@@ -117,10 +123,12 @@ def build_report(
             "buyer_canceled_unofficial": projection.get("buyer_canceled_unofficial", []),
         },
         # Input rows the run left out (each naming its file and line), and the times the run
-        # stood still (each {start, end, reason}), when the job recorded them.
+        # stood still (the portal down or throttling: each kind, start, end, seconds, reason).
         "problems": list(run.options.get("problems") or []),
-        "pauses": list(run.options.get("pauses") or []),
-        "seconds": _seconds_between(min(starts) if starts else None, max(ends) if ends else None),
+        "seconds": seconds,
+        "pauses": pauses,
+        "paused_seconds": sum(pause["seconds"] or 0.0 for pause in pauses),
+        "log": run.options.get("log"),
         "rows": [_row_data(row, run, row_facts) for row in rows],
     }
 
@@ -163,6 +171,38 @@ def format_rate(value: float | None, limit: float | None = None) -> str:
     return f"{value:.{digits}f}%"
 
 
+def local_time(stamp: str | None) -> str:
+    """A journal time (UTC) as the local clock showed it: what a person remembers."""
+    if not stamp:
+        return "-"
+    return parse_iso(stamp).astimezone().strftime("%H:%M:%S")
+
+
+def pause_span(seconds: float | None) -> str:
+    return _("until the run stopped") if seconds is None else format_duration(seconds)
+
+
+def pause_lines(report: dict[str, Any]) -> list[str]:
+    """The run's pauses: when, how long, why."""
+    pauses = report.get("pauses") or []
+    if not pauses:
+        return []
+    count = len(pauses)
+    lines = [
+        ngettext(
+            "Pause: {count} ({duration}; the portal's trouble, not the rows')",
+            "Pauses: {count} ({duration} in all; the portal's trouble, not the rows')",
+            count,
+        ).format(count=count, duration=format_duration(report["paused_seconds"]))
+    ]
+    for pause in pauses[:20]:
+        when = local_time(pause["started_at"])
+        lines.append(f"  {when}  {pad(pause_span(pause['seconds']), 12)} {pause['reason']}")
+    if count > 20:
+        lines.append("  " + _("... and {count} more (see --format json)").format(count=count - 20))
+    return lines
+
+
 def selector_health(rows: list[Any]) -> list[dict[str, Any]]:
     """For each step with a target: how often each candidate was the one that matched, so a
     page that drifts away from a flow's first-choice target shows before the flow breaks."""
@@ -194,14 +234,17 @@ def selector_health(rows: list[Any]) -> list[dict[str, Any]]:
     return health
 
 
-def render_table(report: dict[str, Any], lang: str | None = None) -> str:
+def render_table(
+    report: dict[str, Any], lang: str | None = None, *, next_steps: bool = True
+) -> str:
     """The summary a person reads in the terminal, in `lang` (default: the language in
-    force)."""
+    force). `next_steps=False` leaves out the commands that go on with the run, for a caller
+    that prints its own (knowing options the journal does not keep)."""
     with using(lang):
-        return _table(report)
+        return _table(report, next_steps)
 
 
-def _table(report: dict[str, Any]) -> str:
+def _table(report: dict[str, Any], next_steps: bool = True) -> str:
     run = report["run"]
     lines = [
         _("Run {id}  flow {flow}  {status}  portal {portal}").format(
@@ -278,11 +321,12 @@ def _table(report: dict[str, Any]) -> str:
     if report["seconds"] is not None:
         per_second = report["total"] / report["seconds"] if report["seconds"] else 0.0
         lines.append(
-            _("Time: {duration} ({per_second} rows/s)").format(
+            _("Time: {duration} running ({per_second} rows/s)").format(
                 duration=format_duration(report["seconds"]), per_second=f"{per_second:.2f}"
             )
         )
-    commands = report.get("resume") or {}
+    lines += pause_lines(report)
+    commands = (report.get("resume") or {}) if next_steps else {}
     if commands.get("resume"):
         lines.append(_("To go on with this run: {command}").format(command=commands["resume"]))
     if commands.get("retry_failed"):

@@ -229,8 +229,10 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     }
     pauses = [
         {
-            "start": format_datetime(pause.get("start")),
-            "end": format_datetime(pause.get("end")) if pause.get("end") else _("not over"),
+            "start": format_datetime(pause.get("started_at")),
+            "end": format_datetime(pause.get("ended_at"))
+            if pause.get("ended_at")
+            else _("not over"),
             "reason": pause.get("reason") or "—",
         }
         for pause in report.get("pauses") or []

@@ -1,0 +1,146 @@
+"""What `seller-agent cancel` says and keeps around a run: the settings a resumed run keeps,
+the command that goes on with it, --max-outage, --from-requests' choice of orders, and
+`report --log`. In-process CLI; no browser starts (the runs here have nothing left to play)."""
+
+import os
+
+import pytest
+from click.testing import CliRunner
+from conftest import DEMO_EMAIL, SECOND_EMAIL
+
+from agent.bulk.journal import Journal
+from agent.cancel.job import BuyerRequests, read_buyer_requests, requests_lines
+from agent.cli import cli
+from agent.cli.cancel import next_step, parse_duration, resume_command
+from agent.cli.options import InputError
+
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
+A, B, C = (f"112-0000000-000000{n}" for n in range(1, 4))
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), prog_name="seller-agent", catch_exceptions=False)
+
+
+def recorded_run(path, *, failed=False, options=None):
+    """A run whose rows are all played: resuming it starts no browser."""
+    with Journal(path) as journal:
+        run_id = journal.create_run(
+            flow="cancel_order",
+            params={},
+            portal="http://127.0.0.1:9",
+            rows=[(key, {"order_id": key, "reason": "NoInventory"}) for key in (A, B, C)],
+            options=options or {"workers": 2, "attempts": 6, "rate": None, "max_outage": 60.0},
+        )
+        for key in (A, B, C):
+            journal.mark_running(run_id, key)
+            if failed and key == C:
+                journal.mark_failed(run_id, key, error="HTTP 500", error_kind="http_5xx")
+            else:
+                journal.mark_done(run_id, key, outcome="cancelled", ok=True)
+        journal.set_run_status(run_id, "finished")
+    return run_id
+
+
+def test_a_resumed_run_keeps_its_workers_and_settings_unless_given_again(tmp_path):
+    path = tmp_path / "journal.db"
+    run_id = recorded_run(path)
+    kept = invoke("cancel", "--resume", "last", "--journal", str(path))
+    assert (
+        f"resuming run {run_id}: 2 workers, 6 attempts per row, no rate limit, max outage 60 s"
+        in kept.output
+    )
+    changed = invoke(
+        "cancel", "--resume", run_id, "--journal", str(path), "--workers", "3", "--rate", "2/s"
+    )
+    assert "resuming run" in changed.output
+    assert "3 workers, 6 attempts per row, at most 2 rows/s, max outage 60 s" in changed.output
+    with Journal(path) as journal:
+        options = journal.run(run_id).options
+    # What was given again is what a later resume keeps.
+    assert (options["workers"], options["rate"], options["attempts"]) == (3, 2.0, 6)
+    again = invoke("cancel", "--resume", run_id, "--journal", str(path))
+    assert "3 workers, 6 attempts per row, at most 2 rows/s" in again.output
+
+
+def test_resuming_a_finished_run_with_failed_rows_says_how_to_retry_them(tmp_path):
+    path = tmp_path / "journal.db"
+    run_id = recorded_run(path, failed=True)
+    result = invoke("cancel", "--resume", "last", "--journal", str(path))
+    assert result.exit_code == 1
+    assert (
+        f"1 order failed; to try again: seller-agent cancel --resume {run_id} --journal {path} "
+        "--retry-failed" in result.output
+    )
+
+
+def test_the_command_that_goes_on_with_a_run():
+    command = resume_command("20261126-140501-3f2a", journal="my runs/j.db", secrets_path=None)
+    assert next_step("interrupted", 0, command) == (
+        "To go on with this run: seller-agent cancel --resume 20261126-140501-3f2a "
+        "--journal 'my runs/j.db'"
+    )
+    assert next_step("paused", 2, command).startswith("To go on with this run:")
+    assert next_step("finished", 0, command) is None
+    plain = resume_command("R", journal=None, secrets_path="s.yaml")
+    assert next_step("finished", 3, plain) == (
+        "3 orders failed; to try again: seller-agent cancel --resume R --secrets s.yaml "
+        "--retry-failed"
+    )
+
+
+def test_max_outage_durations():
+    assert parse_duration("15m") == 900
+    assert parse_duration("90s") == parse_duration("90") == 90
+    assert parse_duration("1h") == 3600 and parse_duration("0") == 0
+    for bad in ("soon", "-5m", "5 weeks"):
+        with pytest.raises(InputError, match="--max-outage: expected a duration"):
+            parse_duration(bad)
+    result = invoke("cancel", A, "--max-outage", "soon")
+    assert result.exit_code == 2
+    assert "Error: --max-outage: expected a duration like 90s, 15m or 1h, got 'soon'" in (
+        result.output
+    )
+
+
+def test_report_log_shows_the_runs_log(tmp_path):
+    path = tmp_path / "journal.db"
+    run_id = recorded_run(path)
+    log = tmp_path / "runs" / run_id / "run.log"
+    missing = invoke("report", run_id, "--journal", str(path), "--log")
+    assert missing.exit_code == 2 and f"run {run_id} has no log at {log}" in missing.output
+    log.parent.mkdir(parents=True)
+    log.write_text("2026-11-26 12:01:07.000+01:00  portal unreachable since 12:01:07\n")
+    os.chmod(log, 0o600)
+    shown = invoke("report", "last", "--journal", str(path), "--log")
+    assert shown.exit_code == 0
+    assert shown.output == "2026-11-26 12:01:07.000+01:00  portal unreachable since 12:01:07\n"
+
+
+def test_from_requests_reads_only_the_signed_in_sellers_requests(portal, unshipped_orders):
+    # Another seller's buyer asks officially too: that order is not this seller's to cancel.
+    theirs = unshipped_orders(1, seller=SECOND_EMAIL)[0]
+    assert portal.api_post("/mock/api/buyer-requests", {"order_id": theirs})["outcome"]
+    everyone = portal.orders(status="Unshipped")
+    assert any(o["order_id"] == theirs and o["buyer_request_kind"] == "official" for o in everyone)
+    found = read_buyer_requests(portal.url, seller=DEMO_EMAIL)
+    mine = {o["order_id"]: o for o in portal.orders(seller=DEMO_EMAIL)}
+    assert found.official and theirs not in found.official
+    assert all(mine[order_id]["buyer_request_kind"] == "official" for order_id in found.official)
+    assert all(mine[order_id]["buyer_request_kind"] == "message" for order_id in found.messages)
+    assert found.messages, "the demo seed has message-only requests"
+
+
+def test_from_requests_names_the_messages_it_left_out():
+    found = BuyerRequests(official=[A], messages=[B, C])
+    lines = requests_lines(found, chosen={C})
+    assert lines == [
+        "--from-requests: 1 order whose buyer officially requested cancellation",
+        f"Left out 1 order whose buyer only sent a message asking to cancel, not an official "
+        f"request: {B}. Cancelling it, even as Buyer Canceled, counts toward the Order "
+        "Cancellation Rate; give its id (or --from) to cancel it anyway.",
+    ]
+    assert requests_lines(BuyerRequests([], []), set()) == [
+        "--from-requests: 0 orders whose buyer officially requested cancellation"
+    ]
