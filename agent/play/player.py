@@ -25,6 +25,10 @@ from agent.play import locate
 from agent.play.secrets import Secrets
 
 TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
+# The element the portal's "automated access blocked" page carries (answered with HTTP 403).
+_BLOCKED_PAGE = re.compile(
+    r'<(\w+)[^>]*\bid=["\']automated-access-blocked["\'][^>]*>(.*?)</\1>', re.DOTALL
+)
 POLL_SECONDS = 0.1
 MAX_SIGN_INS = 2
 
@@ -105,6 +109,7 @@ class _Runner:
         self.interrupted = asyncio.Event()
         self.signing_in = False
         self.sign_in_url = self._sign_in_url()
+        self._block_checks: list[asyncio.Future[None]] = []
 
     # -- context and templates -----------------------------------------------------------
     def context(self, extra: dict | None = None) -> dict:
@@ -122,6 +127,9 @@ class _Runner:
             return
         try:
             status = response.status
+            if status == 403:
+                self._watch_for_block(response)
+                return
             if status < 500 and status != 429:
                 return
             if response.request.resource_type != "document":
@@ -139,6 +147,26 @@ class _Runner:
             )
         else:
             self._stop(StepError(f"HTTP {status} at {response.url}", "http_5xx"))
+
+    def _watch_for_block(self, response: Any) -> None:
+        """A 403 page saying automated access is blocked stops the flow (kind "blocked", never
+        retried); any other 403 is left to the flow's own outcomes."""
+        try:
+            if response.request.resource_type != "document":
+                return
+            if response.frame != self.page.main_frame:
+                return
+        except Exception:
+            return
+
+        async def read() -> None:
+            with contextlib.suppress(Exception):
+                found = _BLOCKED_PAGE.search(await response.text())
+                if found and self.interrupt is None:
+                    said = " ".join(re.sub(r"<[^>]+>", " ", found.group(2)).split())[:300]
+                    self._stop(StepError(f"HTTP 403 at {response.url}: {said}", "blocked"))
+
+        self._block_checks.append(asyncio.ensure_future(read()))
 
     def _on_navigated(self, frame: Any) -> None:
         if self.signing_in or self.interrupt is not None or not self.sign_in_url:
@@ -162,6 +190,8 @@ class _Runner:
     async def _guarded(self, work: Awaitable[Any]) -> Any:
         """Await work, abandoning it as soon as the page shows an error page or the sign-in page."""
         if self.interrupt is not None:
+            if asyncio.iscoroutine(work):
+                work.close()  # never started: close it rather than leave it unawaited
             raise self.interrupt
         task = asyncio.ensure_future(work)
         waiter = asyncio.ensure_future(self.interrupted.wait())
@@ -487,6 +517,8 @@ class _Runner:
 
     async def _sign_in_again(self) -> None:
         """Run the session flow on this page, save the new session, and carry on."""
+        from agent.play import interstitials
+
         session_flow = self.flow.session_flow
         assert session_flow is not None
         self.signing_in = True
@@ -494,7 +526,7 @@ class _Runner:
             inner = _Runner(
                 self.page,
                 session_flow,
-                {},
+                interstitials.login_params(session_flow, self.secrets),
                 portal=self.portal,
                 secrets=self.secrets,
                 run_dir=self.run_dir,
@@ -506,6 +538,12 @@ class _Runner:
             self._clear_interrupt()
         self.evidence.extend(result.evidence)
         if not result.ok:
+            stop = interstitials.stop_for(
+                result, self.portal, account=interstitials.configured_account(self.secrets)
+            )
+            if stop is not None:
+                # A person must answer, or the portal said stop: never a retry's business.
+                raise StepError(f"signing in again stopped: {stop}", stop.error_kind)
             kind = (
                 result.error_kind
                 if result.error_kind in ("http_5xx", "http_429", "network", "timeout")
@@ -614,6 +652,8 @@ class _Runner:
         finally:
             page.remove_listener("response", self._on_response)
             page.remove_listener("framenavigated", self._on_navigated)
+            for check in self._block_checks:
+                check.cancel()
             if tracing:
                 with contextlib.suppress(Exception):
                     await page.context.tracing.stop()
