@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.bulk import etiquette
 from agent.bulk import retry as retry_rules
 from agent.bulk.guarded import passed_guard
 from agent.bulk.journal import Journal, RowRecord, plan_resume
@@ -401,6 +402,7 @@ class BulkRunner:
                 # Stopped at once mid-row: the failure may be the stop itself, after the portal
                 # acted. The row stays running, and resume replays it through the guard.
                 return page
+            etiquette.halt_if_told(result, self.stop, self.run_id)
             delay = retry_rules.next_delay(result, attempt, self.options.retry)
             if delay is None:
                 break
@@ -528,6 +530,7 @@ def play_run(
     """Play a recorded run, new or resumed, to its end: what `cancel` and `run --rows` share.
     Evidence goes under run_dir/RUN_ID (default: beside the journal)."""
     say(f"run {run_id}: journal {journal.path}")
+    options = etiquette.paced(options, portal, say)
     return asyncio.run(
         run_bulk(
             flow,
