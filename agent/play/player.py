@@ -150,7 +150,10 @@ class _Runner:
 
     def _watch_for_block(self, response: Any) -> None:
         """A 403 page saying automated access is blocked stops the flow (kind "blocked", never
-        retried); any other 403 is left to the flow's own outcomes."""
+        retried); any other 403 is left to the flow's own outcomes, and so is this one in a
+        flow with an outcome named `blocked` (the login flow's)."""
+        if "blocked" in self.flow.outcomes:
+            return
         try:
             if response.request.resource_type != "document":
                 return
