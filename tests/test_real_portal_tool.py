@@ -165,10 +165,8 @@ def test_the_configured_account_comes_from_the_environment_else_the_secrets_file
     pattern = re.compile(r"^\s*" + re.escape("Amazon.com (US)") + r"\s*$", re.IGNORECASE)
     assert interstitials.account_pattern("Amazon.com (US)") == f"/{pattern.pattern}/i"
     assert pattern.match(" amazon.com (us) ") and not pattern.match("Amazon.com (US) 2")
-    # Nothing configured: the flow's default, which takes a picker's only choice.
-    assert interstitials.login_params(flow, Secrets("e@x", "pw-1", "K")) == {
-        "account_choice": "/./"
-    }
+    # Nothing configured: empty, which matches every choice, so only a single one is taken.
+    assert interstitials.login_params(flow, Secrets("e@x", "pw-1", "K")) == {"account_choice": ""}
 
 
 # --- identity settings on the command line --------------------------------------------------------
@@ -313,7 +311,9 @@ INTERSTITIAL_CASES = [
         "a choice of account or marketplace (United States, Canada, Mexico)",
         id="picker",
     ),
-    pytest.param({"blocked": True}, "blocked automated access", id="blocked"),
+    pytest.param(
+        {"blocked": True}, "blocked automated access (Automated access blocked", id="blocked"
+    ),
 ]
 
 
@@ -569,3 +569,34 @@ def test_an_order_the_search_misses_is_looked_up_by_its_address(portal, home):
         "NoInventory",
         1,
     )
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_code_page_when_signing_in_again_mid_run_stops_the_run_for_resume(portal, home):
+    order_ids = unshipped(portal, 3)
+    assert invoke("login", "--portal", portal.url).exit_code == 0
+    # The saved session expires at the first page; signing in again meets the code page.
+    portal.api_post(
+        "/mock/api/faults",
+        {"signin_interstitials": ["cvf"], "expire_session_every": 1, "paths": ["/orders-v3/"]},
+    )
+    journal_path = home / "journal.db"
+    common = ["--portal", portal.url, "--journal", str(journal_path), "--max-cancel-rate", "100"]
+    answer = invoke("cancel", *order_ids, "--workers", "1", *common)
+    assert answer.exit_code == 2, answer.output
+    (line,) = error_lines(answer.stderr)
+    assert "signing in again stopped" in line and "a verification code" in line
+    assert "`seller-agent login --headed`" in line and "--resume" in line
+    with Journal(str(journal_path)) as journal:
+        run_id = journal.last_run_id()
+        assert journal.run(run_id).status == "interrupted"
+        rows = journal.rows(run_id)
+    assert {row.state for row in rows} <= {"running", "pending"}
+    assert all(row.attempts <= 1 for row in rows)
+    assert all(portal.order(i)["cancel_events"] == 0 for i in order_ids)
+
+    portal.api_delete("/mock/api/faults")
+    answer = invoke("cancel", "--resume", run_id, "--journal", str(journal_path))
+    assert answer.exit_code == 0, answer.output
+    assert all(portal.order(i)["cancel_events"] == 1 for i in order_ids)
