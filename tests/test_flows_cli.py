@@ -40,7 +40,7 @@ def test_check_reports_each_file_and_exits_two_on_any_error(tmp_path):
     good = flows_dir() / "cancel_order.yaml"
     result = invoke("flows", "check", str(good), str(bad))
     assert result.exit_code == 2
-    assert result.stdout == f"ok: {good} (cancel_order, 11 steps)\n"
+    assert result.stdout == f"ok: {good} (cancel_order, 12 steps)\n"
     assert (
         result.stderr
         == f"Error: {bad}:3: steps[0].click.colour: unknown key 'colour' in a target\n"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.bulk import etiquette
 from agent.bulk import retry as retry_rules
 from agent.bulk.guarded import passed_guard
 from agent.bulk.journal import Journal, RowRecord, plan_resume
@@ -637,6 +638,7 @@ class BulkRunner:
                 # Stopped at once mid-row: the failure may be the stop itself, after the portal
                 # acted. The row stays running, and resume replays it through the guard.
                 return page
+            etiquette.halt_if_told(result, self.stop, self.run_id)
             if getattr(result, "sign_ins", 0):
                 self.log.write(f"{key}: the session had ended; signed in again")
             failed = result.outcome == "failed"
@@ -824,6 +826,7 @@ def play_run(
     """Play a recorded run, new or resumed, to its end: what `cancel` and `run --rows` share.
     Evidence goes under run_dir/RUN_ID (default: beside the journal)."""
     say(f"run {run_id}: journal {journal.path}")
+    options = etiquette.paced(options, portal, say)
     return asyncio.run(
         run_bulk(
             flow,

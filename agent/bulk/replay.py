@@ -128,7 +128,9 @@ def execute_rows(
     except FileNotFoundError as error:
         return RowsOutcome(2, run_id=run_id, message=str(error))
     except SellerAgentError as error:
-        return RowsOutcome(2 if run_id is None else 1, run_id=run_id, message=str(error))
+        # A stop the portal asked for (a person must act) is exit 2 even mid-run.
+        code = 2 if run_id is None or error.exit_code == 2 else 1
+        return RowsOutcome(code, run_id=run_id, message=str(error))
     finally:
         if journal is not None:
             journal.close()

@@ -2,7 +2,9 @@
 
 Transient: the portal or the network hiccuped (timeouts, HTTP 5xx, HTTP 429, connection
 errors, an expired session). Final: a business outcome (the flow reached an answer) or a step
-error (the page is not what the flow expects; trying again gives the same answer).
+error (the page is not what the flow expects; trying again gives the same answer). Never
+retried at all: a sign-in page a person must answer ("interstitial") and a portal that blocked
+automated access ("blocked"); those end the whole run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 TRANSIENT_KINDS = frozenset({"timeout", "http_5xx", "http_429", "network", "session"})
+# Waiting changes nothing here, and asking again is what the portal asked us not to do.
+NEVER_RETRIED_KINDS = frozenset({"interstitial", "blocked"})
 DEFAULT_ATTEMPTS = 4
 
 
@@ -37,7 +41,10 @@ class RetryPolicy:
 
 def is_transient(result: Any) -> bool:
     """True when the run failed for a reason that may pass by itself."""
-    return result.outcome == "failed" and result.error_kind in TRANSIENT_KINDS
+    kind = result.error_kind
+    return (
+        result.outcome == "failed" and kind in TRANSIENT_KINDS and kind not in NEVER_RETRIED_KINDS
+    )
 
 
 def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random | None = None) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import click
@@ -20,7 +21,55 @@ def portal_option(func):
     )(func)
 
 
+def _as_environment(name: str) -> Callable:
+    """An option callback that sets environment variable `name` for the command's duration.
+
+    The browser and sign-in code read these settings from the environment, far below the
+    command line and for every command alike; an option given on the command line simply
+    wins over the variable, and the variable is restored when the command ends."""
+
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is None:
+            return
+        previous = os.environ.get(name)
+        os.environ[name] = value
+
+        def restore() -> None:
+            if previous is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = previous
+
+        ctx.call_on_close(restore)
+
+    return callback
+
+
+def identity_options(func: Callable) -> Callable:
+    """How the browser presents itself: the account chosen on an account picker, and the
+    product token its User-Agent carries."""
+    func = click.option(
+        "--user-agent-suffix",
+        metavar="TEXT",
+        expose_value=False,
+        callback=_as_environment("SELLER_AGENT_USER_AGENT_SUFFIX"),
+        help="Appended to the browser's own User-Agent on every request (default "
+        "'seller-agent/VERSION (automated)'; '' turns it off; env "
+        "SELLER_AGENT_USER_AGENT_SUFFIX).",
+    )(func)
+    func = click.option(
+        "--account",
+        metavar="NAME",
+        expose_value=False,
+        callback=_as_environment("SELLER_AGENT_ACCOUNT"),
+        help="Account or marketplace to choose when the portal asks, by the name it shows "
+        "(env SELLER_AGENT_ACCOUNT, or `account` in the secrets file).",
+    )(func)
+    return func
+
+
 def browser_options(func):
+    func = identity_options(func)
     func = click.option(
         "--browser-path",
         envvar="SELLER_AGENT_BROWSER",

@@ -90,6 +90,13 @@ def portal() -> None:
     help="Require 'Authorization: Bearer TOKEN' on /mock/api/ (env "
     "SELLER_AGENT_PORTAL_API_TOKEN); without it the API answers loopback clients only.",
 )
+@click.option(
+    "--markup",
+    type=click.Choice(["mock", "real"]),
+    default=None,
+    help="Page markup: 'mock' pages also carry test ids (data-testid), 'real' pages none, as on "
+    "Seller Central (default: env SELLER_AGENT_PORTAL_MARKUP, else mock).",
+)
 @click.option("--reset", is_flag=True, help="Wipe the database and seed it again first.")
 @click.option(
     "--threads",
@@ -115,6 +122,7 @@ def serve(
     auto_cancel: str,
     smtp: str | None,
     api_token: str | None,
+    markup: str | None,
     reset: bool,
     threads: int,
     workers: int,
@@ -131,6 +139,7 @@ def serve(
         seller-agent portal serve --port 8601 --lang zh-CN --auto-cancel amazon-7bd
         seller-agent portal serve --db /tmp/portal.db --seed 7 --orders 2000 --reset
         seller-agent portal serve --port 0 --workers 2
+        seller-agent portal serve --markup real
     """
     from mock_portal import server
 
@@ -143,6 +152,7 @@ def serve(
             auto_cancel=auto_cancel,
             smtp=smtp,
             api_token=api_token,
+            markup=markup,
         )
         server.run_portal(
             config, host=host, port=port, threads=threads, workers=workers, reset=reset

@@ -118,7 +118,10 @@ def run_in_browser(
     except FileNotFoundError as error:
         raise InputError(str(error)) from None
     except SellerAgentError as error:
-        raise click.ClickException(secrets.redact(str(error))) from None
+        failure = click.ClickException(secrets.redact(str(error)))
+        # A sign-in a person must finish is exit 2, like any stop before work began.
+        failure.exit_code = error.exit_code
+        raise failure from None
     except KeyboardInterrupt:
         raise click.ClickException("interrupted") from None
     except Exception as error:
@@ -379,21 +382,41 @@ def login(
     your data folder, one file per portal and account. Other commands reuse it, and sign in
     again by themselves when it expires. Prints the session file's path.
 
+    A CAPTCHA or a verification code is never answered by the tool: it stops with exit code
+    2 and says what the portal asks for. With --headed you answer it in the browser window
+    and finish signing in there (within 10 minutes); the session is then saved as usual. An
+    account picker is answered with --account, or with its only choice.
+
     Usage:
 
         seller-agent login
 
+        seller-agent login --headed --account "United States"
+
         SELLER_AGENT_PASSWORD=... seller-agent login --portal http://127.0.0.1:8600
     """
     from agent.play.browser import storage_state_path
+    from agent.play.interstitials import PERSON_WAIT_SECONDS
 
     secrets = load_secrets_or_fail(secrets_path)
     folder = Path(run_dir) if run_dir else default_run_dir("login")
 
+    def say(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
     async def work(context: Any) -> None:
         from agent.play.session import sign_in
 
-        await sign_in(context, portal=portal, secrets=secrets, run_dir=folder)
+        await sign_in(
+            context,
+            portal=portal,
+            secrets=secrets,
+            run_dir=folder,
+            # Only a visible window lets a person answer what the tool will not.
+            person_wait=PERSON_WAIT_SECONDS if headed else 0,
+            say=say,
+        )
 
     run_in_browser(
         work,

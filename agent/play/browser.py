@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,6 +135,53 @@ async def launch(
     )
 
 
+USER_AGENT_SUFFIX_ENV = "SELLER_AGENT_USER_AGENT_SUFFIX"
+# The user agent each browser reports of itself, asked once per browser.
+_own_user_agents: weakref.WeakKeyDictionary[Any, asyncio.Future[str]] = weakref.WeakKeyDictionary()
+
+
+def default_user_agent_suffix() -> str:
+    """The product token that says requests come from seller-agent, an automated agent."""
+    try:
+        version = importlib.metadata.version("seller-agent")
+    except importlib.metadata.PackageNotFoundError:
+        version = "0"
+    return f"seller-agent/{version} (automated)"
+
+
+def user_agent_suffix() -> str:
+    """What is appended to the browser's own User-Agent: SELLER_AGENT_USER_AGENT_SUFFIX when
+    set (empty turns it off), else the default product token."""
+    configured = os.environ.get(USER_AGENT_SUFFIX_ENV)
+    if configured is None:
+        return default_user_agent_suffix()
+    return " ".join(configured.split())
+
+
+async def own_user_agent(browser: Any) -> str:
+    """The User-Agent the browser sends by itself (headless Chromium says HeadlessChrome, and
+    that is kept), read once per browser from a blank page."""
+    known = _own_user_agents.get(browser)
+    if known is None:
+        known = asyncio.ensure_future(_ask_user_agent(browser))
+        _own_user_agents[browser] = known
+    try:
+        return await asyncio.shield(known)
+    except Exception:
+        # A failed look is not cached: the next context asks again.
+        _own_user_agents.pop(browser, None)
+        raise
+
+
+async def _ask_user_agent(browser: Any) -> str:
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        return str(await page.evaluate("navigator.userAgent"))
+    finally:
+        await context.close()
+
+
 async def new_context(
     browser: Any,
     *,
@@ -139,8 +189,12 @@ async def new_context(
     block_media: bool = False,
     locale: str | None = None,
 ) -> Any:
-    """A fresh browser context (cookies of storage_state, when given), timeouts set."""
+    """A fresh browser context (cookies of storage_state, when given), timeouts set, whose
+    requests carry the browser's own User-Agent followed by seller-agent's product token."""
     options: dict[str, Any] = {"viewport": VIEWPORT}
+    suffix = user_agent_suffix()
+    if suffix:
+        options["user_agent"] = f"{await own_user_agent(browser)} {suffix}"
     if storage_state is not None:
         options["storage_state"] = str(storage_state)
     if locale:

@@ -32,6 +32,10 @@ TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
 LOADED_CHECK_SECONDS = 2.0
 SCREENSHOT_MS = 10000  # a failure's screenshot, on a page that may still be loading
 RESOLVE_GRACE = 1.0  # seconds a target lookup may take beyond its step's timeout
+# The element the portal's "automated access blocked" page carries (answered with HTTP 403).
+_BLOCKED_PAGE = re.compile(
+    r'<(\w+)[^>]*\bid=["\']automated-access-blocked["\'][^>]*>(.*?)</\1>', re.DOTALL
+)
 POLL_SECONDS = 0.1
 MAX_SIGN_INS = 2
 
@@ -135,6 +139,7 @@ class _Runner:
         # Everything typed while signing in is as private as the password: the email in the
         # raw request body, the one-time code in the trace.
         self.is_sign_in = sign_in or flow.login_page is not None
+        self._block_checks: list[asyncio.Future[None]] = []
 
     # -- context and templates -----------------------------------------------------------
     def context(self, extra: dict | None = None) -> dict:
@@ -183,6 +188,9 @@ class _Runner:
             return
         try:
             status = response.status
+            if status == 403:
+                self._watch_for_block(response)
+                return
             if status < 500 and status != 429:
                 return
             if response.request.resource_type != "document":
@@ -224,6 +232,29 @@ class _Runner:
             return "timeout"
         return "selector" if state == "complete" and not self.navigations else "timeout"
 
+    def _watch_for_block(self, response: Any) -> None:
+        """A 403 page saying automated access is blocked stops the flow (kind "blocked", never
+        retried); any other 403 is left to the flow's own outcomes, and so is this one in a
+        flow with an outcome named `blocked` (the login flow's)."""
+        if "blocked" in self.flow.outcomes:
+            return
+        try:
+            if response.request.resource_type != "document":
+                return
+            if response.frame != self.page.main_frame:
+                return
+        except Exception:
+            return
+
+        async def read() -> None:
+            with contextlib.suppress(Exception):
+                found = _BLOCKED_PAGE.search(await response.text())
+                if found and self.interrupt is None:
+                    said = " ".join(re.sub(r"<[^>]+>", " ", found.group(2)).split())[:300]
+                    self._stop(StepError(f"HTTP 403 at {response.url}: {said}", "blocked"))
+
+        self._block_checks.append(asyncio.ensure_future(read()))
+
     def _on_navigated(self, frame: Any) -> None:
         if self.signing_in or self.interrupt is not None or not self.sign_in_url:
             return
@@ -246,6 +277,8 @@ class _Runner:
     async def _guarded(self, work: Awaitable[Any]) -> Any:
         """Await work, abandoning it as soon as the page shows an error page or the sign-in page."""
         if self.interrupt is not None:
+            if asyncio.iscoroutine(work):
+                work.close()  # never started: close it rather than leave it unawaited
             raise self.interrupt
         task = asyncio.ensure_future(work)
         waiter = asyncio.ensure_future(self.interrupted.wait())
@@ -589,6 +622,8 @@ class _Runner:
 
     async def _sign_in_again(self) -> None:
         """Run the session flow on this page, save the new session, and carry on."""
+        from agent.play import interstitials
+
         session_flow = self.flow.session_flow
         assert session_flow is not None
         self.signing_in = True
@@ -597,7 +632,7 @@ class _Runner:
             inner = _Runner(
                 self.page,
                 session_flow,
-                {},
+                interstitials.login_params(session_flow, self.secrets),
                 portal=self.portal,
                 secrets=self.secrets,
                 run_dir=self.run_dir,
@@ -610,6 +645,12 @@ class _Runner:
             self._clear_interrupt()
         self.evidence.extend(result.evidence)
         if not result.ok:
+            stop = interstitials.stop_for(
+                result, self.portal, account=interstitials.configured_account(self.secrets)
+            )
+            if stop is not None:
+                # A person must answer, or the portal said stop: never a retry's business.
+                raise StepError(f"signing in again stopped: {stop}", stop.error_kind)
             kind = (
                 result.error_kind
                 if result.error_kind in ("http_5xx", "http_429", "network", "timeout")
@@ -724,6 +765,8 @@ class _Runner:
             page.remove_listener("request", self._on_request)
             page.remove_listener("requestfinished", self._on_request_done)
             page.remove_listener("requestfailed", self._on_request_done)
+            for check in self._block_checks:
+                check.cancel()
             if tracing:
                 with contextlib.suppress(Exception):
                     await page.context.tracing.stop()

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agent.errors import SessionError
 from agent.play import browser as browserlib
+from agent.play import interstitials
 from agent.play.secrets import Secrets
 
 SESSION_FLOW = "login"
 
 
-async def sign_in(context: Any, *, portal: str, secrets: Secrets, run_dir: Path) -> None:
-    """Run the login flow in this context and save its storage state; SessionError if it fails."""
+async def sign_in(
+    context: Any,
+    *,
+    portal: str,
+    secrets: Secrets,
+    run_dir: Path,
+    person_wait: float = 0,
+    say: Callable[[str], None] | None = None,
+) -> None:
+    """Run the login flow in this context and save its storage state; SessionError if it fails.
+
+    A page a person must answer (a CAPTCHA, an emailed code, a choice of account) or a page
+    blocking automated access raises SignInStopped (exit code 2). With person_wait (a headed
+    browser), a person gets that many seconds to answer such a page in the window instead."""
     from agent.flow import load_flow
     from agent.play.player import run_flow
 
@@ -25,23 +39,35 @@ async def sign_in(context: Any, *, portal: str, secrets: Secrets, run_dir: Path)
         result = await run_flow(
             page,
             flow,
-            {},
+            interstitials.login_params(flow, secrets),
             portal=portal,
             secrets=secrets,
             run_dir=run_dir,
             trace=True,
             sign_in=True,
         )
+        answered = bool(person_wait) and await interstitials.wait_for_person(
+            page, flow, result, portal=portal, seconds=person_wait, say=say
+        )
     finally:
         with contextlib.suppress(Exception):
             await page.close()
-    if not result.ok:
-        detail = result.values.get("message") or result.error or f"ended as {result.outcome}"
-        error = SessionError(f"signing in to {portal} failed: {secrets.redact(str(detail))}")
-        # Callers retry a sign-in that met a 5xx, 429 or timeout, never a rejected password.
-        error.error_kind = result.error_kind if result.outcome == "failed" else "rejected"
-        raise error
+    if not result.ok and not answered:
+        raise sign_in_error(result, portal=portal, secrets=secrets)
     await browserlib.save_storage_state(context, portal=portal, email=secrets.email)
+
+
+def sign_in_error(result: Any, *, portal: str, secrets: Secrets) -> SessionError:
+    """The error of a sign-in that did not end signed in: SignInStopped where a person must
+    act or the portal blocked automation, else a SessionError whose `error_kind` tells
+    callers whether a retry may help (a 5xx, 429 or timeout) or never (a rejected password)."""
+    stop = interstitials.stop_for(result, portal, account=interstitials.configured_account(secrets))
+    if stop is not None:
+        return stop
+    detail = result.values.get("message") or result.error or f"ended as {result.outcome}"
+    error = SessionError(f"signing in to {portal} failed: {secrets.redact(str(detail))}")
+    error.error_kind = result.error_kind if result.outcome == "failed" else "rejected"
+    return error
 
 
 async def session_works(browser: Any, path: Path, *, portal: str) -> bool:
