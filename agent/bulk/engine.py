@@ -18,11 +18,12 @@ import os
 import re
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from agent.bulk import retry as retry_rules
+from agent.bulk.endpoints import BrowserPool, EndpointLost, open_pool
 from agent.bulk.guarded import passed_guard
 from agent.bulk.journal import Journal, RowRecord, plan_resume
 from agent.bulk.pacing import TokenBucket
@@ -51,6 +52,7 @@ class BulkOptions:
     slowmo: int = 0
     browser_path: str | None = None
     connect: str | None = None
+    endpoints: tuple[str, ...] = ()  # browser endpoints to work in instead of launching
     locale: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,6 +185,7 @@ class BulkRunner:
         self.bucket = TokenBucket(options.rate) if options.rate else None
         self.progress: BulkProgress | None = None
         self.browser: Any = None
+        self.pool: BrowserPool | None = None
         self.storage_state: Path | None = None
         self.timings = Timings()
 
@@ -202,19 +205,15 @@ class BulkRunner:
                 with BulkProgress(len(todo), quiet=self.options.quiet) as progress:
                     self.progress = progress
                     async with self.backend.playwright() as playwright:
-                        self.browser = await self.backend.launch(
-                            playwright,
-                            browser_path=self.options.browser_path,
-                            headed=self.options.headed,
-                            slowmo=self.options.slowmo,
-                            connect=self.options.connect,
+                        self.pool = await open_pool(
+                            playwright, self.backend.launch, self.options, self._event
                         )
+                        self.browser = self.pool.first
                         self.timings.mark("browser_start")
                         try:
                             status = await self._play_all(todo)
                         finally:
-                            with contextlib.suppress(Exception):
-                                await self.browser.close()
+                            await self.pool.close()
             except asyncio.CancelledError:
                 status = "interrupted"
             finally:
@@ -296,27 +295,43 @@ class BulkRunner:
 
     async def _drain(self, rows: Sequence[RowRecord]) -> None:
         queue: deque[RowRecord] = deque(rows)
-        count = min(self.options.workers, len(queue))
-        self.stop.tasks = [
-            asyncio.create_task(self._worker(number, queue), name=f"worker-{number}")
-            for number in range(count)
-        ]
-        results = await asyncio.gather(*self.stop.tasks, return_exceptions=True)
-        self.stop.tasks = []
-        for outcome in results:
-            if isinstance(outcome, BaseException) and not isinstance(
-                outcome, asyncio.CancelledError
-            ):
-                raise outcome
+        assert self.pool is not None
+        # Workers of a lost endpoint leave their rows in the queue: the workers left take
+        # them up in another round, until none is left.
+        while queue and not self.stop.soft:
+            numbers = self.pool.live_workers()[: len(queue)]
+            if not numbers:
+                self._event(
+                    f"no browser endpoint left: {len(queue)} rows not played; resume the run "
+                    "when an endpoint is back"
+                )
+                self.stop.request("endpoints_lost")
+                break
+            self.stop.tasks = [
+                asyncio.create_task(self._worker(number, queue), name=f"worker-{number}")
+                for number in numbers
+            ]
+            results = await asyncio.gather(*self.stop.tasks, return_exceptions=True)
+            self.stop.tasks = []
+            for outcome in results:
+                if isinstance(outcome, BaseException) and not isinstance(
+                    outcome, asyncio.CancelledError
+                ):
+                    raise outcome
 
-    async def _new_page(self) -> tuple[Any, Any]:
-        context = await self.backend.new_context(
-            self.browser,
-            storage_state=self.storage_state,
-            block_media=self.options.block_media,
-            locale=self.options.locale,
-        )
-        return context, await context.new_page()
+    async def _new_page(self, number: int = 0) -> tuple[Any, Any]:
+        assert self.pool is not None
+        try:
+            context = await self.backend.new_context(
+                self.pool.browser(number),
+                storage_state=self.storage_state,
+                block_media=self.options.block_media,
+                locale=self.options.locale,
+            )
+            return context, await context.new_page()
+        except Exception:
+            await self.pool.check(number)
+            raise
 
     async def _worker(self, number: int, queue: deque[RowRecord]) -> None:
         context = page = None
@@ -330,13 +345,19 @@ class BulkRunner:
                 if not queue:
                     break
                 row = queue.popleft()
-                if context is None or used >= self.options.recycle_every:
-                    if context is not None:
-                        with contextlib.suppress(Exception):
-                            await context.close()
-                    context, page = await self._new_page()
-                    used = 0
-                page = await self._play_row(row, context, page)
+                try:
+                    if context is None or used >= self.options.recycle_every:
+                        if context is not None:
+                            with contextlib.suppress(Exception):
+                                await context.close()
+                        context, page = await self._new_page(number)
+                        used = 0
+                    page = await self._play_row(row, context, page, number)
+                except EndpointLost as lost:
+                    # Back to the front of the queue: a row that may have acted is replayed
+                    # through its guard by a worker on another endpoint.
+                    queue.appendleft(lost.row or row)
+                    return
                 used += 1
         finally:
             if context is not None:
@@ -381,7 +402,7 @@ class BulkRunner:
                 duration=0.0,
             )
 
-    async def _play_row(self, row: RowRecord, context: Any, page: Any) -> Any:
+    async def _play_row(self, row: RowRecord, context: Any, page: Any, number: int = 0) -> Any:
         from agent import flow as flow_mod
 
         key = row.key
@@ -401,6 +422,9 @@ class BulkRunner:
                 # Stopped at once mid-row: the failure may be the stop itself, after the portal
                 # acted. The row stays running, and resume replays it through the guard.
                 return page
+            if result.outcome == "failed":
+                assert self.pool is not None
+                await self.pool.check(number, replace(row, state="running"))
             delay = retry_rules.next_delay(result, attempt, self.options.retry)
             if delay is None:
                 break
@@ -416,7 +440,8 @@ class BulkRunner:
             with contextlib.suppress(Exception):
                 await page.close()
             page = await context.new_page()
-        self._record(row, params, result, may_have_acted, reclaimed)
+        assert self.pool is not None
+        self._record(row, params, self.pool.tag(number, result), may_have_acted, reclaimed)
         return page
 
     def _record(

@@ -12,6 +12,7 @@ import click
 from agent.cli.options import (
     InputError,
     api_token_option,
+    browser_endpoint_option,
     browser_options,
     bulk_options,
     input_file_options,
@@ -20,6 +21,7 @@ from agent.cli.options import (
     quiet_option,
     run_dir_option,
     secrets_option,
+    shard_option,
     workers_option,
 )
 
@@ -156,11 +158,13 @@ def parse_rate(text: str | None) -> float | None:
     "redacted); off records none.",
 )
 @input_file_options
+@shard_option
 @workers_option
 @bulk_options
 @portal_option
 @api_token_option
 @browser_options
+@browser_endpoint_option
 @secrets_option
 @run_dir_option
 @json_option
@@ -185,6 +189,7 @@ def cancel(
     trace: str,
     encoding: str | None,
     sheet: str | None,
+    shard: Any,
     workers: int | None,
     attempts: int,
     recycle_every: int,
@@ -194,6 +199,7 @@ def cancel(
     browser_path: str | None,
     headed: bool,
     slowmo: int,
+    browser_endpoints: tuple[str, ...],
     secrets_path: str | None,
     run_dir: str | None,
     as_json: bool,
@@ -225,6 +231,8 @@ def cancel(
         seller-agent cancel --from-requests --dry-run
 
         seller-agent cancel --resume last
+
+        seller-agent cancel --from orders.csv --shard 2/3 --browser-endpoint ws://10.0.0.7:8610/TOKEN
     """
     from agent import report as report_mod
     from agent.bulk import retry as retry_rules
@@ -281,6 +289,7 @@ def cancel(
         api_token=api_token,
         secrets_path=secrets_path,
         run_dir=run_dir,
+        shard=shard,
         options=BulkOptions(
             workers=workers or default_workers(),
             rate=parse_rate(pace),
@@ -295,6 +304,8 @@ def cancel(
             headed=headed,
             slowmo=slowmo,
             browser_path=browser_path,
+            endpoints=browser_endpoints,
+            connect=browser_endpoints[0] if browser_endpoints else None,
         ),
     )
     outcome = run_cancel(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.journal import Journal
+from agent.report.merge import merge_lines
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -65,6 +66,7 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
         "resumed": [row.key for row in rows if row.resumed],
         "fallback_steps": dict(fallbacks),
         "selector_health": selector_health(rows),
+        "endpoints": endpoint_counts(rows),
         "rate": {
             "before": projection.get("rate_before"),
             "after_projected": projection.get("rate_after"),
@@ -75,6 +77,12 @@ def build_report(journal: Journal, run_id: str) -> dict[str, Any]:
         "seconds": _seconds_between(min(starts) if starts else None, max(ends) if ends else None),
         "rows": [row.to_dict() for row in rows],
     }
+
+
+def endpoint_counts(rows: list[Any]) -> dict[str, int]:
+    """Rows per browser endpoint that played them (runs on browser endpoints only)."""
+    counts = Counter(str(row.values["endpoint"]) for row in rows if row.values.get("endpoint"))
+    return dict(sorted(counts.items()))
 
 
 def format_rate(value: float | None, limit: float | None = None) -> str:
@@ -132,6 +140,11 @@ def render_table(report: dict[str, Any]) -> str:
     ]
     for outcome, count in report["outcomes"].items():
         lines.append(f"{outcome:<20} {count:>5}")
+    if report.get("endpoints"):
+        lines += ["", "Browser endpoint               Rows"]
+        for endpoint, count in report["endpoints"].items():
+            lines.append(f"{endpoint:<30} {count:>5}")
+    lines += merge_lines(report)
     failures = [row for row in report["rows"] if row["state"] == "failed"]
     if failures:
         lines += ["", "Failures:"]
