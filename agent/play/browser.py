@@ -238,6 +238,8 @@ def connect_error_line(endpoint: Endpoint, error: BaseException) -> str:
             f"{versions.get('server', '?')}, this tool {versions.get('client', '?')}; install "
             "the same Playwright version on both sides"
         )
+    if endpoint.protocol == "cdp" and ("JSON" in message or "Unexpected status" in message):
+        return f"browser endpoint {label}: does not answer as a Chromium DevTools endpoint"
     if " 400 Bad Request" in message or " 404 " in message:
         return (
             f"browser endpoint {label}: the server refused the path (wrong token, or not a "
@@ -256,8 +258,6 @@ def connect_error_line(endpoint: Endpoint, error: BaseException) -> str:
     ):
         if code in message:
             return f"browser endpoint {label}: unreachable: {meaning}"
-    if endpoint.protocol == "cdp" and ("JSON" in message or "Unexpected status" in message):
-        return f"browser endpoint {label}: does not answer as a Chromium DevTools endpoint"
     from agent.errors import one_line
 
     detail = one_line(message).replace(endpoint.url, label)
