@@ -248,4 +248,15 @@ def test_the_last_endpoint_lost_stops_the_run_for_resume(tmp_path):
     # The row in flight stays running (resume replays it through its guard); the rest pending.
     assert rows[IDS[1]].state == "running"
     assert {rows[key].state for key in IDS[2:]} == {"pending"}
-    assert any("no browser endpoint left: 11 rows not played" in event for event in events)
+    assert "no browser endpoint left: 11 rows not played; resume the run when one is back" in events
+
+
+def test_a_launched_browser_that_crashes_stops_the_run_for_resume_too(tmp_path):
+    world = Endpoints(die=[IDS[0]])
+    result, rows, status, events = play(tmp_path, [], world, workers=2)
+    assert status == "interrupted" and result.exit_code == 1
+    assert "the browser closed or crashed" in events
+    assert any(event.startswith("no browser left: ") for event in events)
+    assert rows[IDS[0]].state == "running"
+    # A run that launched its own browser names no endpoint on its rows.
+    assert all("endpoint" not in row.values for row in rows.values())

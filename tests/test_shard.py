@@ -174,3 +174,10 @@ def test_merged_json_keeps_every_row_with_its_shard(tmp_path):
     result = CliRunner().invoke(cli, ["report", "--merge", *map(str, journals), "--format", "json"])
     data = json.loads(result.stdout)
     assert Counter(row["shard"] for row in data["rows"]) == {"1/2": 1, "2/2": 2}
+
+
+def test_a_shard_is_for_new_runs_only(tmp_path):
+    result = CliRunner().invoke(cli, ["cancel", "--resume", "last", "--shard", "1/2"])
+    assert result.exit_code == 2 and "--shard applies to a new run" in result.output
+    result = CliRunner().invoke(cli, ["run", "cancel_order", "--shard", "1/2"])
+    assert result.exit_code == 2 and "--shard applies to a new --rows run" in result.output

@@ -88,12 +88,19 @@ class BrowserPool:
         if not slot.lost and not await _answers(slot.browser):
             slot.lost = True
             left = sum(1 for other in self.slots if not other.lost)
-            self.on_event(
-                f"browser endpoint {slot.label or 'local'} lost; its rows in flight go back "
-                f"through the guard ({left} endpoint{'s' if left != 1 else ''} left)"
-            )
+            if slot.label is None:
+                self.on_event("the browser closed or crashed")
+            else:
+                self.on_event(
+                    f"browser endpoint {slot.label} lost; its rows in flight go back through "
+                    f"the guard ({left} endpoint{'s' if left != 1 else ''} left)"
+                )
         if slot.lost:
             raise EndpointLost(slot.label, row)
+
+    def none_left(self, rows: int) -> str:
+        gone = "no browser endpoint left" if self.remote else "no browser left"
+        return f"{gone}: {rows} rows not played; resume the run when one is back"
 
     def tag(self, worker: int, result: Any) -> Any:
         """The result with the endpoint that played it among its values (remote runs only)."""

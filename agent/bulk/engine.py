@@ -301,10 +301,7 @@ class BulkRunner:
         while queue and not self.stop.soft:
             numbers = self.pool.live_workers()[: len(queue)]
             if not numbers:
-                self._event(
-                    f"no browser endpoint left: {len(queue)} rows not played; resume the run "
-                    "when an endpoint is back"
-                )
+                self._event(self.pool.none_left(len(queue)))
                 self.stop.request("endpoints_lost")
                 break
             self.stop.tasks = [

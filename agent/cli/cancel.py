@@ -246,6 +246,8 @@ def cancel(
 
     if not (order_ids or sources or from_requests or resume):
         raise click.UsageError("give order ids, --from FILE, --from-requests or --resume RUN_ID")
+    if resume and shard is not None:
+        raise click.UsageError("--shard applies to a new run; a resumed run keeps its own rows")
     # Ids typed on the command line are refused outright: a typo there is never meant.
     for order_id in order_ids:
         if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):

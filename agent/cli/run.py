@@ -303,6 +303,8 @@ def _run(
     as_json: bool,
     quiet: bool,
 ) -> None:
+    if shard is not None and (resume or not rows_file):
+        raise click.UsageError("--shard applies to a new --rows run")
     if rows_file or resume:
         run_rows(
             flow_ref,
