@@ -108,20 +108,42 @@ class FakeContext:
     async def new_page(self):
         if not self.browser.alive:
             raise RuntimeError("Target page, context or browser has been closed")
-        return self.browser
+        return FakePage(self.browser)
 
     async def close(self):
         pass
+
+
+class FakePage:
+    def __init__(self, browser):
+        self.browser = browser
+        self.label = browser.label
+
+    @property
+    def alive(self):
+        return self.browser.alive
+
+    @alive.setter
+    def alive(self, value):
+        self.browser.alive = value
+
+    async def close(self):
+        # The engine closes a failed row's page before its next attempt: the moment to lose
+        # the endpoint between two attempts.
+        if getattr(self.browser, "die_on_page_close", False):
+            self.browser.alive = False
+            self.browser.log.append(("died", self.label))
 
 
 class Endpoints:
     """Two stand-in endpoints; `die` names rows whose first play kills their endpoint (the
     submit may have reached the portal: the replay meets the order already cancelled)."""
 
-    def __init__(self, die=(), die_on=None):
+    def __init__(self, die=(), die_on=None, die_in_backoff=()):
         self.log = []
         self.browsers = {}
         self.die = set(die)
+        self.die_in_backoff = set(die_in_backoff)
         self.die_on = die_on
         world = self
 
@@ -150,6 +172,11 @@ class Endpoints:
                 world.die.discard(key)
                 page.alive = False
                 world.log.append(("died", page.label))
+            if key in world.die_in_backoff and page.label == world.die_on:
+                # A timeout that will be retried; the endpoint dies before the next attempt.
+                world.die_in_backoff.discard(key)
+                page.browser.die_on_page_close = True
+                return RunResult(outcome="failed", ok=False, error="slow", error_kind="timeout")
             if not page.alive:
                 return RunResult(
                     outcome="failed",
@@ -260,3 +287,16 @@ def test_a_launched_browser_that_crashes_stops_the_run_for_resume_too(tmp_path):
     assert rows[IDS[0]].state == "running"
     # A run that launched its own browser names no endpoint on its rows.
     assert all("endpoint" not in row.values for row in rows.values())
+
+
+def test_an_endpoint_lost_while_a_row_waits_to_retry_sends_the_row_elsewhere(tmp_path):
+    victim = IDS[0]
+    world = Endpoints(die_on=A, die_in_backoff=[victim])
+    result, rows, status, events = play(tmp_path, [A, B], world)
+    assert status == "finished" and result.exit_code == 0
+    assert [entry for entry in world.log if entry[:2] == ("play", victim)] == [
+        ("play", victim, A),
+        ("play", victim, B),
+    ]
+    assert rows[victim].resumed and rows[victim].values["endpoint"] == LABEL_B
+    assert {row.state for row in rows.values()} == {"done"}

@@ -436,8 +436,11 @@ class BulkRunner:
             # A page that failed mid-navigation can be left in any state; start clean.
             with contextlib.suppress(Exception):
                 await page.close()
-            page = await context.new_page()
-        assert self.pool is not None
+            try:
+                page = await context.new_page()
+            except Exception:
+                await self.pool.check(number, replace(row, state="running"))
+                raise
         self._record(row, params, self.pool.tag(number, result), may_have_acted, reclaimed)
         return page
 
