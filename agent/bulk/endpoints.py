@@ -85,7 +85,7 @@ class BrowserPool:
         """Raise EndpointLost when the worker's browser no longer answers. A browser object
         that cannot tell (a test's stand-in) is taken as alive."""
         slot = self.slots[self.assignment[worker]]
-        if not slot.lost and not await _answers(slot.browser):
+        if not slot.lost and not await _answers(slot.browser, remote=slot.label is not None):
             slot.lost = True
             left = sum(1 for other in self.slots if not other.lost)
             if slot.label is None:
@@ -115,16 +115,24 @@ class BrowserPool:
                 await slot.browser.close()
 
 
-async def _answers(browser: Any) -> bool:
+ANSWER_TIMEOUT_S = 20
+
+
+async def _answers(browser: Any, *, remote: bool) -> bool:
     connected = getattr(browser, "is_connected", None)
     if connected is None:
         return True
     if not connected():
         return False
     # A browser whose server was killed still says connected until its socket's close is
-    # read; opening a context asks the other side.
+    # read; opening a context asks the other side, which refuses at once.
     try:
-        context = await asyncio.wait_for(browser.new_context(), timeout=10)
+        context = await asyncio.wait_for(browser.new_context(), timeout=ANSWER_TIMEOUT_S)
+    except TimeoutError:
+        # A browser on this machine that is slow (a loaded machine) is still there, and its
+        # rows' own retries deal with slowness; one across a network that stays silent this
+        # long is taken as gone, and its rows go to the endpoints that answer.
+        return not remote
     except Exception:
         return False
     with contextlib.suppress(Exception):
