@@ -25,12 +25,13 @@ import os
 import re
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from agent.bulk import etiquette
 from agent.bulk import retry as retry_rules
+from agent.bulk.endpoints import BrowserPool, EndpointLost, open_pool
 from agent.bulk.guarded import passed_guard
 from agent.bulk.journal import Journal, RowRecord, plan_resume
 from agent.bulk.outage import DEFAULT_MAX_OUTAGE, PORTAL_KINDS, Outage, PortalWatch, async_probe
@@ -61,6 +62,7 @@ class BulkOptions:
     slowmo: int = 0
     browser_path: str | None = None
     connect: str | None = None
+    endpoints: tuple[str, ...] = ()  # browser endpoints to work in instead of launching
     locale: str | None = None
     # Seconds the portal may be unreachable (or throttle every request) before the run stops,
     # resumable.
@@ -265,6 +267,7 @@ class BulkRunner:
         self._throttle_event: int | None = None
         self.progress: BulkProgress | None = None
         self.browser: Any = None
+        self.pool: BrowserPool | None = None
         self.storage_state: Path | None = None
         self.timings = Timings()
 
@@ -297,19 +300,15 @@ class BulkRunner:
                 with BulkProgress(len(todo), quiet=self.options.quiet) as progress:
                     self.progress = progress
                     async with self.backend.playwright() as playwright:
-                        self.browser = await self.backend.launch(
-                            playwright,
-                            browser_path=self.options.browser_path,
-                            headed=self.options.headed,
-                            slowmo=self.options.slowmo,
-                            connect=self.options.connect,
+                        self.pool = await open_pool(
+                            playwright, self.backend.launch, self.options, self._event
                         )
+                        self.browser = self.pool.first
                         self.timings.mark("browser_start")
                         try:
                             status = await self._play_all(todo)
                         finally:
-                            with contextlib.suppress(Exception):
-                                await self.browser.close()
+                            await self.pool.close()
             except asyncio.CancelledError:
                 status = "interrupted"
             except BaseException as error:
@@ -531,27 +530,40 @@ class BulkRunner:
 
     async def _drain(self, rows: Sequence[RowRecord]) -> None:
         queue: deque[RowRecord] = deque(rows)
-        count = min(self.options.workers, len(queue))
-        self.stop.tasks = [
-            asyncio.create_task(self._worker(number, queue), name=f"worker-{number}")
-            for number in range(count)
-        ]
-        results = await asyncio.gather(*self.stop.tasks, return_exceptions=True)
-        self.stop.tasks = []
-        for outcome in results:
-            if isinstance(outcome, BaseException) and not isinstance(
-                outcome, asyncio.CancelledError
-            ):
-                raise outcome
+        assert self.pool is not None
+        # Workers of a lost endpoint leave their rows in the queue: the workers left take
+        # them up in another round, until none is left.
+        while queue and not self.stop.soft:
+            numbers = self.pool.live_workers()[: len(queue)]
+            if not numbers:
+                self._event(self.pool.none_left(len(queue)))
+                self.stop.request("endpoints_lost")
+                break
+            self.stop.tasks = [
+                asyncio.create_task(self._worker(number, queue), name=f"worker-{number}")
+                for number in numbers
+            ]
+            results = await asyncio.gather(*self.stop.tasks, return_exceptions=True)
+            self.stop.tasks = []
+            for outcome in results:
+                if isinstance(outcome, BaseException) and not isinstance(
+                    outcome, asyncio.CancelledError
+                ):
+                    raise outcome
 
-    async def _new_page(self) -> tuple[Any, Any]:
-        context = await self.backend.new_context(
-            self.browser,
-            storage_state=self.storage_state,
-            block_media=self.options.block_media,
-            locale=self.options.locale,
-        )
-        return context, await context.new_page()
+    async def _new_page(self, number: int = 0) -> tuple[Any, Any]:
+        assert self.pool is not None
+        try:
+            context = await self.backend.new_context(
+                self.pool.browser(number),
+                storage_state=self.storage_state,
+                block_media=self.options.block_media,
+                locale=self.options.locale,
+            )
+            return context, await context.new_page()
+        except Exception:
+            await self.pool.check(number)
+            raise
 
     async def _worker(self, number: int, queue: deque[RowRecord]) -> None:
         context = page = None
@@ -565,13 +577,19 @@ class BulkRunner:
                 if self.stop.soft or not queue:
                     break
                 row = queue.popleft()
-                if context is None or used >= self.options.recycle_every:
-                    if context is not None:
-                        with contextlib.suppress(Exception):
-                            await context.close()
-                    context, page = await self._new_page()
-                    used = 0
-                page = await self._play_row(row, context, page)
+                try:
+                    if context is None or used >= self.options.recycle_every:
+                        if context is not None:
+                            with contextlib.suppress(Exception):
+                                await context.close()
+                        context, page = await self._new_page(number)
+                        used = 0
+                    page = await self._play_row(row, context, page, number)
+                except EndpointLost as lost:
+                    # Back to the front of the queue: a row that may have acted is replayed
+                    # through its guard by a worker on another endpoint.
+                    queue.appendleft(lost.row or row)
+                    return
                 used += 1
         finally:
             if context is not None:
@@ -616,7 +634,7 @@ class BulkRunner:
                 duration=0.0,
             )
 
-    async def _play_row(self, row: RowRecord, context: Any, page: Any) -> Any:
+    async def _play_row(self, row: RowRecord, context: Any, page: Any, number: int = 0) -> Any:
         from agent import flow as flow_mod
 
         key = row.key
@@ -639,6 +657,11 @@ class BulkRunner:
                 # acted. The row stays running, and resume replays it through the guard.
                 return page
             etiquette.halt_if_told(result, self.stop, self.run_id)
+            if result.outcome == "failed":
+                # A lost browser endpoint hands the row to another one (EndpointLost), as
+                # running: it is played again there through its guard.
+                assert self.pool is not None
+                await self.pool.check(number, replace(row, state="running"))
             if getattr(result, "sign_ins", 0):
                 self.log.write(f"{key}: the session had ended; signed in again")
             failed = result.outcome == "failed"
@@ -660,7 +683,7 @@ class BulkRunner:
                     f"{key}: {result.error_kind} while the portal was unreachable "
                     f"({result.error}); trying again, not counted as an attempt"
                 )
-                page = await self._fresh_page(context, page)
+                page = await self._fresh_page(context, page, number, row)
                 continue
             if failed and result.error_kind == "http_429":
                 throttled += 1
@@ -674,7 +697,7 @@ class BulkRunner:
                     if self.progress is not None:
                         self.progress.row_retried()
                     await self.pace.acquire()
-                    page = await self._fresh_page(context, page)
+                    page = await self._fresh_page(context, page, number, row)
                     continue
             attempt += 1
             delay = retry_rules.next_delay(result, attempt, self.options.retry)
@@ -688,8 +711,8 @@ class BulkRunner:
             if self.progress is not None:
                 self.progress.row_retried()
             await asyncio.sleep(delay)
-            page = await self._fresh_page(context, page)
-        self._record(row, params, result, may_have_acted, reclaimed)
+            page = await self._fresh_page(context, page, number, row)
+        self._record(row, params, self.pool.tag(number, result), may_have_acted, reclaimed)
         if failed:
             self.log.write(
                 f"{key}: failed after {tries} tries ({result.error_kind}: {result.error})"
@@ -701,11 +724,17 @@ class BulkRunner:
             )
         return page
 
-    async def _fresh_page(self, context: Any, page: Any) -> Any:
+    async def _fresh_page(self, context: Any, page: Any, number: int, row: RowRecord) -> Any:
         # A page that failed mid-navigation can be left in any state; start clean.
         with contextlib.suppress(Exception):
             await page.close()
-        return await context.new_page()
+        try:
+            return await context.new_page()
+        except Exception:
+            # Its browser may be gone: a lost endpoint hands the row on (EndpointLost).
+            assert self.pool is not None
+            await self.pool.check(number, replace(row, state="running"))
+            raise
 
     def _give_back(self, key: str, may_have_acted: bool, why: str) -> None:
         """The run stops while a row waits for the portal. A row that cannot have acted goes

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.bulk.endpoints import check_endpoints
 from agent.bulk.engine import BulkOptions, BulkResult, ReconcileRule, play_run
 from agent.bulk.runs import bind_rows, start_run
+from agent.bulk.shard import Shard, take_shard
 
 
 @dataclass
@@ -30,6 +32,7 @@ class RowsRequest:
     resume: str | None = None
     secrets_path: str | None = None
     run_dir: str | None = None
+    shard: Shard | None = None  # play only this slice of the rows (agent.bulk.shard)
     options: BulkOptions = field(default_factory=BulkOptions)
     # The job's rule for rows that may have acted before a crash (see agent.bulk.engine).
     reconcile: ReconcileRule | None = None
@@ -65,7 +68,7 @@ def execute_rows(
     from agent.bulk.rows import InputError, read_param_rows
     from agent.errors import SellerAgentError
     from agent.flow import FlowError, load_flow
-    from agent.play.browser import BrowserNotFound
+    from agent.play.browser import BrowserNotFound, EndpointError
     from agent.play.secrets import load_secrets
 
     journal: Journal | None = None
@@ -97,8 +100,17 @@ def execute_rows(
             rowset = bind_rows(flow, rowset, shared)
             for problem in rowset.problems:
                 say(f"Warning: {problem} (skipped)")
+            if request.shard is not None:
+                everything = len(rowset.rows)
+                rowset = take_shard(rowset, request.shard)
+                say(f"shard {request.shard}: {len(rowset.rows)} of {everything} rows")
             if not rowset.rows:
-                return RowsOutcome(2, message="no valid rows to run", problems=rowset.problems)
+                message = "no valid rows to run" + (
+                    f" in shard {request.shard}" if request.shard is not None else ""
+                )
+                return RowsOutcome(2, message=message, problems=rowset.problems)
+            # Every browser endpoint answers before anything is recorded.
+            check_endpoints(request.options)
             portal = request.portal
             journal = Journal(request.journal, redact=secrets.redact)
             run_id = start_run(
@@ -108,7 +120,10 @@ def execute_rows(
                 portal=portal,
                 shared_params=shared,
                 options=request.options.to_dict()
-                | {"flow_source": str(flow.source) if flow.source else None},
+                | {
+                    "flow_source": str(flow.source) if flow.source else None,
+                    "shard": str(request.shard) if request.shard is not None else None,
+                },
             )
         result = play_run(
             flow,
@@ -123,7 +138,14 @@ def execute_rows(
             reconcile=request.reconcile,
         )
         return RowsOutcome(result.exit_code, run_id=run_id, result=result)
-    except (InputError, FlowError, JournalError, BrowserNotFound, ValueError) as error:
+    except (
+        InputError,
+        FlowError,
+        JournalError,
+        BrowserNotFound,
+        EndpointError,
+        ValueError,
+    ) as error:
         return RowsOutcome(2, run_id=run_id, message=str(error))
     except FileNotFoundError as error:
         return RowsOutcome(2, run_id=run_id, message=str(error))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.bulk.endpoints import check_endpoints
 from agent.bulk.engine import (
     RESUMED_SETTINGS,
     BulkOptions,
@@ -24,6 +25,7 @@ from agent.bulk.guarded import dry_run_flow
 from agent.bulk.journal import Journal
 from agent.bulk.rows import InputError, Problem, RowSet
 from agent.bulk.runs import bind_rows, start_run
+from agent.bulk.shard import Shard, take_shard
 from agent.cancel import rules
 
 
@@ -47,6 +49,7 @@ class CancelRequest:
     secrets_path: str | None = None
     flow: str = "cancel_order"
     run_dir: str | None = None
+    shard: Shard | None = None  # play only this slice of the rows (agent.bulk.shard)
     options: BulkOptions = field(default_factory=BulkOptions)
     # On resume: the names of the settings (agent.bulk.engine.RESUMED_SETTINGS) given again
     # now; the others keep the values the run was started with. None: all of `options` holds.
@@ -296,7 +299,7 @@ def execute_cancel(
     from agent.cancel.orders import read_order_rows
     from agent.errors import SellerAgentError
     from agent.flow import FlowError, load_flow
-    from agent.play.browser import BrowserNotFound
+    from agent.play.browser import BrowserNotFound, EndpointError
     from agent.play.secrets import load_secrets
 
     def _say(message: str) -> None:
@@ -365,8 +368,19 @@ def execute_cancel(
             rowset = bind_rows(flow, rowset, shared)
             for problem in rowset.problems:
                 say(f"Warning: {problem} (skipped)")
+            if request.shard is not None:
+                everything = len(rowset.rows)
+                rowset = take_shard(rowset, request.shard)
+                say(f"shard {request.shard}: {len(rowset.rows)} of {everything} rows")
             if not rowset.rows:
-                return CancelOutcome(2, problems=rowset.problems, message="no valid rows to run")
+                return CancelOutcome(
+                    2,
+                    problems=rowset.problems,
+                    message="no valid rows to run"
+                    + (f" in shard {request.shard}" if request.shard is not None else ""),
+                )
+            # Every browser endpoint answers before anything is recorded.
+            check_endpoints(request.options)
             projection, refusal = check_rate(request, rowset, say, facts, seller=secrets.email)
             if refusal and not request.dry_run:
                 return CancelOutcome(
@@ -390,6 +404,7 @@ def execute_cancel(
                 "projection": projection.to_dict() if projection else None,
                 "problems": [str(problem) for problem in rowset.problems],
                 "run_dir": run_dir,
+                "shard": str(request.shard) if request.shard is not None else None,
             }
             # Opened only now: input the run refuses leaves no trace in the journal.
             journal = Journal(request.journal, redact=secrets.redact)
@@ -411,7 +426,14 @@ def execute_cancel(
         )
         _note_rate_after(journal, run_id, request, secrets.email)
         return CancelOutcome(result.exit_code, run_id=run_id, result=result, projection=projection)
-    except (InputError, FlowError, GuardError, JournalError, BrowserNotFound) as error:
+    except (
+        InputError,
+        FlowError,
+        GuardError,
+        JournalError,
+        BrowserNotFound,
+        EndpointError,
+    ) as error:
         return CancelOutcome(2, run_id=run_id, message=str(error))
     except FileNotFoundError as error:  # --browser-path that is not a program
         return CancelOutcome(2, run_id=run_id, message=str(error))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from agent.cli import cancel, demo, flows, install, portal
+from agent.cli import browser, cancel, demo, flows, install, portal
 from agent.cli import record as record_command
 from agent.cli import report as report_command
 from agent.cli import run as run_command
@@ -52,3 +52,4 @@ cli.add_command(record_command.record)
 cli.add_command(record_command.import_)
 cli.add_command(record_command.export)
 cli.add_command(demo.demo)
+cli.add_command(browser.browser)

@@ -13,6 +13,7 @@ import click
 from agent.cli.options import (
     InputError,
     api_token_option,
+    browser_endpoint_option,
     browser_options,
     bulk_options,
     input_file_options,
@@ -21,6 +22,7 @@ from agent.cli.options import (
     quiet_option,
     run_dir_option,
     secrets_option,
+    shard_option,
     workers_option,
 )
 
@@ -226,11 +228,13 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     "redacted); off records none.",
 )
 @input_file_options
+@shard_option
 @workers_option
 @bulk_options
 @portal_option
 @api_token_option
 @browser_options
+@browser_endpoint_option
 @secrets_option
 @run_dir_option
 @json_option
@@ -256,6 +260,7 @@ def cancel(
     trace: str,
     encoding: str | None,
     sheet: str | None,
+    shard: Any,
     workers: int | None,
     attempts: int,
     recycle_every: int,
@@ -265,6 +270,7 @@ def cancel(
     browser_path: str | None,
     headed: bool,
     slowmo: int,
+    browser_endpoints: tuple[str, ...],
     secrets_path: str | None,
     run_dir: str | None,
     as_json: bool,
@@ -297,6 +303,9 @@ def cancel(
 
         seller-agent cancel --resume last
 
+        seller-agent cancel --from orders.csv --shard 2/3 \\
+            --browser-endpoint ws://10.0.0.7:8610/TOKEN
+
     A resumed run keeps the settings it was started with (--workers, --rate, --attempts,
     --max-outage, ...) unless they are given again.
     """
@@ -312,6 +321,8 @@ def cancel(
 
     if not (order_ids or sources or from_requests or resume):
         raise click.UsageError("give order ids, --from FILE, --from-requests or --resume RUN_ID")
+    if resume and shard is not None:
+        raise click.UsageError("--shard applies to a new run; a resumed run keeps its own rows")
     # Ids typed on the command line are refused outright: a typo there is never meant.
     for order_id in order_ids:
         if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):
@@ -355,6 +366,7 @@ def cancel(
         api_token=api_token,
         secrets_path=secrets_path,
         run_dir=run_dir,
+        shard=shard,
         options=BulkOptions(
             workers=workers or default_workers(),
             rate=parse_rate(pace),
@@ -370,6 +382,8 @@ def cancel(
             slowmo=slowmo,
             browser_path=browser_path,
             max_outage=parse_duration(max_outage),
+            endpoints=browser_endpoints,
+            connect=browser_endpoints[0] if browser_endpoints else None,
         ),
         given=given_settings(click.get_current_context()),
     )

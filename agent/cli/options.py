@@ -225,3 +225,53 @@ def lang_option(func: Callable) -> Callable:
         help="Language for people: en or zh-CN (default: from the locale, LANG=zh_CN.UTF-8 "
         "gives zh-CN; else en).",
     )(func)
+
+
+def _check_endpoints(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple:
+    from agent.play.browser import EndpointError, parse_endpoint
+
+    for text in value:
+        try:
+            parse_endpoint(text)
+        except EndpointError as error:
+            raise click.BadParameter(str(error)) from None
+    return tuple(value)
+
+
+def browser_endpoint_option(func: Callable) -> Callable:
+    """Work in browsers elsewhere instead of launching one (see docs/scaling.md)."""
+    return click.option(
+        "--browser-endpoint",
+        "browser_endpoints",
+        multiple=True,
+        envvar="SELLER_AGENT_BROWSER_ENDPOINT",
+        callback=_check_endpoints,
+        metavar="URL",
+        help="Work in the browser at URL instead of launching one: ws://HOST:PORT/TOKEN (a "
+        "browser server, `seller-agent browser serve`) or http://HOST:PORT (a Chromium "
+        "DevTools endpoint). Repeatable; a bulk run spreads its workers over all of them, "
+        "evenly or as ?workers=N at the end of a URL says (env SELLER_AGENT_BROWSER_ENDPOINT, "
+        "space-separated).",
+    )(func)
+
+
+def _check_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
+    from agent.bulk.shard import parse_shard
+    from agent.errors import UserError
+
+    if value is None:
+        return None
+    try:
+        return parse_shard(value)
+    except UserError as error:
+        raise click.BadParameter(str(error).removeprefix(f"--shard {value}: ")) from None
+
+
+def shard_option(func: Callable) -> Callable:
+    return click.option(
+        "--shard",
+        callback=_check_shard,
+        metavar="K/N",
+        help="Play only the K-th of N slices of the rows (by a hash of each row's key): N "
+        "machines split one list with no coordination. `report --merge` joins their reports.",
+    )(func)

@@ -13,7 +13,7 @@ from agent.report import FORMATS, build_report, run_kind, write_report
 
 
 @click.command()
-@click.argument("run_id", default="last", metavar="[RUN_ID|last]")
+@click.argument("refs", nargs=-1, metavar="[RUN_ID|last] | --merge JOURNAL...")
 @click.option(
     "--format",
     "fmt",
@@ -42,8 +42,21 @@ from agent.report import FORMATS, build_report, run_kind, write_report
     is_flag=True,
     help="Show the run's log instead: sign-ins, pauses, retries and their reasons, with times.",
 )
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="One report for a sharded job: the newest run in each JOURNAL given, combined; "
+    "keys that two shards both played and missing shards are flagged.",
+)
 @lang_option
-def report(run_id: str, fmt: str, output: str, journal_path: str | None, show_log: bool) -> None:
+def report(
+    refs: tuple[str, ...],
+    fmt: str,
+    output: str,
+    journal_path: str | None,
+    show_log: bool,
+    merge: bool,
+) -> None:
     """Show the report of a bulk run: counts per outcome, failures, retries, pauses, the rate.
 
     Usage:
@@ -57,7 +70,15 @@ def report(run_id: str, fmt: str, output: str, journal_path: str | None, show_lo
         seller-agent report 20261126-140501-3f2a --format csv -o -
 
         seller-agent report last --log
+
+        seller-agent report --merge shard1.db shard2.db shard3.db --format html -o job.html
     """
+    if merge:
+        _merged(refs, fmt, output)
+        return
+    if len(refs) > 1:
+        raise click.UsageError("give one run id (or --merge JOURNAL... for a sharded job)")
+    run_id = refs[0] if refs else "last"
     path = Path(journal_path) if journal_path else default_journal_path()
     if not path.exists():
         raise click.UsageError(f"no journal at {path}: no bulk run has been recorded there yet")
@@ -107,6 +128,27 @@ def _show_log(journal: Journal, run_id: str, output: str) -> None:
         Path(output).write_text(text, encoding="utf-8")
     except OSError as error:
         raise click.ClickException(f"{output}: {error.strerror}") from error
+
+
+def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
+    from agent.report.merge import merge_runs
+
+    try:
+        data = merge_runs(journals)
+    except JournalError as error:
+        raise click.UsageError(str(error)) from error
+    try:
+        write_report(data, fmt, output, redact=_redactor())
+    except OSError as error:
+        raise click.ClickException(f"{output}: {error.strerror}") from error
+    if data["duplicates"]:
+        click.echo(
+            f"Warning: {len(data['duplicates'])} keys were played by two shards: "
+            + ", ".join(item["key"] for item in data["duplicates"][:10]),
+            err=True,
+        )
+    for note in data["warnings"]:
+        click.echo(f"Warning: {note}", err=True)
 
 
 def _redactor() -> Callable[[str], str] | None:

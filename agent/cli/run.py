@@ -18,6 +18,7 @@ import click
 from agent.bulk.timings import Timings
 from agent.cli.options import (
     InputError,
+    browser_endpoint_option,
     browser_options,
     input_file_options,
     json_option,
@@ -25,6 +26,7 @@ from agent.cli.options import (
     quiet_option,
     run_dir_option,
     secrets_option,
+    shard_option,
     workers_option,
 )
 
@@ -73,6 +75,7 @@ def run_in_browser(
     slowmo: int,
     signed_in: bool,
     timings: Timings | None = None,
+    connect: str | None = None,
 ) -> Any:
     """Start a browser, sign in when asked (reusing a saved session), and await work(context).
 
@@ -81,7 +84,7 @@ def run_in_browser(
     import asyncio
 
     from agent.errors import SellerAgentError, one_line
-    from agent.play.browser import BrowserNotFound
+    from agent.play.browser import BrowserNotFound, EndpointError
 
     timings = timings or Timings()
 
@@ -93,7 +96,11 @@ def run_in_browser(
 
         async with async_playwright() as playwright:
             browser = await browserlib.launch(
-                playwright, browser_path=browser_path, headed=headed, slowmo=slowmo
+                playwright,
+                browser_path=browser_path,
+                headed=headed,
+                slowmo=slowmo,
+                connect=connect,
             )
             timings.mark("browser_start")
             try:
@@ -113,7 +120,7 @@ def run_in_browser(
 
     try:
         return asyncio.run(main())
-    except BrowserNotFound as error:
+    except (BrowserNotFound, EndpointError) as error:
         raise InputError(str(error)) from None
     except FileNotFoundError as error:
         raise InputError(str(error)) from None
@@ -177,6 +184,7 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
 )
 @portal_option
 @browser_options
+@browser_endpoint_option
 @secrets_option
 @run_dir_option
 @click.option(
@@ -216,6 +224,7 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     metavar="K",
     help="With --rows: stop taking new rows after K failures.",
 )
+@shard_option
 @workers_option
 @json_option
 @quiet_option
@@ -226,6 +235,7 @@ def run(
     browser_path: str | None,
     headed: bool,
     slowmo: int,
+    browser_endpoints: tuple[str, ...],
     secrets_path: str | None,
     run_dir: str | None,
     trace: bool,
@@ -237,6 +247,7 @@ def run(
     journal: str | None,
     strict: bool,
     max_failures: int | None,
+    shard: Any,
     workers: int | None,
     as_json: bool,
     quiet: bool,
@@ -278,6 +289,7 @@ def _run(
     browser_path: str | None,
     headed: bool,
     slowmo: int,
+    browser_endpoints: tuple[str, ...],
     secrets_path: str | None,
     run_dir: str | None,
     trace: bool,
@@ -289,10 +301,13 @@ def _run(
     journal: str | None,
     strict: bool,
     max_failures: int | None,
+    shard: Any,
     workers: int | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
+    if shard is not None and (resume or not rows_file):
+        raise click.UsageError("--shard applies to a new --rows run")
     if rows_file or resume:
         run_rows(
             flow_ref,
@@ -306,10 +321,12 @@ def _run(
             journal=journal,
             strict=strict,
             max_failures=max_failures,
+            shard=shard,
             workers=workers,
             browser_path=browser_path,
             headed=headed,
             slowmo=slowmo,
+            browser_endpoints=browser_endpoints,
             secrets_path=secrets_path,
             run_dir=run_dir,
             as_json=as_json,
@@ -354,6 +371,7 @@ def _run(
         slowmo=slowmo,
         signed_in=flow.session_flow is not None,
         timings=timings,
+        connect=browser_endpoints[0] if browser_endpoints else None,
     )
     print_result(result, flow.name, as_json)
     timings.report()
@@ -363,6 +381,7 @@ def _run(
 @click.command("login")
 @portal_option
 @browser_options
+@browser_endpoint_option
 @secrets_option
 @run_dir_option
 @quiet_option
@@ -371,6 +390,7 @@ def login(
     browser_path: str | None,
     headed: bool,
     slowmo: int,
+    browser_endpoints: tuple[str, ...],
     secrets_path: str | None,
     run_dir: str | None,
     quiet: bool,
@@ -427,6 +447,7 @@ def login(
         headed=headed,
         slowmo=slowmo,
         signed_in=False,
+        connect=browser_endpoints[0] if browser_endpoints else None,
     )
     if not quiet:
         click.echo(f"signed in to {portal} (secrets from {secrets.source})", err=True)
@@ -451,6 +472,8 @@ def run_rows(
     headed: bool,
     slowmo: int,
     secrets_path: str | None,
+    shard: Any = None,
+    browser_endpoints: tuple[str, ...] = (),
     run_dir: str | None,
     as_json: bool,
     quiet: bool,
@@ -479,6 +502,7 @@ def run_rows(
         resume=resume,
         secrets_path=secrets_path,
         run_dir=run_dir,
+        shard=shard,
         options=BulkOptions(
             workers=workers or default_workers(),
             max_failures=max_failures,
@@ -486,6 +510,8 @@ def run_rows(
             headed=headed,
             slowmo=slowmo,
             browser_path=browser_path,
+            endpoints=browser_endpoints,
+            connect=browser_endpoints[0] if browser_endpoints else None,
         ),
         # A replayed cancel flow keeps the cancel job's rule for rows that may have acted
         # before a crash; the rule does nothing for flows without a `cancelled` outcome.

@@ -9,12 +9,14 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import sys
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agent.errors import UserError
 
@@ -118,10 +120,10 @@ async def launch(
     slowmo: int = 0,
     connect: str | None = None,
 ) -> Any:
-    """A Chromium to work in: launched (headless unless headed) or, with connect, a Playwright
-    browser server's ws:// endpoint. The only place a browser is started."""
+    """A Chromium to work in: launched (headless unless headed) or, with connect, one on a
+    browser endpoint (see parse_endpoint). The only place a browser is started."""
     if connect:
-        return await playwright.chromium.connect(connect, slow_mo=slowmo or None)
+        return await connect_endpoint(playwright, parse_endpoint(connect), slowmo=slowmo)
     return await playwright.chromium.launch(
         executable_path=find_browser(browser_path, headless=not headed),
         headless=not headed,
@@ -180,6 +182,162 @@ async def _ask_user_agent(browser: Any) -> str:
         return str(await page.evaluate("navigator.userAgent"))
     finally:
         await context.close()
+
+
+# Browser endpoints: a Chromium on another machine (or in another process) that this tool
+# drives instead of launching its own.
+
+CONNECT_TIMEOUT_MS = 20000
+_WORKERS_PARAM = "workers"
+# The tokens `browser serve` makes and accepts: an unguessable last path segment.
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{16,128}$")
+
+
+class EndpointError(UserError):
+    """A browser endpoint that cannot be used: malformed, unreachable, refusing the token,
+    or speaking another Playwright version. One line, naming the endpoint without its token."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One browser endpoint as given: where to connect, over which protocol, and how many
+    workers it takes (None: an even share)."""
+
+    url: str  # the URL to connect to (the ?workers= part removed)
+    protocol: str  # "playwright" (a Playwright browser server) or "cdp" (DevTools protocol)
+    workers: int | None = None
+
+    @property
+    def label(self) -> str:
+        return redact_endpoint(self.url)
+
+
+def redact_endpoint(url: str) -> str:
+    """The endpoint as it may be shown or stored: scheme, host and port, never the path (a
+    browser server's path is its token) nor credentials or a query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    hidden = parts.path not in ("", "/") or parts.query or parts.username or parts.password
+    return f"{parts.scheme}://{netloc}/" + ("…" if hidden else "")
+
+
+def parse_endpoint(text: str) -> Endpoint:
+    """`ws://host:port/TOKEN` (a Playwright browser server, as `seller-agent browser serve`
+    prints), `http://host:port` or `ws://host:port/devtools/browser/ID` (a Chromium's DevTools
+    endpoint); either may end in `?workers=N`. EndpointError when it is none of these."""
+    raw = text.strip()
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    shown = redact_endpoint(raw) if parts and parts.scheme else "the value given"
+    if parts is None or parts.scheme not in ("ws", "wss", "http", "https") or not parts.hostname:
+        raise EndpointError(
+            f"browser endpoint {shown}: expected ws://HOST:PORT/TOKEN (a Playwright browser "
+            "server) or http://HOST:PORT (a DevTools endpoint)"
+        )
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    workers: int | None = None
+    rest = []
+    for name, value in query:
+        if name != _WORKERS_PARAM:
+            rest.append((name, value))
+            continue
+        if not value.isdigit() or not 1 <= int(value) <= 64:
+            raise EndpointError(
+                f"browser endpoint {shown}: workers={value}: expected a whole number from 1 to 64"
+            )
+        workers = int(value)
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+    if parts.scheme in ("http", "https") or parts.path.startswith("/devtools/browser/"):
+        protocol = "cdp"
+    else:
+        protocol = "playwright"
+        if parts.path in ("", "/"):
+            raise EndpointError(
+                f"browser endpoint {shown}: a Playwright browser server's address ends in its "
+                "token (ws://HOST:PORT/TOKEN, as `seller-agent browser serve` prints it)"
+            )
+    return Endpoint(url=url, protocol=protocol, workers=workers)
+
+
+def connect_error_line(endpoint: Endpoint, error: BaseException) -> str:
+    """Playwright's connection failure as one line that names the endpoint without its token.
+
+    Playwright raises TimeoutError when the endpoint accepts but never answers, and Error for
+    the rest, whose message carries the server's answer: 428 with a version box when the two
+    Playwright versions differ, 400 for a path the server does not serve (a wrong token), 403
+    when its host check refuses us, and the socket error when nothing listens."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    label = endpoint.label
+    if isinstance(error, PlaywrightTimeout):
+        return (
+            f"browser endpoint {label}: no answer within {CONNECT_TIMEOUT_MS // 1000} s "
+            "(is it a browser endpoint, and reachable from here?)"
+        )
+    message = str(error)
+    if "version mismatch" in message or " 428 " in message:
+        versions = dict(re.findall(r"(server|client) version: v([0-9.]+)", message))
+        return (
+            f"browser endpoint {label}: Playwright version mismatch: the browser server has "
+            f"{versions.get('server', '?')}, this tool {versions.get('client', '?')}; install "
+            "the same Playwright version on both sides"
+        )
+    if endpoint.protocol == "cdp" and ("JSON" in message or "Unexpected status" in message):
+        return f"browser endpoint {label}: does not answer as a Chromium DevTools endpoint"
+    if " 400 Bad Request" in message or " 404 " in message:
+        return (
+            f"browser endpoint {label}: the server refused the path (wrong token, or not a "
+            "Playwright browser server)"
+        )
+    if " 403 " in message or " 401 " in message:
+        return f"browser endpoint {label}: the server refused the connection ({_status(message)})"
+    for code, meaning in (
+        ("ECONNREFUSED", "connection refused (is the browser server running?)"),
+        ("ENOTFOUND", "unknown host"),
+        ("EAI_AGAIN", "unknown host"),
+        ("EHOSTUNREACH", "host unreachable"),
+        ("ENETUNREACH", "network unreachable"),
+        ("ETIMEDOUT", "connection timed out"),
+        ("ECONNRESET", "connection reset"),
+    ):
+        if code in message:
+            return f"browser endpoint {label}: unreachable: {meaning}"
+    from agent.errors import one_line
+
+    detail = one_line(message).replace(endpoint.url, label)
+    return f"browser endpoint {label}: cannot connect: {_hide_paths(detail, endpoint)}"
+
+
+def _status(message: str) -> str:
+    found = re.search(r" (\d{3} [A-Za-z ]+)", message)
+    return found.group(1).strip() if found else "refused"
+
+
+def _hide_paths(text: str, endpoint: Endpoint) -> str:
+    path = urlsplit(endpoint.url).path
+    return text.replace(path, "/…") if path not in ("", "/") else text
+
+
+async def connect_endpoint(playwright: Any, endpoint: Endpoint, *, slowmo: int = 0) -> Any:
+    """A Chromium on a browser endpoint; EndpointError (one line) when it cannot be had."""
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        if endpoint.protocol == "cdp":
+            return await playwright.chromium.connect_over_cdp(
+                endpoint.url, timeout=CONNECT_TIMEOUT_MS, slow_mo=slowmo or None
+            )
+        return await playwright.chromium.connect(
+            endpoint.url, timeout=CONNECT_TIMEOUT_MS, slow_mo=slowmo or None
+        )
+    except PlaywrightError as error:
+        raise EndpointError(connect_error_line(endpoint, error)) from None
 
 
 async def new_context(

@@ -17,6 +17,7 @@ from typing import Any
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
 from agent.i18n import _, format_datetime, format_duration, ngettext, pad, using
 from agent.play.browser import write_private_bytes
+from agent.report.merge import merge_lines
 from agent.report.words import error_kind_word, outcome_word, status_word
 
 FORMATS = ("table", "json", "csv", "html")
@@ -115,6 +116,7 @@ def build_report(
         "resumed": [row.key for row in rows if row.resumed],
         "fallback_steps": dict(fallbacks),
         "selector_health": selector_health(rows),
+        "endpoints": endpoint_counts(rows),
         "rate": {
             "before": projection.get("rate_before"),
             "after_projected": projection.get("rate_after"),
@@ -156,6 +158,12 @@ def _row_data(row: Any, run: Any, row_facts: RowFacts | None) -> dict[str, Any]:
     if row_facts is not None:
         data.update(row_facts(row))
     return data
+
+
+def endpoint_counts(rows: list[Any]) -> dict[str, int]:
+    """Rows per browser endpoint that played them (runs on browser endpoints only)."""
+    counts = Counter(str(row.values["endpoint"]) for row in rows if row.values.get("endpoint"))
+    return dict(sorted(counts.items()))
 
 
 def format_rate(value: float | None, limit: float | None = None) -> str:
@@ -265,6 +273,12 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
     ]
     for outcome, count in report["outcomes"].items():
         lines.append(f"{pad(outcome_word(outcome), 30)} {count:>5}")
+    if report.get("endpoints"):
+        endpoint_word, rows_word = _("Browser endpoint"), _("Rows")
+        lines += ["", f"{pad(endpoint_word, 30)} {rows_word:>5}"]
+        for endpoint, count in report["endpoints"].items():
+            lines.append(f"{pad(endpoint, 30)} {count:>5}")
+    lines += merge_lines(report)
     failures = [row for row in report["rows"] if row["state"] == "failed"]
     if failures:
         lines += ["", _("Failures:")]

@@ -1,0 +1,180 @@
+"""One report for a sharded job (`report --merge`): the newest run of each shard's journal,
+combined in the shape build_report gives one run, so every format renders it. It names each
+shard, flags any key that two shards both played, and says which shards are missing."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.bulk.journal import Journal, JournalError
+
+PLAYED = ("done", "failed", "running")
+
+
+def _shard_number(text: str | None) -> tuple[int, int] | None:
+    try:
+        index, count = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        return None
+    return index, count
+
+
+def merge_runs(journals: Sequence[str | Path]) -> dict[str, Any]:
+    """The merged report of the newest run in each journal."""
+    from agent.report import build_report, selector_health
+
+    if not journals:
+        raise JournalError("--merge: give the journals of the shards to merge")
+    parts: list[dict[str, Any]] = []
+    records: list[Any] = []
+    for given in journals:
+        path = Path(given)
+        if not path.is_file():
+            raise JournalError(f"{path}: no journal there")
+        with Journal(path) as journal:
+            run_id = journal.resolve_run_id("last")
+            report = build_report(journal, run_id)
+            records.extend(journal.rows(run_id))
+        shard = report["run"]["options"].get("shard")
+        report["journal"] = str(path)
+        for row in report["rows"]:
+            row["shard"] = shard
+            row["journal"] = str(path)
+        parts.append(report)
+
+    shards = [
+        {
+            "journal": part["journal"],
+            "run_id": part["run"]["id"],
+            "shard": part["run"]["options"].get("shard"),
+            "status": part["run"]["status"],
+            "flow": part["run"]["flow"],
+            "total": part["total"],
+            "succeeded": part["succeeded"],
+            "failed": part["failed"],
+        }
+        for part in parts
+    ]
+    played: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for part in parts:
+        for row in part["rows"]:
+            if row["state"] in PLAYED:
+                played[row["key"]].append(row)
+    duplicates = [
+        {
+            "key": key,
+            "shards": [row["shard"] or row["journal"] for row in rows],
+            "outcomes": [row["outcome"] or row["state"] for row in rows],
+        }
+        for key, rows in sorted(played.items())
+        if len(rows) > 1
+    ]
+    first = min(parts, key=lambda part: part["run"]["created_at"])
+    last = max(parts, key=lambda part: part["run"]["finished_at"] or "")
+    rows = [row for part in parts for row in part["rows"]]
+    starts = [row["started_at"] for row in rows if row["started_at"]]
+    ends = [row["finished_at"] for row in rows if row["finished_at"]]
+    from agent.report import _seconds_between
+
+    statuses = {part["run"]["status"] for part in parts}
+    return {
+        "run": {
+            "id": "+".join(shard["run_id"] for shard in shards),
+            "flow": " + ".join(sorted({part["run"]["flow"] for part in parts})),
+            "portal": " + ".join(sorted({part["run"]["portal"] for part in parts})),
+            "status": statuses.pop() if len(statuses) == 1 else "mixed",
+            "created_at": first["run"]["created_at"],
+            "finished_at": (
+                None
+                if any(part["run"]["finished_at"] is None for part in parts)
+                else last["run"]["finished_at"]
+            ),
+            "params": first["run"]["params"],
+            "options": {"merged": len(parts)},
+        },
+        "total": sum(part["total"] for part in parts),
+        "succeeded": sum(part["succeeded"] for part in parts),
+        "failed": sum(part["failed"] for part in parts),
+        "not_ok": sum(part["not_ok"] for part in parts),
+        "pending": sum(part["pending"] for part in parts),
+        "outcomes": dict(sorted(_sum(part["outcomes"] for part in parts).items())),
+        "states": dict(_sum(part["states"] for part in parts)),
+        "retried": [key for part in parts for key in part["retried"]],
+        "resumed": [key for part in parts for key in part["resumed"]],
+        "fallback_steps": dict(_sum(part["fallback_steps"] for part in parts)),
+        "selector_health": selector_health(records),
+        "endpoints": dict(sorted(_sum(part.get("endpoints", {}) for part in parts).items())),
+        "rate": {
+            # Each shard projected only its own slice: a combined projection is not known.
+            "before": first["rate"]["before"],
+            "after_projected": None,
+            "after_measured": last["rate"]["after_measured"],
+            "limit": first["rate"]["limit"],
+            "buyer_canceled_unofficial": sorted(
+                {key for part in parts for key in part["rate"]["buyer_canceled_unofficial"]}
+            ),
+        },
+        "seconds": _seconds_between(min(starts) if starts else None, max(ends) if ends else None),
+        "rows": rows,
+        "shards": shards,
+        "duplicates": duplicates,
+        "warnings": _warnings(shards),
+    }
+
+
+def _sum(counters: Any) -> Counter:
+    total: Counter = Counter()
+    for counter in counters:
+        total.update(counter)
+    return total
+
+
+def _warnings(shards: list[dict[str, Any]]) -> list[str]:
+    notes = []
+    numbers = [_shard_number(shard["shard"]) for shard in shards]
+    unsharded = [
+        shard["journal"] for shard, number in zip(shards, numbers, strict=True) if not number
+    ]
+    if unsharded:
+        notes.append(f"not a sharded run: {', '.join(unsharded)}")
+    counts = {number[1] for number in numbers if number}
+    if len(counts) > 1:
+        notes.append(f"shards of different splits: {', '.join(f'/{n}' for n in sorted(counts))}")
+    seen = Counter(number for number in numbers if number)
+    for (index, count), times in sorted(seen.items()):
+        if times > 1:
+            notes.append(f"shard {index}/{count} given {times} times")
+    if len(counts) == 1:
+        (count,) = counts
+        missing = sorted(set(range(1, count + 1)) - {index for index, _ in seen})
+        if missing:
+            notes.append("missing shards: " + ", ".join(f"{index}/{count}" for index in missing))
+    flows = {shard["flow"] for shard in shards}
+    if len(flows) > 1:
+        notes.append(f"runs of different flows: {', '.join(sorted(flows))}")
+    return notes
+
+
+def merge_lines(report: dict[str, Any]) -> list[str]:
+    """The lines a merged report adds to the terminal summary."""
+    if "shards" not in report:
+        return []
+    lines = ["", "Shard     Rows  succeeded  failed  status       journal"]
+    for shard in report["shards"]:
+        lines.append(
+            f"{shard['shard'] or '-':<8} {shard['total']:>5}  {shard['succeeded']:>9}  "
+            f"{shard['failed']:>6}  {shard['status']:<11}  {shard['journal']}"
+        )
+    if report["duplicates"]:
+        lines += ["", f"Played by two shards ({len(report['duplicates'])}):"]
+        for item in report["duplicates"][:50]:
+            lines.append(
+                f"  {item['key']}: shards {', '.join(map(str, item['shards']))} "
+                f"({', '.join(item['outcomes'])})"
+            )
+    for note in report["warnings"]:
+        lines.append(f"Warning: {note}")
+    return lines
