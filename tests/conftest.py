@@ -28,6 +28,7 @@ Demo accounts: DEMO_EMAIL / DEMO_PASSWORD / DEMO_TOTP_SECRET and SECOND_* below.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -157,3 +158,41 @@ def isolated_home(tmp_path_factory) -> Iterator[Path]:
         for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
             patch.delenv(name, raising=False)
         yield folder
+
+
+# The async browser of the modules that drive the player or the recorder directly: one event
+# loop and one Chromium per module (contexts are made per test), the module's own data home
+# so saved sessions and ledgers never reach the user's.
+
+
+@pytest.fixture(scope="module")
+def data_home(tmp_path_factory) -> Iterator[Path]:
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("data")
+        patch.setenv("XDG_DATA_HOME", str(folder))
+        for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
+            patch.delenv(name, raising=False)
+        patch.setenv("XDG_CONFIG_HOME", str(folder / "no-config"))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    event_loop = asyncio.new_event_loop()
+    yield event_loop
+    event_loop.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(loop: asyncio.AbstractEventLoop, data_home: Path) -> Iterator[object]:
+    from playwright.async_api import async_playwright
+
+    from agent.play import browser as browserlib
+
+    playwright = loop.run_until_complete(async_playwright().start())
+    browser = loop.run_until_complete(browserlib.launch(playwright))
+    try:
+        yield browser
+    finally:
+        loop.run_until_complete(browser.close())
+        loop.run_until_complete(playwright.stop())

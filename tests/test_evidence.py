@@ -266,7 +266,12 @@ def test_a_bulk_run_keeps_a_private_trace_for_each_failed_order_only(fresh_porta
     with zipfile.ZipFile(trace) as archive:
         assert "trace.trace" in archive.namelist()
     # Nothing was kept for the order that was cancelled.
-    kept = sorted(p.relative_to(runs) for p in runs.rglob("*") if p.is_file())
+    # Beside the rows' folders the run keeps its own log (run.log), private too.
+    logs = [p for p in runs.rglob("run.log")]
+    assert len(logs) == 1 and stat.S_IMODE(logs[0].stat().st_mode) == 0o600
+    kept = sorted(
+        p.relative_to(runs) for p in runs.rglob("*") if p.is_file() and p.name != "run.log"
+    )
     assert {p.parent.name for p in kept} == {bad}, kept
     assert sorted(str(runs / p) for p in kept) == sorted(rows[bad].evidence)
     for path in kept:

@@ -3,7 +3,6 @@
 One browser for the module (async Playwright on one event loop), a fresh context per test.
 """
 
-import asyncio
 import os
 import textwrap
 import zipfile
@@ -21,38 +20,6 @@ from agent.play.secrets import Secrets, load_secrets
 from mock_portal.testing import running_portal
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def data_home(tmp_path_factory):
-    # Saved sessions go to a folder of this module's own, never the user's.
-    with pytest.MonkeyPatch.context() as patch:
-        folder = tmp_path_factory.mktemp("data")
-        patch.setenv("XDG_DATA_HOME", str(folder))
-        for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
-            patch.delenv(name, raising=False)
-        patch.setenv("XDG_CONFIG_HOME", str(folder / "no-config"))
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def loop():
-    event_loop = asyncio.new_event_loop()
-    yield event_loop
-    event_loop.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(loop, data_home):
-    from playwright.async_api import async_playwright
-
-    playwright = loop.run_until_complete(async_playwright().start())
-    browser = loop.run_until_complete(browserlib.launch(playwright))
-    try:
-        yield browser
-    finally:
-        loop.run_until_complete(browser.close())
-        loop.run_until_complete(playwright.stop())
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ context per run; results are checked through the portal's /mock/api/ books.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import sys
@@ -177,37 +176,6 @@ def test_an_unknown_markup_is_refused_in_one_line(tmp_path, monkeypatch):
 
 
 # --- the bundled flows on the real markup -----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def data_home(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        folder = tmp_path_factory.mktemp("data")
-        patch.setenv("XDG_DATA_HOME", str(folder))
-        for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
-            patch.delenv(name, raising=False)
-        patch.setenv("XDG_CONFIG_HOME", str(folder / "no-config"))
-        yield folder
-
-
-@pytest.fixture(scope="module")
-def loop():
-    event_loop = asyncio.new_event_loop()
-    yield event_loop
-    event_loop.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(loop, data_home):
-    from playwright.async_api import async_playwright
-
-    playwright = loop.run_until_complete(async_playwright().start())
-    browser = loop.run_until_complete(browserlib.launch(playwright))
-    try:
-        yield browser
-    finally:
-        loop.run_until_complete(browser.close())
-        loop.run_until_complete(playwright.stop())
 
 
 class Browser:

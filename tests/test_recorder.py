@@ -32,24 +32,6 @@ DEMO = Secrets(email="seller@example.com", password="demo-password", totp_secret
 SELLER_AGENT = Path(sys.executable).with_name("seller-agent")
 
 
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(loop):
-    from playwright.async_api import async_playwright
-
-    playwright = loop.run_until_complete(async_playwright().start())
-    browser = loop.run_until_complete(browserlib.launch(playwright))
-    yield browser
-    loop.run_until_complete(browser.close())
-    loop.run_until_complete(playwright.stop())
-
-
 async def sign_in_by_hand(page) -> None:
     await page.get_by_test_id("signin-email").fill(DEMO.email)
     await page.get_by_test_id("signin-continue").click()
