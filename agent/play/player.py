@@ -223,6 +223,10 @@ class _Runner:
         the page itself was still on its way."""
         if self.navigations:
             return "timeout"
+        # Chromium's own error page ("This site can't be reached") is a loaded page too, but
+        # what is missing there is the portal, not a target: the network's trouble.
+        if str(self.page.url).startswith("chrome-error://"):
+            return "network"
         try:
             state = await asyncio.wait_for(
                 self.page.evaluate("document.readyState"), LOADED_CHECK_SECONDS
