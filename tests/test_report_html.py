@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from agent.bulk.journal import Journal
-from agent.play.browser import CHROMIUM_ARGS, find_browser
 from agent.report import build_report, render_html
 from mock_portal.testing import running_portal
 
@@ -84,18 +82,6 @@ def reports(tmp_path_factory):
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     return {"en": en, "zh-CN": zh, "run_id": run_id, "failing": failing, "orders": orders}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=find_browser(headless=True), args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def open_report(browser, path):
