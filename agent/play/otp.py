@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -24,7 +25,11 @@ LEDGER = "totp-steps.json"
 KEEP_STEPS = 2 * 60 * 24  # a day of steps: older entries are dropped when the file is written
 
 _used: dict[str, int] = {}
-_lock = asyncio.Lock()
+# One lock per event loop: a lock that once waited belongs to its loop, and one process may
+# run several loops one after another (a command per loop, tests).
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def ledger_key(portal: str, email: str, secret: str) -> str:
@@ -58,7 +63,7 @@ async def fresh_step(
 ) -> int:
     """Wait until the current TOTP step is one not used yet for `key`, mark it used, and
     return it. Usually returns at once; at most one step (30 s) of waiting."""
-    async with _lock:
+    async with _locks.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
         while True:
             stored = _read()
             used = max(_used.get(key, -1), stored.get(key, -1))
