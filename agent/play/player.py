@@ -136,6 +136,11 @@ class _Runner:
         self.sign_ins = 0
         self.sign_in_url = self._sign_in_url()
         self.navigations: set[Any] = set()
+        # Why the main frame's last navigation failed ("net::ERR_... at URL"), if it did.
+        self.failed_navigation: str | None = None
+        # Counts the main frame's navigations (started and committed): outcomes read while it
+        # moved were read from two pages, and are read again.
+        self.page_moves = 0
         # Everything typed while signing in is as private as the password: the email in the
         # raw request body, the one-time code in the trace.
         self.is_sign_in = sign_in or flow.login_page is not None
@@ -213,9 +218,16 @@ class _Runner:
         with contextlib.suppress(Exception):
             if request.is_navigation_request() and request.frame == self.page.main_frame:
                 self.navigations.add(request)
+                self.page_moves += 1
 
     def _on_request_done(self, request: Any) -> None:
         self.navigations.discard(request)
+
+    def _on_request_failed(self, request: Any) -> None:
+        self.navigations.discard(request)
+        with contextlib.suppress(Exception):
+            if request.is_navigation_request() and request.frame == self.page.main_frame:
+                self.failed_navigation = f"{request.failure} at {request.url}"
 
     async def _missing_kind(self) -> str:
         """The error kind of something that never appeared: `selector` when the page had
@@ -260,12 +272,18 @@ class _Runner:
         self._block_checks.append(asyncio.ensure_future(read()))
 
     def _on_navigated(self, frame: Any) -> None:
-        if self.signing_in or self.interrupt is not None or not self.sign_in_url:
-            return
         try:
             if frame != self.page.main_frame:
                 return
-            if _matches_text(self.sign_in_url, frame.url):
+            self.page_moves += 1
+            if self.signing_in or self.interrupt is not None:
+                return
+            if str(frame.url).startswith("chrome-error://"):
+                # Chromium's own error page: the portal could not be reached. Waiting for a
+                # target there would only spend the step's whole timeout.
+                why = self.failed_navigation or "the page could not be loaded"
+                self._stop(StepError(f"Chromium showed its error page: {why}", "network"))
+            elif self.sign_in_url and _matches_text(self.sign_in_url, frame.url):
                 self._stop(_SignInNeeded())
         except Exception:
             return
@@ -679,8 +697,15 @@ class _Runner:
             self.page, {"kind": "any", "items": list(self.flow.outcomes.values())}, ctx
         )
         while True:
-            for name, condition in self.flow.outcomes.items():
-                if await self.holds(self.page, condition, ctx):
+            # Read from one page: not while the main frame is on its way to another (the
+            # submit's answer), and again when it moved while being read - the form just
+            # submitted and the page that answers it can each match another outcome.
+            found = None
+            if not self.navigations:
+                moves = self.page_moves
+                found = await self._first_outcome(ctx)
+                if found is not None and moves == self.page_moves and not self.navigations:
+                    name, condition = found
                     await self._outcome_extracts(condition, ctx)
                     return name
             if await self._on_sign_in_page():
@@ -690,11 +715,19 @@ class _Runner:
                 raise StepError(
                     f"no outcome ({names}) was reached within {self.flow.timeout} ms", "timeout"
                 )
-            if trigger is not None:
+            if found is not None:
+                continue
+            if trigger is not None and not self.navigations:
                 await self._until(trigger, deadline)
                 trigger = None
             else:
                 await self._guarded(asyncio.sleep(POLL_SECONDS))
+
+    async def _first_outcome(self, ctx: dict) -> tuple[str, dict] | None:
+        for name, condition in self.flow.outcomes.items():
+            if await self.holds(self.page, condition, ctx):
+                return name, condition
+        return None
 
     async def _execute(self) -> str:
         steps = self.flow.steps
@@ -735,7 +768,7 @@ class _Runner:
         page.on("framenavigated", self._on_navigated)
         page.on("request", self._on_request)
         page.on("requestfinished", self._on_request_done)
-        page.on("requestfailed", self._on_request_done)
+        page.on("requestfailed", self._on_request_failed)
         tracing = False
         if self.trace:
             try:
@@ -768,7 +801,7 @@ class _Runner:
             page.remove_listener("framenavigated", self._on_navigated)
             page.remove_listener("request", self._on_request)
             page.remove_listener("requestfinished", self._on_request_done)
-            page.remove_listener("requestfailed", self._on_request_done)
+            page.remove_listener("requestfailed", self._on_request_failed)
             for check in self._block_checks:
                 check.cancel()
             if tracing:
