@@ -41,6 +41,9 @@ from agent.bulk.runlog import LOG_NAME, RunLog
 from agent.bulk.timings import Timings
 from agent.play.signals import loop_signals
 
+# Opening a worker's page: tries before its failure ends the run (the browser still answers).
+NEW_PAGE_TRIES = 3
+
 
 def default_workers() -> int:
     return max(1, min(8, 2 * (os.cpu_count() or 1)))
@@ -553,17 +556,27 @@ class BulkRunner:
 
     async def _new_page(self, number: int = 0) -> tuple[Any, Any]:
         assert self.pool is not None
-        try:
-            context = await self.backend.new_context(
-                self.pool.browser(number),
-                storage_state=self.storage_state,
-                block_media=self.options.block_media,
-                locale=self.options.locale,
-            )
-            return context, await context.new_page()
-        except Exception:
-            await self.pool.check(number)
-            raise
+        for attempt in range(NEW_PAGE_TRIES):
+            context = None
+            try:
+                context = await self.backend.new_context(
+                    self.pool.browser(number),
+                    storage_state=self.storage_state,
+                    block_media=self.options.block_media,
+                    locale=self.options.locale,
+                )
+                return context, await context.new_page()
+            except Exception:
+                if context is not None:
+                    with contextlib.suppress(Exception):
+                        await context.close()
+                # A browser that is gone hands the worker's row on (EndpointLost); one that
+                # is there but busy (a loaded machine) gets a moment and another try.
+                await self.pool.check(number)
+                if attempt == NEW_PAGE_TRIES - 1:
+                    raise
+                await asyncio.sleep(1.0 + attempt)
+        raise AssertionError("unreachable")
 
     async def _worker(self, number: int, queue: deque[RowRecord]) -> None:
         context = page = None
