@@ -122,7 +122,7 @@ def test_the_report_of_a_run_with_failures_reads_well_at_1280px(reports, browser
         card = page.get_by_test_id("failure")
         assert card.count() == 1 and failing in card.inner_text()
         shots = card.locator("img.shot")
-        assert shots.count() == 1
+        assert shots.count() == 1, card.inner_text()
         assert shots.get_attribute("src").startswith("data:image/png;base64,")
         assert shots.evaluate("img => img.complete && img.naturalWidth") > 100
         trace = card.locator("a.evidence")

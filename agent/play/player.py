@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import re
@@ -836,10 +837,12 @@ class _Runner:
             part for part in (self.flow.name, key, stamp, token_source.token_hex(2)) if part
         )
         written = []
-        with contextlib.suppress(Exception):
-            shot = self._artifact(f"{stem}.png")
-            write_private_bytes(shot, await self.page.screenshot(timeout=SCREENSHOT_MS))
-            written.append(str(shot))
+        image, trouble = await _screenshot(self.page)
+        if image is not None:
+            with contextlib.suppress(OSError):
+                shot = self._artifact(f"{stem}.png")
+                write_private_bytes(shot, image)
+                written.append(str(shot))
         if tracing:
             with contextlib.suppress(Exception):
                 zipped = self._artifact(f"{stem}-trace.zip")
@@ -854,9 +857,33 @@ class _Runner:
                     shutil.rmtree(raw_dir, ignore_errors=True)
                 written.append(str(zipped))
         self.evidence.extend(written)
+        if trouble:
+            error = f"{one_line(error)} (no screenshot: {trouble})"
         if written:
             error = f"{one_line(error)} (evidence: {', '.join(written)})"
         return error
+
+
+async def _screenshot(page: Any) -> tuple[bytes | None, str | None]:
+    """The page as it was when the flow failed, and why not when there is none. Playwright's
+    screenshot waits for the page's fonts and for it to be still; a page that never settles
+    (a busy machine, a hung script) is taken as it is through the DevTools protocol."""
+    try:
+        return await page.screenshot(timeout=SCREENSHOT_MS), None
+    except Exception as error:
+        trouble = one_line(error).split(" Call log:")[0][:200]
+    try:
+        session = await page.context.new_cdp_session(page)
+        try:
+            answer = await asyncio.wait_for(
+                session.send("Page.captureScreenshot", {"format": "png"}), SCREENSHOT_MS / 1000
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                await session.detach()
+        return base64.b64decode(answer["data"]), None
+    except Exception:
+        return None, trouble
 
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".webp")
