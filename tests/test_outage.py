@@ -40,8 +40,9 @@ def scripted_probe(time, answers, calls):
     return probe
 
 
-def make_watch(time, answers, calls, events, **kwargs):
-    return PortalWatch(
+def make_watch(time, answers, calls, events, reached=True, **kwargs):
+    """A watch in a run whose portal has answered before (unless `reached` is False)."""
+    watch = PortalWatch(
         scripted_probe(time, answers, calls),
         clock=time.clock,
         sleep=time.sleep,
@@ -50,6 +51,9 @@ def make_watch(time, answers, calls, events, **kwargs):
         on_end=lambda outage: events.append((outage.end, round(outage.seconds, 3), time.now)),
         **kwargs,
     )
+    if reached:
+        watch.reached()
+    return watch
 
 
 def test_a_failure_while_the_portal_answers_is_the_rows_own():
@@ -122,6 +126,44 @@ def test_the_watch_gives_up_after_max_outage():
     assert events[-1] == ("gave_up", 30, 30)
     # The suspicion, then probes after waits of 1, 2, 4, 8, 10 and the 5 s left.
     assert calls == [0, 1, 3, 7, 15, 25, 30]
+
+
+def test_a_portal_never_reached_in_this_run_gets_a_short_wait_not_max_outage():
+    # A wrong --portal looks like an outage from the first request: the run stops after the
+    # first-contact wait, saying the portal never answered, instead of waiting 15 minutes.
+    time, calls, events = FakeTime(), [], []
+    ends = []
+
+    async def scenario():
+        watch = make_watch(
+            time, [DOWN], calls, events, reached=False, first_contact_wait=10, max_delay=10
+        )
+        watch.on_end = lambda outage: ends.append(outage)
+        return await watch.suspect("net::ERR_CONNECTION_REFUSED"), watch
+
+    down, watch = asyncio.run(scenario())
+    assert down is True and watch.gave_up
+    assert sum(time.slept) == pytest.approx(10)
+    assert calls == [0, 1, 3, 7, 10]
+    assert [(outage.end, outage.never_reached) for outage in ends] == [("gave_up", True)]
+
+
+def test_once_the_portal_answered_a_probe_an_outage_waits_max_outage():
+    time, calls, events = FakeTime(), [], []
+    outages = []
+
+    async def scenario():
+        watch = make_watch(
+            time, [UP, DOWN], calls, events, reached=False, max_outage=60, first_contact_wait=10
+        )
+        watch.on_down = outages.append
+        assert await watch.suspect("timeout") is False  # the probe reached the portal
+        return await watch.suspect("net::ERR_CONNECTION_REFUSED"), watch
+
+    down, watch = asyncio.run(scenario())
+    assert down is True and watch.gave_up
+    assert [outage.never_reached for outage in outages] == [False]
+    assert sum(time.slept) == pytest.approx(60)
 
 
 def test_release_lets_every_waiting_worker_go():

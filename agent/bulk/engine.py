@@ -403,6 +403,7 @@ class BulkRunner:
                 await asyncio.sleep(retry_rules.backoff_delay(attempt, self.options.retry) + 1)
                 continue
             self.pace.succeeded()
+            self.watch.reached()
             self._end_throttling()
             signed_in = self._state_stamp() != before
             self.log.write(
@@ -466,7 +467,9 @@ class BulkRunner:
     def _portal_back(self, outage: Outage) -> None:
         if self._outage_event is not None:
             reason = None
-            if outage.end == "gave_up":
+            if outage.end == "gave_up" and outage.never_reached:
+                reason = f"portal never answered ({outage.detail}); the run stopped"
+            elif outage.end == "gave_up":
                 reason = f"portal unreachable ({outage.detail}); the run stopped (--max-outage)"
             self.journal.close_event(self._outage_event, reason)
             self._outage_event = None
@@ -475,6 +478,13 @@ class BulkRunner:
         took = _duration(outage.seconds)
         if outage.end == "up":
             message = f"portal answers again after {took}; going on"
+        elif outage.end == "gave_up" and outage.never_reached:
+            message = (
+                f"the portal at {self.portal} has not answered since the run started "
+                f"({outage.detail}); is the address right (--portal)? stopping; resume the run "
+                "when it answers"
+            )
+            self.stop.finish("outage")
         elif outage.end == "gave_up":
             message = (
                 f"portal unreachable for {took} (--max-outage {_duration(self.options.max_outage)})"
@@ -685,6 +695,7 @@ class BulkRunner:
                 may_have_acted = may_have_acted or passed_guard(self.flow, result)
             else:
                 self.pace.succeeded()
+                self.watch.reached()
                 self._end_throttling()
             portal_trouble = failed and result.error_kind in PORTAL_KINDS and not self.stop.soft
             if portal_trouble and await self.watch.suspect(result.error or ""):

@@ -29,6 +29,9 @@ PORTAL_KINDS = frozenset({"network", "timeout"})
 # Answers that mean "a gateway is there, the portal behind it is not".
 GATEWAY_STATUSES = frozenset({502, 503, 504})
 DEFAULT_MAX_OUTAGE = 15 * 60.0
+# A portal that has not answered once since the run started is more likely a wrong address
+# than an outage: it gets this long, not --max-outage.
+FIRST_CONTACT_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Outage:
     retry_every: float  # the longest wait between two probes
     seconds: float = 0.0  # how long it lasted (set when it ends)
     end: str | None = None  # "up" (the portal answers), "gave_up" (max_outage), "stopped"
+    never_reached: bool = False  # the portal had not answered once in this run when it began
 
 
 class PortalWatch:
@@ -106,6 +110,7 @@ class PortalWatch:
         probe: Callable[[], Awaitable[ProbeAnswer]],
         *,
         max_outage: float = DEFAULT_MAX_OUTAGE,
+        first_contact_wait: float = FIRST_CONTACT_WAIT,
         first_delay: float = 1.0,
         max_delay: float = 10.0,
         grace: float = 5.0,
@@ -120,6 +125,10 @@ class PortalWatch:
             raise ValueError("max_outage must not be negative")
         self.probe = probe
         self.max_outage = max_outage
+        self.first_contact_wait = first_contact_wait
+        # Whether the portal has answered once in this run (a probe, or the caller's word
+        # through `reached()` after a page loaded).
+        self.answered = False
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.grace = grace
@@ -143,6 +152,10 @@ class PortalWatch:
     def down(self) -> bool:
         return not self._up.is_set()
 
+    def reached(self) -> None:
+        """The portal answered (a page loaded): from now on a silence is an outage."""
+        self.answered = True
+
     async def wait_up(self) -> None:
         """Return at once while the portal is up; during an outage, when it ends."""
         await self._up.wait()
@@ -161,6 +174,7 @@ class PortalWatch:
                     return True
                 answer = await self.probe()
                 if answer.up:
+                    self.answered = True
                     return False
                 self._begin(answer.detail or detail)
         await self.wait_up()
@@ -168,7 +182,12 @@ class PortalWatch:
 
     def _begin(self, detail: str) -> None:
         self._since = self.clock()
-        self.outage = Outage(started=self.wall(), detail=detail, retry_every=self.max_delay)
+        self.outage = Outage(
+            started=self.wall(),
+            detail=detail,
+            retry_every=self.max_delay,
+            never_reached=not self.answered,
+        )
         self.outages.append(self.outage)
         self._up.clear()
         self.on_down(self.outage)
@@ -176,9 +195,12 @@ class PortalWatch:
 
     async def _watch(self) -> None:
         delay = self.first_delay
+        limit = self.max_outage
+        if self.outage is not None and self.outage.never_reached:
+            limit = min(limit, self.first_contact_wait)
         while True:
             elapsed = self.clock() - self._since
-            left = self.max_outage - elapsed
+            left = limit - elapsed
             if left <= 0:
                 self._end("gave_up")
                 return
@@ -187,6 +209,7 @@ class PortalWatch:
             answer = await self.probe()
             self.on_probe(answer, self.clock() - self._since)
             if answer.up:
+                self.answered = True
                 self._end("up")
                 return
             delay = min(self.max_delay, delay * 2)
