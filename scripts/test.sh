@@ -11,7 +11,7 @@ bash scripts/setup.sh --test
 # The layers point one way (pyproject.toml, [tool.importlinter]).
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 if [ $# -eq 0 ]; then
-    .venv/bin/python -m pytest
+    .venv/bin/python -m pytest --durations=20
     # From its own folder, with nothing but the installed package (the plugin loads itself).
     cd examples/portal_tests
     exec ../../.venv/bin/python -m pytest -q
