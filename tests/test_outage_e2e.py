@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
 SELLER_AGENT = str(Path(sys.executable).with_name("seller-agent"))
 DEMO = "seller@example.com"
-OUTAGE_SECONDS = 45
+OUTAGE_SECONDS = 60
 
 
 def environment(tmp_path):
