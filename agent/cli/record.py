@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from agent.cli.language import TranslatedCommand
 from agent.cli.options import InputError, browser_options, portal_option, quiet_option
 from agent.cli.run import parse_param_options
 
@@ -72,7 +73,7 @@ def _absolute_start(url: str | None, portal: str) -> str:
     return url
 
 
-@click.command("record")
+@click.command("record", cls=TranslatedCommand)
 @click.argument("url", required=False, metavar="[URL]")
 @_output_option
 @_param_option
@@ -88,7 +89,13 @@ def _absolute_start(url: str | None, portal: str) -> str:
     is_flag=True,
     help="No window (the default without a display); stop with SIGINT or SIGTERM.",
 )
-@click.option("--lang", metavar="LOCALE", help="Browser locale, e.g. zh-CN.")
+@click.option(
+    "--locale",
+    "browser_locale",
+    metavar="LOCALE",
+    help="Language the recording browser asks pages for, e.g. zh-CN (--lang is the tool's "
+    "own language).",
+)
 @portal_option
 @browser_options
 @quiet_option
@@ -99,7 +106,7 @@ def record(
     name: str | None,
     session: str | None,
     headless: bool,
-    lang: str | None,
+    browser_locale: str | None,
     portal: str,
     browser_path: str | None,
     headed: bool,
@@ -117,11 +124,13 @@ def record(
 
     Usage:
 
-        seller-agent record /orders-v3/ -o my_cancel.yaml -p order_id=112-0000001-0000001
-
-        seller-agent record https://sellercentral.example/home -o chore.yaml --lang zh-CN
-
-        seller-agent record /orders-v3/ -o flow.yaml --headless &   # stop: kill -TERM $!
+    \b
+        seller-agent record /orders-v3/ -o my_cancel.yaml \\
+            -p order_id=112-0000001-0000001
+        seller-agent record https://sellercentral.example/home \\
+            -o chore.yaml --locale zh-CN
+        seller-agent record /orders-v3/ -o flow.yaml --headless &
+        kill -TERM $!    # stop it: the flow is written
     """
     import asyncio
 
@@ -157,7 +166,7 @@ def record(
                 headed=show,
                 browser_path=browser_path,
                 slowmo=slowmo,
-                locale=lang,
+                locale=browser_locale,
                 warn=warn,
                 on_ready=ready,
             )
@@ -175,7 +184,7 @@ def record(
     _write(dump_flow(flow), output, quiet, f"flow '{flow['name']}' ({len(flow['steps'])} steps)")
 
 
-@click.command("import")
+@click.command("import", cls=TranslatedCommand)
 @click.argument("recording", metavar="RECORDING")
 @_output_option
 @_param_option
@@ -221,11 +230,12 @@ def import_(
 
     Usage:
 
+    \b
         seller-agent import recording.json -o flows/my_chore.yaml
-
-        seller-agent import recording.json -o flow.yaml -p order_id=112-0000001-0000001
-
-        seller-agent import project.side -o flows/imported/ --portal http://127.0.0.1:8600
+        seller-agent import recording.json -o flow.yaml \\
+            -p order_id=112-0000001-0000001
+        seller-agent import project.side -o flows/imported/ \\
+            --portal http://127.0.0.1:8600
     """
     from agent.flow import FlowError
     from agent.recording.common import RecordingError, detect_format, dump_flow, read_json
@@ -271,7 +281,7 @@ def import_(
         click.echo(str(path))
 
 
-@click.command("export")
+@click.command("export", cls=TranslatedCommand)
 @click.argument("flow_ref", metavar="FLOW")
 @click.option(
     "--to",
@@ -310,9 +320,10 @@ def export(
 
     Usage:
 
+    \b
         seller-agent export cancel_order --to chrome-recorder -o cancel_order.json
-
-        seller-agent export my_flow.yaml -o chore.json -p order_id=112-0000001-0000001
+        seller-agent export my_flow.yaml -o chore.json \\
+            -p order_id=112-0000001-0000001
     """
     from agent.flow import FlowError, load_flow, parse_text
     from agent.recording.export_chrome import ExportError, custom_steps_in, export_chrome_recording

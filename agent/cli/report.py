@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from agent.bulk.journal import Journal, JournalError, default_journal_path
+from agent.cli.language import TranslatedCommand
 from agent.cli.options import lang_option
 from agent.report import FORMATS, build_report, run_kind, write_report
 
 
-@click.command()
+@click.command(cls=TranslatedCommand)
 @click.argument("refs", nargs=-1, metavar="[RUN_ID|last] | --merge JOURNAL...")
 @click.option(
     "--format",
@@ -61,17 +62,14 @@ def report(
 
     Usage:
 
+    \b
         seller-agent report
-
         seller-agent report last --format html -o report.html
-
         seller-agent report last --format html -o report.html --lang zh-CN
-
         seller-agent report 20261126-140501-3f2a --format csv -o -
-
         seller-agent report last --log
-
-        seller-agent report --merge shard1.db shard2.db shard3.db --format html -o job.html
+        seller-agent report --merge shard1.db shard2.db shard3.db \\
+            --format html -o job.html
     """
     if merge:
         _merged(refs, fmt, output)

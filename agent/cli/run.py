@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from agent.bulk.timings import Timings
+from agent.cli.language import TranslatedCommand
 from agent.cli.options import (
     InputError,
     browser_endpoint_option,
@@ -172,7 +173,7 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
         click.echo(f"Error: {result.error}", err=True)
 
 
-@click.command("run")
+@click.command("run", cls=TranslatedCommand)
 @click.argument("flow_ref", metavar="FLOW")
 @click.option(
     "-p",
@@ -261,14 +262,12 @@ def run(
 
     Usage:
 
-        seller-agent run cancel_order -p order_id=112-0000001-0000001 -p reason=NoInventory
-
+    \b
+        seller-agent run cancel_order -p order_id=112-0000001-0000001 \\
+            -p reason=NoInventory
         seller-agent run collect_cancel_requests --json
-
         seller-agent run my_flow.yaml -p q=mug --headed --slowmo 250
-
         seller-agent run my_flow.yaml --rows orders.csv --workers 4
-
         seller-agent run my_flow.yaml --resume last
     """
     from agent.errors import SellerAgentError
@@ -378,7 +377,7 @@ def _run(
     sys.exit(0 if result.ok else 1)
 
 
-@click.command("login")
+@click.command("login", cls=TranslatedCommand)
 @portal_option
 @browser_options
 @browser_endpoint_option
@@ -409,11 +408,11 @@ def login(
 
     Usage:
 
+    \b
         seller-agent login
-
         seller-agent login --headed --account "United States"
-
-        SELLER_AGENT_PASSWORD=... seller-agent login --portal http://127.0.0.1:8600
+        SELLER_AGENT_PASSWORD=... seller-agent login \\
+            --portal http://127.0.0.1:8600
     """
     from agent.play.browser import storage_state_path
     from agent.play.interstitials import PERSON_WAIT_SECONDS
