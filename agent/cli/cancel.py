@@ -82,7 +82,7 @@ def parse_rate(text: str | None) -> float | None:
     """--rate "5", "5/s" or "300/min" -> rows per second."""
     if text is None:
         return None
-    value, _, unit = text.strip().partition("/")
+    value, _slash, unit = text.strip().partition("/")
     seconds = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}.get(unit.strip().lower())
     try:
         number = float(value)
@@ -235,7 +235,8 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     "--journal",
     type=click.Path(dir_okay=False),
     metavar="PATH",
-    help="The run journal (default $XDG_DATA_HOME/seller-agent/journal.db).",
+    help="The run journal, where every order's progress is recorded (default "
+    "$XDG_DATA_HOME/seller-agent/journal.db).",
 )
 @click.option(
     "--report",
@@ -249,8 +250,9 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     type=click.Choice(["off", "on-failure"]),
     default="off",
     show_default=True,
-    help="Keep a Playwright trace of each failed order in the run folder (sign-in fields "
-    "redacted); off records none.",
+    help="Keep a trace (a step-by-step recording of the browser, viewable with Playwright's "
+    "trace viewer) of each failed order in the run folder, sign-in fields hidden; off keeps "
+    "none.",
 )
 @input_file_options
 @shard_option

@@ -75,6 +75,9 @@ _WIDE_PIECE = re.compile(
 )
 
 
+_OPENING = "（“‘「『《"
+
+
 def _columns(text: str) -> int:
     """Terminal columns of `text`: styles take none, a Chinese character takes two."""
     return i18n.display_width(click.unstyle(text))
@@ -89,7 +92,14 @@ def _wide_wrapper(base: type) -> type:
             pieces: list[str] = []
             for chunk in super()._split(text):
                 pieces.extend(_WIDE_PIECE.findall(chunk) if not chunk.isascii() else [chunk])
-            return pieces
+            # An opening bracket or quote stays with what it opens, not at a line's end.
+            joined: list[str] = []
+            for piece in pieces:
+                if joined and joined[-1][-1] in _OPENING and not piece.isspace():
+                    joined[-1] += piece
+                else:
+                    joined.append(piece)
+            return joined
 
     return WideTextWrapper
 
@@ -141,7 +151,11 @@ def lang_in_args(args: Sequence[str]) -> str | None:
 
 
 def paragraphs(text: str) -> list[str]:
-    return text.split("\n\n")
+    """A help text's paragraphs, dedented as Click shows them (a docstring keeps the indent of
+    its source)."""
+    import inspect
+
+    return inspect.cleandoc(text).split("\n\n")
 
 
 def translatable(paragraph: str) -> bool:

@@ -71,7 +71,8 @@ def portal() -> None:
     type=click.Choice(["en", "zh-CN"]),
     default="en",
     show_default=True,
-    help="Default page language (a browser can switch with ?lang=).",
+    help="Default page language (a browser can switch with ?lang=), and the language of "
+    "this command's own messages.",
 )
 @click.option(
     "--auto-cancel",

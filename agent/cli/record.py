@@ -16,6 +16,7 @@ import click
 from agent.cli.language import TranslatedCommand
 from agent.cli.options import InputError, browser_options, portal_option, quiet_option
 from agent.cli.run import parse_param_options
+from agent.i18n import _
 
 
 def _param_option(func: Callable) -> Callable:
@@ -58,9 +59,11 @@ def _write(text: str, output: str, quiet: bool, what: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as error:
-        raise InputError(f"{output}: cannot write ({error.strerror})") from None
+        raise InputError(
+            _("{file}: cannot write ({error})").format(file=output, error=error.strerror)
+        ) from None
     if not quiet:
-        click.echo(f"wrote {what} to {output}", err=True)
+        click.echo(_("wrote {what} to {file}").format(what=what, file=output), err=True)
 
 
 def _absolute_start(url: str | None, portal: str) -> str:
@@ -69,7 +72,9 @@ def _absolute_start(url: str | None, portal: str) -> str:
     if url.startswith("/"):
         return portal.rstrip("/") + url
     if "://" not in url and not url.startswith("about:"):
-        raise InputError(f"URL {url}: expected an http(s) URL or a path such as /orders-v3/")
+        raise InputError(
+            _("URL {url}: expected an http(s) URL or a path such as /orders-v3/").format(url=url)
+        )
     return url
 
 
@@ -149,11 +154,11 @@ def record(
         if quiet:
             return
         how = (
-            'the page\'s "Stop recording" button, closing the browser, or Ctrl-C'
+            _('the page\'s "Stop recording" button, closing the browser, or Ctrl-C')
             if show
-            else f"SIGINT or SIGTERM (kill -TERM {__import__('os').getpid()})"
+            else _("SIGINT or SIGTERM (kill -TERM {pid})").format(pid=__import__("os").getpid())
         )
-        click.echo(f"recording {start} - stop with {how}", err=True)
+        click.echo(_("recording {url} - stop with {how}").format(url=start, how=how), err=True)
 
     try:
         flow = asyncio.run(
@@ -334,7 +339,7 @@ def export(
         raise InputError(str(error)) from None
     source = flow.source
     if source is None:
-        raise InputError(f"{flow_ref}: cannot find the flow's file")
+        raise InputError(_("{flow}: cannot find the flow's file").format(flow=flow_ref))
     data = parse_text(Path(source).read_text(encoding="utf-8"), str(source))
     try:
         recording = export_chrome_recording(
