@@ -151,6 +151,16 @@ def gettext(message: str) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:  # noqa: N802  (gettext's name: mark for extraction, do not translate)
+    """A message to translate later, where it is shown (a table of them, a parameter)."""
+    return message
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802
+    """A plural message to translate later with ngettext."""
+    return singular, plural
+
+
 def ngettext(singular: str, plural: str, count: int) -> str:
     return _current().ngettext(singular, plural, count)
 

@@ -4,7 +4,9 @@
     .venv/bin/python scripts/i18n.py --check   exit 1 if a message lacks a translation or a
                                                .mo is older than its .po (what CI checks)
 
-Messages come from the code as babel.cfg says (Python and the report's template). A new
+Messages come from the code as babel.cfg says (Python and the report's template), and from
+the command line's help (docstrings and option help, which no extractor reads: the CLI is
+imported and walked, agent.cli.language.help_messages). A new
 message enters each .po with an empty translation, to be filled in by hand; a message no
 longer in the code is dropped. The .po files are written sorted and without line numbers, so
 that moving code does not change them and parallel work merges cleanly.
@@ -33,6 +35,7 @@ KEYWORDS = {
     "pgettext": ((1, "c"), 2),
     "npgettext": ((1, "c"), 2, 3),
     "N_": None,
+    "Nn_": (1, 2),
 }
 
 
@@ -56,7 +59,17 @@ def extract() -> Catalog:
             auto_comments=comments,
             context=context,
         )
+    for message, place in cli_help_messages():
+        template.add(message, None, [(place, 0)])
     return template
+
+
+def cli_help_messages() -> list[tuple[str, str]]:
+    sys.path.insert(0, str(ROOT))
+    from agent.cli import cli
+    from agent.cli.language import help_messages
+
+    return list(help_messages(cli))
 
 
 def po_paths() -> list[Path]:

@@ -132,7 +132,9 @@ def test_a_portal_outage_mid_run_is_waited_out_and_no_order_fails_or_is_cancelle
         assert outages[0].seconds >= OUTAGE_SECONDS - 5
         said = log.read_text()
         assert "Ctrl-C to stop and resume later" in said and "portal answers again after" in said
-        assert re.search(r"Pause: 1 \(1 min \d\d s; the portal's trouble, not the rows'\)", said), said
+        assert re.search(r"Pause: 1 \(1 min \d\d s; the portal's trouble, not the rows'\)", said), (
+            said
+        )
         run_log = Path(record.options["log"]).read_text()
         assert "portal unreachable since" in run_log and "portal answers again" in run_log
         assert "demo-password" not in run_log and "JBSWY3DPEHPK3PXP" not in run_log

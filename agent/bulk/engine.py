@@ -39,6 +39,7 @@ from agent.bulk.pacing import AdaptivePace
 from agent.bulk.progress import BulkProgress
 from agent.bulk.runlog import LOG_NAME, RunLog
 from agent.bulk.timings import Timings
+from agent.i18n import N_, _
 from agent.play.signals import loop_signals
 
 # Opening a worker's page: tries before its failure ends the run (the browser still answers).
@@ -399,7 +400,7 @@ class BulkRunner:
                     or attempt >= self.options.retry.attempts
                 ):
                     raise
-                self._event(f"{error}; trying again")
+                self._event(_("{error}; trying again").format(error=error))
                 await asyncio.sleep(retry_rules.backoff_delay(attempt, self.options.retry) + 1)
                 continue
             self.pace.succeeded()
@@ -436,9 +437,9 @@ class BulkRunner:
         # Workers waiting for an absent portal stop waiting; their rows wait for the resume.
         self.watch.release()
         if second:
-            self._event("stopping now; rows in flight will be replayed on resume")
+            self._event(_("stopping now; rows in flight will be replayed on resume"))
         else:
-            self._event("finishing the rows in flight (Ctrl-C again to stop at once)")
+            self._event(_("finishing the rows in flight (Ctrl-C again to stop at once)"))
         self.log.write("Ctrl-C: " + ("stopping at once" if second else "taking no new rows"))
 
     def _event(self, message: str) -> None:
@@ -451,14 +452,19 @@ class BulkRunner:
         self._outage_event = self.journal.open_event(
             self.run_id, "outage", f"portal unreachable ({outage.detail})"
         )
-        message = (
-            f"portal unreachable since {_clock_time(outage)} ({outage.detail}), retrying every "
-            f"{outage.retry_every:g} s at most; Ctrl-C to stop and resume later"
+        # The terminal speaks the reader's language; the run's log stays English (support reads it).
+        text = N_(
+            "portal unreachable since {since} ({detail}), retrying every {every} s at most; "
+            "Ctrl-C to stop and resume later"
         )
-        self._event(message)
-        self.log.write(f"{message}; every worker paused")
+        told = {"since": _clock_time(outage), "detail": outage.detail}
+        told["every"] = f"{outage.retry_every:g}"
+        self._event(_(text).format(**told))
+        self.log.write(f"{text.format(**told)}; every worker paused")
         if self.progress is not None:
-            self.progress.paused(f"portal unreachable since {_clock_time(outage)}")
+            self.progress.paused(
+                _("portal unreachable since {since}").format(since=_clock_time(outage))
+            )
 
     def _portal_probed(self, answer: Any, seconds: float) -> None:
         if not answer.up:
@@ -475,26 +481,30 @@ class BulkRunner:
             self._outage_event = None
         if self.progress is not None:
             self.progress.resumed()
-        took = _duration(outage.seconds)
+        told = {
+            "took": _duration(outage.seconds),
+            "limit": _duration(self.options.max_outage),
+            "portal": self.portal,
+            "detail": outage.detail,
+        }
         if outage.end == "up":
-            message = f"portal answers again after {took}; going on"
+            text = N_("portal answers again after {took}; going on")
         elif outage.end == "gave_up" and outage.never_reached:
-            message = (
-                f"the portal at {self.portal} has not answered since the run started "
-                f"({outage.detail}); is the address right (--portal)? stopping; resume the run "
-                "when it answers"
+            text = N_(
+                "the portal at {portal} has not answered since the run started ({detail}); is "
+                "the address right (--portal)? stopping; resume the run when it answers"
             )
             self.stop.finish("outage")
         elif outage.end == "gave_up":
-            message = (
-                f"portal unreachable for {took} (--max-outage {_duration(self.options.max_outage)})"
-                ": stopping; resume the run when it is back"
+            text = N_(
+                "portal unreachable for {took} (--max-outage {limit}): stopping; resume the run "
+                "when it is back"
             )
             self.stop.finish("outage")
         else:
-            message = f"stopped waiting for the portal after {took}"
-        self._event(message)
-        self.log.write(message)
+            text = N_("stopped waiting for the portal after {took}")
+        self._event(_(text).format(**told))
+        self.log.write(text.format(**told))
 
     def _throttled(self, key: str, retry_after: float | None) -> None:
         hold = self.pace.throttled(retry_after)
@@ -504,11 +514,18 @@ class BulkRunner:
             reason = f"throttled: HTTP 429, Retry-After {hold:g} s"
             self._throttle_event = self.journal.open_event(self.run_id, "throttled", reason)
             self._event(
-                f"portal throttling (HTTP 429, Retry-After {hold:g} s): every worker waits, "
-                f"then the run goes on at {pace}"
+                _(
+                    "portal throttling (HTTP 429, Retry-After {hold} s): every worker waits, "
+                    "then the run goes on at {pace}"
+                ).format(
+                    hold=f"{hold:g}",
+                    pace=_("{rate} rows/s").format(rate=f"{rate:.2f}")
+                    if rate is not None
+                    else _("not limited"),
+                )
             )
             if self.progress is not None:
-                self.progress.paused("throttled: slowing down")
+                self.progress.paused(_("throttled: slowing down"))
         self.log.write(
             f"{key}: HTTP 429 (Retry-After {hold:g} s); every worker waits, pace now {pace}"
         )
@@ -519,12 +536,13 @@ class BulkRunner:
         if waited <= self.options.max_outage:
             return False
         if not self.stop.soft:
-            message = (
-                f"portal throttling every request for {_duration(waited)} "
-                f"(--max-outage {_duration(self.options.max_outage)}): stopping; resume later"
+            text = N_(
+                "portal throttling every request for {waited} (--max-outage {limit}): "
+                "stopping; resume later"
             )
-            self._event(message)
-            self.log.write(message)
+            told = {"waited": _duration(waited), "limit": _duration(self.options.max_outage)}
+            self._event(_(text).format(**told))
+            self.log.write(text.format(**told))
             self.stop.finish("throttled")
         return True
 
@@ -794,7 +812,11 @@ class BulkRunner:
                 self.progress.row_finished(False)
             limit = self.options.max_failures
             if limit is not None and self.failures >= limit and not self.stop.soft:
-                self._event(f"{self.failures} rows failed: stopping (--max-failures {limit})")
+                self._event(
+                    _("{count} rows failed: stopping (--max-failures {limit})").format(
+                        count=self.failures, limit=limit
+                    )
+                )
                 self.log.write(f"{self.failures} rows failed: stopping (--max-failures {limit})")
                 self.stop.finish("max_failures")
             return
@@ -878,7 +900,7 @@ def play_run(
 ) -> BulkResult:
     """Play a recorded run, new or resumed, to its end: what `cancel` and `run --rows` share.
     Evidence goes under run_dir/RUN_ID (default: beside the journal)."""
-    say(f"run {run_id}: journal {journal.path}")
+    say(_("run {run}: journal {path}").format(run=run_id, path=journal.path))
     options = etiquette.paced(options, portal, say)
     return asyncio.run(
         run_bulk(

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.errors import SellerAgentError
+from agent.i18n import _
 from agent.play.interstitials import HALT_KINDS
 
 # Rows started per second against a portal that is not on this machine, unless --rate says.
@@ -57,8 +58,10 @@ def paced(options: Any, portal: str, say: Callable[[str], None]) -> Any:
         return options
     host = urlsplit(portal).hostname or portal
     say(
-        f"pace: at most {rate:g} row per second, as {host} is not on this machine "
-        "(cancel --rate sets another)"
+        _(
+            "pace: at most {rate} row per second, as {host} is not on this machine "
+            "(cancel --rate sets another)"
+        ).format(rate=f"{rate:g}", host=host)
     )
     return dataclasses.replace(options, rate=rate)
 

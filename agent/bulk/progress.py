@@ -17,6 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from agent.i18n import _
+
 
 class BulkProgress:
     def __init__(self, total: int, *, quiet: bool = False, stream: TextIO | None = None) -> None:
@@ -34,13 +36,13 @@ class BulkProgress:
                 TaskProgressColumn(),
                 TextColumn("{task.fields[rate]}"),
                 TimeElapsedColumn(),
-                TextColumn("ETA"),
+                TextColumn(_("ETA")),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[status]}"),
                 console=Console(file=stream),
                 transient=False,
             )
-            self._task = self._progress.add_task("rows", total=total, rate="", status="")
+            self._task = self._progress.add_task(_("rows"), total=total, rate="", status="")
 
     def __enter__(self) -> BulkProgress:
         if self._progress is not None:
@@ -56,11 +58,14 @@ class BulkProgress:
             return
         task = self._progress.tasks[0]
         speed = task.speed
-        status = f"{self.failures} failed" if self.failures else ""
+        parts = []
+        if self.failures:
+            parts.append(_("{count} failed").format(count=self.failures))
         if self.retries:
-            status += f"{', ' if status else ''}{self.retries} retries"
+            parts.append(_("{count} retries").format(count=self.retries))
         if self.pause:
-            status += f"{', ' if status else ''}paused: {self.pause}"
+            parts.append(_("paused: {why}").format(why=self.pause))
+        status = ", ".join(parts)
         self._progress.update(
             self._task,
             advance=advance,

@@ -16,6 +16,7 @@ from agent.bulk.endpoints import check_endpoints
 from agent.bulk.engine import BulkOptions, BulkResult, ReconcileRule, play_run
 from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
+from agent.i18n import _
 
 
 @dataclass
@@ -95,18 +96,24 @@ def execute_rows(
                 sheet=request.sheet,
             )
             for note in rowset.notes:
-                say(f"Note: {note}")
+                say(_("Note: {note}").format(note=note))
             shared = dict(request.shared)
             rowset = bind_rows(flow, rowset, shared)
             for problem in rowset.problems:
-                say(f"Warning: {problem} (skipped)")
+                say(_("Warning: {problem} (skipped)").format(problem=problem))
             if request.shard is not None:
                 everything = len(rowset.rows)
                 rowset = take_shard(rowset, request.shard)
-                say(f"shard {request.shard}: {len(rowset.rows)} of {everything} rows")
+                say(
+                    _("shard {shard}: {count} of {total} rows").format(
+                        shard=request.shard, count=len(rowset.rows), total=everything
+                    )
+                )
             if not rowset.rows:
-                message = "no valid rows to run" + (
-                    f" in shard {request.shard}" if request.shard is not None else ""
+                message = (
+                    _("no valid rows to run in shard {shard}").format(shard=request.shard)
+                    if request.shard is not None
+                    else _("no valid rows to run")
                 )
                 return RowsOutcome(2, message=message, problems=rowset.problems)
             # Every browser endpoint answers before anything is recorded.

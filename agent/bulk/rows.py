@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.errors import UserError
+from agent.i18n import N_, _
 
 
 class InputError(UserError):
@@ -111,7 +112,7 @@ def _encoding_name(name: str) -> str:
     try:
         found = codecs.lookup(name).name
     except LookupError:
-        raise InputError(f"--encoding: unknown encoding {name!r}") from None
+        raise InputError(_("--encoding: unknown encoding {name!r}").format(name=name)) from None
     return _SUPERSETS.get(found.replace("-", "_"), found)
 
 
@@ -187,8 +188,10 @@ def decode(
                 return data.decode(codec), None
             except UnicodeDecodeError as error:
                 raise InputError(
-                    f"{name}: starts with a {codec.upper()} byte-order mark but is not "
-                    f"{codec.upper()} ({error.reason} at byte {error.start})"
+                    _(
+                        "{file}: starts with a {codec} byte-order mark but is not {codec} "
+                        "({reason} at byte {byte})"
+                    ).format(file=name, codec=codec.upper(), reason=error.reason, byte=error.start)
                 ) from None
     if encoding is not None:
         codec = _encoding_name(encoding)
@@ -197,7 +200,9 @@ def decode(
         except UnicodeDecodeError as error:
             shown = "UTF-8" if codec == "utf-8" else codec
             raise InputError(
-                f"{name}: not {shown} text ({error.reason} at byte {error.start})"
+                _("{file}: not {encoding} text ({reason} at byte {byte})").format(
+                    file=name, encoding=shown, reason=error.reason, byte=error.start
+                )
             ) from None
     try:
         return data.decode("utf-8"), None
@@ -223,21 +228,29 @@ def decode(
     ordinary = [codec for codec, text in readings.items() if _ordinary(codec, text)]
     if not told and len(ordinary) == 1:
         codec = ordinary[0]
-        return readings[codec], (
-            f"{name}: not UTF-8; read as {LEGACY_ENCODINGS[codec]}, the only encoding in which "
-            f"it is ordinary text (pass --encoding NAME if that is wrong)"
-        )
+        return readings[codec], _(
+            "{file}: not UTF-8; read as {encoding}, the only encoding in which it is ordinary "
+            "text (pass --encoding NAME if that is wrong)"
+        ).format(file=name, encoding=LEGACY_ENCODINGS[codec])
     if not readings:
         raise InputError(
-            f"{name}: not text in any encoding tried ({_tried()}); save it as UTF-8 CSV or "
-            "pass --encoding NAME"
+            _(
+                "{file}: not text in any encoding tried ({tried}); save it as UTF-8 CSV or "
+                "pass --encoding NAME"
+            ).format(file=name, tried=_tried())
         )
     candidates = told or ordinary or list(readings)
-    shown = " or ".join(LEGACY_ENCODINGS[codec] for codec in candidates)
+    shown = _(" or ").join(LEGACY_ENCODINGS[codec] for codec in candidates)
     raise InputError(
-        f"{name}: cannot tell the text encoding: not UTF-8, and it reads as {shown} "
-        f"(tried {_tried()}); pass --encoding {' or '.join(candidates)}, or save it as "
-        "CSV UTF-8"
+        _(
+            "{file}: cannot tell the text encoding: not UTF-8, and it reads as {readings} "
+            "(tried {tried}); pass --encoding {encodings}, or save it as CSV UTF-8"
+        ).format(
+            file=name,
+            readings=shown,
+            tried=_tried(),
+            encodings=_(" or ").join(candidates),
+        )
     )
 
 
@@ -284,9 +297,9 @@ def _read_input(source: str, stdin: TextIO | None) -> tuple[str, bytes | str]:
     try:
         return source, Path(source).read_bytes()
     except FileNotFoundError as error:
-        raise InputError(f"{source}: no such file") from error
+        raise InputError(_("{file}: no such file").format(file=source)) from error
     except IsADirectoryError as error:
-        raise InputError(f"{source}: is a directory, not a file") from error
+        raise InputError(_("{file}: is a directory, not a file").format(file=source)) from error
     except OSError as error:
         raise InputError(f"{source}: {error.strerror}") from error
 
@@ -305,7 +318,9 @@ def read_table(
     if isinstance(data, bytes):
         if data.startswith(b"\xd0\xcf\x11\xe0"):
             raise InputError(
-                f"{name}: an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV UTF-8"
+                _("{file}: an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV UTF-8").format(
+                    file=name
+                )
             )
         if data.startswith(b"PK\x03\x04") or name.lower().endswith((".xlsx", ".xlsm")):
             return _read_workbook(name, data, sheet)
@@ -343,7 +358,11 @@ def _text_records(name: str, text: str) -> list[tuple[int, list[str]]]:
             records.append((line, record))
             line = reader.line_num + 1
     except csv.Error as error:
-        raise InputError(f"{name}:{line}: not readable as CSV ({error})") from None
+        raise InputError(
+            _("{file}:{line}: not readable as CSV ({error})").format(
+                file=name, line=line, error=error
+            )
+        ) from None
     return records
 
 
@@ -368,12 +387,18 @@ def _read_workbook(name: str, data: bytes, sheet: str | None) -> Table:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, SyntaxError) as error:
-        raise InputError(f"{name}: not a readable .xlsx workbook ({error})") from None
+        raise InputError(
+            _("{file}: not a readable .xlsx workbook ({error})").format(file=name, error=error)
+        ) from None
     try:
         if sheet is not None and sheet not in book.sheetnames:
-            raise InputError(f"{name}: no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
+            raise InputError(
+                _("{file}: no sheet {sheet!r} (sheets: {sheets})").format(
+                    file=name, sheet=sheet, sheets=", ".join(book.sheetnames)
+                )
+            )
         if not book.worksheets:
-            raise InputError(f"{name}: the workbook has no worksheet")
+            raise InputError(_("{file}: the workbook has no worksheet").format(file=name))
         worksheet = book[sheet] if sheet is not None else book.worksheets[0]
         records = []
         for line, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
@@ -389,25 +414,28 @@ def _read_workbook(name: str, data: bytes, sheet: str | None) -> Table:
 def finish(rowset: RowSet, names: list[str], strict: bool, what: str) -> RowSet:
     if strict and rowset.problems:
         count = len(rowset.problems)
+        more = _(" (and {count} more problems)").format(count=count - 1) if count > 1 else ""
         raise InputError(
-            f"{rowset.problems[0]}"
-            + (f" (and {count - 1} more problems)" if count > 1 else "")
-            + " - strict mode stops on any bad row"
+            _("{problem}{more} - strict mode stops on any bad row").format(
+                problem=rowset.problems[0], more=more
+            )
         )
     if not rowset.rows:
-        where = ", ".join(names) if names else "the input"
+        where = ", ".join(names) if names else _("the input")
         detail = f" ({rowset.problems[0]})" if rowset.problems else ""
-        raise InputError(f"{where}: no valid {what}{detail}")
+        raise InputError(
+            _("{where}: no valid {what}{detail}").format(where=where, what=_(what), detail=detail)
+        )
     return rowset
 
 
 def inexact_number(column: str, cell: str) -> str | None:
     """The problem with a cell Excel stored as a number too long to keep its digits."""
     if isinstance(cell, NumberCell) and not cell.exact:
-        return (
-            f"{column} is the number {cell}, too long for Excel to keep exactly (format the "
+        return _(
+            "{column} is the number {number}, too long for Excel to keep exactly (format the "
             "column as Text in Excel and type it again)"
-        )
+        ).format(column=column, number=cell)
     return None
 
 
@@ -430,18 +458,22 @@ def read_param_rows(
     name = table.name
     records = [(line, record) for line, record in table.records if any(c.strip() for c in record)]
     if not records:
-        raise InputError(f"{name}: empty file, expected a header row")
+        raise InputError(_("{file}: empty file, expected a header row").format(file=name))
     header_line, header_cells = records[0]
     header = [clean_cell(cell) for cell in header_cells]
     if key_column not in header:
         raise InputError(
-            f"{name}:{header_line}: no column {key_column!r} (columns: {', '.join(header)})"
+            _("{file}:{line}: no column {column!r} (columns: {columns})").format(
+                file=name, line=header_line, column=key_column, columns=", ".join(header)
+            )
         )
     if columns is not None:
         unknown = [column for column in header if column and column not in columns]
         if unknown:
             raise InputError(
-                f"{name}:{header_line}: column {unknown[0]!r} is not a param of the flow"
+                _("{file}:{line}: column {column!r} is not a param of the flow").format(
+                    file=name, line=header_line, column=unknown[0]
+                )
             )
     rowset = RowSet(notes=[table.note] if table.note else [])
     seen: dict[str, int] = {}
@@ -449,7 +481,13 @@ def read_param_rows(
     for line, record in records[1:]:
         if len(record) > len(header):
             rowset.problems.append(
-                Problem(name, line, f"{len(record)} cells but the header has {len(header)}")
+                Problem(
+                    name,
+                    line,
+                    _("{cells} cells but the header has {columns}").format(
+                        cells=len(record), columns=len(header)
+                    ),
+                )
             )
             continue
         params = {
@@ -472,13 +510,21 @@ def read_param_rows(
             continue
         key = record[key_index].strip() if key_index < len(record) else ""
         if not key:
-            rowset.problems.append(Problem(name, line, f"missing {key_column}"))
+            rowset.problems.append(
+                Problem(name, line, _("missing {column}").format(column=key_column))
+            )
             continue
         if key in seen:
             rowset.problems.append(
-                Problem(name, line, f"duplicate {key_column} {key!r} (first on line {seen[key]})")
+                Problem(
+                    name,
+                    line,
+                    _("duplicate {column} {key!r} (first on line {first})").format(
+                        column=key_column, key=key, first=seen[key]
+                    ),
+                )
             )
             continue
         seen[key] = line
         rowset.rows.append(InputRow(key, params, name, line))
-    return finish(rowset, [name], strict, "rows")
+    return finish(rowset, [name], strict, N_("rows"))

@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from agent.errors import UserError
+from agent.i18n import Nn_, _, ngettext
 from agent.report import format_rate
 
 DEFAULT_MAX_CANCEL_RATE = 2.5  # percent; Amazon's target for the Order Cancellation Rate
@@ -121,47 +122,71 @@ class Projection:
     def summary_lines(self) -> list[str]:
         before, after = self.rate_texts()
         lines = [
-            f"Order Cancellation Rate: {before} now, {after} after this run "
-            f"({len(self.counted)} of the orders count, {len(self.not_counted)} do not; "
-            f"limit {self.limit:g}%)"
+            _(
+                "Order Cancellation Rate: {before} now, {after} after this run ({counted} of "
+                "the orders count, {not_counted} do not; limit {limit}%)"
+            ).format(
+                before=before,
+                after=after,
+                counted=len(self.counted),
+                not_counted=len(self.not_counted),
+                limit=f"{self.limit:g}",
+            )
         ]
         if self.buyer_canceled_unofficial:
-            shown = ", ".join(self.buyer_canceled_unofficial[:20])
-            more = len(self.buyer_canceled_unofficial) - 20
-            single = len(self.buyer_canceled_unofficial) == 1
+            count = len(self.buyer_canceled_unofficial)
             lines.append(
-                f"{_orders_use(len(self.buyer_canceled_unofficial))} Buyer Canceled without an "
-                f"official buyer request, so {'it counts' if single else 'they count'}: {shown}"
-                + (f" and {more} more" if more > 0 else "")
+                ngettext(
+                    "{count} order uses Buyer Canceled without an official buyer request, so "
+                    "it counts: {orders}",
+                    "{count} orders use Buyer Canceled without an official buyer request, so "
+                    "they count: {orders}",
+                    count,
+                ).format(count=count, orders=_listed(self.buyer_canceled_unofficial))
             )
-        for ids, what in (
-            (self.not_found, "not this seller's or not found"),
-            (self.unchanged, "not cancellable now (pending, shipped or already cancelled)"),
+        for ids, (singular, plural) in (
+            (
+                self.not_found,
+                Nn_(
+                    "{count} order is not this seller's or not found, so not counted: {orders}",
+                    "{count} orders are not this seller's or not found, so not counted: {orders}",
+                ),
+            ),
+            (
+                self.unchanged,
+                Nn_(
+                    "{count} order is not cancellable now (pending, shipped or already "
+                    "cancelled), so not counted: {orders}",
+                    "{count} orders are not cancellable now (pending, shipped or already "
+                    "cancelled), so not counted: {orders}",
+                ),
+            ),
         ):
             if ids:
-                more = f" and {len(ids) - 20} more" if len(ids) > 20 else ""
                 lines.append(
-                    f"{_orders_are(len(ids))} {what}, so not counted: {', '.join(ids[:20])}{more}"
+                    ngettext(singular, plural, len(ids)).format(count=len(ids), orders=_listed(ids))
                 )
         if self.over_limit:
             lines.append(
-                f"This run would raise the rate above {self.limit:g}%: it needs an explicit "
-                "override (a higher --max-cancel-rate)."
+                _(
+                    "This run would raise the rate above {limit}%: it needs an explicit "
+                    "override (a higher --max-cancel-rate)."
+                ).format(limit=f"{self.limit:g}")
             )
         elif self.before.rate > self.limit:
             lines.append(
-                f"The rate is already above {self.limit:g}%; none of this run's orders count "
-                "toward it, so the run does not change it."
+                _(
+                    "The rate is already above {limit}%; none of this run's orders count "
+                    "toward it, so the run does not change it."
+                ).format(limit=f"{self.limit:g}")
             )
         return lines
 
 
-def _orders_use(count: int) -> str:
-    return "1 order uses" if count == 1 else f"{count} orders use"
-
-
-def _orders_are(count: int) -> str:
-    return "1 order is" if count == 1 else f"{count} orders are"
+def _listed(ids: list[str]) -> str:
+    """Up to 20 order ids, and how many more."""
+    more = len(ids) - 20
+    return ", ".join(ids[:20]) + (_(" and {count} more").format(count=more) if more > 0 else "")
 
 
 def project_rate(

@@ -27,6 +27,7 @@ from agent.bulk.rows import InputError, Problem, RowSet
 from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.cancel import rules
+from agent.i18n import _, ngettext
 
 
 @dataclass
@@ -119,21 +120,28 @@ def requests_lines(found: BuyerRequests, chosen: set[str]) -> list[str]:
     buyers only wrote (not taken, unless also given another way)."""
     count = len(found.official)
     lines = [
-        f"--from-requests: {count} order{'' if count == 1 else 's'} whose buyer officially "
-        "requested cancellation"
+        ngettext(
+            "--from-requests: {count} order whose buyer officially requested cancellation",
+            "--from-requests: {count} orders whose buyer officially requested cancellation",
+            count,
+        ).format(count=count)
     ]
     left_out = [order_id for order_id in found.messages if order_id not in chosen]
     if left_out:
         shown = ", ".join(left_out[:20]) + (
-            f" and {len(left_out) - 20} more" if len(left_out) > 20 else ""
+            _(" and {count} more").format(count=len(left_out) - 20) if len(left_out) > 20 else ""
         )
-        single = len(left_out) == 1
         lines.append(
-            f"Left out {len(left_out)} order{'' if single else 's'} whose buyer only sent a "
-            f"message asking to cancel, not an official request: {shown}. Cancelling "
-            f"{'it' if single else 'them'}, even as Buyer Canceled, counts toward the Order "
-            f"Cancellation Rate; give {'its id' if single else 'their ids'} (or --from) to "
-            f"cancel {'it' if single else 'them'} anyway."
+            ngettext(
+                "Left out {count} order whose buyer only sent a message asking to cancel, not "
+                "an official request: {orders}. Cancelling it, even as Buyer Canceled, counts "
+                "toward the Order Cancellation Rate; give its id (or --from) to cancel it anyway.",
+                "Left out {count} orders whose buyer only sent a message asking to cancel, not "
+                "an official request: {orders}. Cancelling them, even as Buyer Canceled, counts "
+                "toward the Order Cancellation Rate; give their ids (or --from) to cancel them "
+                "anyway.",
+                len(left_out),
+            ).format(count=len(left_out), orders=shown)
         )
     return lines
 
@@ -184,7 +192,7 @@ def facts_reader(request: CancelRequest, secrets: Any, say: Callable[[str], None
         from agent.cancel.guard import read_portal_facts
         from agent.play import browser as browser_mod
 
-        say("reading Account Health and the buyer requests in the browser")
+        say(_("reading Account Health and the buyer requests in the browser"))
         run_dir = Path(request.run_dir or browser_mod.data_dir() / "runs") / "guard"
 
         async def work() -> Any:
@@ -247,12 +255,16 @@ def check_rate(
     except GuardError as error:
         if facts is None or not error.answered:
             # Unreachable: there are no pages to read either; the run will say more.
-            say(f"Warning: cannot project the cancellation rate: {error}")
+            say(_("Warning: cannot project the cancellation rate: {error}").format(error=error))
             return None, None
         try:
             read = facts()
         except GuardError as failure:
-            say(f"Warning: cannot project the cancellation rate: {error}; {failure}")
+            say(
+                _("Warning: cannot project the cancellation rate: {error}").format(
+                    error=f"{error}; {failure}"
+                )
+            )
             return None, None
         metrics = read.metrics
         # The pages say which orders were requested officially, not each order's status:
@@ -266,21 +278,31 @@ def check_rate(
     # Only a run that raises the rate above the limit is refused: one whose orders do not
     # count leaves an already high rate where it is.
     if projection.over_limit:
-        return projection, (
-            f"the run would raise the Order Cancellation Rate from {projection.rate_texts()[0]} "
-            f"to {projection.rate_texts()[1]} (limit {limit:g}%); pass --max-cancel-rate "
-            f"{projection.after.least_limit()} or more to run it anyway"
+        before, after = projection.rate_texts()
+        return projection, _(
+            "the run would raise the Order Cancellation Rate from {before} to {after} (limit "
+            "{limit}%); pass --max-cancel-rate {least} or more to run it anyway"
+        ).format(
+            before=before, after=after, limit=f"{limit:g}", least=projection.after.least_limit()
         )
     return projection, None
 
 
 def resumed_settings(options: BulkOptions) -> str:
     """The settings a resumed run plays with, in a line (they are its own unless given)."""
-    rate = f"at most {options.rate:g} rows/s" if options.rate else "no rate limit"
-    return (
-        f"{options.workers} worker{'' if options.workers == 1 else 's'}, "
-        f"{options.retry.attempts} attempts per row, {rate}, "
-        f"max outage {options.max_outage:g} s"
+    rate = (
+        _("at most {rate} rows/s").format(rate=f"{options.rate:g}")
+        if options.rate
+        else _("no rate limit")
+    )
+    workers = ngettext("{count} worker", "{count} workers", options.workers).format(
+        count=options.workers
+    )
+    return _("{workers}, {attempts} attempts per row, {rate}, max outage {outage} s").format(
+        workers=workers,
+        attempts=options.retry.attempts,
+        rate=rate,
+        outage=f"{options.max_outage:g}",
     )
 
 
@@ -339,7 +361,11 @@ def execute_cancel(
                         if name in RESUMED_SETTINGS
                     },
                 )
-            say(f"resuming run {run_id}: {resumed_settings(options)}")
+            say(
+                _("resuming run {run}: {settings}").format(
+                    run=run_id, settings=resumed_settings(options)
+                )
+            )
         else:
             portal = request.portal
             shared = {"memo": request.memo} if request.memo else {}
@@ -364,20 +390,27 @@ def execute_cancel(
                 sheet=request.sheet,
             )
             for note in rowset.notes:
-                say(f"Note: {note}")
+                say(_("Note: {note}").format(note=note))
             rowset = bind_rows(flow, rowset, shared)
             for problem in rowset.problems:
-                say(f"Warning: {problem} (skipped)")
+                say(_("Warning: {problem} (skipped)").format(problem=problem))
             if request.shard is not None:
                 everything = len(rowset.rows)
                 rowset = take_shard(rowset, request.shard)
-                say(f"shard {request.shard}: {len(rowset.rows)} of {everything} rows")
+                say(
+                    _("shard {shard}: {count} of {total} rows").format(
+                        shard=request.shard, count=len(rowset.rows), total=everything
+                    )
+                )
             if not rowset.rows:
                 return CancelOutcome(
                     2,
                     problems=rowset.problems,
-                    message="no valid rows to run"
-                    + (f" in shard {request.shard}" if request.shard is not None else ""),
+                    message=(
+                        _("no valid rows to run in shard {shard}").format(shard=request.shard)
+                        if request.shard is not None
+                        else _("no valid rows to run")
+                    ),
                 )
             # Every browser endpoint answers before anything is recorded.
             check_endpoints(request.options)
@@ -392,7 +425,7 @@ def execute_cancel(
                     2,
                     problems=rowset.problems,
                     projection=projection,
-                    message="the run was not confirmed (pass --yes to run without asking)",
+                    message=_("the run was not confirmed (pass --yes to run without asking)"),
                 )
             stored = options.to_dict() | {
                 "dry_run": request.dry_run,

@@ -26,6 +26,7 @@ from agent.bulk.rows import (
     read_table,
 )
 from agent.cancel.reasons import REASONS, parse_reason
+from agent.i18n import N_, _
 
 ORDER_ID_PATTERN = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 ORDER_ID_EXAMPLE = "112-0000001-0000001"
@@ -105,29 +106,43 @@ class _Collector:
             self.problem(
                 source,
                 line,
-                f"order id cell is the number {typed}, not an id like {ORDER_ID_EXAMPLE} "
-                "(format the column as Text in Excel and type the ids again)",
+                _(
+                    "order id cell is the number {number}, not an id like {example} (format the "
+                    "column as Text in Excel and type the ids again)"
+                ).format(number=typed, example=ORDER_ID_EXAMPLE),
             )
             return
         order_id = normalize_order_id(typed)
         if not order_id:
-            self.problem(source, line, "missing order id")
+            self.problem(source, line, _("missing order id"))
             return
         if not ORDER_ID_PATTERN.match(order_id):
-            self.problem(source, line, f"malformed order id {shown(typed)}")
+            self.problem(source, line, _("malformed order id {id}").format(id=shown(typed)))
             return
         params: dict[str, Any] = {"order_id": order_id}
         if reason is not None and reason.strip():
             code = parse_reason(reason)
             if code is None:
-                self.problem(source, line, f"unknown reason {shown(reason)} for {order_id}")
+                self.problem(
+                    source,
+                    line,
+                    _("unknown reason {reason} for {order}").format(
+                        reason=shown(reason), order=order_id
+                    ),
+                )
                 return
             params["reason"] = code
         elif self.default_reason is not None:
             params["reason"] = self.default_reason
         if memo is not None and memo.strip():
             if len(memo) > MEMO_MAX:
-                self.problem(source, line, f"memo for {order_id} is over {MEMO_MAX} characters")
+                self.problem(
+                    source,
+                    line,
+                    _("memo for {order} is over {limit} characters").format(
+                        order=order_id, limit=MEMO_MAX
+                    ),
+                )
                 return
             params["memo"] = str(memo)
         if order_id in self.seen:
@@ -135,11 +150,17 @@ class _Collector:
                 self.reported_duplicates.add(order_id)
                 first_source, first_line = self.seen[order_id]
                 first = (
-                    f"line {first_line}"
+                    _("line {line}").format(line=first_line)
                     if first_source == source
                     else f"{first_source}:{first_line}"
                 )
-                self.problem(source, line, f"duplicate order id {order_id} (first on {first})")
+                self.problem(
+                    source,
+                    line,
+                    _("duplicate order id {order} (first on {first})").format(
+                        order=order_id, first=first
+                    ),
+                )
             return
         self.seen[order_id] = (source, line)
         self.rowset.rows.append(InputRow(order_id, params, source, line))
@@ -172,9 +193,11 @@ def _collect_table(collector: _Collector, table: Table) -> None:
         # Never read some other column (a SKU, an email) as the ids.
         columns = ", ".join(shown(clean_cell(cell))[1:-1] for cell in header)
         raise InputError(
-            f"{name}:{header_line}: no order id column (columns: {columns}); name it "
-            "order-id, amazon-order-id, 订单号 or 注文番号, or give the ids without a header "
-            "row, one per line or in the first column"
+            _(
+                "{file}:{line}: no order id column (columns: {columns}); name it order-id, "
+                "amazon-order-id, 订单号 or 注文番号, or give the ids without a header row, one "
+                "per line or in the first column"
+            ).format(file=name, line=header_line, columns=columns)
         )
 
     def cell(record: list[str], column: int | None) -> str | None:
@@ -224,7 +247,7 @@ def read_order_rows(
     if default_reason is not None:
         code = parse_reason(default_reason)
         if code is None:
-            raise InputError(f"--reason: unknown reason {default_reason!r}")
+            raise InputError(_("--reason: unknown reason {reason!r}").format(reason=default_reason))
         default_reason = code
     collector = _Collector(default_reason)
     names = []
@@ -241,4 +264,4 @@ def read_order_rows(
         collector.add("argument", position, order_id, None, None)
         if "arguments" not in names:
             names.append("arguments")
-    return finish(collector.rowset, names, strict, "order ids")
+    return finish(collector.rowset, names, strict, N_("order ids"))

@@ -11,6 +11,7 @@ from typing import Any
 
 from agent.cancel.reasons import REASONS, parse_reason
 from agent.errors import UserError
+from agent.i18n import _
 
 CANCEL_FLOW = "cancel_order"
 CANCELLED = "cancelled"
@@ -21,7 +22,11 @@ class BadReason(UserError, ValueError):
 
     def __init__(self, text: str):
         codes = ", ".join(REASONS)
-        super().__init__(f"unknown reason '{text}' (use one of: {codes}, or their labels)")
+        super().__init__(
+            _("unknown reason '{reason}' (use one of: {codes}, or their labels)").format(
+                reason=text, codes=codes
+            )
+        )
 
 
 def reason_code(text: str) -> str:

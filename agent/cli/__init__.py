@@ -1,6 +1,9 @@
-"""The seller-agent command line: one Click group; each command lives in agent/commands/."""
+"""The seller-agent command line: one Click group; each command lives in a module beside it."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -8,11 +11,29 @@ from agent.cli import browser, cancel, demo, flows, install, portal
 from agent.cli import record as record_command
 from agent.cli import report as report_command
 from agent.cli import run as run_command
+from agent.cli.language import TranslatedGroup, main_language, speak_clicks_words
+
+speak_clicks_words()
 
 
-class SellerAgentGroup(click.Group):
+class SellerAgentGroup(TranslatedGroup):
     """The one place where the tool's errors become exits: a SellerAgentError raised anywhere
-    under a command is printed as one line ("Error: ...") and exits with its own code."""
+    under a command is printed as one line ("Error: ...") and exits with its own code.
+
+    It also chooses the language before Click reads the command line: a `--lang` anywhere
+    in it counts for help and for Click's own errors too."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **kwargs: Any) -> Any:
+        from agent import i18n
+
+        lang = main_language(args)
+        previous = i18n.chosen_language()
+        if lang is not None:
+            i18n.set_language(lang)
+        try:
+            return super().main(args, *rest, **kwargs)
+        finally:
+            i18n.set_language(previous)
 
     def invoke(self, ctx: click.Context) -> object:
         from agent.errors import SellerAgentError
@@ -35,8 +56,8 @@ def cli() -> None:
 
     Usage:
 
+    \b
         seller-agent portal serve
-
         seller-agent cancel 112-0000001-0000001 --reason BuyerCanceled
     """
 

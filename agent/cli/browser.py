@@ -6,13 +6,16 @@ import sys
 
 import click
 
+from agent.cli.language import TranslatedGroup
 
-@click.group()
+
+@click.group(cls=TranslatedGroup)
 def browser() -> None:
     """Browsers for bulk runs spread over several machines.
 
     Usage:
 
+    \b
         seller-agent browser serve --host 10.0.0.7 --port 8610
     """
 
@@ -57,11 +60,11 @@ def serve(host: str, port: int, token: str | None, browser_path: str | None, qui
 
     Usage:
 
+    \b
         seller-agent browser serve
-
         seller-agent browser serve --host 10.0.0.7 --port 8610
-
-        SELLER_AGENT_BROWSER_TOKEN=$(cat /etc/seller-agent/token) seller-agent browser serve
+        SELLER_AGENT_BROWSER_TOKEN=$(cat /etc/seller-agent/token) \\
+            seller-agent browser serve
     """
     from agent.play.browser import BrowserNotFound
     from agent.play.server import start_server, wait

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from agent.cli.language import TranslatedCommand, print_error
 from agent.cli.options import (
     InputError,
     api_token_option,
@@ -25,12 +26,27 @@ from agent.cli.options import (
     shard_option,
     workers_option,
 )
+from agent.i18n import _, ngettext
 
 
 def format_line(row: dict[str, Any]) -> str:
-    """One order's line: order id, outcome, reason, and whether it counts toward the rate."""
-    counts = {True: "counts toward rate", False: "does not count toward rate", None: "-"}
-    line = f"{row['order_id']}  {row['outcome']:<17}  {row['reason']:<14}  {counts[row['counts_toward_rate']]}"
+    """One order's line: order id, outcome, reason, and whether it counts toward the rate.
+    In English the outcome and reason are their codes; in Chinese, the portal's words."""
+    from agent.i18n import DEFAULT_LANG, _, language, pad, reason_label
+    from agent.report.words import outcome_word
+
+    counts = {
+        True: _("counts toward rate"),
+        False: _("does not count toward rate"),
+        None: "-",
+    }
+    outcome, reason = row["outcome"], row["reason"]
+    if language() != DEFAULT_LANG:
+        outcome, reason = outcome_word(outcome), reason_label(reason)
+    line = (
+        f"{row['order_id']}  {pad(outcome, 17)}  {pad(reason, 14)}  "
+        f"{counts[row['counts_toward_rate']]}"
+    )
     if row.get("error"):
         line += f"  ({row['error']})"
     return line
@@ -66,14 +82,16 @@ def parse_rate(text: str | None) -> float | None:
     """--rate "5", "5/s" or "300/min" -> rows per second."""
     if text is None:
         return None
-    value, _, unit = text.strip().partition("/")
+    value, _slash, unit = text.strip().partition("/")
     seconds = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}.get(unit.strip().lower())
     try:
         number = float(value)
     except ValueError:
         number = -1
     if seconds is None or number <= 0:
-        raise InputError(f"--rate: expected a pace like 5/s or 120/min, got '{text}'")
+        raise InputError(
+            _("--rate: expected a pace like 5/s or 120/min, got '{text}'").format(text=text)
+        )
     return number / seconds
 
 
@@ -88,7 +106,11 @@ def parse_duration(text: str) -> float:
     except ValueError:
         value = -1
     if seconds is None or value < 0:
-        raise InputError(f"--max-outage: expected a duration like 90s, 15m or 1h, got '{text}'")
+        raise InputError(
+            _("--max-outage: expected a duration like 90s, 15m or 1h, got '{text}'").format(
+                text=text
+            )
+        )
     return value * seconds
 
 
@@ -131,14 +153,17 @@ def resume_command(run_id: str, *, journal: str | None, secrets_path: str | None
 def next_step(status: str, failed: int, command: list[str]) -> str | None:
     """What to do after the run: go on with an unfinished one, or retry its failed orders."""
     if status in ("interrupted", "stopped", "paused"):
-        return f"To go on with this run: {shlex.join(command)}"
+        return _("To go on with this run: {command}").format(command=shlex.join(command))
     if failed:
-        orders = "1 order" if failed == 1 else f"{failed} orders"
-        return f"{orders} failed; to try again: {shlex.join([*command, '--retry-failed'])}"
+        return ngettext(
+            "{count} order failed; to try again: {command}",
+            "{count} orders failed; to try again: {command}",
+            failed,
+        ).format(count=failed, command=shlex.join([*command, "--retry-failed"]))
     return None
 
 
-@click.command("cancel")
+@click.command("cancel", cls=TranslatedCommand)
 @click.argument("order_ids", nargs=-1, metavar="[ORDER_ID]...")
 @click.option(
     "--from",
@@ -210,7 +235,8 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     "--journal",
     type=click.Path(dir_okay=False),
     metavar="PATH",
-    help="The run journal (default $XDG_DATA_HOME/seller-agent/journal.db).",
+    help="The run journal, where every order's progress is recorded (default "
+    "$XDG_DATA_HOME/seller-agent/journal.db).",
 )
 @click.option(
     "--report",
@@ -224,8 +250,9 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     type=click.Choice(["off", "on-failure"]),
     default="off",
     show_default=True,
-    help="Keep a Playwright trace of each failed order in the run folder (sign-in fields "
-    "redacted); off records none.",
+    help="Keep a trace (a step-by-step recording of the browser, viewable with Playwright's "
+    "trace viewer) of each failed order in the run folder, sign-in fields hidden; off keeps "
+    "none.",
 )
 @input_file_options
 @shard_option
@@ -293,16 +320,14 @@ def cancel(
 
     Usage:
 
+    \b
         seller-agent cancel 112-0000001-0000001
-
-        seller-agent cancel 112-0000001-0000001 112-0000001-0000002 --reason "No Inventory"
-
-        seller-agent cancel --from orders.csv --reason PricingError --workers 4 --yes
-
+        seller-agent cancel 112-0000001-0000001 112-0000001-0000002 \\
+            --reason "No Inventory"
+        seller-agent cancel --from orders.csv --reason PricingError \\
+            --workers 4 --yes
         seller-agent cancel --from-requests --dry-run
-
         seller-agent cancel --resume last
-
         seller-agent cancel --from orders.csv --shard 2/3 \\
             --browser-endpoint ws://10.0.0.7:8610/TOKEN
 
@@ -318,20 +343,23 @@ def cancel(
     from agent.cancel.orders import ORDER_ID_PATTERN, normalize_order_id, shown
     from agent.cancel.rules import BadReason, reason_code, report_facts
     from agent.cli.prompts import canary_prompt
+    from agent.i18n import reason_label
 
     if not (order_ids or sources or from_requests or resume):
-        raise click.UsageError("give order ids, --from FILE, --from-requests or --resume RUN_ID")
+        raise click.UsageError(_("give order ids, --from FILE, --from-requests or --resume RUN_ID"))
     if resume and shard is not None:
-        raise click.UsageError("--shard applies to a new run; a resumed run keeps its own rows")
+        raise click.UsageError(_("--shard applies to a new run; a resumed run keeps its own rows"))
     # Ids typed on the command line are refused outright: a typo there is never meant.
     for order_id in order_ids:
         if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):
             typed = order_id if order_id.isprintable() else shown(order_id)
             raise InputError(
-                f"order {typed}: malformed order id (expected digits like 112-0000001-0000001)"
+                _(
+                    "order {order}: malformed order id (expected digits like 112-0000001-0000001)"
+                ).format(order=typed)
             )
     if len(memo) > 1000:
-        raise InputError(f"--memo: at most 1000 characters, got {len(memo)}")
+        raise InputError(_("--memo: at most 1000 characters, got {count}").format(count=len(memo)))
     try:
         reason = reason_code(reason)
     except BadReason as error:
@@ -346,7 +374,12 @@ def cancel(
             return True
         if not sys.stdin.isatty():
             return False
-        return click.confirm(f"Cancel {count} orders with reason {reason}?", err=True)
+        return click.confirm(
+            _("Cancel {count} orders with reason {reason}?").format(
+                count=count, reason=reason_label(reason)
+            ),
+            err=True,
+        )
 
     request = CancelRequest(
         ids=list(order_ids),
@@ -395,7 +428,7 @@ def cancel(
         stdin=sys.stdin,
     )
     if outcome.run_id is None:
-        raise InputError(outcome.message or "nothing to run")
+        raise InputError(outcome.message or _("nothing to run"))
     with Journal(request.journal) as opened:
         rows = order_lines(opened.rows(outcome.run_id))
         data = report_mod.build_report(opened, outcome.run_id, row_facts=report_facts)
@@ -418,8 +451,10 @@ def cancel(
     for row in rows:
         if row["counts_toward_rate"] and row["reason"] == "BuyerCanceled":
             say(
-                f"warning: {row['order_id']}: the buyer did not request cancellation "
-                "officially, so Buyer Canceled still counts toward your cancellation rate"
+                _(
+                    "warning: {order}: the buyer did not request cancellation officially, so "
+                    "Buyer Canceled still counts toward your cancellation rate"
+                ).format(order=row["order_id"])
             )
     if len(rows) > 1:
         say("")
@@ -427,7 +462,7 @@ def cancel(
         say(report_mod.render_table(data, next_steps=False))
     if report_path:
         report_mod.write_report(data, "html", report_path)
-        say(f"HTML report: {report_path}")
+        say(_("HTML report: {path}").format(path=report_path))
     step = next_step(
         data["run"]["status"],
         data["failed"],
@@ -436,5 +471,5 @@ def cancel(
     if step:
         say(step)
     if outcome.message:
-        click.echo(f"Error: {outcome.message}", err=True)
+        print_error(outcome.message)
     sys.exit(outcome.exit_code)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import click
 
+from agent.cli.language import TranslatedCommand
 from agent.cli.options import browser_options, quiet_option, workers_option
 
 # Shipped inside the package, so the demo works from an installed wheel as from a checkout.
 SAMPLE_ORDERS = Path(str(resources.files("agent").joinpath("data", "sample_orders.csv")))
 
 
-@click.command("demo")
+@click.command("demo", cls=TranslatedCommand)
 @click.option(
     "--from",
     "source",
@@ -69,8 +70,8 @@ def demo(
 
     Usage:
 
+    \b
         seller-agent demo
-
         seller-agent demo --workers 2 --keep-running
     """
     from agent import report as report_mod

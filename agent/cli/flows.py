@@ -7,19 +7,19 @@ import sys
 
 import click
 
+from agent.cli.language import TranslatedGroup
 from agent.cli.options import json_option
 
 
-@click.group("flows")
+@click.group("flows", cls=TranslatedGroup)
 def flows() -> None:
     """Work with flow files: list, check, schema.
 
     Usage:
 
+    \b
         seller-agent flows list
-
         seller-agent flows check my_flow.yaml flows/*.yaml
-
         seller-agent flows schema -o flow.schema.json
     """
 
@@ -40,8 +40,8 @@ def list_flows(as_json: bool) -> None:
 
     Usage:
 
+    \b
         seller-agent flows list
-
         seller-agent flows list --json
     """
     from agent.flow import FlowError, bundled_flows, load_flow
@@ -81,8 +81,8 @@ def check(files: tuple[str, ...]) -> None:
 
     Usage:
 
+    \b
         seller-agent flows check my_flow.yaml
-
         seller-agent flows check flows/*.yaml
     """
     from agent.flow import FlowError, load_flow
@@ -107,6 +107,7 @@ def schema(output: str) -> None:
 
     Usage:
 
+    \b
         seller-agent flows schema -o flow.schema.json
 
     Then point your editor at it; for VS Code's YAML extension, start a flow file with

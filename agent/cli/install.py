@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from agent.cli.language import TranslatedCommand
+
 
 def installer_command(with_deps: bool) -> list[str]:
     command = [sys.executable, "-m", "playwright", "install"]
@@ -15,7 +17,7 @@ def installer_command(with_deps: bool) -> list[str]:
     return [*command, "chromium"]
 
 
-@click.command("install")
+@click.command("install", cls=TranslatedCommand)
 @click.option(
     "--with-deps",
     is_flag=True,
@@ -30,8 +32,8 @@ def install(with_deps: bool, dry_run: bool) -> None:
 
     Usage:
 
+    \b
         seller-agent install
-
         seller-agent install --with-deps
     """
     from agent.play.browser import playwright_browsers_dir, playwright_chromium, system_chromium

@@ -105,7 +105,8 @@ def workers_option(func):
         type=click.IntRange(min=1, max=64),
         default=None,
         metavar="N",
-        help="Browser contexts working at once (default: from the CPU count).",
+        help="Orders worked on at once, each in its own private browser window (default: from "
+        "the number of CPUs).",
     )(func)
 
 
@@ -153,7 +154,7 @@ def bulk_options(func: Callable) -> Callable:
         default=50,
         show_default=True,
         metavar="N",
-        help="Replace each worker's browser context after this many rows (bounds memory).",
+        help="Give each worker a fresh browser window after this many rows (keeps memory low).",
     )(func)
     func = click.option(
         "--block-media",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import click
 
+from agent.cli.language import TranslatedGroup
+
 AUTO_CANCEL_PRESETS = ("seed-30d", "amazon-7bd")
 
 
@@ -40,7 +42,7 @@ def _seed_options(func):
     return func
 
 
-@click.group()
+@click.group(cls=TranslatedGroup)
 def portal() -> None:
     """Run the bundled mock seller portal (Seller Central look-alike).
 
@@ -69,7 +71,8 @@ def portal() -> None:
     type=click.Choice(["en", "zh-CN"]),
     default="en",
     show_default=True,
-    help="Default page language (a browser can switch with ?lang=).",
+    help="Default page language (a browser can switch with ?lang=), and the language of "
+    "this command's own messages.",
 )
 @click.option(
     "--auto-cancel",
@@ -136,8 +139,10 @@ def serve(
 
     \b
         seller-agent portal serve
-        seller-agent portal serve --port 8601 --lang zh-CN --auto-cancel amazon-7bd
-        seller-agent portal serve --db /tmp/portal.db --seed 7 --orders 2000 --reset
+        seller-agent portal serve --port 8601 --lang zh-CN \\
+            --auto-cancel amazon-7bd
+        seller-agent portal serve --db /tmp/portal.db --seed 7 \\
+            --orders 2000 --reset
         seller-agent portal serve --port 0 --workers 2
         seller-agent portal serve --markup real
     """

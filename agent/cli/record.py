@@ -13,8 +13,10 @@ from typing import Any
 
 import click
 
+from agent.cli.language import TranslatedCommand
 from agent.cli.options import InputError, browser_options, portal_option, quiet_option
 from agent.cli.run import parse_param_options
+from agent.i18n import _
 
 
 def _param_option(func: Callable) -> Callable:
@@ -57,9 +59,11 @@ def _write(text: str, output: str, quiet: bool, what: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as error:
-        raise InputError(f"{output}: cannot write ({error.strerror})") from None
+        raise InputError(
+            _("{file}: cannot write ({error})").format(file=output, error=error.strerror)
+        ) from None
     if not quiet:
-        click.echo(f"wrote {what} to {output}", err=True)
+        click.echo(_("wrote {what} to {file}").format(what=what, file=output), err=True)
 
 
 def _absolute_start(url: str | None, portal: str) -> str:
@@ -68,11 +72,13 @@ def _absolute_start(url: str | None, portal: str) -> str:
     if url.startswith("/"):
         return portal.rstrip("/") + url
     if "://" not in url and not url.startswith("about:"):
-        raise InputError(f"URL {url}: expected an http(s) URL or a path such as /orders-v3/")
+        raise InputError(
+            _("URL {url}: expected an http(s) URL or a path such as /orders-v3/").format(url=url)
+        )
     return url
 
 
-@click.command("record")
+@click.command("record", cls=TranslatedCommand)
 @click.argument("url", required=False, metavar="[URL]")
 @_output_option
 @_param_option
@@ -88,7 +94,13 @@ def _absolute_start(url: str | None, portal: str) -> str:
     is_flag=True,
     help="No window (the default without a display); stop with SIGINT or SIGTERM.",
 )
-@click.option("--lang", metavar="LOCALE", help="Browser locale, e.g. zh-CN.")
+@click.option(
+    "--locale",
+    "browser_locale",
+    metavar="LOCALE",
+    help="Language the recording browser asks pages for, e.g. zh-CN (--lang is the tool's "
+    "own language).",
+)
 @portal_option
 @browser_options
 @quiet_option
@@ -99,7 +111,7 @@ def record(
     name: str | None,
     session: str | None,
     headless: bool,
-    lang: str | None,
+    browser_locale: str | None,
     portal: str,
     browser_path: str | None,
     headed: bool,
@@ -117,11 +129,13 @@ def record(
 
     Usage:
 
-        seller-agent record /orders-v3/ -o my_cancel.yaml -p order_id=112-0000001-0000001
-
-        seller-agent record https://sellercentral.example/home -o chore.yaml --lang zh-CN
-
-        seller-agent record /orders-v3/ -o flow.yaml --headless &   # stop: kill -TERM $!
+    \b
+        seller-agent record /orders-v3/ -o my_cancel.yaml \\
+            -p order_id=112-0000001-0000001
+        seller-agent record https://sellercentral.example/home \\
+            -o chore.yaml --locale zh-CN
+        seller-agent record /orders-v3/ -o flow.yaml --headless &
+        kill -TERM $!    # stop it: the flow is written
     """
     import asyncio
 
@@ -140,11 +154,11 @@ def record(
         if quiet:
             return
         how = (
-            'the page\'s "Stop recording" button, closing the browser, or Ctrl-C'
+            _('the page\'s "Stop recording" button, closing the browser, or Ctrl-C')
             if show
-            else f"SIGINT or SIGTERM (kill -TERM {__import__('os').getpid()})"
+            else _("SIGINT or SIGTERM (kill -TERM {pid})").format(pid=__import__("os").getpid())
         )
-        click.echo(f"recording {start} - stop with {how}", err=True)
+        click.echo(_("recording {url} - stop with {how}").format(url=start, how=how), err=True)
 
     try:
         flow = asyncio.run(
@@ -157,7 +171,7 @@ def record(
                 headed=show,
                 browser_path=browser_path,
                 slowmo=slowmo,
-                locale=lang,
+                locale=browser_locale,
                 warn=warn,
                 on_ready=ready,
             )
@@ -175,7 +189,7 @@ def record(
     _write(dump_flow(flow), output, quiet, f"flow '{flow['name']}' ({len(flow['steps'])} steps)")
 
 
-@click.command("import")
+@click.command("import", cls=TranslatedCommand)
 @click.argument("recording", metavar="RECORDING")
 @_output_option
 @_param_option
@@ -221,11 +235,12 @@ def import_(
 
     Usage:
 
+    \b
         seller-agent import recording.json -o flows/my_chore.yaml
-
-        seller-agent import recording.json -o flow.yaml -p order_id=112-0000001-0000001
-
-        seller-agent import project.side -o flows/imported/ --portal http://127.0.0.1:8600
+        seller-agent import recording.json -o flow.yaml \\
+            -p order_id=112-0000001-0000001
+        seller-agent import project.side -o flows/imported/ \\
+            --portal http://127.0.0.1:8600
     """
     from agent.flow import FlowError
     from agent.recording.common import RecordingError, detect_format, dump_flow, read_json
@@ -271,7 +286,7 @@ def import_(
         click.echo(str(path))
 
 
-@click.command("export")
+@click.command("export", cls=TranslatedCommand)
 @click.argument("flow_ref", metavar="FLOW")
 @click.option(
     "--to",
@@ -310,9 +325,10 @@ def export(
 
     Usage:
 
+    \b
         seller-agent export cancel_order --to chrome-recorder -o cancel_order.json
-
-        seller-agent export my_flow.yaml -o chore.json -p order_id=112-0000001-0000001
+        seller-agent export my_flow.yaml -o chore.json \\
+            -p order_id=112-0000001-0000001
     """
     from agent.flow import FlowError, load_flow, parse_text
     from agent.recording.export_chrome import ExportError, custom_steps_in, export_chrome_recording
@@ -323,7 +339,7 @@ def export(
         raise InputError(str(error)) from None
     source = flow.source
     if source is None:
-        raise InputError(f"{flow_ref}: cannot find the flow's file")
+        raise InputError(_("{flow}: cannot find the flow's file").format(flow=flow_ref))
     data = parse_text(Path(source).read_text(encoding="utf-8"), str(source))
     try:
         recording = export_chrome_recording(

@@ -8,11 +8,13 @@ from pathlib import Path
 import click
 
 from agent.bulk.journal import Journal, JournalError, default_journal_path
+from agent.cli.language import TranslatedCommand
 from agent.cli.options import lang_option
+from agent.i18n import _
 from agent.report import FORMATS, build_report, run_kind, write_report
 
 
-@click.command()
+@click.command(cls=TranslatedCommand)
 @click.argument("refs", nargs=-1, metavar="[RUN_ID|last] | --merge JOURNAL...")
 @click.option(
     "--format",
@@ -61,27 +63,26 @@ def report(
 
     Usage:
 
+    \b
         seller-agent report
-
         seller-agent report last --format html -o report.html
-
         seller-agent report last --format html -o report.html --lang zh-CN
-
         seller-agent report 20261126-140501-3f2a --format csv -o -
-
         seller-agent report last --log
-
-        seller-agent report --merge shard1.db shard2.db shard3.db --format html -o job.html
+        seller-agent report --merge shard1.db shard2.db shard3.db \\
+            --format html -o job.html
     """
     if merge:
         _merged(refs, fmt, output)
         return
     if len(refs) > 1:
-        raise click.UsageError("give one run id (or --merge JOURNAL... for a sharded job)")
+        raise click.UsageError(_("give one run id (or --merge JOURNAL... for a sharded job)"))
     run_id = refs[0] if refs else "last"
     path = Path(journal_path) if journal_path else default_journal_path()
     if not path.exists():
-        raise click.UsageError(f"no journal at {path}: no bulk run has been recorded there yet")
+        raise click.UsageError(
+            _("no journal at {path}: no bulk run has been recorded there yet").format(path=path)
+        )
     try:
         with Journal(path) as journal:
             resolved = journal.resolve_run_id(run_id)
@@ -115,7 +116,9 @@ def _show_log(journal: Journal, run_id: str, output: str) -> None:
     try:
         text = log.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise click.UsageError(f"run {run_id} has no log at {log}") from None
+        raise click.UsageError(
+            _("run {run} has no log at {log}").format(run=run_id, log=log)
+        ) from None
     except OSError as error:
         raise click.ClickException(f"{log}: {error.strerror}") from error
     redact = _redactor()
@@ -148,7 +151,7 @@ def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
             err=True,
         )
     for note in data["warnings"]:
-        click.echo(f"Warning: {note}", err=True)
+        click.echo(_("Warning: {note}").format(note=note), err=True)
 
 
 def _redactor() -> Callable[[str], str] | None:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from agent.bulk.timings import Timings
+from agent.cli.language import TranslatedCommand, print_error
 from agent.cli.options import (
     InputError,
     browser_endpoint_option,
@@ -29,6 +30,7 @@ from agent.cli.options import (
     shard_option,
     workers_option,
 )
+from agent.i18n import _
 
 
 def default_run_dir(name: str) -> Path:
@@ -59,7 +61,7 @@ def parse_param_options(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"-p {pair}: expected NAME=VALUE")
+            raise InputError(_("-p {pair}: expected NAME=VALUE").format(pair=pair))
         given[name.strip()] = value
     return given
 
@@ -130,7 +132,7 @@ def run_in_browser(
         failure.exit_code = error.exit_code
         raise failure from None
     except KeyboardInterrupt:
-        raise click.ClickException("interrupted") from None
+        raise click.ClickException(_("interrupted")) from None
     except Exception as error:
         if type(error).__module__.startswith("playwright"):
             raise click.ClickException(
@@ -147,7 +149,7 @@ def exit_with_json_error(flow: str, message: str, exit_code: int, **more: Any) -
     """With --json, a run that ends before it has a result is still one JSON document on
     stdout (the error line also goes to stderr, for people)."""
     echo_json({"flow": flow, "ok": False, "error": message, "exit_code": exit_code, **more})
-    click.echo(f"Error: {message}", err=True)
+    print_error(message)
     sys.exit(exit_code)
 
 
@@ -169,10 +171,10 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
             err=True,
         )
     if result.error:
-        click.echo(f"Error: {result.error}", err=True)
+        print_error(result.error)
 
 
-@click.command("run")
+@click.command("run", cls=TranslatedCommand)
 @click.argument("flow_ref", metavar="FLOW")
 @click.option(
     "-p",
@@ -261,14 +263,12 @@ def run(
 
     Usage:
 
-        seller-agent run cancel_order -p order_id=112-0000001-0000001 -p reason=NoInventory
-
+    \b
+        seller-agent run cancel_order -p order_id=112-0000001-0000001 \\
+            -p reason=NoInventory
         seller-agent run collect_cancel_requests --json
-
         seller-agent run my_flow.yaml -p q=mug --headed --slowmo 250
-
         seller-agent run my_flow.yaml --rows orders.csv --workers 4
-
         seller-agent run my_flow.yaml --resume last
     """
     from agent.errors import SellerAgentError
@@ -307,7 +307,7 @@ def _run(
     quiet: bool,
 ) -> None:
     if shard is not None and (resume or not rows_file):
-        raise click.UsageError("--shard applies to a new --rows run")
+        raise click.UsageError(_("--shard applies to a new --rows run"))
     if rows_file or resume:
         run_rows(
             flow_ref,
@@ -360,7 +360,7 @@ def _run(
         return result
 
     if not quiet:
-        click.echo(f"running {flow.name} on {portal}", err=True)
+        click.echo(_("running {flow} on {portal}").format(flow=flow.name, portal=portal), err=True)
     result = run_in_browser(
         work,
         portal=portal,
@@ -378,7 +378,7 @@ def _run(
     sys.exit(0 if result.ok else 1)
 
 
-@click.command("login")
+@click.command("login", cls=TranslatedCommand)
 @portal_option
 @browser_options
 @browser_endpoint_option
@@ -409,11 +409,11 @@ def login(
 
     Usage:
 
+    \b
         seller-agent login
-
         seller-agent login --headed --account "United States"
-
-        SELLER_AGENT_PASSWORD=... seller-agent login --portal http://127.0.0.1:8600
+        SELLER_AGENT_PASSWORD=... seller-agent login \\
+            --portal http://127.0.0.1:8600
     """
     from agent.play.browser import storage_state_path
     from agent.play.interstitials import PERSON_WAIT_SECONDS
@@ -450,7 +450,12 @@ def login(
         connect=browser_endpoints[0] if browser_endpoints else None,
     )
     if not quiet:
-        click.echo(f"signed in to {portal} (secrets from {secrets.source})", err=True)
+        click.echo(
+            _("signed in to {portal} (secrets from {source})").format(
+                portal=portal, source=secrets.source
+            ),
+            err=True,
+        )
     click.echo(str(storage_state_path(portal, secrets.email)))
 
 
@@ -519,7 +524,7 @@ def run_rows(
     )
     outcome = execute_rows(request, say=say, stdin=sys.stdin)
     if outcome.run_id is None:
-        message = outcome.message or "nothing to run"
+        message = outcome.message or _("nothing to run")
         if as_json:
             problems = [str(problem) for problem in outcome.problems]
             exit_with_json_error(flow_ref, message, outcome.exit_code or 2, problems=problems)
@@ -539,5 +544,5 @@ def run_rows(
     else:
         click.echo(report_mod.render_table(data))
     if outcome.message:
-        click.echo(f"Error: {outcome.message}", err=True)
+        print_error(outcome.message)
     sys.exit(outcome.exit_code)
