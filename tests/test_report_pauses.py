@@ -65,6 +65,8 @@ def test_the_summary_shows_the_time_running_and_each_pause(paused_run):
         in table
     )
     assert f"  {local('12:01:50'):%H:%M:%S}  3.0 s        throttled: HTTP 429" in table
+    # Each pause is told once, in the block above: no other line speaks of it.
+    assert sum("connection refused" in line for line in table.splitlines()) == 1
     html = render_html(data)
     assert 'data-testid="pauses"' in html and "portal unreachable (connection refused)" in html
 

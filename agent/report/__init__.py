@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
-from agent.i18n import _, format_datetime, format_duration, ngettext, pad, using
+from agent.i18n import _, format_duration, ngettext, pad, using
 from agent.play.browser import write_private_bytes
 from agent.report.merge import merge_lines
 from agent.report.words import error_kind_word, outcome_word, status_word
@@ -313,14 +313,6 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
             retried=len(report["retried"]), resumed=len(report["resumed"])
         )
     )
-    for pause in report.get("pauses") or []:
-        lines.append(
-            _("Paused {start} to {end}: {reason}").format(
-                start=format_datetime(pause.get("start")),
-                end=format_datetime(pause.get("end")),
-                reason=pause.get("reason") or "—",
-            )
-        )
     rate = report["rate"]
     if rate["before"] is not None or rate["after_measured"] is not None:
         lines.append(
