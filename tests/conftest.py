@@ -29,6 +29,7 @@ Demo accounts: DEMO_EMAIL / DEMO_PASSWORD / DEMO_TOTP_SECRET and SECOND_* below.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -36,8 +37,14 @@ from pathlib import Path
 
 import pytest
 
+from agent.play.otp import REUSABLE_ENV
 from mock_portal import create_app, db, seed
 from mock_portal.testing import PortalProcess, running_portal
+
+# The suite's portals take a one-time code more than once (mock_portal.testing switches
+# TOTP_ALLOW_REUSE on), and the tool is told so: otherwise every second sign-in within half a
+# minute waits for the next code. The tests of single use (test_otp.py) take it away.
+os.environ.setdefault(REUSABLE_ENV, "1")
 
 DEMO_EMAIL = "seller@example.com"
 DEMO_PASSWORD = "demo-password"

@@ -33,6 +33,7 @@ class FakeTime:
 
 @pytest.fixture
 def ledger_home(tmp_path, monkeypatch):
+    monkeypatch.delenv(otp.REUSABLE_ENV, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setattr(otp, "_used", {})
     return tmp_path / "data" / "seller-agent" / otp.LEDGER
@@ -53,6 +54,14 @@ def test_a_second_code_in_the_same_step_waits_for_the_next_step(ledger_home):
     # Once the step has moved on by itself, nothing to wait for.
     fake.now += 30
     assert take(key, fake) == second + 1 and len(fake.slept) == 1
+
+
+def test_a_portal_said_to_take_codes_again_gets_the_current_code_at_once(ledger_home, monkeypatch):
+    monkeypatch.setenv(otp.REUSABLE_ENV, "1")
+    key = otp.ledger_key("http://127.0.0.1:8600", "seller@example.com", SECRET)
+    fake = FakeTime(1_800_000_010.0)
+    assert take(key, fake) == take(key, fake) == 1_800_000_010 // 30
+    assert fake.slept == []
 
 
 def test_the_rule_holds_across_commands_through_the_private_ledger(ledger_home, monkeypatch):

@@ -6,6 +6,11 @@ tool waits, when it must, for a step this machine has not used yet for that acco
 The steps used are remembered in memory and in a small private file in the user's data folder,
 so two commands run one after the other keep to the rule too. The file holds a hash of the
 portal, the account and the secret, never the secret itself.
+
+A test portal that takes a code more than once (the bundled mock portal as its test helpers
+start it) can say so through SELLER_AGENT_CODES_REUSABLE=1: the tool then types the current
+code without waiting, so a test suite that signs in many times a minute does not wait half a
+minute each time.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -22,6 +28,7 @@ from agent.flow import totp
 from agent.play import browser as browserlib
 
 LEDGER = "totp-steps.json"
+REUSABLE_ENV = "SELLER_AGENT_CODES_REUSABLE"
 KEEP_STEPS = 2 * 60 * 24  # a day of steps: older entries are dropped when the file is written
 
 _used: dict[str, int] = {}
@@ -62,7 +69,10 @@ async def fresh_step(
     on_wait: Callable[[float], None] | None = None,
 ) -> int:
     """Wait until the current TOTP step is one not used yet for `key`, mark it used, and
-    return it. Usually returns at once; at most one step (30 s) of waiting."""
+    return it. Usually returns at once; at most one step (30 s) of waiting. With
+    SELLER_AGENT_CODES_REUSABLE=1 (a portal that takes a code again), the current step."""
+    if os.environ.get(REUSABLE_ENV) == "1":
+        return int(clock() // totp.STEP_SECONDS)
     async with _locks.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
         while True:
             stored = _read()
