@@ -167,9 +167,11 @@ def merge_lines(report: dict[str, Any]) -> list[str]:
     """The lines a merged report adds to the terminal summary."""
     if "shards" not in report:
         return []
+    shard, rows, succeeded = _("Shard"), _("Rows"), _("succeeded")
+    failed, status, journal = _("failed"), _("status"), _("journal")
     heading = (
-        f"{pad(_('Shard'), 8)} {_right(_('Rows'), 5)}  {_right(_('succeeded'), 9)}  "
-        f"{_right(_('failed'), 6)}  {pad(_('status'), 11)}  {_('journal')}"
+        f"{pad(shard, 8)} {_right(rows, 5)}  {_right(succeeded, 9)}  {_right(failed, 6)}  "
+        f"{pad(status, 11)}  {journal}"
     )
     lines = ["", heading]
     for shard in report["shards"]:
