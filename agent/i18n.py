@@ -161,6 +161,47 @@ def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802
     return singular, plural
 
 
+class Told(str):
+    """A message in English that carries its translation: str() is the English (what the run's
+    log, the journal and JSON keep), `shown` is what a person reads. Errors raised with one
+    show it on the terminal and stay English wherever they are written down."""
+
+    shown: str
+
+    def __new__(cls, english: str, shown: str | None = None) -> Told:
+        made = super().__new__(cls, english)
+        made.shown = english if shown is None else shown
+        return made
+
+
+def told(message: str, /, **values: object) -> Told:
+    """`message` (marked with N_()) filled in with `values`, in English and translated; a value
+    that is itself a Told is shown translated in the translation."""
+    english = message.format(**{name: str(value) for name, value in values.items()})
+    return Told(english, gettext(message).format(**{k: shown(v) for k, v in values.items()}))
+
+
+def shown(thing: object) -> str:
+    """What a person reads of a message or an error: its translation where it carries one (a
+    Told, an error raised with a Told, or one with a `shown` of its own), else str()."""
+    own = getattr(thing, "shown", None)
+    if isinstance(own, str):
+        return own
+    if isinstance(thing, BaseException) and len(thing.args) == 1:
+        inner = getattr(thing.args[0], "shown", None)
+        # Only where str() is the message itself (an error that writes its own str() says so
+        # with a `shown` of its own).
+        if isinstance(inner, str) and str(thing) == str(thing.args[0]):
+            return inner
+    return str(thing)
+
+
+def as_told(thing: object) -> Told:
+    """An error (or a message) as a Told: English as str(), its translation as shown, to be
+    passed on to where it is printed or written."""
+    return Told(str(thing), shown(thing))
+
+
 def ngettext(singular: str, plural: str, count: int) -> str:
     return _current().ngettext(singular, plural, count)
 

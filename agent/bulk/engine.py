@@ -39,7 +39,7 @@ from agent.bulk.pacing import AdaptivePace
 from agent.bulk.progress import BulkProgress
 from agent.bulk.runlog import LOG_NAME, RunLog
 from agent.bulk.timings import Timings
-from agent.i18n import N_, _
+from agent.i18n import N_, _, shown
 from agent.play.signals import loop_signals
 
 # Opening a worker's page: tries before its failure ends the run (the browser still answers).
@@ -400,7 +400,7 @@ class BulkRunner:
                     or attempt >= self.options.retry.attempts
                 ):
                     raise
-                self._event(_("{error}; trying again").format(error=error))
+                self._event(_("{error}; trying again").format(error=shown(error)))
                 await asyncio.sleep(retry_rules.backoff_delay(attempt, self.options.retry) + 1)
                 continue
             self.pace.succeeded()

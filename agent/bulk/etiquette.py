@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.errors import SellerAgentError
-from agent.i18n import _
+from agent.i18n import N_, _, told
 from agent.play.interstitials import HALT_KINDS
 
 # Rows started per second against a portal that is not on this machine, unless --rate says.
@@ -75,5 +75,9 @@ def halt_if_told(result: Any, stop: Any, run_id: str) -> None:
     stop.soft = True
     stop.reason = stop.reason or result.error_kind
     raise RunHalted(
-        f"{result.error}; run {run_id} stopped, its rows not done stay for --resume {run_id}"
+        told(
+            N_("{error}; run {run} stopped, its rows not done stay for --resume {run}"),
+            error=result.error,
+            run=run_id,
+        )
     )

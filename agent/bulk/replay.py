@@ -16,7 +16,7 @@ from agent.bulk.endpoints import check_endpoints
 from agent.bulk.engine import BulkOptions, BulkResult, ReconcileRule, play_run
 from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
-from agent.i18n import _
+from agent.i18n import _, as_told
 
 
 @dataclass
@@ -153,13 +153,13 @@ def execute_rows(
         EndpointError,
         ValueError,
     ) as error:
-        return RowsOutcome(2, run_id=run_id, message=str(error))
+        return RowsOutcome(2, run_id=run_id, message=as_told(error))
     except FileNotFoundError as error:
-        return RowsOutcome(2, run_id=run_id, message=str(error))
+        return RowsOutcome(2, run_id=run_id, message=as_told(error))
     except SellerAgentError as error:
         # A stop the portal asked for (a person must act) is exit 2 even mid-run.
         code = 2 if run_id is None or error.exit_code == 2 else 1
-        return RowsOutcome(code, run_id=run_id, message=str(error))
+        return RowsOutcome(code, run_id=run_id, message=as_told(error))
     finally:
         if journal is not None:
             journal.close()

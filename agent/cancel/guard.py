@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from agent.errors import UserError
-from agent.i18n import Nn_, _, ngettext
+from agent.i18n import N_, Nn_, _, ngettext, told
 from agent.report import format_rate
 
 DEFAULT_MAX_CANCEL_RATE = 2.5  # percent; Amazon's target for the Order Cancellation Rate
@@ -231,7 +231,10 @@ def metrics_from_api(data: Mapping[str, Any]) -> Metrics:
     cancelled = _first(record, ("cancelled", "canceled", "counted", "cancelled_count", "numerator"))
     total = _first(record, ("total", "orders", "total_orders", "denominator"))
     if cancelled is None or total is None:
-        raise GuardError(f"unexpected metrics answer: {json.dumps(data)[:200]}", answered=True)
+        raise GuardError(
+            told(N_("unexpected metrics answer: {answer}"), answer=json.dumps(data)[:200]),
+            answered=True,
+        )
     return Metrics(cancelled=int(cancelled), total=int(total))
 
 
@@ -243,15 +246,33 @@ def _api_get(portal: str, path: str, token: str | None, timeout: float) -> Any:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
     except urllib.error.HTTPError as error:
-        raise GuardError(f"{portal}: {path} answered HTTP {error.code}", answered=True) from error
+        raise GuardError(
+            told(
+                N_("{portal}: {path} answered HTTP {code}"),
+                portal=portal,
+                path=path,
+                code=error.code,
+            ),
+            answered=True,
+        ) from error
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise GuardError(f"{portal}: cannot read {path} ({reason})") from error
+        raise GuardError(
+            told(
+                N_("{portal}: cannot read {path} ({reason})"),
+                portal=portal,
+                path=path,
+                reason=reason,
+            )
+        ) from error
     try:
         return json.loads(body)
     except ValueError:
         # A portal without the API often answers with a page (its sign-in page, say).
-        raise GuardError(f"{portal}: {path} is not an inspection API", answered=True) from None
+        raise GuardError(
+            told(N_("{portal}: {path} is not an inspection API"), portal=portal, path=path),
+            answered=True,
+        ) from None
 
 
 def fetch_api_snapshot(
@@ -309,7 +330,11 @@ def metrics_from_values(values: Mapping[str, Any]) -> Metrics:
         )
     except ValueError:
         raise GuardError(
-            f"Account Health shows counts that are not numbers: {cancelled!r} of {total!r}"
+            told(
+                N_("Account Health shows counts that are not numbers: {cancelled} of {total}"),
+                cancelled=repr(cancelled),
+                total=repr(total),
+            )
         ) from None
 
 
@@ -341,7 +366,13 @@ async def read_portal_facts(
                 page, load_flow(name), {}, portal=portal, secrets=secrets, run_dir=run_dir
             )
             if not result.ok:
-                raise GuardError(f"the {name} flow failed: {result.error or result.outcome}")
+                raise GuardError(
+                    told(
+                        N_("the {flow} flow failed: {error}"),
+                        flow=name,
+                        error=result.error or result.outcome,
+                    )
+                )
             found[name] = result.values
     finally:
         await context.close()

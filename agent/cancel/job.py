@@ -27,7 +27,7 @@ from agent.bulk.rows import InputError, Problem, RowSet
 from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.cancel import rules
-from agent.i18n import _, ngettext
+from agent.i18n import _, as_told, ngettext, shown
 
 
 @dataclass
@@ -255,14 +255,18 @@ def check_rate(
     except GuardError as error:
         if facts is None or not error.answered:
             # Unreachable: there are no pages to read either; the run will say more.
-            say(_("Warning: cannot project the cancellation rate: {error}").format(error=error))
+            say(
+                _("Warning: cannot project the cancellation rate: {error}").format(
+                    error=shown(error)
+                )
+            )
             return None, None
         try:
             read = facts()
         except GuardError as failure:
             say(
                 _("Warning: cannot project the cancellation rate: {error}").format(
-                    error=f"{error}; {failure}"
+                    error=f"{shown(error)}; {shown(failure)}"
                 )
             )
             return None, None
@@ -467,13 +471,13 @@ def execute_cancel(
         BrowserNotFound,
         EndpointError,
     ) as error:
-        return CancelOutcome(2, run_id=run_id, message=str(error))
+        return CancelOutcome(2, run_id=run_id, message=as_told(error))
     except FileNotFoundError as error:  # --browser-path that is not a program
-        return CancelOutcome(2, run_id=run_id, message=str(error))
+        return CancelOutcome(2, run_id=run_id, message=as_told(error))
     except SellerAgentError as error:  # secrets unreadable, or signing in failed
         # A stop the portal asked for (a person must act) is exit 2 even mid-run.
         code = 2 if run_id is None or error.exit_code == 2 else 1
-        return CancelOutcome(code, run_id=run_id, message=str(error))
+        return CancelOutcome(code, run_id=run_id, message=as_told(error))
     finally:
         if journal is not None:
             journal.close()

@@ -37,11 +37,13 @@ class SellerAgentGroup(TranslatedGroup):
 
     def invoke(self, ctx: click.Context) -> object:
         from agent.errors import SellerAgentError
+        from agent.i18n import shown
 
         try:
             return super().invoke(ctx)
         except SellerAgentError as error:
-            failure = click.ClickException(str(error))
+            # In the reader's language; str(error) stays English for the run's log.
+            failure = click.ClickException(shown(error))
             failure.exit_code = error.exit_code
             raise failure from None
 

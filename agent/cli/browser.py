@@ -7,6 +7,7 @@ import sys
 import click
 
 from agent.cli.language import TranslatedGroup
+from agent.i18n import _, shown
 
 
 @click.group(cls=TranslatedGroup)
@@ -72,17 +73,19 @@ def serve(host: str, port: int, token: str | None, browser_path: str | None, qui
     try:
         server = start_server(host=host, port=port, token=token, browser_path=browser_path)
     except (BrowserNotFound, FileNotFoundError) as error:
-        failure = click.ClickException(str(error))
+        failure = click.ClickException(shown(error))
         failure.exit_code = 2
         raise failure from None
     click.echo(server.endpoint)
     sys.stdout.flush()
     if not quiet:
         click.echo(
-            f"browser server listening on {host}:{server.endpoint.rsplit(':', 1)[1].split('/')[0]}"
-            " (Ctrl-C to stop); the endpoint above carries its token: keep it private",
+            _(
+                "browser server listening on {address} (Ctrl-C to stop); the endpoint above "
+                "carries its token: keep it private"
+            ).format(address=f"{host}:{server.endpoint.rsplit(':', 1)[1].split('/')[0]}"),
             err=True,
         )
     code = wait(server)
     if code:
-        raise click.ClickException("the browser server stopped: its browser closed or crashed")
+        raise click.ClickException(_("the browser server stopped: its browser closed or crashed"))

@@ -13,6 +13,7 @@ import click
 
 from agent.cli.language import TranslatedCommand
 from agent.cli.options import browser_options, quiet_option, workers_option
+from agent.i18n import _, shown
 
 # Shipped inside the package, so the demo works from an installed wheel as from a checkout.
 SAMPLE_ORDERS = Path(str(resources.files("agent").joinpath("data", "sample_orders.csv")))
@@ -100,14 +101,18 @@ def demo(
         try:
             portal = stack.enter_context(running_portal(db_path=portal_db, seed=1, orders=orders))
         except PortalStartError as error:
-            raise click.ClickException(f"the demo portal did not start: {error}") from None
+            raise click.ClickException(
+                _("the demo portal did not start: {error}").format(error=error)
+            ) from None
         say(
-            f"Demo portal: {portal.url}  (seller@example.com / demo-password / TOTP JBSWY3DPEHPK3PXP)"
+            _("Demo portal: {url}  ({account})").format(
+                url=portal.url, account="seller@example.com / demo-password / TOTP JBSWY3DPEHPK3PXP"
+            )
         )
-        say(f"Cancelling the orders in {source}")
+        say(_("Cancelling the orders in {file}").format(file=source))
         # The sample list is chosen to cross the 2.5% limit, so the guard's projection shows;
         # the demo overrides it to let every outcome appear. A real run stops at the limit.
-        say("The demo overrides the cancellation-rate guard (--max-cancel-rate 100).")
+        say(_("The demo overrides the cancellation-rate guard (--max-cancel-rate 100)."))
         request = CancelRequest(
             sources=[source],
             portal=portal.url,
@@ -125,18 +130,20 @@ def demo(
         )
         outcome = execute_cancel(request, say=say)
         if outcome.run_id is None:
-            raise click.ClickException(outcome.message or "the demo run did not start")
+            raise click.ClickException(shown(outcome.message or _("the demo run did not start")))
         if outcome.message:
-            say(f"Error: {outcome.message}")
+            say(_("Error: {message}").format(message=shown(outcome.message)))
         with Journal(request.journal) as journal:
             data = report_mod.build_report(journal, outcome.run_id, row_facts=report_facts)
         click.echo(report_mod.render_table(data))
         html_path = folder / "report.html"
         report_mod.write_report(data, "html", str(html_path))
-        click.echo(f"\nHTML report: {html_path}")
-        click.echo(f"Journal: {request.journal} (run {outcome.run_id})")
+        click.echo("\n" + _("HTML report: {path}").format(path=html_path))
+        click.echo(
+            _("Journal: {path} (run {run})").format(path=request.journal, run=outcome.run_id)
+        )
         if keep_running:
-            say(f"The portal stays up at {portal.url}; Ctrl-C stops it.")
+            say(_("The portal stays up at {url}; Ctrl-C stops it.").format(url=portal.url))
             try:
                 while True:
                     time.sleep(3600)

@@ -7,8 +7,9 @@ import sys
 
 import click
 
-from agent.cli.language import TranslatedGroup
+from agent.cli.language import TranslatedGroup, print_error
 from agent.cli.options import json_option
+from agent.i18n import _, shown
 
 
 @click.group("flows", cls=TranslatedGroup)
@@ -27,7 +28,7 @@ def flows() -> None:
 def _param_text(name: str, param: object) -> str:
     text = f"{name}:{param.type}"  # type: ignore[attr-defined]
     if param.required and param.default is None:  # type: ignore[attr-defined]
-        text += " (required)"
+        text += _(" (required)")
     elif param.default not in (None, ""):  # type: ignore[attr-defined]
         text += f"={param.default}"  # type: ignore[attr-defined]
     return text
@@ -51,7 +52,7 @@ def list_flows(as_json: bool) -> None:
         try:
             flow = load_flow(path)
         except FlowError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(shown(error)) from None
         entries.append(
             {
                 "name": flow.name,
@@ -63,10 +64,15 @@ def list_flows(as_json: bool) -> None:
             }
         )
         if not as_json:
-            params = ", ".join(_param_text(n, p) for n, p in flow.params.items()) or "no params"
+            # Names of flows, params and outcomes are codes: they stay as written.
+            params = ", ".join(_param_text(n, p) for n, p in flow.params.items()) or _("no params")
             click.echo(f"{flow.name}: {flow.summary}")
-            click.echo(f"    params: {params}")
-            click.echo(f"    outcomes: {', '.join(flow.outcomes) or 'completed'}")
+            click.echo(_("    params: {params}").format(params=params))
+            click.echo(
+                _("    outcomes: {outcomes}").format(
+                    outcomes=", ".join(flow.outcomes) or "completed"
+                )
+            )
     if as_json:
         click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
 
@@ -93,9 +99,13 @@ def check(files: tuple[str, ...]) -> None:
             flow = load_flow(name)
         except FlowError as error:
             bad += 1
-            click.echo(f"Error: {error}", err=True)
+            print_error(error)
             continue
-        click.echo(f"ok: {name} ({flow.name}, {len(flow.steps)} steps)")
+        click.echo(
+            _("ok: {file} ({flow}, {count} steps)").format(
+                file=name, flow=flow.name, count=len(flow.steps)
+            )
+        )
     if bad:
         sys.exit(2)
 

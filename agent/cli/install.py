@@ -8,6 +8,7 @@ import sys
 import click
 
 from agent.cli.language import TranslatedCommand
+from agent.i18n import _
 
 
 def installer_command(with_deps: bool) -> list[str]:
@@ -42,21 +43,31 @@ def install(with_deps: bool, dry_run: bool) -> None:
     if dry_run:
         click.echo(" ".join(command))
         return
-    click.echo(f"running: {' '.join(command)}", err=True)
+    click.echo(_("running: {command}").format(command=" ".join(command)), err=True)
     try:
         completed = subprocess.run(command, stdin=subprocess.DEVNULL, check=False)
     except OSError as error:
-        raise click.ClickException(f"cannot run Playwright's installer: {error.strerror}") from None
+        raise click.ClickException(
+            _("cannot run Playwright's installer: {why}").format(why=error.strerror)
+        ) from None
     found = playwright_chromium()
     if completed.returncode != 0 or not found:
         fallback = system_chromium()
         advice = (
-            f"the system Chromium at {fallback} will be used instead"
+            _("the system Chromium at {path} will be used instead").format(path=fallback)
             if fallback
-            else "install your distribution's Chromium instead (Debian: apt-get install chromium) "
-            "or pass --browser-path"
+            else _(
+                "install your distribution's Chromium instead (Debian: apt-get install chromium) "
+                "or pass --browser-path"
+            )
         )
         raise click.ClickException(
-            f"Playwright's installer failed (exit code {completed.returncode}); {advice}"
+            _("Playwright's installer failed (exit code {code}); {advice}").format(
+                code=completed.returncode, advice=advice
+            )
         )
-    click.echo(f"installed Playwright's Chromium in {playwright_browsers_dir()}: {found}")
+    click.echo(
+        _("installed Playwright's Chromium in {folder}: {path}").format(
+            folder=playwright_browsers_dir(), path=found
+        )
+    )

@@ -272,9 +272,10 @@ def help_messages(group: click.Group) -> Iterator[tuple[str, str]]:
     yield from walk(group)
 
 
-def print_error(message: str) -> None:
-    """An error line for people, in their language ("Error: ..." is Click's own words)."""
-    click.echo(i18n.gettext("Error: {message}").format(message=message), err=True)
+def print_error(message: object) -> None:
+    """An error line for people, in their language ("Error: ..." is Click's own words); a
+    message that carries its translation (i18n.Told, or an error raised with one) shows it."""
+    click.echo(i18n.gettext("Error: {message}").format(message=i18n.shown(message)), err=True)
 
 
 def main_language(args: Sequence[str] | None) -> str | None:

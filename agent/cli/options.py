@@ -115,6 +115,12 @@ class InputError(click.ClickException):
 
     exit_code = 2
 
+    def format_message(self) -> str:
+        # A message that carries its translation (an error passed on) is shown translated.
+        from agent.i18n import shown
+
+        return shown(self.message)
+
 
 def secrets_option(func: Callable) -> Callable:
     return click.option(
@@ -229,13 +235,14 @@ def lang_option(func: Callable) -> Callable:
 
 
 def _check_endpoints(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple:
+    from agent.i18n import shown
     from agent.play.browser import EndpointError, parse_endpoint
 
     for text in value:
         try:
             parse_endpoint(text)
         except EndpointError as error:
-            raise click.BadParameter(str(error)) from None
+            raise click.BadParameter(shown(error)) from None
     return tuple(value)
 
 

@@ -10,7 +10,7 @@ import click
 from agent.bulk.journal import Journal, JournalError, default_journal_path
 from agent.cli.language import TranslatedCommand
 from agent.cli.options import lang_option
-from agent.i18n import _
+from agent.i18n import _, shown
 from agent.report import FORMATS, build_report, run_kind, write_report
 
 
@@ -146,12 +146,14 @@ def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
         raise click.ClickException(f"{output}: {error.strerror}") from error
     if data["duplicates"]:
         click.echo(
-            f"Warning: {len(data['duplicates'])} keys were played by two shards: "
-            + ", ".join(item["key"] for item in data["duplicates"][:10]),
+            _("Warning: {count} keys were played by two shards: {keys}").format(
+                count=len(data["duplicates"]),
+                keys=", ".join(item["key"] for item in data["duplicates"][:10]),
+            ),
             err=True,
         )
     for note in data["warnings"]:
-        click.echo(_("Warning: {note}").format(note=note), err=True)
+        click.echo(_("Warning: {note}").format(note=shown(note)), err=True)
 
 
 def _redactor() -> Callable[[str], str] | None:

@@ -30,7 +30,7 @@ from agent.cli.options import (
     shard_option,
     workers_option,
 )
-from agent.i18n import _
+from agent.i18n import _, as_told, shown
 
 
 def default_run_dir(name: str) -> Path:
@@ -44,7 +44,7 @@ def load_secrets_or_fail(path: str | None) -> Any:
     try:
         return load_secrets(Path(path) if path else None)
     except SecretsError as error:
-        raise InputError(str(error)) from None
+        raise InputError(as_told(error)) from None
 
 
 def load_flow_or_fail(ref: str) -> Any:
@@ -53,7 +53,7 @@ def load_flow_or_fail(ref: str) -> Any:
     try:
         return load_flow(ref)
     except FlowError as error:
-        raise InputError(str(error)) from None
+        raise InputError(as_told(error)) from None
 
 
 def parse_param_options(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -123,11 +123,11 @@ def run_in_browser(
     try:
         return asyncio.run(main())
     except (BrowserNotFound, EndpointError) as error:
-        raise InputError(str(error)) from None
+        raise InputError(as_told(error)) from None
     except FileNotFoundError as error:
-        raise InputError(str(error)) from None
+        raise InputError(as_told(error)) from None
     except SellerAgentError as error:
-        failure = click.ClickException(secrets.redact(str(error)))
+        failure = click.ClickException(secrets.redact(shown(error)))
         # A sign-in a person must finish is exit 2, like any stop before work began.
         failure.exit_code = error.exit_code
         raise failure from None
@@ -157,17 +157,22 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     if as_json:
         echo_json({"flow": flow_name, **result.to_dict(), "exit_code": 0 if result.ok else 1})
         return
-    click.echo(f"outcome: {result.outcome}")
+    # The outcome is the flow's own name for it (a code): only the label is translated.
+    click.echo(_("outcome: {outcome}").format(outcome=result.outcome))
     for name, value in result.values.items():
         shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
         click.echo(f"{name}: {shown}")
     fallbacks = [m for m in result.matches if m["candidate"]]
     for match in fallbacks:
+        step = (
+            _("{step} (line {line})").format(step=match["step"], line=match["line"])
+            if match["line"]
+            else match["step"]
+        )
         click.echo(
-            f"note: {match['step']}"
-            + (f" (line {match['line']})" if match["line"] else "")
-            + " used fallback target "
-            f"#{match['candidate'] + 1}: {match['spec']}",
+            _("note: {step} used fallback target #{number}: {target}").format(
+                step=step, number=match["candidate"] + 1, target=match["spec"]
+            ),
             err=True,
         )
     if result.error:
@@ -345,7 +350,7 @@ def _run(
     try:
         params = bind_params(flow, given)
     except FlowError as error:
-        raise InputError(str(error)) from None
+        raise InputError(as_told(error)) from None
     for name, value in secret_params(flow, params).items():
         secrets.add(name, value)
     folder = Path(run_dir) if run_dir else default_run_dir(flow.name)
@@ -452,7 +457,9 @@ def login(
     if not quiet:
         click.echo(
             _("signed in to {portal} (secrets from {source})").format(
-                portal=portal, source=secrets.source
+                # Where the secrets came from: files by name, the others in words.
+                portal=portal,
+                source=", ".join(_(part) if part else part for part in secrets.source.split(", ")),
             ),
             err=True,
         )

@@ -31,6 +31,7 @@ from agent.flow.model import suggest as _suggest
 from agent.flow.params import coerce
 from agent.flow.steps import BY_NAME, STEP_KINDS, StepInput
 from agent.flow.templates import FILTERS, JINJA_NAMES, TemplateRefused, has_template, template_names
+from agent.i18n import _
 
 
 class _Checker:
@@ -63,21 +64,27 @@ class _Checker:
             try:
                 names = template_names(value)
             except TemplateSyntaxError as error:
-                raise self.fail(field, f"bad template: {error.message}", data, key) from None
+                raise self.fail(
+                    field, _("bad template: {error}").format(error=error.message), data, key
+                ) from None
             except TemplateRefused as error:
                 raise self.fail(field, str(error), data, key) from None
             unknown = sorted(names - self.known)
             if unknown:
                 name = unknown[0]
                 hint = (
-                    f" ('{name}' is a filter: {{{{ value | {name} }}}})"
+                    _(" ('{name}' is a filter: {example})").format(
+                        name=name, example=f"{{{{ value | {name} }}}}"
+                    )
                     if name in FILTERS
                     else _suggest(name, sorted(self.known))
                 )
                 raise self.fail(
                     field,
-                    f"template names '{name}', which is not a param, a secret or "
-                    f"a value extracted earlier{hint}",
+                    _(
+                        "template names '{name}', which is not a param, a secret or a value "
+                        "extracted earlier{hint}"
+                    ).format(name=name, hint=hint),
                     data,
                     key,
                 )
@@ -111,13 +118,16 @@ class _Checker:
 
     def pattern_text(self, text: Any, field: str, data: Any, key: Any) -> str:
         if not isinstance(text, str):
-            raise self.fail(field, "expected a text", data, key)
+            raise self.fail(field, _("expected a text"), data, key)
         if not has_template(text):
             try:
                 locate.as_regex(text)
             except re.error as error:
                 raise self.fail(
-                    field, f"not a valid regular expression ({error})", data, key
+                    field,
+                    _("not a valid regular expression ({error})").format(error=error),
+                    data,
+                    key,
                 ) from None
         self.check_templates(text, field, data, key)
         return text
@@ -125,7 +135,7 @@ class _Checker:
     def condition(self, raw: Any, field: str, data: Any, key: Any, extract: bool = False) -> dict:
         if not isinstance(raw, dict) or not raw:
             raise self.fail(
-                field, "a condition is a mapping such as {testid: x} or {url: /home}", data, key
+                field, _("a condition is a mapping such as {testid: x} or {url: /home}"), data, key
             )
         raw_keys = set(raw)
         if extract:
@@ -136,11 +146,16 @@ class _Checker:
             extra = raw_keys - {kind}
             if extra:
                 bad = sorted(extra)[0]
-                raise self.fail(f"{field}.{bad}", f"unknown key '{bad}' next to '{kind}'", raw, bad)
+                raise self.fail(
+                    f"{field}.{bad}",
+                    _("unknown key '{key}' next to '{kind}'").format(key=bad, kind=kind),
+                    raw,
+                    bad,
+                )
             items = raw[kind]
             if not isinstance(items, list) or not items:
                 raise self.fail(
-                    f"{field}.{kind}", "expected a non-empty list of conditions", raw, kind
+                    f"{field}.{kind}", _("expected a non-empty list of conditions"), raw, kind
                 )
             result = {
                 "kind": kind,
@@ -153,7 +168,12 @@ class _Checker:
             extra = raw_keys - {"not"}
             if extra:
                 bad = sorted(extra)[0]
-                raise self.fail(f"{field}.{bad}", f"unknown key '{bad}' next to 'not'", raw, bad)
+                raise self.fail(
+                    f"{field}.{bad}",
+                    _("unknown key '{key}' next to '{kind}'").format(key=bad, kind="not"),
+                    raw,
+                    bad,
+                )
             result = {"kind": "not", "item": self.condition(raw["not"], f"{field}.not", raw, "not")}
         elif raw_keys == {"url"} or raw_keys == {"title"}:
             kind = next(iter(raw_keys))
@@ -168,12 +188,14 @@ class _Checker:
                 bad = sorted(unknown)[0]
                 raise self.fail(
                     f"{field}.{bad}",
-                    f"unknown key '{bad}' in a condition (count, value or text go with target)",
+                    _(
+                        "unknown key '{key}' in a condition (count, value or text go with target)"
+                    ).format(key=bad),
                     raw,
                     bad,
                 )
             if len(checks) > 1:
-                raise self.fail(field, "use one of count, value or text with a target", raw)
+                raise self.fail(field, _("use one of count, value or text with a target"), raw)
             result = {
                 "kind": "target",
                 "target": self.target(raw["target"], f"{field}.target", raw, "target"),
@@ -184,7 +206,7 @@ class _Checker:
                     or isinstance(raw["count"], bool)
                     or raw["count"] < 0
                 ):
-                    raise self.fail(f"{field}.count", "expected a whole number", raw, "count")
+                    raise self.fail(f"{field}.count", _("expected a whole number"), raw, "count")
                 result["count"] = raw["count"]
             for check in ("value", "text"):
                 if check in raw:
@@ -201,7 +223,9 @@ class _Checker:
             bad = sorted(raw_keys)[0] if raw_keys else "?"
             raise self.fail(
                 f"{field}.{bad}",
-                f"unknown condition '{bad}'{_suggest(bad, CONDITION_KEYS + locate.SPEC_KINDS)}",
+                _("unknown condition '{name}'{hint}").format(
+                    name=bad, hint=_suggest(bad, CONDITION_KEYS + locate.SPEC_KINDS)
+                ),
                 raw,
                 bad,
             )
@@ -211,21 +235,26 @@ class _Checker:
 
     def outcome_extracts(self, raw: Any, field: str, data: Any) -> dict[str, dict]:
         if not isinstance(raw, dict) or not raw:
-            raise self.fail(field, "expected a mapping of name -> target", data, "extract")
+            raise self.fail(field, _("expected a mapping of name -> target"), data, "extract")
         result = {}
         for name, spec in raw.items():
             where = f"{field}.{name}"
             if not isinstance(name, str) or not IDENTIFIER.match(name):
-                raise self.fail(where, "a value name is letters, digits and _", raw, name)
+                raise self.fail(where, _("a value name is letters, digits and _"), raw, name)
             if not isinstance(spec, dict):
                 raise self.fail(
-                    where, "expected a target with optional attribute/all/present", raw, name
+                    where, _("expected a target with optional attribute/all/present"), raw, name
                 )
             options = {k: spec[k] for k in ("attribute", "all", "present") if k in spec}
             target_raw = spec.get("target", {k: v for k, v in spec.items() if k not in options})
             if "target" in spec and set(spec) - {"target", *options}:
                 bad = sorted(set(spec) - {"target", *options})[0]
-                raise self.fail(f"{where}.{bad}", f"unknown key '{bad}'", spec, bad)
+                raise self.fail(
+                    f"{where}.{bad}",
+                    _("unknown key '{key}'{hint}").format(key=bad, hint=""),
+                    spec,
+                    bad,
+                )
             result[name] = self.extract_options(options, where, spec)
             result[name]["target"] = self.target(target_raw, where, raw, name)
         return result
@@ -239,13 +268,15 @@ class _Checker:
         }
         for flag in ("all", "present", "unique"):
             if not isinstance(result[flag], bool):
-                raise self.fail(f"{field}.{flag}", "expected true or false", data, flag)
+                raise self.fail(f"{field}.{flag}", _("expected true or false"), data, flag)
         if result["attribute"] is not None and not isinstance(result["attribute"], str):
-            raise self.fail(f"{field}.attribute", "expected an attribute name", data, "attribute")
+            raise self.fail(
+                f"{field}.attribute", _("expected an attribute name"), data, "attribute"
+            )
         if result["present"] and (result["all"] or result["attribute"]):
             raise self.fail(
                 f"{field}.present",
-                "'present' gives true/false; it takes no attribute or all",
+                _("'present' gives true/false; it takes no attribute or all"),
                 data,
                 "present",
             )
@@ -254,31 +285,47 @@ class _Checker:
     # -- steps ---------------------------------------------------------------------------
     def steps(self, raw: Any, field: str, data: Any, key: Any) -> list[Step]:
         if not isinstance(raw, list) or not raw:
-            raise self.fail(field, "expected a non-empty list of steps", data, key)
+            raise self.fail(field, _("expected a non-empty list of steps"), data, key)
         return [self.step(item, f"{field}[{i}]", raw, i) for i, item in enumerate(raw)]
 
     def step(self, raw: Any, field: str, data: Any, key: Any) -> Step:
         if not isinstance(raw, dict):
             raise self.fail(
-                field, "a step is a mapping such as {click: {testid: submit}}", data, key
+                field, _("a step is a mapping such as {click: {testid: submit}}"), data, key
             )
         kinds = [k for k in raw if k in BY_NAME]
         others = [k for k in raw if k not in BY_NAME and k not in COMMON_STEP_KEYS]
         if not kinds:
             if others:
                 bad = others[0]
-                raise self.fail(field, f"unknown step '{bad}'{_suggest(bad, STEP_KINDS)}", raw, bad)
-            raise self.fail(field, f"a step needs one action ({', '.join(STEP_KINDS)})", raw)
+                raise self.fail(
+                    field,
+                    _("unknown step '{step}'{hint}").format(
+                        step=bad, hint=_suggest(bad, STEP_KINDS)
+                    ),
+                    raw,
+                    bad,
+                )
+            raise self.fail(
+                field,
+                _("a step needs one action ({actions})").format(actions=", ".join(STEP_KINDS)),
+                raw,
+            )
         if len(kinds) > 1:
             raise self.fail(
-                field, f"a step has one action, not {' and '.join(kinds)}", raw, kinds[1]
+                field,
+                _("a step has one action, not {actions}").format(actions=_(" and ").join(kinds)),
+                raw,
+                kinds[1],
             )
         kind = kinds[0]
         if others:
             bad = others[0]
             raise self.fail(
                 f"{field}.{bad}",
-                f"unknown key '{bad}' in a step{_suggest(bad, COMMON_STEP_KEYS)}",
+                _("unknown key '{key}' in a step{hint}").format(
+                    key=bad, hint=_suggest(bad, COMMON_STEP_KEYS)
+                ),
                 raw,
                 bad,
             )
@@ -287,7 +334,7 @@ class _Checker:
         step = Step(kind=kind, args={}, line=line, path=field)
         if "name" in raw:
             if not isinstance(raw["name"], str):
-                raise self.fail(f"{field}.name", "expected a text", raw, "name")
+                raise self.fail(f"{field}.name", _("expected a text"), raw, "name")
             step.name = raw["name"]
         if "timeout" in raw:
             if (
@@ -297,14 +344,14 @@ class _Checker:
             ):
                 raise self.fail(
                     f"{field}.timeout",
-                    "expected milliseconds (a whole number above 0)",
+                    _("expected milliseconds (a whole number above 0)"),
                     raw,
                     "timeout",
                 )
             step.timeout = raw["timeout"]
         if "optional" in raw:
             if not isinstance(raw["optional"], bool):
-                raise self.fail(f"{field}.optional", "expected true or false", raw, "optional")
+                raise self.fail(f"{field}.optional", _("expected true or false"), raw, "optional")
             step.optional = raw["optional"]
         if "when" in raw:
             step.when = self.condition(raw["when"], f"{field}.when", raw, "when")
@@ -322,7 +369,9 @@ class _Checker:
                 if arg not in allowed:
                     raise self.fail(
                         f"{where}.{arg}",
-                        f"unknown key '{arg}' in a {kind.name} step{_suggest(arg, allowed)}",
+                        _("unknown key '{key}' in a {kind} step{hint}").format(
+                            key=arg, kind=kind.name, hint=_suggest(arg, allowed)
+                        ),
                         value,
                         arg,
                     )
@@ -332,11 +381,14 @@ class _Checker:
             mapping = step_raw
         else:
             raise self.fail(
-                where, f"expected a mapping with {', '.join(allowed)}", step_raw, kind.name
+                where,
+                _("expected a mapping with {keys}").format(keys=", ".join(allowed)),
+                step_raw,
+                kind.name,
             )
         for required in kind.required:
             if required not in args or args[required] is None:
-                raise self.fail(where, f"missing '{required}'", mapping, None)
+                raise self.fail(where, _("missing '{key}'").format(key=required), mapping, None)
         step = StepInput(self, kind.name, where, value, mapping, args)
         result: dict[str, Any] = {}
         if "target" in args and args["target"] is not None:
@@ -348,11 +400,11 @@ class _Checker:
     def sub_flow(self, args: dict[str, Any], where: str, data: Any) -> dict[str, Any]:
         name = args["name"]
         if not isinstance(name, str):
-            raise self.fail(f"{where}.name", "expected a flow name or path", data, "name")
+            raise self.fail(f"{where}.name", _("expected a flow name or path"), data, "name")
         given = args.get("params") or {}
         if not isinstance(given, dict):
             raise self.fail(
-                f"{where}.params", "expected a mapping of param -> value", data, "params"
+                f"{where}.params", _("expected a mapping of param -> value"), data, "params"
             )
         self.check_templates(given, f"{where}.params", data, "params")
         try:
@@ -367,7 +419,11 @@ class _Checker:
             if param_name not in child.params:
                 raise self.fail(
                     f"{where}.params.{param_name}",
-                    f"flow '{child.name}' has no param '{param_name}'{_suggest(param_name, list(child.params))}",
+                    _("flow '{flow}' has no param '{param}'{hint}").format(
+                        flow=child.name,
+                        param=param_name,
+                        hint=_suggest(param_name, list(child.params)),
+                    ),
                     given,
                     param_name,
                 )
@@ -375,7 +431,9 @@ class _Checker:
             if param.required and param.default is None and param_name not in given:
                 raise self.fail(
                     f"{where}.params",
-                    f"flow '{child.name}' needs param '{param_name}'",
+                    _("flow '{flow}' needs param '{param}'").format(
+                        flow=child.name, param=param_name
+                    ),
                     data,
                     "params",
                 )
@@ -387,40 +445,54 @@ class _Checker:
     def param(self, name: Any, raw: Any, data: Any) -> Param:
         field = f"params.{name}"
         if not isinstance(name, str) or not IDENTIFIER.match(name):
-            raise self.fail(field, "a param name is letters, digits and _", data, name)
+            raise self.fail(field, _("a param name is letters, digits and _"), data, name)
         if name in SECRET_NAMES or name in JINJA_NAMES:
             raise self.fail(
-                field, f"'{name}' is reserved (a secret or one of Jinja's own names)", data, name
+                field,
+                _("'{name}' is reserved (a secret or one of Jinja's own names)").format(name=name),
+                data,
+                name,
             )
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
             raise self.fail(
-                field, "expected a mapping such as {type: string, required: true}", data, name
+                field, _("expected a mapping such as {type: string, required: true}"), data, name
             )
         for key in raw:
             if key not in PARAM_KEYS:
                 raise self.fail(
-                    f"{field}.{key}", f"unknown key '{key}'{_suggest(key, PARAM_KEYS)}", raw, key
+                    f"{field}.{key}",
+                    _("unknown key '{key}'{hint}").format(key=key, hint=_suggest(key, PARAM_KEYS)),
+                    raw,
+                    key,
                 )
         if raw.get("type", "string") not in PARAM_TYPES:
             raise self.fail(
-                f"{field}.type", f"expected one of {', '.join(PARAM_TYPES)}", raw, "type"
+                f"{field}.type",
+                _("expected one of {choices}").format(choices=", ".join(PARAM_TYPES)),
+                raw,
+                "type",
             )
         for flag in ("required", "secret"):
             if flag in raw and not isinstance(raw[flag], bool):
-                raise self.fail(f"{field}.{flag}", "expected true or false", raw, flag)
+                raise self.fail(f"{field}.{flag}", _("expected true or false"), raw, flag)
         if "pattern" in raw:
             if not isinstance(raw["pattern"], str):
-                raise self.fail(f"{field}.pattern", "expected a regular expression", raw, "pattern")
+                raise self.fail(
+                    f"{field}.pattern", _("expected a regular expression"), raw, "pattern"
+                )
             try:
                 re.compile(raw["pattern"])
             except re.error as error:
                 raise self.fail(
-                    f"{field}.pattern", f"not a valid regular expression ({error})", raw, "pattern"
+                    f"{field}.pattern",
+                    _("not a valid regular expression ({error})").format(error=error),
+                    raw,
+                    "pattern",
                 ) from None
         if "choices" in raw and (not isinstance(raw["choices"], list) or not raw["choices"]):
-            raise self.fail(f"{field}.choices", "expected a non-empty list", raw, "choices")
+            raise self.fail(f"{field}.choices", _("expected a non-empty list"), raw, "choices")
         param = Param(**dict(raw))
         if param.default is not None:
             try:
@@ -434,36 +506,43 @@ class _Checker:
     def flow(self, data: Any) -> Flow:
         if not isinstance(data, dict):
             raise FlowError(
-                "a flow file is a mapping with name, params, steps and outcomes",
+                _("a flow file is a mapping with name, params, steps and outcomes"),
                 self.source,
                 _line_of(data),
             )
         for key in data:
             if key not in TOP_KEYS:
-                raise self.fail("", f"unknown key '{key}'{_suggest(key, TOP_KEYS)}", data, key)
+                raise self.fail(
+                    "",
+                    _("unknown key '{key}'{hint}").format(key=key, hint=_suggest(key, TOP_KEYS)),
+                    data,
+                    key,
+                )
         if "name" not in data:
-            raise self.fail("", "missing 'name'", data)
+            raise self.fail("", _("missing 'name'"), data)
         name = data["name"]
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise self.fail("name", "expected lower-case letters, digits, '_' or '-'", data, "name")
+            raise self.fail(
+                "name", _("expected lower-case letters, digits, '_' or '-'"), data, "name"
+            )
         summary = data.get("summary") or ""
         if not isinstance(summary, str):
-            raise self.fail("summary", "expected a text", data, "summary")
+            raise self.fail("summary", _("expected a text"), data, "summary")
         raw_params = data.get("params") or {}
         if not isinstance(raw_params, dict):
-            raise self.fail("params", "expected a mapping of name -> param", data, "params")
+            raise self.fail("params", _("expected a mapping of name -> param"), data, "params")
         params = {name: self.param(name, raw, raw_params) for name, raw in raw_params.items()}
         self.known = set(params) | set(SECRET_NAMES)
         timeout = data.get("timeout", DEFAULT_TIMEOUT_MS)
         if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
             raise self.fail(
-                "timeout", "expected milliseconds (a whole number above 0)", data, "timeout"
+                "timeout", _("expected milliseconds (a whole number above 0)"), data, "timeout"
             )
         session_flow = None
         session = data.get("session")
         if session is not None:
             if not isinstance(session, str):
-                raise self.fail("session", "expected a flow name or path", data, "session")
+                raise self.fail("session", _("expected a flow name or path"), data, "session")
             try:
                 session_flow = self.load_ref(session, self.base_dir, self.stack)
             except FlowError as error:
@@ -472,7 +551,9 @@ class _Checker:
                 raise
         raw_outcomes = data.get("outcomes") or {}
         if not isinstance(raw_outcomes, dict):
-            raise self.fail("outcomes", "expected a mapping of name -> condition", data, "outcomes")
+            raise self.fail(
+                "outcomes", _("expected a mapping of name -> condition"), data, "outcomes"
+            )
         self.outcome_names = [str(n) for n in raw_outcomes]
         for outcome in raw_outcomes:
             if (
@@ -482,7 +563,7 @@ class _Checker:
             ):
                 raise self.fail(
                     f"outcomes.{outcome}",
-                    "an outcome name is lower-case letters, digits, '_' or '-' (not 'failed')",
+                    _("an outcome name is lower-case letters, digits, '_' or '-' (not 'failed')"),
                     raw_outcomes,
                     outcome,
                 )
@@ -490,7 +571,7 @@ class _Checker:
         if data.get("login_page") is not None:
             login_page = self.condition(data["login_page"], "login_page", data, "login_page")
         if "steps" not in data:
-            raise self.fail("", "missing 'steps'", data)
+            raise self.fail("", _("missing 'steps'"), data)
         steps = self.steps(data["steps"], "steps", data, "steps")
         # Outcomes are checked after the steps, so everything extracted is known by then.
         outcomes = {
@@ -503,12 +584,14 @@ class _Checker:
         if success is None:
             success = list(outcomes) or ["completed"]
         if not isinstance(success, list) or not all(isinstance(s, str) for s in success):
-            raise self.fail("success", "expected a list of outcome names", data, "success")
+            raise self.fail("success", _("expected a list of outcome names"), data, "success")
         for index, outcome in enumerate(success):
             if outcome not in outcomes and not (outcome == "completed" and not outcomes):
                 raise self.fail(
                     "success",
-                    f"unknown outcome '{outcome}'{_suggest(outcome, list(outcomes))}",
+                    _("unknown outcome '{outcome}'{hint}").format(
+                        outcome=outcome, hint=_suggest(outcome, list(outcomes))
+                    ),
                     success,
                     index,
                 )

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from agent.flow.model import FlowError
+from agent.i18n import _
 
 
 class _LineDict(dict):
@@ -32,7 +33,9 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in result:
-            raise FlowError(f"duplicate key '{key}'", None, key_node.start_mark.line + 1)
+            raise FlowError(
+                _("duplicate key '{key}'").format(key=key), None, key_node.start_mark.line + 1
+            )
         result[key] = loader.construct_object(value_node, deep=True)
         result.key_lines[key] = key_node.start_mark.line + 1
     return result
@@ -64,7 +67,9 @@ def parse_text(text: str, source: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
-            raise FlowError(f"not valid JSON: {error.msg}", source, error.lineno) from None
+            raise FlowError(
+                _("not valid JSON: {why}").format(why=error.msg), source, error.lineno
+            ) from None
     try:
         return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
     except FlowError as error:
@@ -73,5 +78,5 @@ def parse_text(text: str, source: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise FlowError(
-            f"not valid YAML: {problem}", source, mark.line + 1 if mark else None
+            _("not valid YAML: {why}").format(why=problem), source, mark.line + 1 if mark else None
         ) from None

@@ -10,6 +10,7 @@ from pathlib import Path
 from agent.flow.check import _Checker
 from agent.flow.lines import parse_text
 from agent.flow.model import Flow, FlowError
+from agent.i18n import _
 
 
 def flows_dir() -> Path:
@@ -57,15 +58,20 @@ def _load_ref(ref: str, base_dir: Path | None, stack: tuple[str, ...]) -> Flow:
     path = _find(ref, base_dir)
     if path is None:
         names = ", ".join(p.stem for p in bundled_flows())
-        raise FlowError(f"no flow file or bundled flow named '{ref}' (bundled: {names})", ref)
+        raise FlowError(
+            _("no flow file or bundled flow named '{ref}' (bundled: {names})").format(
+                ref=ref, names=names
+            ),
+            ref,
+        )
     key = str(path.resolve())
     if key in stack:
-        raise FlowError(f"flow '{ref}' includes itself", ref)
+        raise FlowError(_("flow '{ref}' includes itself").format(ref=ref), ref)
     source = _display(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise FlowError(f"cannot read ({error.strerror})", source) from None
+        raise FlowError(_("cannot read ({why})").format(why=error.strerror), source) from None
     data = parse_text(text, source)
     return _Checker(source, path.parent, (*stack, key), _load_ref).flow(data)
 

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from agent.errors import UserError
+from agent.i18n import _
 
 DEFAULT_TIMEOUT_MS = 15000
 SECRET_NAMES = ("email", "password", "totp_secret")
@@ -109,4 +110,4 @@ class Flow(BaseModel):
 
 def suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return _(" (did you mean '{word}'?)").format(word=close[0]) if close else ""

@@ -20,6 +20,7 @@ from agent.flow.model import (
 )
 from agent.flow.model import suggest as _suggest
 from agent.flow.templates import JINJA_NAMES, has_template
+from agent.i18n import _
 
 # -- pieces of JSON Schema the fragments share ------------------------------------------------
 TEXT: dict[str, Any] = {"type": "string"}
@@ -98,7 +99,7 @@ class StepInput:
     def text(self, name: str) -> str:
         value = self.args[name]
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.fail(name, "expected a text")
+            raise self.fail(name, _("expected a text"))
         value = str(value)
         self.checker.check_templates(value, self.field(name), self.data, name)
         return value
@@ -106,12 +107,14 @@ class StepInput:
     def number(self, name: str, minimum: int = 0) -> int:
         value = self.args[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise self.fail(name, f"expected a whole number of at least {minimum}")
+            raise self.fail(
+                name, _("expected a whole number of at least {minimum}").format(minimum=minimum)
+            )
         return value
 
     def flag(self, name: str) -> bool:
         if not isinstance(self.args[name], bool):
-            raise self.fail(name, "expected true or false")
+            raise self.fail(name, _("expected true or false"))
         return self.args[name]
 
 
@@ -158,14 +161,19 @@ def _click(step: StepInput) -> dict[str, Any]:
     args, result = step.args, {}
     if "button" in args:
         if args["button"] not in MOUSE_BUTTONS:
-            raise step.fail("button", f"expected one of {', '.join(MOUSE_BUTTONS)}")
+            raise step.fail(
+                "button", _("expected one of {choices}").format(choices=", ".join(MOUSE_BUTTONS))
+            )
         result["button"] = args["button"]
     if "count" in args:
         result["count"] = step.number("count", 1)
     if "modifiers" in args:
         mods = args["modifiers"]
         if not isinstance(mods, list) or any(m not in CLICK_MODIFIERS for m in mods):
-            raise step.fail("modifiers", f"expected a list of {', '.join(CLICK_MODIFIERS)}")
+            raise step.fail(
+                "modifiers",
+                _("expected a list of {choices}").format(choices=", ".join(CLICK_MODIFIERS)),
+            )
         result["modifiers"] = mods
     if "force" in args:
         result["force"] = step.flag("force")
@@ -184,7 +192,7 @@ def _select(step: StepInput) -> dict[str, Any]:
     options = option if isinstance(option, list) else [option]
     for index, item in enumerate(options):
         if isinstance(item, bool) or not isinstance(item, str | int | float):
-            raise step.fail("option", "expected a text or a list of texts")
+            raise step.fail("option", _("expected a text or a list of texts"))
         step.checker.check_templates(
             str(item),
             f"{step.field('option')}[{index}]"
@@ -204,12 +212,14 @@ def _scroll(step: StepInput) -> dict[str, Any]:
     if step.target is not None:
         return {}
     if "x" not in step.args and "y" not in step.args:
-        raise step.checker.fail(step.where, "expected a target, or x and/or y offsets", step.data)
+        raise step.checker.fail(
+            step.where, _("expected a target, or x and/or y offsets"), step.data
+        )
     result = {}
     for axis in ("x", "y"):
         value = step.args.get(axis, 0)
         if not isinstance(value, int | float) or isinstance(value, bool):
-            raise step.fail(axis, "expected a number of pixels")
+            raise step.fail(axis, _("expected a number of pixels"))
         result[axis] = value
     return result
 
@@ -234,10 +244,18 @@ def _wait(step: StepInput) -> dict[str, Any]:
         extra = set(value) - {"target", "state"}
         if extra:
             bad = sorted(extra)[0]
-            raise checker.fail(f"{where}.{bad}", f"unknown key '{bad}' in a wait step", value, bad)
+            raise checker.fail(
+                f"{where}.{bad}",
+                _("unknown key '{key}' in a wait step").format(key=bad),
+                value,
+                bad,
+            )
         if value["state"] not in WAIT_STATES:
             raise checker.fail(
-                f"{where}.state", f"expected one of {', '.join(WAIT_STATES)}", value, "state"
+                f"{where}.state",
+                _("expected one of {choices}").format(choices=", ".join(WAIT_STATES)),
+                value,
+                "state",
             )
         return {
             "target": checker.target(value["target"], f"{where}.target", value, "target"),
@@ -267,11 +285,11 @@ def _expect(step: StepInput) -> dict[str, Any]:
 def _extract(step: StepInput) -> dict[str, Any]:
     name = step.args["as"]
     if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise step.fail("as", "a value name is letters, digits and _")
+        raise step.fail("as", _("a value name is letters, digits and _"))
     if name in SECRET_NAMES:
-        raise step.fail("as", f"'{name}' is a secret's name")
+        raise step.fail("as", _("'{name}' is a secret's name").format(name=name))
     if name in JINJA_NAMES:
-        raise step.fail("as", f"'{name}' is one of Jinja's own names")
+        raise step.fail("as", _("'{name}' is one of Jinja's own names").format(name=name))
     result = step.checker.extract_options(step.args, step.where, step.data)
     result["as"] = name
     # Later templates may name it.
@@ -282,7 +300,7 @@ def _extract(step: StepInput) -> dict[str, Any]:
 def _screenshot(step: StepInput) -> dict[str, Any]:
     name = step.text("name")
     if not has_template(name) and not re.match(r"^[\w.-]+$", name):
-        raise step.fail("name", "a screenshot name is letters, digits, '.', '-' and '_'")
+        raise step.fail("name", _("a screenshot name is letters, digits, '.', '-' and '_'"))
     result: dict[str, Any] = {"name": name}
     if "full_page" in step.args:
         result["full_page"] = step.flag("full_page")
@@ -303,12 +321,14 @@ def _outcome(step: StepInput) -> dict[str, Any]:
     value, checker = step.value, step.checker
     names = value if isinstance(value, list) else [value]
     if not names or not all(isinstance(n, str) for n in names):
-        raise checker.fail(step.where, "expected a list of outcome names", step.data, "outcome")
+        raise checker.fail(step.where, _("expected a list of outcome names"), step.data, "outcome")
     for index, name in enumerate(names):
         if name not in checker.outcome_names:
             raise checker.fail(
                 step.where,
-                f"unknown outcome '{name}'{_suggest(name, checker.outcome_names)}",
+                _("unknown outcome '{outcome}'{hint}").format(
+                    outcome=name, hint=_suggest(name, checker.outcome_names)
+                ),
                 value if isinstance(value, list) else step.data,
                 index if isinstance(value, list) else "outcome",
             )

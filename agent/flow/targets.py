@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.i18n import _
+
 # One of these keys says how a spec finds its element; the value is what it looks for.
 SPEC_KINDS = ("role", "label", "text", "placeholder", "testid", "alt", "title", "css", "xpath")
 SPEC_MODIFIERS = ("name", "exact", "nth", "has_text", "frame")
@@ -53,40 +55,46 @@ def parse_spec(raw: object) -> dict[str, Any]:
     """One spec, normalised to {"kind", "value", and any of name/exact/nth/has_text/frame}."""
     if isinstance(raw, str):
         if not raw.strip():
-            raise TargetError("a target selector cannot be empty")
+            raise TargetError(_("a target selector cannot be empty"))
         return {"kind": "selector", "value": raw}
     if not isinstance(raw, dict):
-        raise TargetError(f"a target is a mapping such as {{testid: x}} or a selector, not {raw!r}")
+        raise TargetError(
+            _("a target is a mapping such as {example} or a selector, not {value}").format(
+                example="{testid: x}", value=repr(raw)
+            )
+        )
     kinds = [key for key in SPEC_KINDS if key in raw]
     if not kinds:
-        raise TargetError(f"a target needs one of: {', '.join(SPEC_KINDS)}")
+        raise TargetError(_("a target needs one of: {kinds}").format(kinds=", ".join(SPEC_KINDS)))
     if len(kinds) > 1:
-        raise TargetError(f"a target has one kind, not {' and '.join(kinds)}", kinds[1])
+        raise TargetError(
+            _("a target has one kind, not {kinds}").format(kinds=_(" and ").join(kinds)), kinds[1]
+        )
     kind = kinds[0]
     for key in raw:
         if key not in SPEC_KINDS and key not in SPEC_MODIFIERS:
-            raise TargetError(f"unknown key '{key}' in a target", str(key))
+            raise TargetError(_("unknown key '{key}' in a target").format(key=key), str(key))
     spec: dict[str, Any] = {"kind": kind, "value": raw[kind]}
     if not isinstance(spec["value"], str) or not spec["value"].strip():
-        raise TargetError(f"'{kind}' needs a non-empty text", kind)
+        raise TargetError(_("'{key}' needs a non-empty text").format(key=kind), kind)
     if "name" in raw:
         if kind != "role":
-            raise TargetError("'name' goes with 'role' only", "name")
+            raise TargetError(_("'name' goes with 'role' only"), "name")
         if not isinstance(raw["name"], str):
-            raise TargetError("'name' needs a text", "name")
+            raise TargetError(_("'name' needs a text"), "name")
         spec["name"] = raw["name"]
     if "exact" in raw:
         if not isinstance(raw["exact"], bool):
-            raise TargetError("'exact' is true or false", "exact")
+            raise TargetError(_("'exact' is true or false"), "exact")
         spec["exact"] = raw["exact"]
     if "nth" in raw:
         if not isinstance(raw["nth"], int) or isinstance(raw["nth"], bool):
-            raise TargetError("'nth' is a whole number (0 is the first, -1 the last)", "nth")
+            raise TargetError(_("'nth' is a whole number (0 is the first, -1 the last)"), "nth")
         spec["nth"] = raw["nth"]
     for key in ("has_text", "frame"):
         if key in raw:
             if not isinstance(raw[key], str) or not raw[key]:
-                raise TargetError(f"'{key}' needs a non-empty text", key)
+                raise TargetError(_("'{key}' needs a non-empty text").format(key=key), key)
             spec[key] = raw[key]
     for key in REGEX_KEYS:
         text = spec.get("value") if key == kind else spec.get(key)
@@ -95,7 +103,10 @@ def parse_spec(raw: object) -> dict[str, Any]:
                 as_regex(text)
             except re.error as error:
                 raise TargetError(
-                    f"'{key}' is not a valid regular expression ({error})", key
+                    _("'{key}' is not a valid regular expression ({error})").format(
+                        key=key, error=error
+                    ),
+                    key,
                 ) from None
     return spec
 
@@ -104,7 +115,7 @@ def parse_target(raw: object) -> list[dict[str, Any]]:
     """A target as an ordered list of normalised specs (one spec becomes a list of one)."""
     if isinstance(raw, list):
         if not raw:
-            raise TargetError("a list of fallback targets cannot be empty")
+            raise TargetError(_("a list of fallback targets cannot be empty"))
         specs = []
         for index, item in enumerate(raw):
             try:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agent.errors import UserError
+from agent.i18n import N_, Told, _, told
 
 # Without these, Chromium keeps calling home (updates, sync, field trials); on a closed network
 # that is a stream of refused connections at every start.
@@ -36,12 +37,18 @@ SYSTEM_CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome", "googl
 class BrowserNotFound(UserError):
     """No usable Chromium: neither Playwright's own nor a system one."""
 
+    MESSAGE = N_(
+        "no Chromium found. Install one with `seller-agent install` (Playwright's own "
+        "browser), or with your distribution's package (Debian: `apt-get install chromium`), "
+        "or pass --browser-path."
+    )
+
     def __str__(self) -> str:
-        return (
-            "no Chromium found. Install one with `seller-agent install` (Playwright's own "
-            "browser), or with your distribution's package (Debian: `apt-get install chromium`), "
-            "or pass --browser-path."
-        )
+        return self.MESSAGE
+
+    @property
+    def shown(self) -> str:
+        return _(self.MESSAGE)
 
 
 def playwright_browsers_dir() -> Path:
@@ -234,11 +241,16 @@ def parse_endpoint(text: str) -> Endpoint:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         parts = None
-    shown = redact_endpoint(raw) if parts and parts.scheme else "the value given"
+    shown = redact_endpoint(raw) if parts and parts.scheme else told(N_("the value given"))
     if parts is None or parts.scheme not in ("ws", "wss", "http", "https") or not parts.hostname:
         raise EndpointError(
-            f"browser endpoint {shown}: expected ws://HOST:PORT/TOKEN (a Playwright browser "
-            "server) or http://HOST:PORT (a DevTools endpoint)"
+            told(
+                N_(
+                    "browser endpoint {endpoint}: expected ws://HOST:PORT/TOKEN (a Playwright "
+                    "browser server) or http://HOST:PORT (a DevTools endpoint)"
+                ),
+                endpoint=shown,
+            )
         )
     query = parse_qsl(parts.query, keep_blank_values=True)
     workers: int | None = None
@@ -249,7 +261,14 @@ def parse_endpoint(text: str) -> Endpoint:
             continue
         if not value.isdigit() or not 1 <= int(value) <= 64:
             raise EndpointError(
-                f"browser endpoint {shown}: workers={value}: expected a whole number from 1 to 64"
+                told(
+                    N_(
+                        "browser endpoint {endpoint}: workers={value}: expected a whole number "
+                        "from 1 to 64"
+                    ),
+                    endpoint=shown,
+                    value=value,
+                )
             )
         workers = int(value)
     url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
@@ -259,13 +278,19 @@ def parse_endpoint(text: str) -> Endpoint:
         protocol = "playwright"
         if parts.path in ("", "/"):
             raise EndpointError(
-                f"browser endpoint {shown}: a Playwright browser server's address ends in its "
-                "token (ws://HOST:PORT/TOKEN, as `seller-agent browser serve` prints it)"
+                told(
+                    N_(
+                        "browser endpoint {endpoint}: a Playwright browser server's address ends "
+                        "in its token (ws://HOST:PORT/TOKEN, as `seller-agent browser serve` "
+                        "prints it)"
+                    ),
+                    endpoint=shown,
+                )
             )
     return Endpoint(url=url, protocol=protocol, workers=workers)
 
 
-def connect_error_line(endpoint: Endpoint, error: BaseException) -> str:
+def connect_error_line(endpoint: Endpoint, error: BaseException) -> Told:
     """Playwright's connection failure as one line that names the endpoint without its token.
 
     Playwright raises TimeoutError when the endpoint accepts but never answers, and Error for
@@ -276,42 +301,69 @@ def connect_error_line(endpoint: Endpoint, error: BaseException) -> str:
 
     label = endpoint.label
     if isinstance(error, PlaywrightTimeout):
-        return (
-            f"browser endpoint {label}: no answer within {CONNECT_TIMEOUT_MS // 1000} s "
-            "(is it a browser endpoint, and reachable from here?)"
+        return told(
+            N_(
+                "browser endpoint {endpoint}: no answer within {seconds} s (is it a browser "
+                "endpoint, and reachable from here?)"
+            ),
+            endpoint=label,
+            seconds=CONNECT_TIMEOUT_MS // 1000,
         )
     message = str(error)
     if "version mismatch" in message or " 428 " in message:
         versions = dict(re.findall(r"(server|client) version: v([0-9.]+)", message))
-        return (
-            f"browser endpoint {label}: Playwright version mismatch: the browser server has "
-            f"{versions.get('server', '?')}, this tool {versions.get('client', '?')}; install "
-            "the same Playwright version on both sides"
+        return told(
+            N_(
+                "browser endpoint {endpoint}: Playwright version mismatch: the browser server "
+                "has {server}, this tool {client}; install the same Playwright version on both "
+                "sides"
+            ),
+            endpoint=label,
+            server=versions.get("server", "?"),
+            client=versions.get("client", "?"),
         )
     if endpoint.protocol == "cdp" and ("JSON" in message or "Unexpected status" in message):
-        return f"browser endpoint {label}: does not answer as a Chromium DevTools endpoint"
+        return told(
+            N_("browser endpoint {endpoint}: does not answer as a Chromium DevTools endpoint"),
+            endpoint=label,
+        )
     if " 400 Bad Request" in message or " 404 " in message:
-        return (
-            f"browser endpoint {label}: the server refused the path (wrong token, or not a "
-            "Playwright browser server)"
+        return told(
+            N_(
+                "browser endpoint {endpoint}: the server refused the path (wrong token, or not "
+                "a Playwright browser server)"
+            ),
+            endpoint=label,
         )
     if " 403 " in message or " 401 " in message:
-        return f"browser endpoint {label}: the server refused the connection ({_status(message)})"
+        return told(
+            N_("browser endpoint {endpoint}: the server refused the connection ({status})"),
+            endpoint=label,
+            status=_status(message),
+        )
     for code, meaning in (
-        ("ECONNREFUSED", "connection refused (is the browser server running?)"),
-        ("ENOTFOUND", "unknown host"),
-        ("EAI_AGAIN", "unknown host"),
-        ("EHOSTUNREACH", "host unreachable"),
-        ("ENETUNREACH", "network unreachable"),
-        ("ETIMEDOUT", "connection timed out"),
-        ("ECONNRESET", "connection reset"),
+        ("ECONNREFUSED", N_("connection refused (is the browser server running?)")),
+        ("ENOTFOUND", N_("unknown host")),
+        ("EAI_AGAIN", N_("unknown host")),
+        ("EHOSTUNREACH", N_("host unreachable")),
+        ("ENETUNREACH", N_("network unreachable")),
+        ("ETIMEDOUT", N_("connection timed out")),
+        ("ECONNRESET", N_("connection reset")),
     ):
         if code in message:
-            return f"browser endpoint {label}: unreachable: {meaning}"
+            return told(
+                N_("browser endpoint {endpoint}: unreachable: {why}"),
+                endpoint=label,
+                why=told(meaning),
+            )
     from agent.errors import one_line
 
     detail = one_line(message).replace(endpoint.url, label)
-    return f"browser endpoint {label}: cannot connect: {_hide_paths(detail, endpoint)}"
+    return told(
+        N_("browser endpoint {endpoint}: cannot connect: {detail}"),
+        endpoint=label,
+        detail=_hide_paths(detail, endpoint),
+    )
 
 
 def _status(message: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.errors import SessionError
+from agent.i18n import N_, _, told
 
 ACCOUNT_ENV = "SELLER_AGENT_ACCOUNT"
 ACCOUNT_SECRET = "account"
@@ -29,12 +30,12 @@ INTERSTITIAL = "interstitial"
 BLOCKED = "blocked"
 HALT_KINDS = frozenset({INTERSTITIAL, BLOCKED})
 
-BY_HAND = "sign in by hand with `seller-agent login --headed`, then run again"
+BY_HAND = N_("sign in by hand with `seller-agent login --headed`, then run again")
 # The login flow's outcomes where a person must act, and what the portal asks for.
 PERSON_OUTCOMES = {
-    "captcha": "the characters of a CAPTCHA picture",
-    "verification_required": "a verification code it sent to the account's email or phone",
-    "account_choice_required": "a choice of account or marketplace",
+    "captcha": N_("the characters of a CAPTCHA picture"),
+    "verification_required": N_("a verification code it sent to the account's email or phone"),
+    "account_choice_required": N_("a choice of account or marketplace"),
 }
 PERSON_WAIT_SECONDS = 600.0
 
@@ -90,33 +91,61 @@ def stop_for(result: Any, portal: str, *, account: str = "") -> SignInStopped | 
         shown = _collapse(result.values.get("message") or "")
         if not shown and result.error_kind == BLOCKED:
             shown = _collapse(result.error or "")
+        said = f" ({shown})" if shown else ""
         return SignInStopped(
-            f"{portal} blocked automated access"
-            + (f" ({shown})" if shown else "")
-            + ": seller-agent stops here; run nothing against it until a person has signed in "
-            "by hand and the portal allows automation again",
+            told(
+                N_(
+                    "{portal} blocked automated access{said}: seller-agent stops here; run "
+                    "nothing against it until a person has signed in by hand and the portal "
+                    "allows automation again"
+                ),
+                portal=portal,
+                said=said,
+            ),
             BLOCKED,
         )
-    asks = PERSON_OUTCOMES.get(result.outcome)
-    if asks is None:
+    wanted = PERSON_OUTCOMES.get(result.outcome)
+    if wanted is None:
         return None
+    asks = told(wanted)
     if result.outcome == "account_choice_required":
         choices = [_collapse(choice) for choice in result.values.get("choices") or []]
-        listed = ", ".join(choice for choice in choices if choice) or "none shown"
+        listed = ", ".join(choice for choice in choices if choice) or told(N_("none shown"))
         if account:
             return SignInStopped(
-                f"{portal} asks for {asks}, and the configured account '{account}' is not "
-                f"one of its choices ({listed}): set --account to one of them "
-                "(or SELLER_AGENT_ACCOUNT, or `account` in the secrets file)",
+                told(
+                    N_(
+                        "{portal} asks for {asks}, and the configured account '{account}' is not "
+                        "one of its choices ({listed}): set --account to one of them (or "
+                        "SELLER_AGENT_ACCOUNT, or `account` in the secrets file)"
+                    ),
+                    portal=portal,
+                    asks=asks,
+                    account=account,
+                    listed=listed,
+                ),
                 INTERSTITIAL,
             )
         return SignInStopped(
-            f"{portal} asks for {asks} ({listed}): choose one with --account NAME (or "
-            "SELLER_AGENT_ACCOUNT, or `account` in the secrets file), or " + BY_HAND,
+            told(
+                N_(
+                    "{portal} asks for {asks} ({listed}): choose one with --account NAME (or "
+                    "SELLER_AGENT_ACCOUNT, or `account` in the secrets file), or {by_hand}"
+                ),
+                portal=portal,
+                asks=asks,
+                listed=listed,
+                by_hand=told(BY_HAND),
+            ),
             INTERSTITIAL,
         )
     return SignInStopped(
-        f"{portal} asks for {asks}, which seller-agent never answers itself: {BY_HAND}",
+        told(
+            N_("{portal} asks for {asks}, which seller-agent never answers itself: {by_hand}"),
+            portal=portal,
+            asks=asks,
+            by_hand=told(BY_HAND),
+        ),
         INTERSTITIAL,
     )
 
@@ -152,8 +181,12 @@ async def wait_for_person(
         return False
     if say is not None:
         say(
-            f"{portal} asks for {PERSON_OUTCOMES[result.outcome]}: answer it in the browser "
-            f"window and finish signing in (waiting up to {int(seconds // 60)} minutes)"
+            _(
+                "{portal} asks for {asks}: answer it in the browser window and finish signing "
+                "in (waiting up to {minutes} minutes)"
+            ).format(
+                portal=portal, asks=_(PERSON_OUTCOMES[result.outcome]), minutes=int(seconds // 60)
+            )
         )
     signed_in = locate.visible(locate.union(page, specs))
     with contextlib.suppress(Exception):

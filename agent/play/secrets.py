@@ -22,6 +22,7 @@ from urllib.parse import quote, quote_plus
 import yaml
 
 from agent.errors import SecretsError
+from agent.i18n import N_, told
 
 ENV_NAMES = {
     "email": "SELLER_AGENT_EMAIL",
@@ -142,25 +143,32 @@ def _read_file(path: Path) -> dict[str, str]:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise SecretsError(f"{path}: cannot read the secrets file ({error.strerror})") from None
+        raise SecretsError(
+            told(N_("{path}: cannot read the secrets file ({why})"), path=path, why=error.strerror)
+        ) from None
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SecretsError(
-            f"{path}: the secrets file is readable by other users; run `chmod 600 {path}`"
+            told(
+                N_("{path}: the secrets file is readable by other users; run `chmod 600 {path}`"),
+                path=path,
+            )
         )
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         line = getattr(getattr(error, "problem_mark", None), "line", None)
         where = f"{path}:{line + 1}" if line is not None else str(path)
-        raise SecretsError(f"{where}: not valid YAML") from None
+        raise SecretsError(told(N_("{where}: not valid YAML"), where=where)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise SecretsError(f"{path}: expected a mapping such as `password: ...`")
+        raise SecretsError(
+            told(N_("{path}: expected a mapping such as `password: ...`"), path=path)
+        )
     result = {}
     for key, value in data.items():
         if not isinstance(value, str | int) or isinstance(value, bool):
-            raise SecretsError(f"{path}: {key}: expected a text value")
+            raise SecretsError(told(N_("{path}: {key}: expected a text value"), path=path, key=key))
         result[str(key)] = str(value)
     return result
 
@@ -180,12 +188,12 @@ def load_secrets(path: Path | None = None) -> Secrets:
     for name, env in ENV_NAMES.items():
         if os.environ.get(env):
             chosen[name] = os.environ[env]
-            sources.add("environment")
+            sources.add(N_("environment"))
         elif file_values.get(name):
             chosen[name] = file_values[name]
             sources.add(str(source_path))
         else:
             chosen[name] = DEMO_ACCOUNT[name]
-            sources.add("demo account")
+            sources.add(N_("demo account"))
     extra = {k: v for k, v in file_values.items() if k not in ENV_NAMES}
     return Secrets(**chosen, extra=extra, source=", ".join(sorted(sources)))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import SessionError
+from agent.i18n import N_, told
 from agent.play import browser as browserlib
 from agent.play import interstitials
 from agent.play.secrets import Secrets
@@ -64,8 +65,15 @@ def sign_in_error(result: Any, *, portal: str, secrets: Secrets) -> SessionError
     stop = interstitials.stop_for(result, portal, account=interstitials.configured_account(secrets))
     if stop is not None:
         return stop
-    detail = result.values.get("message") or result.error or f"ended as {result.outcome}"
-    error = SessionError(f"signing in to {portal} failed: {secrets.redact(str(detail))}")
+    detail = result.values.get("message") or result.error
+    detail = (
+        secrets.redact(str(detail))
+        if detail
+        else told(N_("ended as {outcome}"), outcome=result.outcome)
+    )
+    error = SessionError(
+        told(N_("signing in to {portal} failed: {detail}"), portal=portal, detail=detail)
+    )
     error.error_kind = result.error_kind if result.outcome == "failed" else "rejected"
     return error
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.journal import Journal, JournalError
+from agent.i18n import N_, _, display_width, pad, pgettext, shown, told
 
 PLAYED = ("done", "failed", "running")
 
@@ -139,22 +140,26 @@ def _warnings(shards: list[dict[str, Any]]) -> list[str]:
         shard["journal"] for shard, number in zip(shards, numbers, strict=True) if not number
     ]
     if unsharded:
-        notes.append(f"not a sharded run: {', '.join(unsharded)}")
+        notes.append(told(N_("not a sharded run: {journals}"), journals=", ".join(unsharded)))
     counts = {number[1] for number in numbers if number}
     if len(counts) > 1:
-        notes.append(f"shards of different splits: {', '.join(f'/{n}' for n in sorted(counts))}")
+        splits = ", ".join(f"/{n}" for n in sorted(counts))
+        notes.append(told(N_("shards of different splits: {splits}"), splits=splits))
     seen = Counter(number for number in numbers if number)
     for (index, count), times in sorted(seen.items()):
         if times > 1:
-            notes.append(f"shard {index}/{count} given {times} times")
+            notes.append(
+                told(N_("shard {shard} given {times} times"), shard=f"{index}/{count}", times=times)
+            )
     if len(counts) == 1:
         (count,) = counts
         missing = sorted(set(range(1, count + 1)) - {index for index, _ in seen})
         if missing:
-            notes.append("missing shards: " + ", ".join(f"{index}/{count}" for index in missing))
+            listed = ", ".join(f"{index}/{count}" for index in missing)
+            notes.append(told(N_("missing shards: {shards}"), shards=listed))
     flows = {shard["flow"] for shard in shards}
     if len(flows) > 1:
-        notes.append(f"runs of different flows: {', '.join(sorted(flows))}")
+        notes.append(told(N_("runs of different flows: {flows}"), flows=", ".join(sorted(flows))))
     return notes
 
 
@@ -162,19 +167,49 @@ def merge_lines(report: dict[str, Any]) -> list[str]:
     """The lines a merged report adds to the terminal summary."""
     if "shards" not in report:
         return []
-    lines = ["", "Shard     Rows  succeeded  failed  status       journal"]
+    shard, rows, succeeded = _("Shard"), _("Rows"), _("succeeded")
+    failed, status, journal = _("failed"), _("status"), _("journal")
+    heading = (
+        f"{pad(shard, 8)} {_right(rows, 5)}  {_right(succeeded, 9)}  {_right(failed, 6)}  "
+        f"{pad(status, 11)}  {journal}"
+    )
+    lines = ["", heading]
     for shard in report["shards"]:
         lines.append(
             f"{shard['shard'] or '-':<8} {shard['total']:>5}  {shard['succeeded']:>9}  "
-            f"{shard['failed']:>6}  {shard['status']:<11}  {shard['journal']}"
+            f"{shard['failed']:>6}  {pad(_shard_status(shard['status']), 11)}  {shard['journal']}"
         )
     if report["duplicates"]:
-        lines += ["", f"Played by two shards ({len(report['duplicates'])}):"]
+        lines += [
+            "",
+            _("Played by two shards ({count}):").format(count=len(report["duplicates"])),
+        ]
         for item in report["duplicates"][:50]:
+            # Outcomes are the flow's codes, as in the JSON.
             lines.append(
-                f"  {item['key']}: shards {', '.join(map(str, item['shards']))} "
-                f"({', '.join(item['outcomes'])})"
+                _("  {key}: shards {shards} ({outcomes})").format(
+                    key=item["key"],
+                    shards=", ".join(map(str, item["shards"])),
+                    outcomes=", ".join(item["outcomes"]),
+                )
             )
     for note in report["warnings"]:
-        lines.append(f"Warning: {note}")
+        lines.append(_("Warning: {note}").format(note=shown(note)))
     return lines
+
+
+def _right(text: str, width: int) -> str:
+    return " " * max(0, width - display_width(text)) + text
+
+
+def _shard_status(code: str) -> str:
+    """A run status in the merged table: the code in English (as the JSON has it), the
+    report's word in Chinese."""
+    words = {
+        "running": pgettext("shard status", "running"),
+        "finished": pgettext("shard status", "finished"),
+        "interrupted": pgettext("shard status", "interrupted"),
+        "stopped": pgettext("shard status", "stopped"),
+        "paused": pgettext("shard status", "paused"),
+    }
+    return words.get(code, code)

@@ -1,0 +1,226 @@
+"""What else a seller reads follows their language: flow errors, `flows list`, the rate
+guard's warnings, secrets and sign-in errors, the portal's stops, browser endpoint errors,
+the demo, `run`'s outcome line and the merged report's table. What is written down (the run's
+log, the journal, JSON) stays English."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+
+from agent.bulk import etiquette
+from agent.cancel import job
+from agent.cancel.guard import GuardError, metrics_from_values
+from agent.cli import cli
+from agent.cli.run import print_result
+from agent.i18n import shown, using
+from agent.play import interstitials, session
+from agent.play.secrets import Secrets
+from agent.report.merge import merge_lines
+
+ZH = {"LANG": "zh_CN.UTF-8"}
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    environ = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "C.UTF-8", **(env or {})}
+    return CliRunner().invoke(cli, list(args), prog_name="seller-agent", env=environ)
+
+
+def bad_flow(tmp_path):
+    flow = tmp_path / "bad.yaml"
+    flow.write_text("name: bad\nsteps:\n  - clik: {testid: go}\n", encoding="utf-8")
+    return flow
+
+
+def test_a_flow_error_gives_its_why_in_chinese_with_file_line_and_field(tmp_path):
+    flow = bad_flow(tmp_path)
+    chinese = invoke("flows", "check", str(flow), env=ZH)
+    assert chinese.exit_code == 2
+    assert chinese.output == (f"错误：{flow}:3: steps[0]: 未知的步骤 'clik'（是不是 'click'？）\n")
+    english = invoke("flows", "check", str(flow))
+    assert english.exit_code == 2
+    assert (
+        english.output
+        == f"Error: {flow}:3: steps[0]: unknown step 'clik' (did you mean 'click'?)\n"
+    )
+
+
+def test_run_with_a_bad_flow_file_says_why_in_chinese(tmp_path):
+    flow = bad_flow(tmp_path)
+    result = invoke("run", str(flow), env=ZH)
+    assert result.exit_code == 2
+    assert f"{flow}:3: steps[0]: 未知的步骤 'clik'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_flows_list_and_check_read_in_chinese_with_codes_as_they_are(tmp_path):
+    chinese = invoke("flows", "list", env=ZH)
+    assert chinese.exit_code == 0, chinese.output
+    assert "    参数：order_id:string（必填）, reason:string=BuyerCanceled" in chinese.output
+    assert "    结果：cancelled, already_cancelled" in chinese.output
+    english = invoke("flows", "list")
+    assert "    params: order_id:string (required), reason:string=BuyerCanceled" in english.output
+    assert "    outcomes: cancelled, already_cancelled" in english.output
+    assert "参数" not in english.output
+
+    checked = invoke("flows", "check", "cancel_order", env=ZH)
+    assert checked.exit_code == 0
+    assert checked.output.startswith("正确：cancel_order（cancel_order，")
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_rate_guard_warns_in_chinese_and_its_error_stays_english_underneath():
+    portal = f"http://127.0.0.1:{closed_port()}"
+    request = SimpleNamespace(portal=portal, api_token=None, max_cancel_rate=None)
+    said: list[str] = []
+    with using("zh-CN"):
+        projection, refusal = job.check_rate(request, SimpleNamespace(rows=[]), said.append)
+    assert (projection, refusal) == (None, None)
+    assert said[0].startswith(f"警告：无法预估取消率：{portal}：无法读取 mock/api/metrics（")
+
+    with using("zh-CN"):
+        with pytest.raises(GuardError) as raised:
+            metrics_from_values({"cancelled": "many", "total": "12"})
+    assert shown(raised.value) == "账户状况页显示的数量不是数字：'many' / '12'"
+    assert str(raised.value) == "Account Health shows counts that are not numbers: 'many' of '12'"
+
+
+def test_a_wrong_secrets_file_is_refused_in_chinese(tmp_path):
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("password: [1, 2]\n", encoding="utf-8")
+    os.chmod(secrets, 0o600)
+    chinese = invoke("login", "--secrets", str(secrets), env=ZH)
+    assert chinese.exit_code == 2
+    assert chinese.output == f"错误：{secrets}：password：应为文本值\n"
+    english = invoke("login", "--secrets", str(secrets))
+    assert english.output == f"Error: {secrets}: password: expected a text value\n"
+
+    os.chmod(secrets, 0o644)
+    result = invoke("login", "--secrets", str(secrets), env=ZH)
+    assert result.exit_code == 2
+    assert f"密钥文件可被其他用户读取；请运行 `chmod 600 {secrets}`" in result.output
+
+
+def sign_in_result(outcome: str, **values: object) -> SimpleNamespace:
+    return SimpleNamespace(
+        outcome=outcome, values=values, error=None, error_kind=None, ok=False, retry_after=None
+    )
+
+
+def test_sign_in_errors_and_stops_show_chinese_and_stay_english_for_the_log():
+    portal = "http://127.0.0.1:8600"
+    secrets = Secrets(email="a@example.com", password="pw", totp_secret="JBSWY3DPEHPK3PXP")
+    with using("zh-CN"):
+        refused = session.sign_in_error(
+            sign_in_result("wrong_password", message="Your password is incorrect"),
+            portal=portal,
+            secrets=secrets,
+        )
+        captcha = session.sign_in_error(sign_in_result("captcha"), portal=portal, secrets=secrets)
+    assert shown(refused) == f"登录 {portal} 失败：Your password is incorrect"
+    assert f"{refused}" == f"signing in to {portal} failed: Your password is incorrect"
+    assert shown(captcha) == (
+        f"{portal} 要求输入验证码图片中的字符，seller-agent 从不自行回答："
+        "请用 `seller-agent login --headed` 手动登录，然后再运行"
+    )
+    assert str(captcha) == (
+        f"{portal} asks for the characters of a CAPTCHA picture, which seller-agent never "
+        "answers itself: sign in by hand with `seller-agent login --headed`, then run again"
+    )
+    assert captcha.exit_code == 2
+
+    # A stop in the middle of a run: the terminal in Chinese, the journal's words inside it.
+    row = SimpleNamespace(outcome="failed", error_kind="blocked", error="HTTP 403 at /orders")
+    stop = SimpleNamespace(soft=False, reason=None)
+    with using("zh-CN"), pytest.raises(etiquette.RunHalted) as halted:
+        etiquette.halt_if_told(row, stop, "r1")
+    assert shown(halted.value) == (
+        "HTTP 403 at /orders；运行 r1 已停止，未完成的行保留，可用 --resume r1 继续"
+    )
+    assert str(halted.value).endswith("; run r1 stopped, its rows not done stay for --resume r1")
+
+
+def test_an_account_picker_stop_lists_the_choices_in_chinese():
+    result = sign_in_result("account_choice_required", choices=["Europe", "Japan"])
+    with using("zh-CN"):
+        stop = interstitials.stop_for(result, "https://portal.example", account="Brazil")
+    assert shown(stop).startswith(
+        "https://portal.example 要求选择账户或站点，而设置的账户 'Brazil' 不在选项中（Europe, Japan）"
+    )
+
+
+def test_a_bad_browser_endpoint_is_refused_in_chinese(tmp_path):
+    chinese = invoke("cancel", "112-0000001-0000001", "--browser-endpoint", "ftp://x", env=ZH)
+    assert chinese.exit_code == 2
+    assert "浏览器端点 ftp://x/：应为 ws://HOST:PORT/TOKEN（Playwright 浏览器服务器）" in (
+        chinese.output
+    )
+    english = invoke("cancel", "112-0000001-0000001", "--browser-endpoint", "ftp://x")
+    assert "browser endpoint ftp://x/: expected ws://HOST:PORT/TOKEN" in english.output
+
+
+def test_runs_outcome_line_translates_its_label_not_the_outcome(capsys):
+    result = SimpleNamespace(
+        outcome="cancelled",
+        values={"order_id": "112-0000001-0000001"},
+        matches=[{"candidate": 1, "step": "click", "line": 7, "spec": "testid=cancel"}],
+        error=None,
+    )
+    with using("zh-CN"):
+        print_result(result, "cancel_order", as_json=False)
+    out, err = capsys.readouterr()
+    assert out == "结果：cancelled\norder_id: 112-0000001-0000001\n"
+    assert err == "注意：click（第 7 行） 使用了备用目标 #2：testid=cancel\n"
+    print_result(result, "cancel_order", as_json=False)
+    out, err = capsys.readouterr()
+    assert out == "outcome: cancelled\norder_id: 112-0000001-0000001\n"
+    assert err == "note: click (line 7) used fallback target #2: testid=cancel\n"
+
+
+def merged_report() -> dict:
+    from agent.report.merge import _warnings
+
+    shards = [
+        {"shard": "1/3", "total": 4, "succeeded": 3, "failed": 1, "status": "finished",
+         "journal": "a.db", "flow": "cancel_order"},
+    ]  # fmt: skip
+    return {"shards": shards, "duplicates": [], "warnings": _warnings(shards)}
+
+
+def test_the_merged_table_reads_in_chinese_and_its_warnings_stay_english_in_json():
+    with using("zh-CN"):
+        report = merged_report()
+        lines = merge_lines(report)
+    assert lines[1] == "分片      行数       成功    失败  状态         日志文件"
+    assert lines[2] == "1/3          4          3       1  已完成       a.db"
+    assert lines[3] == "警告：缺少分片：2/3, 3/3"
+    assert json.loads(json.dumps(report["warnings"])) == ["missing shards: 2/3, 3/3"]
+    english = merge_lines(merged_report())
+    assert english[1] == "Shard     Rows  succeeded  failed  status       journal"
+    assert english[2] == "1/3          4          3       1  finished     a.db"
+    assert english[3] == "Warning: missing shards: 2/3, 3/3"
+
+
+def test_the_demo_speaks_chinese_from_its_first_line(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_id\n12-34\n", encoding="utf-8")
+    result = invoke(
+        "demo", "--from", str(orders), "--orders", "20", "--out", str(tmp_path / "demo"), env=ZH
+    )
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("演示卖家平台：http://127.0.0.1:")
+    assert lines[0].endswith("（seller@example.com / demo-password / TOTP JBSWY3DPEHPK3PXP）")
+    assert lines[1] == f"正在取消 {orders} 中的订单"
+    assert lines[2] == "演示会跳过取消率保护（--max-cancel-rate 100）。"
+    assert lines[-1].startswith(f"错误：{orders}：没有有效的订单编号")
