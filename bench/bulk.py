@@ -50,9 +50,34 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def process_kind(pid: int) -> str:
+    """python, driver (Playwright's Node.js), or Chromium's process type (browser, renderer,
+    gpu-process, utility)."""
+    try:
+        # Chromium rewrites its children's command lines as one space-separated string.
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").split()
+    except OSError:
+        return "gone"
+    if not argv:
+        return "exited"  # a zombie: its CPU was counted while it ran
+    program = Path(argv[0].decode(errors="replace")).name
+    if program.startswith("python"):
+        return "python"
+    if program == "node":
+        return "driver"
+    for arg in argv:
+        if arg.startswith(b"--type="):
+            return arg[7:].decode(errors="replace")
+    return "browser"
+
+
+KINDS: dict[tuple[int, int], str] = {}
+
+
 def tree_sample(pid: int) -> tuple[int, int, dict[tuple[int, int], float]]:
     """Of `pid` and all its descendants: summed PSS and summed RSS in bytes, and the CPU
-    seconds each process has used so far, keyed by (pid, start time)."""
+    seconds each process has used so far, keyed by (pid, start time) (KINDS says what each
+    process is)."""
     pss = rss = 0
     cpu: dict[tuple[int, int], float] = {}
     stack = [pid]
@@ -65,7 +90,12 @@ def tree_sample(pid: int) -> tuple[int, int, dict[tuple[int, int], float]]:
                 elif line.startswith("Pss:"):
                     pss += int(line.split()[1]) * 1024
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu[(current, int(fields[19]))] = (int(fields[11]) + int(fields[12])) / TICKS
+            key = (current, int(fields[19]))
+            cpu[key] = (int(fields[11]) + int(fields[12])) / TICKS
+            if KINDS.get(key, "browser") == "browser":
+                # Looked at again until it has a type: a child just forked, before its exec,
+                # still shows its parent's command line.
+                KINDS[key] = process_kind(current)
         except OSError:
             continue
         stack += _children(current)
@@ -131,6 +161,10 @@ def measured(portal, ids: list[str], command: list[str], env: dict | None = None
             file=sys.stderr,
         )
     per_order = (client_cpu + portal_cpu) / len(ids)
+    by_kind: dict[str, float] = {}
+    for key, seconds in sampler.cpu.items():
+        kind = KINDS.get(key, "gone")
+        by_kind[kind] = by_kind.get(kind, 0.0) + seconds
     return {
         "orders": len(ids),
         "cancelled": cancelled,
@@ -143,6 +177,10 @@ def measured(portal, ids: list[str], command: list[str], env: dict | None = None
         "cpu_bound_orders_per_second": round((os.cpu_count() or 1) / per_order, 2),
         "peak_pss_mb": round(sampler.peak / 2**20),
         "peak_rss_mb": round(sampler.peak_rss / 2**20),
+        # Where the browser side's CPU went, ms per order, by process kind.
+        "cpu_ms_per_order_by_process": {
+            kind: round(1000 * seconds / len(ids)) for kind, seconds in sorted(by_kind.items())
+        },
     }
 
 
@@ -299,7 +337,17 @@ def main() -> int:
         "--block-media", choices=["off", "on", "both"], default="off",
         help="run the engine with images/fonts/media blocked too (both: measure the difference)",
     )  # fmt: skip
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true", help="the engine alone")
+    parser.add_argument(
+        "--baselines", nargs="+", choices=["plain", "tuned"], default=["plain", "tuned"],
+        help="which baselines to run after the engine",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tuned-first", action="store_true",
+        help="run the hand-tuned script before the engine too (a load that drifts during the "
+        "run then shows as the difference between its two figures)",
+    )  # fmt: skip
+    parser.add_argument("--no-http-floor", action="store_true", help="skip bench/portal_http.py")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.block_media]
@@ -309,20 +357,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-bulk-") as temp:
         work = Path(temp)
         with running_portal(seed=SEED, orders=seeded, SWEEP_INTERVAL_SECONDS=0) as portal:
+            if args.tuned_first and not args.no_baseline:
+                ids = reseed(portal, seeded)[: args.orders]
+                results.append(bench_tuned(portal, ids, default_workers(), work))
+                print(json.dumps(results[-1]), file=sys.stderr)
             for workers in args.workers:
                 for block in modes:
                     ids = reseed(portal, seeded)[: args.orders]
                     results.append(bench_engine(portal, ids, workers, block, work))
                     print(json.dumps(results[-1]), file=sys.stderr)
-            if not args.no_baseline:
+            if not args.no_baseline and "plain" in args.baselines:
                 ids = reseed(portal, seeded)[: args.orders]
                 results.append(bench_plain(portal, ids, work))
                 print(json.dumps(results[-1]), file=sys.stderr)
+            if not args.no_baseline and "tuned" in args.baselines:
                 # The hand-tuned script with the engine's default worker count.
                 ids = reseed(portal, seeded)[: args.orders]
                 results.append(bench_tuned(portal, ids, default_workers(), work))
                 print(json.dumps(results[-1]), file=sys.stderr)
-    floor = http_floor()
+    floor = None if args.no_http_floor else http_floor()
     if args.json:
         print(json.dumps({"results": results, "http_floor": floor}, indent=2))
         return 0
@@ -337,26 +390,33 @@ def main() -> int:
             f"{item['portal_cpu_ms_per_order']:>9} {item['cpu_bound_orders_per_second']:>11} "
             f"{item['peak_pss_mb']:>7} {item['peak_rss_mb']:>7}"
         )
+    print("browser-side CPU ms per order, by process:")
+    for item in results:
+        split = ", ".join(f"{k} {v}" for k, v in item["cpu_ms_per_order_by_process"].items())
+        print(f"  {item['what']:<36} {split}")
     baseline = next((r for r in results if r["what"].startswith("plain")), None)
-    tuned = next((r for r in results if r["what"].startswith("hand-tuned")), None)
-    engine = [r for r in results if r is not baseline and r is not tuned]
+    tuned_runs = [r for r in results if r["what"].startswith("hand-tuned")]
+    engine = [r for r in results if r is not baseline and r not in tuned_runs]
+    default = next((r for r in engine if r["workers"] == default_workers()), None)
     if baseline and engine:
         best = max(engine, key=lambda r: r["orders_per_second"])
         ratio = best["orders_per_second"] / baseline["orders_per_second"]
         print(f"best engine configuration ({best['what']}) vs plain script: {ratio:.2f}x")
-        default = next((r for r in engine if r["workers"] == default_workers()), None)
         if default:
             ratio = default["orders_per_second"] / baseline["orders_per_second"]
             print(
                 f"default worker count ({default_workers()}): {default['orders_per_second']} "
                 f"orders/s, {ratio:.2f}x the plain script"
             )
-            if tuned:
-                ratio = default["orders_per_second"] / tuned["orders_per_second"]
-                print(
-                    f"default worker count vs the hand-tuned async script with as many "
-                    f"contexts: {ratio:.2f}x"
-                )
+    if tuned_runs and default:
+        # With --tuned-first the script ran before and after the engine: their mean.
+        rate = sum(r["orders_per_second"] for r in tuned_runs) / len(tuned_runs)
+        cpu = sum(r["client_cpu_ms_per_order"] for r in tuned_runs) / len(tuned_runs)
+        print(
+            f"default worker count vs the hand-tuned async script with as many contexts: "
+            f"{default['orders_per_second'] / rate:.2f}x the orders/s, "
+            f"{default['client_cpu_ms_per_order'] / cpu:.2f}x the CPU per order"
+        )
     if floor:
         print("HTTP floor (bench/portal_http.py):")
         print(floor)

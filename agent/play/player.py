@@ -328,18 +328,38 @@ class _Runner:
                     flowlib.render(condition["value"], ctx), await self.page.title()
                 )
             if kind == "any":
-                plain = [item for item in condition["items"] if _plain_target(item)]
-                if plain:
-                    # Every bare target of the list in one round trip.
-                    specs = [spec for item in plain for spec in flowlib.render(item["target"], ctx)]
-                    if await locate.any_visible(scope, specs):
+                items = condition["items"]
+                if scope is self.page:
+                    items = _flat_any(items)
+                    # Every item made of bare targets alone in one round trip.
+                    combined = [(item, self._combined(item, ctx)) for item in items]
+                    ready = [locator for _, locator in combined if locator is not None]
+                    answer = await self._count_holds(locate.join(ready)) if ready else False
+                    if answer:
                         return True
-                for item in condition["items"]:
-                    if _plain_target(item):
-                        continue
+                    # When that count failed (None), its items are asked one by one.
+                    items = [
+                        item for item, locator in combined if locator is None or answer is None
+                    ]
+                else:
+                    plain = [item for item in items if _plain_target(item)]
+                    if plain:
+                        # Every bare target of the list in one round trip.
+                        specs = [
+                            spec for item in plain for spec in flowlib.render(item["target"], ctx)
+                        ]
+                        if await locate.any_visible(scope, specs):
+                            return True
+                    items = [item for item in items if not _plain_target(item)]
+                for item in items:
                     if await self.holds(scope, item, ctx):
                         return True
                 return False
+            if kind in ("all", "not") and scope is self.page:
+                locator = self._combined(condition, ctx)
+                answer = None if locator is None else await self._count_holds(locator)
+                if answer is not None:
+                    return answer
             if kind == "all":
                 for item in condition["items"]:
                     if not await self.holds(scope, item, ctx):
@@ -370,6 +390,48 @@ class _Runner:
         except PlaywrightError:
             # A navigation in progress destroys the page's context mid-check: "not yet".
             return False
+
+    def _combined(self, condition: dict, ctx: dict, inside: bool = False) -> Any:
+        """One locator of the page with an element exactly when the condition holds, for a
+        condition made of bare targets alone (any, all and not of them, no frames); None for
+        any other. `all` and `not` become the document's root element filtered by what it
+        must and must not contain, so a whole tree is answered in one round trip; such a
+        root cannot sit inside another's filter (`inside`), so deeper ones are not combined."""
+        kind = condition["kind"]
+        if kind == "target":
+            if not _plain_target(condition):
+                return None
+            specs = flowlib.render(condition["target"], ctx)
+            if any("frame" in spec for spec in specs):
+                return None
+            return locate.visible(locate.union(self.page, specs))
+        if kind == "any":
+            parts = [self._combined(item, ctx, inside) for item in condition["items"]]
+            if not parts or any(part is None for part in parts):
+                return None
+            return locate.join(parts)
+        if kind not in ("all", "not") or inside:
+            return None
+        if kind == "not":
+            musts, must_nots = [], [condition["item"]]
+        else:
+            musts = [item for item in condition["items"] if item["kind"] != "not"]
+            must_nots = [item["item"] for item in condition["items"] if item["kind"] == "not"]
+        root = self.page.locator(":root")
+        for item, negated in [(item, False) for item in musts] + [(i, True) for i in must_nots]:
+            part = self._combined(item, ctx, inside=True)
+            if part is None:
+                return None
+            root = root.filter(has_not=part) if negated else root.filter(has=part)
+        return root if musts or must_nots else None
+
+    async def _count_holds(self, locator: Any) -> bool | None:
+        """Whether the combined locator has an element; None when the page could not say
+        (its document was replaced mid-query), and the condition is asked item by item."""
+        try:
+            return await locator.count() > 0
+        except PlaywrightError:
+            return None
 
     def trigger(self, scope: Any, condition: dict, ctx: dict) -> Any:
         """A locator whose visible elements must exist before the condition can hold (None
@@ -569,6 +631,12 @@ class _Runner:
             locator = await self._target(scope, step, ctx, timeout)
             await self.run_steps(locator, args["steps"], ctx, flow)
         elif kind == "outcome":
+            # A guard usually finds none of its outcomes: one look at them all says so, in
+            # as few round trips as their conditions allow; they are asked in order only
+            # when one may hold.
+            either = {"kind": "any", "items": [flow.outcomes[name] for name in args["names"]]}
+            if not await self.holds(scope, either, ctx):
+                return
             for name in args["names"]:
                 condition = flow.outcomes[name]
                 if await self.holds(scope, condition, ctx):
@@ -914,6 +982,15 @@ def redact_zip(path: Path, secrets: Secrets, target: Path | None = None) -> None
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _flat_any(items: list[dict]) -> list[dict]:
+    """The items of an `any`, with those of any `any` among them lifted into it (the same
+    condition, and more of it answered in one round trip)."""
+    flat: list[dict] = []
+    for item in items:
+        flat.extend(_flat_any(item["items"]) if item["kind"] == "any" else [item])
+    return flat
 
 
 def _plain_target(condition: dict) -> bool:

@@ -16,7 +16,6 @@ from typing import Any
 
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
 from agent.i18n import _, format_duration, ngettext, pad, using
-from agent.play.browser import write_private_bytes
 from agent.report.merge import merge_lines
 from agent.report.words import error_kind_word, outcome_word, status_word
 
@@ -451,6 +450,10 @@ def write_report(
         text = render(report, fmt, Path.cwd(), redact, lang)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
+    # Imported here: the browser module (and asyncio) would otherwise load with every
+    # command's --help, the report's options being read at start-up.
+    from agent.play.browser import write_private_bytes
+
     path = Path(output)
     # A report names orders, buyers and errors: readable by the owner only, like the journal,
     # and written whole or not at all.

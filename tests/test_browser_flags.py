@@ -1,0 +1,82 @@
+"""The Chromium flags the tool launches with: its --disable-features keeps Playwright's own
+list (Chromium honours only the last --disable-features), and the browser really gets it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import playwright
+
+from agent.play import browser as browserlib
+
+
+def playwright_disabled_features() -> list[str]:
+    """The features the installed Playwright's driver disables, read from its bundle."""
+    package = Path(playwright.__file__).parent / "driver" / "package" / "lib"
+    bundles = [package / "coreBundle.js", *package.glob("server/chromium/chromiumSwitches.js")]
+    for bundle in bundles:
+        if not bundle.exists():
+            continue
+        found = re.search(r"disabledFeatures = \[(.*?)\]", bundle.read_text(), re.DOTALL)
+        if found:
+            return re.findall(r'^\s*"([^"]+)"', found.group(1), re.MULTILINE)
+    raise AssertionError(f"Playwright's disabledFeatures list not found under {package}")
+
+
+def our_disabled_features() -> list[str]:
+    flags = [arg for arg in browserlib.CHROMIUM_ARGS if arg.startswith("--disable-features=")]
+    assert len(flags) == 1, flags
+    return flags[0].split("=", 1)[1].split(",")
+
+
+def test_our_disable_features_repeats_playwrights_own_list() -> None:
+    theirs = playwright_disabled_features()
+    assert len(theirs) > 5  # the parse found the list, not a stray match
+    missing = [name for name in theirs if name not in our_disabled_features()]
+    assert not missing, f"add to PLAYWRIGHT_DISABLED_FEATURES in agent/play/browser.py: {missing}"
+
+
+def test_render_document_is_disabled() -> None:
+    assert "RenderDocument" in our_disabled_features()
+
+
+def _descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        for task in Path(f"/proc/{stack.pop()}/task").glob("*"):
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            stack += children
+    return found
+
+
+def _browser_command_lines() -> list[list[str]]:
+    """The command lines of the Chromium browser processes this test process started
+    (through Playwright's driver): the ones talking over a pipe that are no child type."""
+    lines = []
+    for pid in _descendants(os.getpid()):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if "--remote-debugging-pipe" in argv and not any(a.startswith("--type=") for a in argv):
+            lines.append(argv)
+    return lines
+
+
+def test_the_launched_browser_gets_our_features_last(chromium, loop) -> None:
+    """The browser process's own command line: the last --disable-features on it, the one
+    Chromium honours, is ours."""
+    assert chromium.is_connected()
+    lines = _browser_command_lines()
+    assert lines, "no Chromium browser process found under this test process"
+    for argv in lines:
+        given = [arg for arg in argv if arg.startswith("--disable-features=")]
+        honoured = given[-1].split("=", 1)[1].split(",")
+        assert "RenderDocument" in honoured
+        assert set(playwright_disabled_features()) <= set(honoured)
