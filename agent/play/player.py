@@ -38,6 +38,7 @@ _BLOCKED_PAGE = re.compile(
     r'<(\w+)[^>]*\bid=["\']automated-access-blocked["\'][^>]*>(.*?)</\1>', re.DOTALL
 )
 POLL_SECONDS = 0.1
+NAVIGATION_WAKE_SECONDS = 5.0
 MAX_SIGN_INS = 2
 
 
@@ -137,6 +138,10 @@ class _Runner:
         self.sign_ins = 0
         self.sign_in_url = self._sign_in_url()
         self.navigations: set[Any] = set()
+        # Set while no main-frame navigation is in flight: the final outcome wakes on it
+        # rather than polling while the submit's answer loads.
+        self.navigations_done = asyncio.Event()
+        self.navigations_done.set()
         # Why the main frame's last navigation failed ("net::ERR_... at URL"), if it did.
         self.failed_navigation: str | None = None
         # Counts the main frame's navigations (started and committed): outcomes read while it
@@ -219,13 +224,16 @@ class _Runner:
         with contextlib.suppress(Exception):
             if request.is_navigation_request() and request.frame == self.page.main_frame:
                 self.navigations.add(request)
+                self.navigations_done.clear()
                 self.page_moves += 1
 
     def _on_request_done(self, request: Any) -> None:
         self.navigations.discard(request)
+        if not self.navigations:
+            self.navigations_done.set()
 
     def _on_request_failed(self, request: Any) -> None:
-        self.navigations.discard(request)
+        self._on_request_done(request)
         with contextlib.suppress(Exception):
             if request.is_navigation_request() and request.frame == self.page.main_frame:
                 self.failed_navigation = f"{request.failure} at {request.url}"
@@ -786,11 +794,21 @@ class _Runner:
                 )
             if found is not None:
                 continue
-            if trigger is not None and not self.navigations:
+            if self.navigations:
+                await self._until_navigated(deadline)
+            elif trigger is not None:
                 await self._until(trigger, deadline)
                 trigger = None
             else:
                 await self._guarded(asyncio.sleep(POLL_SECONDS))
+
+    async def _until_navigated(self, deadline: float) -> None:
+        """Sleep until the main frame's navigations in flight have answered, the deadline
+        passes or a few seconds go by (the caller looks again: the sign-in page, the
+        deadline); interruptible."""
+        wait = min(NAVIGATION_WAKE_SECONDS, max(0.01, deadline - time.monotonic()))
+        with contextlib.suppress(TimeoutError):
+            await self._guarded(asyncio.wait_for(self.navigations_done.wait(), wait))
 
     async def _first_outcome(self, ctx: dict) -> tuple[str, dict] | None:
         for name, condition in self.flow.outcomes.items():
