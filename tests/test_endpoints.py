@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.bulk.endpoints import interleave, plan_workers
+from agent.bulk.endpoints import BrowserPool, Slot, interleave, plan_workers
 from agent.bulk.engine import Backend, BulkOptions, run_bulk
 from agent.bulk.journal import Journal
 from agent.bulk.outage import ProbeAnswer
@@ -309,3 +309,15 @@ def test_an_endpoint_lost_while_a_row_waits_to_retry_sends_the_row_elsewhere(tmp
     ]
     assert rows[victim].resumed and rows[victim].values["endpoint"] == LABEL_B
     assert {row.state for row in rows.values()} == {"done"}
+
+
+def test_the_pools_words_are_english_in_the_log_and_the_readers_on_the_terminal():
+    from agent.i18n import shown, using
+
+    pool = BrowserPool([Slot("ws://10.0.0.7:8610/…", object())], [0])
+    with using("zh-CN"):
+        said = pool.none_left(3)
+    assert (
+        str(said) == "no browser endpoint left: 3 rows not played; resume the run when one is back"
+    )
+    assert shown(said) == "没有可用的浏览器端点：3 行未执行；有端点恢复后请继续此运行"

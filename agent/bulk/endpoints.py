@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agent.i18n import N_, told
+
 ENDPOINT_VALUE = "endpoint"  # the row value naming the endpoint that played it
 
 
@@ -89,18 +91,33 @@ class BrowserPool:
             slot.lost = True
             left = sum(1 for other in self.slots if not other.lost)
             if slot.label is None:
-                self.on_event("the browser closed or crashed")
+                self.on_event(told(N_("the browser closed or crashed")))
             else:
                 self.on_event(
-                    f"browser endpoint {slot.label} lost; its rows in flight go back through "
-                    f"the guard ({left} endpoint{'s' if left != 1 else ''} left)"
+                    told(
+                        N_(
+                            "browser endpoint {label} lost; its rows in flight go back through "
+                            "the guard (endpoints left: {left})"
+                        ),
+                        label=slot.label,
+                        left=left,
+                    )
                 )
         if slot.lost:
             raise EndpointLost(slot.label, row)
 
     def none_left(self, rows: int) -> str:
-        gone = "no browser endpoint left" if self.remote else "no browser left"
-        return f"{gone}: {rows} rows not played; resume the run when one is back"
+        if self.remote:
+            return told(
+                N_(
+                    "no browser endpoint left: {rows} rows not played; resume the run when one is back"
+                ),
+                rows=rows,
+            )
+        return told(
+            N_("no browser left: {rows} rows not played; resume the run when one is back"),
+            rows=rows,
+        )
 
     def tag(self, worker: int, result: Any) -> Any:
         """The result with the endpoint that played it among its values (remote runs only)."""
@@ -177,7 +194,12 @@ async def open_pool(
         raise
     counts = plan_workers([endpoint.workers for endpoint in endpoints], options.workers)
     for endpoint, count in zip(endpoints, counts, strict=True):
-        on_event(f"browser endpoint {endpoint.label}: {count} worker{'s' if count != 1 else ''}")
+        said = (
+            N_("browser endpoint {label}: 1 worker")
+            if count == 1
+            else N_("browser endpoint {label}: {count} workers")
+        )
+        on_event(told(said, label=endpoint.label, count=count))
     return BrowserPool(slots, interleave(counts), on_event)
 
 

@@ -357,7 +357,7 @@ class BulkRunner:
             if inspect.isawaitable(go_on):
                 go_on = await go_on
             if not go_on:
-                self._event("canary: stopped before the remaining rows; resume to play them")
+                self._event(_("canary: stopped before the remaining rows; resume to play them"))
                 return "paused"
             todo = todo[canary:]
         await self._drain(todo)
@@ -443,8 +443,9 @@ class BulkRunner:
         self.log.write("Ctrl-C: " + ("stopping at once" if second else "taking no new rows"))
 
     def _event(self, message: str) -> None:
+        # A message built with told() (the browser pool's) is shown translated.
         with contextlib.suppress(Exception):
-            self.on_event(message)
+            self.on_event(shown(message))
 
     # The portal as a whole: outages and throttling
 
