@@ -224,3 +224,21 @@ def test_the_demo_speaks_chinese_from_its_first_line(tmp_path):
     assert lines[1] == f"正在取消 {orders} 中的订单"
     assert lines[2] == "演示会跳过取消率保护（--max-cancel-rate 100）。"
     assert lines[-1].startswith(f"错误：{orders}：没有有效的订单编号")
+
+
+def test_a_wrong_param_reads_in_chinese_on_the_terminal_and_stays_english_written_down():
+    from agent.flow import bind_params, load_flow
+
+    flow = load_flow("cancel_order")
+    zh = invoke("run", "cancel_order", "--param", "order_id=123", env=ZH)
+    assert zh.exit_code == 2
+    assert "参数 order_id：'123' 不符合格式" in zh.output
+    en = invoke("run", "cancel_order", env={})
+    assert en.exit_code == 2 and "param order_id: required, not given" in en.output
+    with using("zh-CN"):
+        with pytest.raises(Exception) as raised:
+            bind_params(flow, {"order_id": "112-0000001-0000001", "reasn": "NoInventory"})
+    # str() is what a journal keeps; shown() what a person reads.
+    assert str(raised.value).startswith("param reasn: flow 'cancel_order' has no such param")
+    assert str(raised.value).endswith("(did you mean 'reason'?)")
+    assert shown(raised.value).startswith("参数 reasn：流程“cancel_order”没有这个参数")

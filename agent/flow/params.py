@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
 
 from agent.flow.model import Flow, FlowError, Param
-from agent.flow.model import suggest as _suggest
+from agent.i18n import N_, told
 
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off", ""}
+
+# These errors may be written down (a row's problem in the journal): English there, the
+# reader's language on the terminal (agent.i18n.told).
+_EXPECTED = {
+    "string": N_("param {name}: expected a string, got {value}"),
+    "integer": N_("param {name}: expected an integer, got {value}"),
+    "number": N_("param {name}: expected a number, got {value}"),
+    "boolean": N_("param {name}: expected a boolean, got {value}"),
+}
 
 
 def coerce(name: str, param: Param, value: object) -> object:
@@ -40,9 +50,8 @@ def coerce(name: str, param: Param, value: object) -> object:
         raise ValueError
     except ValueError:
         shown = "***" if param.secret else repr(value)
-        raise FlowError(
-            f"param {name}: expected {'an' if kind == 'integer' else 'a'} {kind}, got {shown}"
-        ) from None
+        message = _EXPECTED.get(kind, N_("param {name}: expected a {kind}, got {value}"))
+        raise FlowError(told(message, name=name, kind=kind, value=shown)) from None
 
 
 def bind_params(flow: Flow, given: Mapping[str, object]) -> dict:
@@ -54,8 +63,27 @@ def bind_params(flow: Flow, given: Mapping[str, object]) -> dict:
     for name in given:
         if name not in flow.params:
             known = ", ".join(flow.params) or "none"
+            close = difflib.get_close_matches(str(name), list(flow.params), n=1)
+            if close:
+                raise FlowError(
+                    told(
+                        N_(
+                            "param {name}: flow '{flow}' has no such param (params: {known}) "
+                            "(did you mean '{close}'?)"
+                        ),
+                        name=name,
+                        flow=flow.name,
+                        known=known,
+                        close=close[0],
+                    )
+                )
             raise FlowError(
-                f"param {name}: flow '{flow.name}' has no such param (params: {known}){_suggest(name, list(flow.params))}"
+                told(
+                    N_("param {name}: flow '{flow}' has no such param (params: {known})"),
+                    name=name,
+                    flow=flow.name,
+                    known=known,
+                )
             )
     bound: dict[str, object] = {}
     for name, param in flow.params.items():
@@ -66,12 +94,19 @@ def bind_params(flow: Flow, given: Mapping[str, object]) -> dict:
         elif param.default is not None:
             value = param.default
         elif param.required:
-            raise FlowError(f"param {name}: required, not given")
+            raise FlowError(told(N_("param {name}: required, not given"), name=name))
         else:
             value = "" if param.type == "string" else None
         if param.pattern and value not in (None, "") and not re.search(param.pattern, str(value)):
             shown = "***" if param.secret else repr(value)
-            raise FlowError(f"param {name}: {shown} does not match {param.pattern}")
+            raise FlowError(
+                told(
+                    N_("param {name}: {value} does not match {pattern}"),
+                    name=name,
+                    value=shown,
+                    pattern=param.pattern,
+                )
+            )
         if (
             param.choices
             and value not in param.choices
@@ -79,7 +114,12 @@ def bind_params(flow: Flow, given: Mapping[str, object]) -> dict:
         ):
             shown = "***" if param.secret else repr(value)
             raise FlowError(
-                f"param {name}: {shown} is not one of {', '.join(map(str, param.choices))}"
+                told(
+                    N_("param {name}: {value} is not one of {choices}"),
+                    name=name,
+                    value=shown,
+                    choices=", ".join(map(str, param.choices)),
+                )
             )
         bound[name] = value
     return bound
