@@ -242,3 +242,13 @@ def test_a_wrong_param_reads_in_chinese_on_the_terminal_and_stays_english_writte
     assert str(raised.value).startswith("param reasn: flow 'cancel_order' has no such param")
     assert str(raised.value).endswith("(did you mean 'reason'?)")
     assert shown(raised.value).startswith("参数 reasn：流程“cancel_order”没有这个参数")
+
+
+def test_a_refused_template_says_why_in_chinese(tmp_path):
+    flow = tmp_path / "hostile.yaml"
+    flow.write_text('name: t\nsteps:\n  - goto: "/x/{{ cycler.__init__ }}"\n', encoding="utf-8")
+    zh = invoke("flows", "check", str(flow), env=ZH)
+    assert zh.exit_code == 2
+    assert f"{flow}:3: steps[0].goto: 模板：不允许访问属性（'.'）" in zh.output
+    en = invoke("flows", "check", str(flow))
+    assert f"{flow}:3: steps[0].goto: template: attribute access ('.') is not allowed" in en.output

@@ -24,6 +24,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from agent.flow import totp as totplib
+from agent.i18n import _
 
 # Room for any real URL, form value or script, not for a template built to exhaust memory.
 MAX_TEMPLATE_CHARS = 10_000
@@ -241,24 +242,24 @@ _STATEMENT_WORDS = {
 def _why(node: nodes.Node) -> str:
     """Why a node that is not a name, a constant or a filter is refused."""
     if isinstance(node, nodes.Call):
-        return "calls are not allowed"
+        return _("calls are not allowed")
     if isinstance(node, nodes.Getattr):
-        return "attribute access ('.') is not allowed"
+        return _("attribute access ('.') is not allowed")
     if isinstance(node, nodes.Getitem):
-        return "'[...]' is only NAME[N], item N (a whole number from 0) of a list"
+        return _("'[...]' is only NAME[N], item N (a whole number from 0) of a list")
     if isinstance(node, nodes.Test):
-        return "tests ('is ...') are not allowed"
+        return _("tests ('is ...') are not allowed")
     if isinstance(node, nodes.Concat):
-        return "operator '~' is not allowed (write {{ a }}{{ b }})"
+        return _("operator '~' is not allowed (write {{ a }}{{ b }})")
     if isinstance(node, nodes.BinExpr | nodes.UnaryExpr):
-        return f"operator '{node.operator}' is not allowed"
+        return _("operator '{operator}' is not allowed").format(operator=node.operator)
     if isinstance(node, nodes.Compare):
-        return "comparisons are not allowed"
+        return _("comparisons are not allowed")
     if isinstance(node, nodes.CondExpr):
-        return "'... if ... else ...' is not allowed"
+        return _("'... if ... else ...' is not allowed")
     if isinstance(node, nodes.List | nodes.Tuple | nodes.Dict):
-        return "list and mapping literals are not allowed"
-    return f"{type(node).__name__} expressions are not allowed"
+        return _("list and mapping literals are not allowed")
+    return _("{kind} expressions are not allowed").format(kind=type(node).__name__)
 
 
 def _filter_list() -> str:
@@ -267,17 +268,23 @@ def _filter_list() -> str:
 
 def _check_expression(node: nodes.Node, depth: int, names: set[str]) -> None:
     if depth > MAX_DEPTH:
-        raise TemplateRefused(f"template: nested more than {MAX_DEPTH} levels deep")
+        raise TemplateRefused(
+            _("template: nested more than {depth} levels deep").format(depth=MAX_DEPTH)
+        )
     if isinstance(node, nodes.Name):
         if node.name.startswith("_"):
-            raise TemplateRefused(f"template: name '{node.name}' begins with '_'")
+            raise TemplateRefused(
+                _("template: name '{name}' begins with '_'").format(name=node.name)
+            )
         if node.name in JINJA_NAMES:
-            raise TemplateRefused(f"template: '{node.name}' is one of Jinja's own names")
+            raise TemplateRefused(
+                _("template: '{name}' is one of Jinja's own names").format(name=node.name)
+            )
         names.add(node.name)
         return
     if isinstance(node, nodes.Const):
         if isinstance(node.value, bool) or not isinstance(node.value, str | int | float):
-            raise TemplateRefused("template: a constant is a text in quotes or a number")
+            raise TemplateRefused(_("template: a constant is a text in quotes or a number"))
         return
     if (
         isinstance(node, nodes.Getitem)
@@ -292,23 +299,39 @@ def _check_expression(node: nodes.Node, depth: int, names: set[str]) -> None:
         spec = FILTERS.get(node.name)
         if spec is None:
             close = difflib.get_close_matches(node.name, list(FILTERS), n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            if close:
+                raise TemplateRefused(
+                    _(
+                        "template: unknown filter '{name}' (did you mean '{close}'? filters: "
+                        "{filters})"
+                    ).format(name=node.name, close=close[0], filters=_filter_list())
+                )
             raise TemplateRefused(
-                f"template: unknown filter '{node.name}' ({hint}filters: {_filter_list()})"
+                _("template: unknown filter '{name}' (filters: {filters})").format(
+                    name=node.name, filters=_filter_list()
+                )
             )
         if node.kwargs or node.dyn_args is not None or node.dyn_kwargs is not None:
-            raise TemplateRefused(f"template: filter '{node.name}' takes texts in quotes only")
+            raise TemplateRefused(
+                _("template: filter '{name}' takes texts in quotes only").format(name=node.name)
+            )
         most = len(spec.args)
         least = most - spec.optional
         if not least <= len(node.args) <= most:
-            wanted = ", ".join(spec.args) if spec.args else "no arguments"
-            raise TemplateRefused(f"template: filter '{node.name}' takes ({wanted})")
+            wanted = ", ".join(spec.args) if spec.args else _("no arguments")
+            raise TemplateRefused(
+                _("template: filter '{name}' takes ({wanted})").format(
+                    name=node.name, wanted=wanted
+                )
+            )
         for arg in node.args:
             if not isinstance(arg, nodes.Const) or not isinstance(arg.value, str):
-                raise TemplateRefused(f"template: filter '{node.name}' takes texts in quotes only")
+                raise TemplateRefused(
+                    _("template: filter '{name}' takes texts in quotes only").format(name=node.name)
+                )
         _check_expression(node.node, depth + 1, names)
         return
-    raise TemplateRefused(f"template: {_why(node)}")
+    raise TemplateRefused(_("template: {why}").format(why=_why(node)))
 
 
 def check_template(text: str) -> set[str]:
@@ -317,17 +340,23 @@ def check_template(text: str) -> set[str]:
     Raises TemplateSyntaxError for a template that does not parse, TemplateRefused for one
     that parses but uses more than names, constants and the filters above."""
     if len(text) > MAX_TEMPLATE_CHARS:
-        raise TemplateRefused(f"template: longer than {MAX_TEMPLATE_CHARS} characters")
+        raise TemplateRefused(
+            _("template: longer than {count} characters").format(count=MAX_TEMPLATE_CHARS)
+        )
     try:
         tree = template_env().parse(text)
     except RecursionError:
-        raise TemplateRefused(f"template: nested more than {MAX_DEPTH} levels deep") from None
+        raise TemplateRefused(
+            _("template: nested more than {depth} levels deep").format(depth=MAX_DEPTH)
+        ) from None
     names: set[str] = set()
     for statement in tree.body:
         if not isinstance(statement, nodes.Output):
             word = _STATEMENT_WORDS.get(type(statement).__name__, type(statement).__name__)
             raise TemplateRefused(
-                f"template: '{{% {word} %}}' is not allowed (only {{{{ value | filter }}}})"
+                _(
+                    "template: '{{% {word} %}}' is not allowed (only {{{{ value | filter }}}})"
+                ).format(word=word)
             )
         for node in statement.nodes:
             if not isinstance(node, nodes.TemplateData):
