@@ -47,6 +47,16 @@ def test_launch_options_point_at_the_found_chromium_where_playwright_has_none():
     assert found["args"] == ["--lang=fr", *CHROMIUM_ARGS]
     for flag in ("--disable-background-networking", "--disable-component-update"):
         assert flag in found["args"]
+    # A user's own --disable-features is kept: Chromium honours only the last one, so theirs
+    # and ours become one.
+    own = with_found_browser(
+        {"args": ["--disable-features=Translate"]},
+        browser_name="chromium",
+        playwright_executable="/no/such/chrome",
+    )
+    disabled = [arg for arg in own["args"] if arg.startswith("--disable-features=")]
+    assert len(disabled) == 1
+    assert {"Translate", "RenderDocument"} <= set(disabled[0].split("=", 1)[1].split(","))
     headed = with_found_browser(
         {"headless": False}, browser_name="chromium", playwright_executable=None
     )

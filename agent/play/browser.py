@@ -59,6 +59,26 @@ CHROMIUM_ARGS.append(
     "--disable-features=" + ",".join([*PLAYWRIGHT_DISABLED_FEATURES, "RenderDocument"])
 )
 
+_DISABLE_FEATURES = "--disable-features="
+
+
+def with_chromium_args(given: list[str]) -> list[str]:
+    """Someone's own Chromium arguments with ours added: every --disable-features list (theirs
+    and ours) merged into one, since Chromium honours only the last one it is given."""
+    features: list[str] = []
+    merged: list[str] = []
+    for arg in [*given, *(arg for arg in CHROMIUM_ARGS if arg not in given)]:
+        if arg.startswith(_DISABLE_FEATURES):
+            for feature in arg[len(_DISABLE_FEATURES) :].split(","):
+                if feature and feature not in features:
+                    features.append(feature)
+        else:
+            merged.append(arg)
+    if features:
+        merged.append(_DISABLE_FEATURES + ",".join(features))
+    return merged
+
+
 SYSTEM_CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
 
 

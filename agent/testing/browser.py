@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from agent.play.browser import CHROMIUM_ARGS, BrowserNotFound, find_browser
+from agent.play.browser import BrowserNotFound, find_browser, with_chromium_args
 
 
 def with_found_browser(
@@ -36,11 +36,10 @@ def with_found_browser(
         executable = find_browser(headless=headless)
     except (BrowserNotFound, FileNotFoundError):
         return launch_args
-    given = list(launch_args.get("args") or [])
     return {
         **launch_args,
         "executable_path": executable,
-        "args": given + [arg for arg in CHROMIUM_ARGS if arg not in given],
+        "args": with_chromium_args(list(launch_args.get("args") or [])),
     }
 
 
