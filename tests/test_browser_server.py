@@ -3,6 +3,7 @@ keeps its token to itself and stops cleanly; an endpoint that cannot be used is 
 exit 2 before anything is recorded; a Chromium DevTools endpoint works as well."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -286,6 +287,9 @@ def test_login_through_a_devtools_endpoint(tmp_path, portal):
         + [f"--user-data-dir={profile}", *browserlib.CHROMIUM_ARGS, "about:blank"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Its own process group: Debian's chromium-headless-shell is a wrapper script, and
+        # the browser it starts must go when the test ends.
+        start_new_session=True,
     )
     try:
         active = profile / "DevToolsActivePort"
@@ -307,5 +311,6 @@ def test_login_through_a_devtools_endpoint(tmp_path, portal):
         # The browser served on: the tool disconnected, it did not close someone else's browser.
         assert chromium.poll() is None
     finally:
-        chromium.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(chromium.pid, signal.SIGTERM)
         chromium.wait(timeout=30)
