@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import os
+import io
 import re
 import secrets as token_source
 import shutil
@@ -980,26 +980,17 @@ def redact_zip(path: Path, secrets: Secrets, target: Path | None = None) -> None
     mode 0600. A trace records the parameters of every call (the text filled in), DOM
     snapshots (input values), the network log and raw request bodies. Its screencast frames
     are left as they are: a screenshot shows what the page showed."""
-    target = target or path
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.redacting")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with (
-            zipfile.ZipFile(path) as source,
-            os.fdopen(fd, "wb") as handle,
-            zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as redacted,
-        ):
-            for item in source.infolist():
-                data = source.read(item)
-                if not item.filename.lower().endswith(IMAGE_SUFFIXES):
-                    data = secrets.redact_bytes(data)
-                redacted.writestr(item, data)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    redacted_bytes = io.BytesIO()
+    with (
+        zipfile.ZipFile(path) as source,
+        zipfile.ZipFile(redacted_bytes, "w", zipfile.ZIP_DEFLATED) as redacted,
+    ):
+        for item in source.infolist():
+            data = source.read(item)
+            if not item.filename.lower().endswith(IMAGE_SUFFIXES):
+                data = secrets.redact_bytes(data)
+            redacted.writestr(item, data)
+    write_private_bytes(target or path, redacted_bytes.getvalue())
 
 
 def _flat_any(items: list[dict]) -> list[dict]:
