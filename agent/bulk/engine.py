@@ -585,7 +585,8 @@ class BulkRunner:
 
     async def _new_page(self, number: int = 0) -> tuple[Any, Any]:
         assert self.pool is not None
-        for attempt in range(NEW_PAGE_TRIES):
+        tries = 0
+        while True:
             context = None
             try:
                 context = await self.backend.new_context(
@@ -602,10 +603,10 @@ class BulkRunner:
                 # A browser that is gone hands the worker's row on (EndpointLost); one that
                 # is there but busy (a loaded machine) gets a moment and another try.
                 await self.pool.check(number)
-                if attempt == NEW_PAGE_TRIES - 1:
+                tries += 1
+                if tries >= NEW_PAGE_TRIES:
                     raise
-                await asyncio.sleep(1.0 + attempt)
-        raise AssertionError("unreachable")
+                await asyncio.sleep(tries)
 
     async def _worker(self, number: int, queue: deque[RowRecord]) -> None:
         context = page = None
