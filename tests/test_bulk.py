@@ -123,6 +123,10 @@ class World:
 
             return probe
 
+        async def collect_garbage(page):
+            world.log.append(("collect_garbage", page))
+            return True
+
         # The engine is handed this backend (see play()); nothing is patched.
         self.backend = Backend(
             playwright=fake_playwright,
@@ -131,6 +135,7 @@ class World:
             ensure_session=ensure_session,
             run_flow=run_flow,
             probe=probe_factory,
+            collect_garbage=collect_garbage,
         )
         World.current = self
 
@@ -216,6 +221,36 @@ def test_workers_are_contexts_recycled_every_k_rows(monkeypatch, journal, flow, 
     assert closed == list(range(1, world.contexts + 1))
     assert world.kinds()[-1] == "close_browser"
     assert world.kinds().count("run_flow") == 10
+
+
+def test_a_workers_renderer_collects_its_garbage_every_n_rows_of_a_context(
+    monkeypatch, journal, flow, tmp_path
+):
+    monkeypatch.setattr(bulk, "COLLECT_EVERY_ROWS", 2)
+    world = World(monkeypatch, journal.path)
+    run_id = new_run(journal, flow, IDS[:6])
+    play(
+        journal, flow, run_id, tmp_path, options=BulkOptions(workers=1, recycle_every=3, quiet=True)
+    )
+    steps = [
+        (entry[0], entry[2] if entry[0] == "run_flow" else entry[1])
+        for entry in world.log
+        if entry[0] in ("run_flow", "collect_garbage", "new_context")
+    ]
+    # Counted per context: after its 2nd row, on the page that played it; a recycled context
+    # starts counting again.
+    assert steps == [
+        ("new_context", Path("/state.json")),
+        ("run_flow", "page-of-1"),
+        ("run_flow", "page-of-1"),
+        ("collect_garbage", "page-of-1"),
+        ("run_flow", "page-of-1"),
+        ("new_context", Path("/state.json")),
+        ("run_flow", "page-of-2"),
+        ("run_flow", "page-of-2"),
+        ("collect_garbage", "page-of-2"),
+        ("run_flow", "page-of-2"),
+    ]
 
 
 def test_transient_failures_are_retried_final_ones_are_not(monkeypatch, journal, flow, tmp_path):

@@ -44,6 +44,10 @@ from agent.play.signals import loop_signals
 
 # Opening a worker's page: tries before its failure ends the run (the browser still answers).
 NEW_PAGE_TRIES = 3
+# A worker has its page's renderer collect its garbage after this many rows: a renderer kept
+# busy never collects on its own, and its memory grows with every page it has left
+# (agent.play.browser.collect_garbage has the figures).
+COLLECT_EVERY_ROWS = 10
 
 
 def default_workers() -> int:
@@ -122,6 +126,10 @@ PROBE_MAX_DELAY = 10.0
 THROTTLED_TRIES_PER_ATTEMPT = 5
 
 
+async def _no_collection(page: Any) -> bool:
+    return False
+
+
 @dataclass
 class Backend:
     """The browser side the engine is handed: how to start Playwright and a browser, make a
@@ -135,6 +143,8 @@ class Backend:
     run_flow: Callable[..., Awaitable[Any]]
     # portal URL -> an async probe of it (outage.ProbeAnswer): is the portal there at all?
     probe: Callable[[str], Callable[[], Awaitable[Any]]] = async_probe
+    # page -> whether its renderer could be asked to collect its garbage
+    collect_garbage: Callable[[Any], Awaitable[bool]] = _no_collection
 
 
 def playwright_backend() -> Backend:
@@ -149,6 +159,7 @@ def playwright_backend() -> Backend:
         new_context=browser.new_context,
         ensure_session=session.ensure_session,
         run_flow=player.run_flow,
+        collect_garbage=browser.collect_garbage,
     )
 
 
@@ -634,6 +645,9 @@ class BulkRunner:
                     queue.appendleft(lost.row or row)
                     return
                 used += 1
+                if used % COLLECT_EVERY_ROWS == 0:
+                    # Best effort: a page that cannot be asked is simply not collected.
+                    await self.backend.collect_garbage(page)
         finally:
             if context is not None:
                 with contextlib.suppress(Exception):

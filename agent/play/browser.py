@@ -473,6 +473,30 @@ async def new_context(
     return context
 
 
+async def collect_garbage(page: Any) -> bool:
+    """A full garbage collection in the page's renderer, asked through Chromium's DevTools
+    protocol. False when it could not be asked (a closed page, a browser without the protocol).
+
+    A renderer that navigates without pause never gets the idle time in which Chromium
+    collects, so the garbage of every page it has left stays in its JavaScript heap: over 150
+    cancellations one context's renderer grew from 90 MB to 830 MB (PSS), of which a forced
+    collection gave back all but 1 MB of heap. Asked every 10 rows, the renderer stays at
+    about 90 MB and the collection costs about 20 ms of one row's time in ten, with no
+    measurable CPU (bench/README.md)."""
+    try:
+        session = await page.context.new_cdp_session(page)
+    except Exception:
+        return False
+    try:
+        await session.send("HeapProfiler.collectGarbage")
+        return True
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await session.detach()
+
+
 def data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "seller-agent"
