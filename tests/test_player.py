@@ -262,6 +262,39 @@ def test_secrets_typed_into_pages_never_show_in_results(runner, portal, signed_i
     assert "demo-password" not in repr(result)
 
 
+def test_a_saved_session_is_checked_over_http_and_an_ended_one_is_replaced(
+    runner, own_portal, secrets, tmp_path
+):
+    def ensure():
+        return runner.loop.run_until_complete(
+            session.ensure_session(
+                runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
+            )
+        )
+
+    def works(path):
+        return runner.loop.run_until_complete(
+            session.session_works(runner.chromium, path, portal=own_portal.url)
+        )
+
+    storage = ensure()
+    assert works(storage)
+    # The portal ends the session on the check's own request: the check sees the redirect to
+    # the sign-in page, and (the session being over) ensure_session signs in again and saves
+    # a new state.
+    own_portal.api_post(
+        "/mock/api/faults", {"expire_session_every": 1, "methods": ["GET"], "paths": ["/home"]}
+    )
+    try:
+        assert not works(storage)
+    finally:
+        own_portal.api_post("/mock/api/faults", {})
+    before = storage.stat().st_mtime_ns
+    assert ensure() == storage
+    assert storage.stat().st_mtime_ns > before
+    assert works(storage)
+
+
 def test_an_expired_session_mid_run_signs_in_again_and_goes_on(
     runner, own_portal, secrets, tmp_path
 ):
