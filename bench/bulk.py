@@ -92,9 +92,10 @@ def tree_sample(pid: int) -> tuple[int, int, dict[tuple[int, int], float]]:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             key = (current, int(fields[19]))
             cpu[key] = (int(fields[11]) + int(fields[12])) / TICKS
-            if KINDS.get(key, "browser") == "browser":
-                # Looked at again until it has a type: a child just forked, before its exec,
-                # still shows its parent's command line.
+            if KINDS.get(key, "browser") in ("browser", "zygote"):
+                # Looked at again until it has a type of its own: a child just forked still
+                # shows its parent's command line (before its exec, or, for a renderer forked
+                # by Chromium's zygote, until it rewrites its own).
                 KINDS[key] = process_kind(current)
         except OSError:
             continue
