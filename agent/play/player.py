@@ -11,8 +11,9 @@ import secrets as token_source
 import shutil
 import tempfile
 import time
+import weakref
 import zipfile
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +108,39 @@ def _matches_text(pattern: str, text: str) -> bool:
 
 def _safe_label(value: object) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(value))[:40].strip("_")
+
+
+# page -> the runners playing on it now (a sign-in inside a run is a second one).
+_WATCHERS: weakref.WeakKeyDictionary[Any, list[_Runner]] = weakref.WeakKeyDictionary()
+
+# The page events a runner follows, and its method for each.
+_PAGE_EVENTS = {
+    "response": "_on_response",
+    "framenavigated": "_on_navigated",
+    "request": "_on_request",
+    "requestfinished": "_on_request_done",
+    "requestfailed": "_on_request_failed",
+}
+
+
+def _page_watchers(page: Any) -> list[_Runner]:
+    """The runners to hand the page's events to. The page's listeners are added once, on its
+    first run, and stay: a page played row after row would otherwise switch the driver's event
+    subscriptions on and off every row (eight round trips a row)."""
+    watchers = _WATCHERS.get(page)
+    if watchers is None:
+        watchers = _WATCHERS[page] = []
+        for event, method in _PAGE_EVENTS.items():
+            page.on(event, _forward(watchers, method))
+    return watchers
+
+
+def _forward(watchers: list[_Runner], method: str) -> Callable[[Any], None]:
+    def forward(subject: Any) -> None:
+        for runner in list(watchers):
+            getattr(runner, method)(subject)
+
+    return forward
 
 
 class _Runner:
@@ -851,11 +885,8 @@ class _Runner:
     async def run(self) -> RunResult:
         started = time.monotonic()
         page = self.page
-        page.on("response", self._on_response)
-        page.on("framenavigated", self._on_navigated)
-        page.on("request", self._on_request)
-        page.on("requestfinished", self._on_request_done)
-        page.on("requestfailed", self._on_request_failed)
+        watchers = _page_watchers(page)
+        watchers.append(self)
         tracing = False
         if self.trace:
             try:
@@ -884,11 +915,7 @@ class _Runner:
                 error = await self._leave_evidence(error, tracing)
                 tracing = False
         finally:
-            page.remove_listener("response", self._on_response)
-            page.remove_listener("framenavigated", self._on_navigated)
-            page.remove_listener("request", self._on_request)
-            page.remove_listener("requestfinished", self._on_request_done)
-            page.remove_listener("requestfailed", self._on_request_failed)
+            watchers.remove(self)
             for check in self._block_checks:
                 check.cancel()
             if tracing:
