@@ -12,8 +12,9 @@ size: a page shared by n processes counts 1/n to each, so the sum is what the tr
 occupies) and the sum of RSS (which counts shared pages once per process, so overstates).
 CPU per order is sampled the same way, per process, for the browser side (Python, driver,
 Chromium) and read from the portal process: the cores divided by their sum is the most any
-number of workers could reach on this machine. Prints a table; --json prints the figures as
-JSON.
+number of workers could reach on this machine. After each engine run, `seller-agent report
+last` is timed in every format on the run's journal. Prints a table; --json prints the figures
+as JSON.
 """
 
 from __future__ import annotations
@@ -207,7 +208,27 @@ def bench_engine(portal, ids: list[str], workers: int, block_media: bool, work: 
         "what": f"engine, {workers} workers" + (", media blocked" if block_media else ""),
         "workers": workers,
         **measured(portal, ids, command, env),
+        "report": report_times(journal, work, env),
     }
+
+
+def report_times(journal: Path, work: Path, env: dict) -> dict:
+    """How long `seller-agent report last` takes on the run just made, in each format (a fresh
+    process each, so the figure is what a person waits for), and the journal's size."""
+    program = str(Path(sys.executable).with_name("seller-agent"))
+    times: dict[str, float] = {}
+    for form in ("table", "json", "csv", "html"):
+        target = work / f"report.{form}"
+        started = time.monotonic()
+        subprocess.run(
+            [program, "report", "last", "--journal", str(journal), "--format", form,
+             "-o", str(target)],
+            cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        times[f"{form}_seconds"] = round(time.monotonic() - started, 2)
+        times[f"{form}_kb"] = round(target.stat().st_size / 1024)
+    times["journal_mb"] = round(journal.stat().st_size / 2**20, 1)
+    return times
 
 
 async def plain_script(portal_url: str, ids: list[str]) -> None:
@@ -391,6 +412,15 @@ def main() -> int:
             f"{item['portal_cpu_ms_per_order']:>9} {item['cpu_bound_orders_per_second']:>11} "
             f"{item['peak_pss_mb']:>7} {item['peak_rss_mb']:>7}"
         )
+    print("report of the run (`seller-agent report last`, a fresh process each):")
+    for item in results:
+        if "report" in item:
+            times = item["report"]
+            forms = ", ".join(
+                f"{form} {times[f'{form}_seconds']} s ({times[f'{form}_kb']} kB)"
+                for form in ("table", "json", "csv", "html")
+            )
+            print(f"  {item['what']:<36} {forms}; journal {times['journal_mb']} MB")
     print("browser-side CPU ms per order, by process:")
     for item in results:
         split = ", ".join(f"{k} {v}" for k, v in item["cpu_ms_per_order_by_process"].items())

@@ -3,10 +3,12 @@ with every driver call counted and every step of the flow timed, in one process.
 
     .venv/bin/python bench/steps.py --orders 40 --workers 1
 
-Prints, per flow step (and for the final outcome read): how often it ran, its mean wall time
-and the driver calls it made per run, then the driver calls of a whole row by method. One
-worker by default, so a step's wall time is its own and not its neighbours' queueing. The
-counts are exact; the times are those of a shared machine (compare within one run).
+Prints, per flow step (and for the final outcome read): how often it ran, its mean wall time,
+the driver calls it made per run and the CPU that Playwright's driver and Chromium's processes
+spent meanwhile (renderer, browser, GPU and the rest; read from /proc in ticks of 10 ms, so a
+mean over many rows), then the driver calls of a whole row by method. One worker by default, so
+a step's time and CPU are its own and not its neighbours'. The counts are exact; the times are
+those of a shared machine (compare within one run).
 """
 
 from __future__ import annotations
@@ -26,7 +28,37 @@ sys.path.insert(0, str(ROOT))
 
 from mock_portal.testing import running_portal  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from bulk import TICKS, _children, process_kind  # noqa: E402
+
 DEMO = "seller@example.com"
+
+
+# The processes whose CPU a step is charged with, by kind; the rest are counted as "other".
+KINDS = ("renderer", "browser", "gpu-process", "driver")
+EXCLUDED: set[int] = set()  # the portal's process: its CPU is not the browser side's
+_KIND_OF: dict[int, str] = {}
+
+
+def browser_side_cpu() -> dict[str, float]:
+    """CPU seconds used so far by this process's descendants (the driver and Chromium's
+    processes), by kind; the portal's process tree left out."""
+    totals: dict[str, float] = {}
+    stack = [child for child in _children(os.getpid()) if child not in EXCLUDED]
+    while stack:
+        pid = stack.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kind = _KIND_OF.get(pid)
+        if kind in (None, "browser", "zygote"):
+            # A child just forked shows its parent's command line for a moment.
+            kind = _KIND_OF[pid] = process_kind(pid)
+        kind = kind if kind in KINDS else "other"
+        totals[kind] = totals.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+        stack += _children(pid)
+    return totals
 
 
 class Counter:
@@ -59,13 +91,18 @@ def instrument(counter: Counter, steps: dict[str, list]) -> None:
     async def timed(label: str, work):  # type: ignore[no-untyped-def]
         outer = counter.current
         counter.current = collections.Counter()
+        cpu_before = browser_side_cpu()
         started = time.perf_counter()
-        # The command's own lines (one per order) would bury the table.
         try:
             return await work
         finally:
+            elapsed = time.perf_counter() - started
+            cpu = {
+                kind: seconds - cpu_before.get(kind, 0.0)
+                for kind, seconds in browser_side_cpu().items()
+            }
             calls = counter.current
-            steps.setdefault(label, []).append((time.perf_counter() - started, calls))
+            steps.setdefault(label, []).append((elapsed, calls, cpu))
             counter.current = outer
             if outer is not None:
                 outer.update(calls)
@@ -105,6 +142,7 @@ def main() -> int:
             seed=42, orders=int(args.orders * 2.6) + 20, SWEEP_INTERVAL_SECONDS=0
         ) as portal,
     ):
+        EXCLUDED.add(portal.process.pid)
         ids = [o["order_id"] for o in portal.orders(status="Unshipped", seller=DEMO)]
         source = Path(temp) / "ids.txt"
         source.write_text("\n".join(ids[: args.orders]) + "\n")
@@ -139,11 +177,19 @@ def main() -> int:
             elapsed = time.perf_counter() - started
     rows = len(steps.get("whole row (run_flow)", [])) or 1
     print(f"{args.orders} orders, {args.workers} workers, {elapsed:.1f} s")
-    print(f"{'step':<58} {'runs':>5} {'mean ms':>8} {'calls/run':>9}")
+    columns = [*KINDS, "other"]
+    print(
+        f"{'step':<50} {'runs':>5} {'mean ms':>8} {'calls/run':>9}  CPU ms/run: "
+        + " ".join(f"{kind:>8}" for kind in columns)
+    )
     for label, runs in steps.items():
-        mean = 1000 * sum(t for t, _ in runs) / len(runs)
-        calls = sum(sum(c.values()) for _, c in runs) / len(runs)
-        print(f"{label[:58]:<58} {len(runs):>5} {mean:>8.0f} {calls:>9.1f}")
+        mean = 1000 * sum(t for t, _, _ in runs) / len(runs)
+        calls = sum(sum(c.values()) for _, c, _ in runs) / len(runs)
+        cpu = [1000 * sum(u.get(kind, 0.0) for _, _, u in runs) / len(runs) for kind in columns]
+        print(
+            f"{label[:50]:<50} {len(runs):>5} {mean:>8.0f} {calls:>9.1f}              "
+            + " ".join(f"{value:>8.1f}" for value in cpu)
+        )
     print("driver calls per row, by method:")
     for method, count in counter.total.most_common():
         print(f"  {method:<44} {count / rows:6.2f}")
