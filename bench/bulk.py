@@ -212,6 +212,27 @@ def bench_engine(portal, ids: list[str], workers: int, block_media: bool, work: 
     }
 
 
+def bench_clicks_only(portal, ids: list[str], workers: int, work: Path) -> dict:
+    """The engine (`seller-agent run --rows`) playing bench/clicks_only.yaml: the hand-tuned
+    script's clicks and nothing else, so the engine's own cost shows apart from the bundled
+    flow's safety reads."""
+    source = work / f"clicks-{workers}.csv"
+    source.write_text("order_id\n" + "".join(f"{order_id}\n" for order_id in ids))
+    journal = work / f"journal-clicks-{workers}.db"
+    command = [
+        str(Path(sys.executable).with_name("seller-agent")), "run",
+        str(ROOT / "bench" / "clicks_only.yaml"), "--rows", str(source),
+        "--portal", portal.url, "--workers", str(workers), "--no-trace",
+        "--journal", str(journal), "--run-dir", str(work / f"runs-clicks-{workers}"), "-q",
+    ]  # fmt: skip
+    env = {**os.environ, "XDG_DATA_HOME": str(work / "data")}
+    return {
+        "what": f"engine, clicks-only flow, {workers} workers",
+        "workers": workers,
+        **measured(portal, ids, command, env),
+    }
+
+
 def report_times(journal: Path, work: Path, env: dict) -> dict:
     """How long `seller-agent report last` takes on the run just made, in each format (a fresh
     process each, so the figure is what a person waits for), and the journal's size."""
@@ -369,6 +390,11 @@ def main() -> int:
         help="run the hand-tuned script before the engine too (a load that drifts during the "
         "run then shows as the difference between its two figures)",
     )  # fmt: skip
+    parser.add_argument(
+        "--clicks-only", action="store_true",
+        help="also run the engine on bench/clicks_only.yaml (the hand-tuned script's clicks, no "
+        "safety reads) at the default worker count",
+    )  # fmt: skip
     parser.add_argument("--no-http-floor", action="store_true", help="skip bench/portal_http.py")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -388,6 +414,10 @@ def main() -> int:
                     ids = reseed(portal, seeded)[: args.orders]
                     results.append(bench_engine(portal, ids, workers, block, work))
                     print(json.dumps(results[-1]), file=sys.stderr)
+            if args.clicks_only:
+                ids = reseed(portal, seeded)[: args.orders]
+                results.append(bench_clicks_only(portal, ids, default_workers(), work))
+                print(json.dumps(results[-1]), file=sys.stderr)
             if not args.no_baseline and "plain" in args.baselines:
                 ids = reseed(portal, seeded)[: args.orders]
                 results.append(bench_plain(portal, ids, work))
@@ -427,7 +457,11 @@ def main() -> int:
         print(f"  {item['what']:<36} {split}")
     baseline = next((r for r in results if r["what"].startswith("plain")), None)
     tuned_runs = [r for r in results if r["what"].startswith("hand-tuned")]
-    engine = [r for r in results if r is not baseline and r not in tuned_runs]
+    engine = [
+        r
+        for r in results
+        if r is not baseline and r not in tuned_runs and "clicks-only" not in r["what"]
+    ]
     default = next((r for r in engine if r["workers"] == default_workers()), None)
     if baseline and engine:
         best = max(engine, key=lambda r: r["orders_per_second"])

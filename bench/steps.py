@@ -112,7 +112,7 @@ def instrument(counter: Counter, steps: dict[str, list]) -> None:
     run = player._Runner.run
 
     async def step(self, scope, step, ctx, flow):  # type: ignore[no-untyped-def]
-        label = f"{step.path} {step.kind}" + (f" ({step.name})" if step.name else "")
+        label = f"{flow.name}: {step.path} {step.kind}" + (f" ({step.name})" if step.name else "")
         return await timed(label, run_step(self, scope, step, ctx, flow))
 
     async def outcome(self):  # type: ignore[no-untyped-def]
@@ -179,7 +179,7 @@ def main() -> int:
     print(f"{args.orders} orders, {args.workers} workers, {elapsed:.1f} s")
     columns = [*KINDS, "other"]
     print(
-        f"{'step':<50} {'runs':>5} {'mean ms':>8} {'calls/run':>9}  CPU ms/run: "
+        f"{'step':<58} {'runs':>5} {'mean ms':>8} {'calls/run':>9}  CPU ms/run: "
         + " ".join(f"{kind:>8}" for kind in columns)
     )
     for label, runs in steps.items():
@@ -187,7 +187,7 @@ def main() -> int:
         calls = sum(sum(c.values()) for _, c, _ in runs) / len(runs)
         cpu = [1000 * sum(u.get(kind, 0.0) for _, _, u in runs) / len(runs) for kind in columns]
         print(
-            f"{label[:50]:<50} {len(runs):>5} {mean:>8.0f} {calls:>9.1f}              "
+            f"{label[:58]:<58} {len(runs):>5} {mean:>8.0f} {calls:>9.1f}              "
             + " ".join(f"{value:>8.1f}" for value in cpu)
         )
     print("driver calls per row, by method:")
