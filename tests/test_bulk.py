@@ -526,11 +526,41 @@ def test_reconcile_needs_this_sellers_cancellation_with_this_reason(flow):
     assert reconcile(flow, {"reason": "PricingError"}, not_cancellable) is None
 
 
-def test_default_workers_follow_the_cpu_count(monkeypatch):
-    monkeypatch.setattr(bulk.os, "cpu_count", lambda: 2)
-    assert bulk.default_workers() == 4
-    monkeypatch.setattr(bulk.os, "cpu_count", lambda: 16)
-    assert bulk.default_workers() == 8
+GiB = 2**30
+
+
+def test_default_workers_are_two_per_cpu_at_most_eight_and_what_memory_holds():
+    assert bulk.workers_for(2, 24 * GiB) == 4
+    assert bulk.workers_for(16, 24 * GiB) == 8
+    assert bulk.workers_for(1.5, 24 * GiB) == 3  # a container's quota of 1.5 CPUs
+    assert bulk.workers_for(3, None) == 6  # memory unknown: the CPUs alone
+    # Half of what is available, less the run's own 500 MB, at 150 MB a worker.
+    assert bulk.workers_for(4, 2 * GiB) == 3
+    assert bulk.workers_for(4, 1 * GiB) == 1  # never fewer than one
+    assert bulk.workers_for(0.5, 24 * GiB) == 1
+
+
+def test_the_cpus_a_run_may_use_are_its_affinity_and_its_cgroup_quota(monkeypatch, tmp_path):
+    monkeypatch.setattr(bulk.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert bulk.available_cpus(tmp_path) == 4  # no cgroup file: the affinity
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert bulk.available_cpus(tmp_path) == 4
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert bulk.available_cpus(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("800000 100000\n")
+    assert bulk.available_cpus(tmp_path) == 4  # a quota above the affinity changes nothing
+    monkeypatch.setattr(bulk, "available_memory", lambda: 24 * GiB)
+    monkeypatch.setattr(bulk, "available_cpus", lambda: 1)
+    assert bulk.default_workers() == 2
+
+
+def test_available_memory_is_memavailable(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       25165824 kB\nMemAvailable:    2097152 kB\n")
+    assert bulk.available_memory(meminfo) == 2 * GiB
+    meminfo.write_text("MemTotal:       25165824 kB\n")
+    assert bulk.available_memory(meminfo) is None
+    assert bulk.available_memory(tmp_path / "missing") is None
 
 
 class Terminal(io.StringIO):

@@ -50,8 +50,52 @@ NEW_PAGE_TRIES = 3
 COLLECT_EVERY_ROWS = 10
 
 
+# What one more worker costs in memory (PSS: its renderer, about 90 MB with its garbage
+# collected, and its share of the browser, GPU process and driver), and what the run needs
+# before its first worker (Python, driver, browser): bench/README.md, "Scaling".
+WORKER_BYTES = 150 * 2**20
+BASE_BYTES = 500 * 2**20
+MAX_DEFAULT_WORKERS = 8  # more is for --workers to ask for: a portal may throttle a crowd
+
+
 def default_workers() -> int:
-    return max(1, min(8, 2 * (os.cpu_count() or 1)))
+    """Two workers per CPU this process may use (past that, workers add memory, not speed),
+    at most 8, and no more than half the memory available now can hold."""
+    return workers_for(available_cpus(), available_memory())
+
+
+def workers_for(cpus: float, memory: int | None) -> int:
+    workers = min(MAX_DEFAULT_WORKERS, int(2 * cpus))
+    if memory is not None:
+        workers = min(workers, (memory // 2 - BASE_BYTES) // WORKER_BYTES)
+    return max(1, workers)
+
+
+def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
+    """The CPUs this process may run on: its affinity (taskset, a container's cpuset), and a
+    cgroup's CPU quota (`docker --cpus`) when that is smaller."""
+    try:
+        cpus: float = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1.0, int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """Bytes of memory available for new work (MemAvailable), None where it cannot be read."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 @dataclass

@@ -105,8 +105,8 @@ def workers_option(func):
         type=click.IntRange(min=1, max=64),
         default=None,
         metavar="N",
-        help="Orders worked on at once, each in its own private browser window (default: from "
-        "the number of CPUs).",
+        help="Orders worked on at once, each in its own private browser window (default: two "
+        "per CPU the run may use, at most 8, fewer when memory is short).",
     )(func)
 
 
