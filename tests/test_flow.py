@@ -283,6 +283,48 @@ def test_outcome_names_are_checked(tmp_path):
     )
 
 
+def test_a_given_condition_names_a_param_a_secret_or_an_earlier_extract(tmp_path):
+    assert (
+        error_of(
+            tmp_path,
+            """\
+            name: t
+            params:
+              memo: {type: string, default: ''}
+            steps:
+              - fill: {target: {testid: m}, value: '{{ memo }}'}
+                when: {given: meme}
+            """,
+        )
+        == "F:6: steps[0].when.given: 'given' names a param, a secret or a value extracted "
+        "earlier (did you mean 'memo'?)"
+    )
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: t
+            params:
+              memo: {type: string, default: ''}
+            steps:
+              - extract: {target: {testid: n}, as: note}
+                optional: true
+              - fill: {target: {testid: m}, value: '{{ memo }}'}
+                when: {any: [{given: memo}, {given: note}, {given: password}]}
+            """
+        )
+    )
+    step = load_flow(path).steps[1]
+    assert step.when == {
+        "kind": "any",
+        "items": [
+            {"kind": "given", "value": "memo"},
+            {"kind": "given", "value": "note"},
+            {"kind": "given", "value": "password"},
+        ],
+    }
+
+
 def test_conditions_and_top_level_keys(tmp_path):
     assert (
         error_of(

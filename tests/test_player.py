@@ -98,6 +98,23 @@ def test_cancel_an_unshipped_order_in_english(runner, portal, signed_in, unshipp
         "seller",
     )
     assert order["cancel_events"] == 1 and order["counts_toward_rate"] is True
+    assert order["seller_memo"] == "out of stock"
+    (memo_step,) = [step for step in load_flow("cancel_order").steps if step.kind == "fill"]
+    assert memo_step.line in [match["line"] for match in result.matches]
+
+
+def test_without_a_memo_the_memo_field_is_left_alone(runner, portal, signed_in, unshipped_orders):
+    (order_id,) = unshipped_orders(1)
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, "cancel_order", cancel_params(order_id, "NoInventory"), portal.url)
+    assert (result.outcome, result.ok) == ("cancelled", True)
+    # The memo step's condition ({given: memo}) did not hold: it was not played at all.
+    (memo_step,) = [step for step in load_flow("cancel_order").steps if step.kind == "fill"]
+    assert memo_step.when == {"kind": "given", "value": "memo"}
+    played = [match["line"] for match in result.matches]
+    assert "submit the cancellation" in [match["step"] for match in result.matches]
+    assert memo_step.line not in played, result.matches
+    assert portal.order(order_id)["seller_memo"] is None
 
 
 def test_cancel_in_chinese_with_the_same_flow(runner, portal, signed_in, unshipped_orders):

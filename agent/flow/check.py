@@ -175,6 +175,18 @@ class _Checker:
                     bad,
                 )
             result = {"kind": "not", "item": self.condition(raw["not"], f"{field}.not", raw, "not")}
+        elif raw_keys == {"given"}:
+            name = raw["given"]
+            if not isinstance(name, str) or name not in self.known:
+                raise self.fail(
+                    f"{field}.given",
+                    _("'given' names a param, a secret or a value extracted earlier{hint}").format(
+                        hint=_suggest(str(name), sorted(self.known))
+                    ),
+                    raw,
+                    "given",
+                )
+            result = {"kind": "given", "value": name}
         elif raw_keys == {"url"} or raw_keys == {"title"}:
             kind = next(iter(raw_keys))
             result = {

@@ -32,7 +32,18 @@ TOP_KEYS = (
 COMMON_STEP_KEYS = ("name", "timeout", "optional", "when")
 WAIT_STATES = ("visible", "hidden", "attached", "detached")
 MOUSE_BUTTONS = ("left", "right", "middle")
-CONDITION_KEYS = ("text", "url", "title", "target", "count", "value", "any", "all", "not")
+CONDITION_KEYS = (
+    "text",
+    "url",
+    "title",
+    "given",
+    "target",
+    "count",
+    "value",
+    "any",
+    "all",
+    "not",
+)
 
 
 class FlowError(UserError):

@@ -49,6 +49,7 @@ def flow_json_schema() -> dict:
         return [
             obj({"url": text, **extra}, ["url"]),
             obj({"title": text, **extra}, ["title"]),
+            obj({"given": {"type": "string", "minLength": 1}, **extra}, ["given"]),
             obj(
                 {
                     "target": ref_target,
@@ -66,7 +67,7 @@ def flow_json_schema() -> dict:
         ]
 
     condition = {
-        "description": "text / url / title, a target spec (present and visible), target with count/value/text, any / all / not",
+        "description": "text / url / title, given (a param or extracted value that is not empty), a target spec (present and visible), target with count/value/text, any / all / not",
         "anyOf": condition_forms({}),
     }
     # What an outcome may extract when it holds: a target spec with the options beside its

@@ -369,6 +369,10 @@ class _Runner:
                 return _matches_text(
                     flowlib.render(condition["value"], ctx), await self.page.title()
                 )
+            if kind == "given":
+                # A text or list that is not empty, or true (an extract's `present: true`).
+                value = ctx.get(condition["value"])
+                return value is not None and value is not False and value not in ("", [])
             if kind == "any":
                 items = condition["items"]
                 if scope is self.page:
@@ -1036,7 +1040,7 @@ def _plain_target(condition: dict) -> bool:
 
 def _describe_condition(condition: dict) -> str:
     kind = condition["kind"]
-    if kind in ("url", "title"):
+    if kind in ("url", "title", "given"):
         return f"{kind} {condition['value']}"
     if kind in ("any", "all"):
         joiner = " or " if kind == "any" else " and "

@@ -263,7 +263,12 @@ class _Exporter:
             produced = [
                 {"type": "customStep", "name": FLOW_STEP, "parameters": {"step": dict(step)}}
             ]
-        produced = [self._render(chrome) for chrome in produced]
+        # Chrome's own steps get the params' defaults written in (its replay has no templates);
+        # a step that stays ours keeps its templates, as the flow it goes back into has them.
+        produced = [
+            chrome if chrome["type"] == "customStep" else self._render(chrome)
+            for chrome in produced
+        ]
         timeout = step.get("timeout")
         if isinstance(timeout, int) and not isinstance(timeout, bool):
             for chrome in produced:
