@@ -4,11 +4,13 @@ with every driver call counted and every step of the flow timed, in one process.
     .venv/bin/python bench/steps.py --orders 40 --workers 1
 
 Prints, per flow step (and for the final outcome read): how often it ran, its mean wall time,
-the driver calls it made per run and the CPU that Playwright's driver and Chromium's processes
-spent meanwhile (renderer, browser, GPU and the rest; read from /proc in ticks of 10 ms, so a
-mean over many rows), then the driver calls of a whole row by method. One worker by default, so
-a step's time and CPU are its own and not its neighbours'. The counts are exact; the times are
-those of a shared machine (compare within one run).
+the driver calls it made per run and the CPU that Playwright's driver, Chromium's processes
+(renderer, browser, GPU and the rest; read from /proc in ticks of 10 ms, so a mean over many
+rows) and Python (including this script's own reading of /proc) spent meanwhile, then the
+driver calls of a whole row by method. --flow FILE plays another flow (for example
+bench/clicks_only.yaml) with `seller-agent run FILE --rows` instead of `seller-agent cancel`.
+One worker by default, so a step's time and CPU are its own and not its neighbours'. The
+counts are exact; the times are those of a shared machine (compare within one run).
 """
 
 from __future__ import annotations
@@ -92,15 +94,15 @@ def instrument(counter: Counter, steps: dict[str, list]) -> None:
         outer = counter.current
         counter.current = collections.Counter()
         cpu_before = browser_side_cpu()
+        cpu_before["python"] = time.process_time()
         started = time.perf_counter()
         try:
             return await work
         finally:
             elapsed = time.perf_counter() - started
-            cpu = {
-                kind: seconds - cpu_before.get(kind, 0.0)
-                for kind, seconds in browser_side_cpu().items()
-            }
+            now = browser_side_cpu()
+            now["python"] = time.process_time()
+            cpu = {kind: seconds - cpu_before.get(kind, 0.0) for kind, seconds in now.items()}
             calls = counter.current
             steps.setdefault(label, []).append((elapsed, calls, cpu))
             counter.current = outer
@@ -130,6 +132,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=40)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--flow",
+        help="play this flow file over the orders (`seller-agent run FLOW --rows`, a CSV with an "
+        "order_id column) instead of `seller-agent cancel` with the bundled flow; for example "
+        "bench/clicks_only.yaml",
+    )
     args = parser.parse_args()
     counter = Counter()
     steps: dict[str, list] = {}
@@ -146,38 +154,29 @@ def main() -> int:
         ids = [o["order_id"] for o in portal.orders(status="Unshipped", seller=DEMO)]
         source = Path(temp) / "ids.txt"
         source.write_text("\n".join(ids[: args.orders]) + "\n")
+        row_file = Path(temp) / "rows.csv"
+        row_file.write_text("order_id\n" + "".join(f"{i}\n" for i in ids[: args.orders]))
+        common = ["--portal", portal.url, "--workers", str(args.workers)]
+        common += ["--journal", str(Path(temp) / "j.db"), "-q"]
+        if args.flow:
+            command = ["run", args.flow, "--rows", str(row_file), "--no-trace", *common]
+            command += ["--run-dir", str(Path(temp) / "runs")]
+        else:
+            command = ["cancel", "--yes", "--from", str(source), "--reason", "NoInventory"]
+            command += ["--max-cancel-rate", "100", *common]
         os.environ["XDG_DATA_HOME"] = str(Path(temp) / "data")
         started = time.perf_counter()
         # The command's own lines (one per order) would bury the table.
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                cli.main(
-                    [
-                        "cancel",
-                        "--yes",
-                        "--from",
-                        str(source),
-                        "--reason",
-                        "NoInventory",
-                        "--portal",
-                        portal.url,
-                        "--workers",
-                        str(args.workers),
-                        "--max-cancel-rate",
-                        "100",
-                        "--journal",
-                        str(Path(temp) / "j.db"),
-                        "-q",
-                    ],  # fmt: skip
-                    standalone_mode=False,
-                )
+                cli.main(command, standalone_mode=False)
         except SystemExit:
             pass  # the command's exit code; the figures below are what matters
         finally:
             elapsed = time.perf_counter() - started
     rows = len(steps.get("whole row (run_flow)", [])) or 1
     print(f"{args.orders} orders, {args.workers} workers, {elapsed:.1f} s")
-    columns = [*KINDS, "other"]
+    columns = [*KINDS, "other", "python"]
     print(
         f"{'step':<58} {'runs':>5} {'mean ms':>8} {'calls/run':>9}  CPU ms/run: "
         + " ".join(f"{kind:>8}" for kind in columns)
