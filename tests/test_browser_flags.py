@@ -3,8 +3,10 @@ list (Chromium honours only the last --disable-features), and the browser really
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import time
 from pathlib import Path
 
 import playwright
@@ -112,3 +114,29 @@ def test_collect_garbage_gives_back_a_renderers_heap(chromium, loop) -> None:
     assert answered  # asked on the open page; a closed page gives False, not an exception
     assert before > 10 * 2**20, before
     assert after < before / 4, (before, after)
+
+
+def test_a_renderer_that_does_not_answer_is_not_waited_for(chromium, loop, monkeypatch) -> None:
+    """A page whose script never yields holds its renderer: the worker asking for a collection
+    gets False after the timeout instead of hanging the run."""
+    monkeypatch.setattr(browserlib, "COLLECT_TIMEOUT_SECONDS", 1)
+
+    async def scenario() -> tuple[bool, float]:
+        context = await browserlib.new_context(chromium)
+        try:
+            page = await context.new_page()
+            await page.goto("data:text/html,<p>busy</p>")
+            await page.evaluate("() => { setTimeout(() => { for (;;) {} }, 0); }")
+            started = time.monotonic()
+            # Not awaited directly: were the timeout broken, the test would hang, not fail.
+            asked = asyncio.ensure_future(browserlib.collect_garbage(page))
+            await asyncio.wait({asked}, timeout=4)
+            waited = time.monotonic() - started
+            assert asked.done(), f"no answer after {waited:.1f} s"
+            return asked.result(), waited
+        finally:
+            await context.close()  # ends the renderer, and any call still waiting on it
+
+    answered, waited = loop.run_until_complete(scenario())
+    assert answered is False
+    assert 0.9 < waited < 4, waited

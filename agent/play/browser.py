@@ -473,6 +473,9 @@ async def new_context(
     return context
 
 
+COLLECT_TIMEOUT_SECONDS = 5
+
+
 async def collect_garbage(page: Any) -> bool:
     """A full garbage collection in the page's renderer, asked through Chromium's DevTools
     protocol. False when it could not be asked (a closed page, a browser without the protocol).
@@ -482,7 +485,24 @@ async def collect_garbage(page: Any) -> bool:
     cancellations one context's renderer grew from 90 MB to 830 MB (PSS), of which a forced
     collection gave back all but 1 MB of heap. Asked every 10 rows, the renderer stays at
     about 90 MB and the collection costs about 20 ms of one row's time in ten, with no
-    measurable CPU (bench/README.md)."""
+    measurable CPU (bench/README.md). A renderer that does not answer within
+    COLLECT_TIMEOUT_SECONDS (a page's script that never yields) is left alone: False."""
+    task = asyncio.ensure_future(_collect(page))
+    done, _ = await asyncio.wait({task}, timeout=COLLECT_TIMEOUT_SECONDS)
+    if task in done:
+        return task.result()
+    # Playwright's call cannot be cancelled while the renderer keeps it waiting: it is left to
+    # end by itself, at the latest when the page closes.
+    task.add_done_callback(_ended_late)
+    return False
+
+
+def _ended_late(task: asyncio.Future[bool]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so that asyncio does not report it
+
+
+async def _collect(page: Any) -> bool:
     try:
         session = await page.context.new_cdp_session(page)
     except Exception:
