@@ -1,5 +1,7 @@
 """The Chromium flags the tool launches with: its --disable-features keeps Playwright's own
-list (Chromium honours only the last --disable-features), and the browser really gets it."""
+list (Chromium honours only the last --disable-features), and the browser really gets it. And
+what the tool asks Chromium's DevTools protocol for: a renderer's garbage collection, a
+screenshot Playwright could not take, neither waiting on a renderer that does not answer."""
 
 from __future__ import annotations
 
@@ -140,3 +142,36 @@ def test_a_renderer_that_does_not_answer_is_not_waited_for(chromium, loop, monke
     answered, waited = loop.run_until_complete(scenario())
     assert answered is False
     assert 0.9 < waited < 4, waited
+
+
+def test_a_failures_screenshot_does_not_wait_on_a_renderer_that_does_not_answer(
+    chromium, loop, monkeypatch
+) -> None:
+    """Playwright's screenshot times out on a page stuck in a script, and the DevTools
+    fallback is bounded too: the failed row gets its evidence, or the reason there is none,
+    instead of hanging its worker."""
+    from agent.play import player
+
+    monkeypatch.setattr(player, "SCREENSHOT_MS", 1000)
+
+    async def scenario() -> tuple[bytes | None, str | None, float]:
+        context = await browserlib.new_context(chromium)
+        try:
+            page = await context.new_page()
+            await page.goto("data:text/html,<p>busy</p>")
+            await page.evaluate("() => { setTimeout(() => { for (;;) {} }, 0); }")
+            started = time.monotonic()
+            taken = asyncio.ensure_future(player._screenshot(page))
+            await asyncio.wait({taken}, timeout=6)
+            waited = time.monotonic() - started
+            assert taken.done(), f"no answer after {waited:.1f} s"
+            image, trouble = taken.result()
+            return image, trouble, waited
+        finally:
+            await context.close()
+
+    image, trouble, waited = loop.run_until_complete(scenario())
+    assert waited < 6
+    assert (image is None) != (trouble is None)  # a picture, or why there is none
+    if image is not None:
+        assert image.startswith(b"\x89PNG")

@@ -476,45 +476,59 @@ async def new_context(
 COLLECT_TIMEOUT_SECONDS = 5
 
 
+async def devtools_call(
+    page: Any, method: str, params: dict[str, Any] | None = None, *, timeout: float
+) -> dict[str, Any] | None:
+    """The answer to one Chromium DevTools protocol command for the page; None when it could
+    not be asked (a closed page, a browser without the protocol), failed, or got no answer
+    within `timeout` seconds (a renderer held by a script that never yields).
+
+    Playwright's call cannot be cancelled while the renderer keeps it waiting, so on timeout
+    it is not awaited: it is left to end by itself, at the latest when the page closes."""
+    task = asyncio.ensure_future(_devtools_call(page, method, params))
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if task in done:
+        return task.result()
+    task.add_done_callback(_ended_late)
+    return None
+
+
+def _ended_late(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so that asyncio does not report it
+
+
+async def _devtools_call(
+    page: Any, method: str, params: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    try:
+        session = await page.context.new_cdp_session(page)
+    except Exception:
+        return None
+    try:
+        return await session.send(method, params or {})
+    except Exception:
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await session.detach()
+
+
 async def collect_garbage(page: Any) -> bool:
     """A full garbage collection in the page's renderer, asked through Chromium's DevTools
-    protocol. False when it could not be asked (a closed page, a browser without the protocol).
+    protocol. False when it could not be asked (a closed page, a browser without the protocol)
+    or the renderer did not answer within COLLECT_TIMEOUT_SECONDS.
 
     A renderer that navigates without pause never gets the idle time in which Chromium
     collects, so the garbage of every page it has left stays in its JavaScript heap: over 150
     cancellations one context's renderer grew from 90 MB to 830 MB (PSS), of which a forced
     collection gave back all but 1 MB of heap. Asked every 10 rows, the renderer stays at
     about 90 MB and the collection costs about 20 ms of one row's time in ten, with no
-    measurable CPU (bench/README.md). A renderer that does not answer within
-    COLLECT_TIMEOUT_SECONDS (a page's script that never yields) is left alone: False."""
-    task = asyncio.ensure_future(_collect(page))
-    done, _ = await asyncio.wait({task}, timeout=COLLECT_TIMEOUT_SECONDS)
-    if task in done:
-        return task.result()
-    # Playwright's call cannot be cancelled while the renderer keeps it waiting: it is left to
-    # end by itself, at the latest when the page closes.
-    task.add_done_callback(_ended_late)
-    return False
-
-
-def _ended_late(task: asyncio.Future[bool]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved, so that asyncio does not report it
-
-
-async def _collect(page: Any) -> bool:
-    try:
-        session = await page.context.new_cdp_session(page)
-    except Exception:
-        return False
-    try:
-        await session.send("HeapProfiler.collectGarbage")
-        return True
-    except Exception:
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            await session.detach()
+    measurable CPU (bench/README.md)."""
+    answer = await devtools_call(
+        page, "HeapProfiler.collectGarbage", timeout=COLLECT_TIMEOUT_SECONDS
+    )
+    return answer is not None
 
 
 def data_dir() -> Path:

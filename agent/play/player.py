@@ -989,18 +989,12 @@ async def _screenshot(page: Any) -> tuple[bytes | None, str | None]:
         return await page.screenshot(timeout=SCREENSHOT_MS), None
     except Exception as error:
         trouble = one_line(error).split(" Call log:")[0][:200]
-    try:
-        session = await page.context.new_cdp_session(page)
-        try:
-            answer = await asyncio.wait_for(
-                session.send("Page.captureScreenshot", {"format": "png"}), SCREENSHOT_MS / 1000
-            )
-        finally:
-            with contextlib.suppress(Exception):
-                await session.detach()
-        return base64.b64decode(answer["data"]), None
-    except Exception:
+    answer = await browserlib.devtools_call(
+        page, "Page.captureScreenshot", {"format": "png"}, timeout=SCREENSHOT_MS / 1000
+    )
+    if answer is None or "data" not in answer:
         return None, trouble
+    return base64.b64decode(answer["data"]), None
 
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".webp")
