@@ -513,10 +513,13 @@ class BulkRunner:
             "portal unreachable since {since} ({detail}), retrying every {every} s at most; "
             "Ctrl-C to stop and resume later"
         )
-        told = {"since": _clock_time(outage), "detail": outage.detail}
-        told["every"] = f"{outage.retry_every:g}"
-        self._event(_(text).format(**told))
-        self.log.write(f"{text.format(**told)}; every worker paused")
+        values = {
+            "since": _clock_time(outage),
+            "detail": outage.detail,
+            "every": f"{outage.retry_every:g}",
+        }
+        self._event(_(text).format(**values))
+        self.log.write(f"{text.format(**values)}; every worker paused")
         if self.progress is not None:
             self.progress.paused(
                 _("portal unreachable since {since}").format(since=_clock_time(outage))
@@ -537,7 +540,7 @@ class BulkRunner:
             self._outage_event = None
         if self.progress is not None:
             self.progress.resumed()
-        told = {
+        values = {
             "took": _duration(outage.seconds),
             "limit": _duration(self.options.max_outage),
             "portal": self.portal,
@@ -559,8 +562,8 @@ class BulkRunner:
             self.stop.finish("outage")
         else:
             text = N_("stopped waiting for the portal after {took}")
-        self._event(_(text).format(**told))
-        self.log.write(text.format(**told))
+        self._event(_(text).format(**values))
+        self.log.write(text.format(**values))
 
     def _throttled(self, key: str, retry_after: float | None) -> None:
         hold = self.pace.throttled(retry_after)
@@ -596,9 +599,9 @@ class BulkRunner:
                 "portal throttling every request for {waited} (--max-outage {limit}): "
                 "stopping; resume later"
             )
-            told = {"waited": _duration(waited), "limit": _duration(self.options.max_outage)}
-            self._event(_(text).format(**told))
-            self.log.write(text.format(**told))
+            values = {"waited": _duration(waited), "limit": _duration(self.options.max_outage)}
+            self._event(_(text).format(**values))
+            self.log.write(text.format(**values))
             self.stop.finish("throttled")
         return True
 
@@ -872,12 +875,9 @@ class BulkRunner:
                 self.progress.row_finished(False)
             limit = self.options.max_failures
             if limit is not None and self.failures >= limit and not self.stop.soft:
-                self._event(
-                    _("{count} rows failed: stopping (--max-failures {limit})").format(
-                        count=self.failures, limit=limit
-                    )
-                )
-                self.log.write(f"{self.failures} rows failed: stopping (--max-failures {limit})")
+                text = N_("{count} rows failed: stopping (--max-failures {limit})")
+                self._event(_(text).format(count=self.failures, limit=limit))
+                self.log.write(text.format(count=self.failures, limit=limit))
                 self.stop.finish("max_failures")
             return
         outcome = result.outcome

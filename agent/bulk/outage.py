@@ -174,7 +174,7 @@ class PortalWatch:
                     return True
                 answer = await self.probe()
                 if answer.up:
-                    self.answered = True
+                    self.reached()
                     return False
                 self._begin(answer.detail or detail)
         await self.wait_up()
@@ -209,7 +209,7 @@ class PortalWatch:
             answer = await self.probe()
             self.on_probe(answer, self.clock() - self._since)
             if answer.up:
-                self.answered = True
+                self.reached()
                 self._end("up")
                 return
             delay = min(self.max_delay, delay * 2)
