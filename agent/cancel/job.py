@@ -128,7 +128,7 @@ def requests_lines(found: BuyerRequests, chosen: set[str]) -> list[str]:
     ]
     left_out = [order_id for order_id in found.messages if order_id not in chosen]
     if left_out:
-        shown = ", ".join(left_out[:20]) + (
+        listed = ", ".join(left_out[:20]) + (
             _(" and {count} more").format(count=len(left_out) - 20) if len(left_out) > 20 else ""
         )
         lines.append(
@@ -141,7 +141,7 @@ def requests_lines(found: BuyerRequests, chosen: set[str]) -> list[str]:
                 "toward the Order Cancellation Rate; give their ids (or --from) to cancel them "
                 "anyway.",
                 len(left_out),
-            ).format(count=len(left_out), orders=shown)
+            ).format(count=len(left_out), orders=listed)
         )
     return lines
 

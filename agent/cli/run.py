@@ -160,8 +160,8 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     # The outcome is the flow's own name for it (a code): only the label is translated.
     click.echo(_("outcome: {outcome}").format(outcome=result.outcome))
     for name, value in result.values.items():
-        shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
-        click.echo(f"{name}: {shown}")
+        text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+        click.echo(f"{name}: {text}")
     fallbacks = [m for m in result.matches if m["candidate"]]
     for match in fallbacks:
         step = (

@@ -64,25 +64,14 @@ def bind_params(flow: Flow, given: Mapping[str, object]) -> dict:
         if name not in flow.params:
             known = ", ".join(flow.params) or "none"
             close = difflib.get_close_matches(str(name), list(flow.params), n=1)
-            if close:
-                raise FlowError(
-                    told(
-                        N_(
-                            "param {name}: flow '{flow}' has no such param (params: {known}) "
-                            "(did you mean '{close}'?)"
-                        ),
-                        name=name,
-                        flow=flow.name,
-                        known=known,
-                        close=close[0],
-                    )
-                )
+            hint = told(N_(" (did you mean '{word}'?)"), word=close[0]) if close else ""
             raise FlowError(
                 told(
-                    N_("param {name}: flow '{flow}' has no such param (params: {known})"),
+                    N_("param {name}: flow '{flow}' has no such param (params: {known}){hint}"),
                     name=name,
                     flow=flow.name,
                     known=known,
+                    hint=hint,
                 )
             )
     bound: dict[str, object] = {}
