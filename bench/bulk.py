@@ -75,6 +75,16 @@ def process_kind(pid: int) -> str:
 KINDS: dict[tuple[int, int], str] = {}
 
 
+def kind_of(pid: int, key: tuple[int, int]) -> str:
+    """What process `pid` (keyed by pid and start time) is, remembered in KINDS. Looked at
+    again until it has a type of its own: a child just forked still shows its parent's command
+    line (before its exec, or, for a renderer forked by Chromium's zygote, until it rewrites
+    its own)."""
+    if KINDS.get(key, "browser") in ("browser", "zygote"):
+        KINDS[key] = process_kind(pid)
+    return KINDS[key]
+
+
 def tree_sample(pid: int) -> tuple[int, int, dict[tuple[int, int], float]]:
     """Of `pid` and all its descendants: summed PSS and summed RSS in bytes, and the CPU
     seconds each process has used so far, keyed by (pid, start time) (KINDS says what each
@@ -93,11 +103,7 @@ def tree_sample(pid: int) -> tuple[int, int, dict[tuple[int, int], float]]:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             key = (current, int(fields[19]))
             cpu[key] = (int(fields[11]) + int(fields[12])) / TICKS
-            if KINDS.get(key, "browser") in ("browser", "zygote"):
-                # Looked at again until it has a type of its own: a child just forked still
-                # shows its parent's command line (before its exec, or, for a renderer forked
-                # by Chromium's zygote, until it rewrites its own).
-                KINDS[key] = process_kind(current)
+            kind_of(current, key)
         except OSError:
             continue
         stack += _children(current)

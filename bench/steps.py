@@ -31,15 +31,14 @@ sys.path.insert(0, str(ROOT))
 from mock_portal.testing import running_portal  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from bulk import TICKS, _children, process_kind  # noqa: E402
+from bulk import TICKS, _children, kind_of  # noqa: E402
 
 DEMO = "seller@example.com"
 
 
 # The processes whose CPU a step is charged with, by kind; the rest are counted as "other".
-KINDS = ("renderer", "browser", "gpu-process", "driver")
+SHOWN_KINDS = ("renderer", "browser", "gpu-process", "driver")
 EXCLUDED: set[int] = set()  # the portal's process: its CPU is not the browser side's
-_KIND_OF: dict[int, str] = {}
 
 
 def browser_side_cpu() -> dict[str, float]:
@@ -53,11 +52,8 @@ def browser_side_cpu() -> dict[str, float]:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        kind = _KIND_OF.get(pid)
-        if kind in (None, "browser", "zygote"):
-            # A child just forked shows its parent's command line for a moment.
-            kind = _KIND_OF[pid] = process_kind(pid)
-        kind = kind if kind in KINDS else "other"
+        kind = kind_of(pid, (pid, int(fields[19])))
+        kind = kind if kind in SHOWN_KINDS else "other"
         totals[kind] = totals.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
         stack += _children(pid)
     return totals
@@ -176,7 +172,7 @@ def main() -> int:
             elapsed = time.perf_counter() - started
     rows = len(steps.get("whole row (run_flow)", [])) or 1
     print(f"{args.orders} orders, {args.workers} workers, {elapsed:.1f} s")
-    columns = [*KINDS, "other", "python"]
+    columns = [*SHOWN_KINDS, "other", "python"]
     print(
         f"{'step':<58} {'runs':>5} {'mean ms':>8} {'calls/run':>9}  CPU ms/run: "
         + " ".join(f"{kind:>8}" for kind in columns)
