@@ -521,10 +521,9 @@ async def collect_garbage(page: Any) -> bool:
 
     A renderer that navigates without pause never gets the idle time in which Chromium
     collects, so the garbage of every page it has left stays in its JavaScript heap: over 150
-    cancellations one context's renderer grew from 90 MB to 830 MB (PSS), of which a forced
-    collection gave back all but 1 MB of heap. Asked every 10 rows, the renderer stays at
-    about 90 MB and the collection costs about 20 ms of one row's time in ten, with no
-    measurable CPU (bench/README.md)."""
+    cancellations one context's renderer grew to 640 MB (PSS), its heap to 281 MB. Asked every
+    10 rows, the renderer stays at 90 MB (heap 1 MB), and a collection takes about 24 ms of one
+    row in ten, with no measurable CPU (bench/renderer_memory.py)."""
     answer = await devtools_call(
         page, "HeapProfiler.collectGarbage", timeout=COLLECT_TIMEOUT_SECONDS
     )
