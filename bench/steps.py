@@ -109,9 +109,9 @@ def instrument(counter: Counter, steps: dict[str, list]) -> None:
     final = player._Runner._final_outcome
     run = player._Runner.run
 
-    async def step(self, scope, step, ctx, flow):  # type: ignore[no-untyped-def]
+    async def step(self, scope, step, ctx, flow, following=None):  # type: ignore[no-untyped-def]
         label = f"{flow.name}: {step.path} {step.kind}" + (f" ({step.name})" if step.name else "")
-        return await timed(label, run_step(self, scope, step, ctx, flow))
+        return await timed(label, run_step(self, scope, step, ctx, flow, following))
 
     async def outcome(self):  # type: ignore[no-untyped-def]
         return await timed("final outcome", final(self))

@@ -25,8 +25,8 @@ from playwright.async_api import Error as PlaywrightError
 from agent import flow as flowlib
 from agent.errors import StepError, one_line, playwright_error_kind
 from agent.flow import targets, totp
+from agent.play import ahead, locate, otp
 from agent.play import browser as browserlib
-from agent.play import locate, otp
 from agent.play.browser import private_dir, write_private_bytes
 from agent.play.secrets import Secrets
 
@@ -185,6 +185,10 @@ class _Runner:
         # raw request body, the one-time code in the trace.
         self.is_sign_in = sign_in or flow.login_page is not None
         self._block_checks: list[asyncio.Future[None]] = []
+        # The steps ahead whose conditions one count found false (agent.play.ahead), by id,
+        # and the page_moves they were read at: the answer holds on that page only.
+        self._settled: set[int] = set()
+        self._settled_at = 0
 
     # -- context and templates -----------------------------------------------------------
     def context(self, extra: dict | None = None) -> dict:
@@ -363,16 +367,12 @@ class _Runner:
         """Whether a condition holds right now (no waiting)."""
         kind = condition["kind"]
         try:
-            if kind == "url":
-                return _matches_text(flowlib.render(condition["value"], ctx), self.page.url)
+            if kind in ("url", "given"):
+                return bool(self._local(condition, ctx))
             if kind == "title":
                 return _matches_text(
                     flowlib.render(condition["value"], ctx), await self.page.title()
                 )
-            if kind == "given":
-                # A text or list that is not empty, or true (an extract's `present: true`).
-                value = ctx.get(condition["value"])
-                return value is not None and value is not False and value not in ("", [])
             if kind == "any":
                 items = condition["items"]
                 if scope is self.page:
@@ -388,7 +388,7 @@ class _Runner:
                         item for item, locator in combined if locator is None or answer is None
                     ]
                 else:
-                    plain = [item for item in items if _plain_target(item)]
+                    plain = [item for item in items if ahead.plain_target(item)]
                     if plain:
                         # Every bare target of the list in one round trip.
                         specs = [
@@ -396,7 +396,7 @@ class _Runner:
                         ]
                         if await locate.any_visible(scope, specs):
                             return True
-                    items = [item for item in items if not _plain_target(item)]
+                    items = [item for item in items if not ahead.plain_target(item)]
                 for item in items:
                     if await self.holds(scope, item, ctx):
                         return True
@@ -414,7 +414,7 @@ class _Runner:
             if kind == "not":
                 return not await self.holds(scope, condition["item"], ctx)
             specs = flowlib.render(condition["target"], ctx)
-            if _plain_target(condition):
+            if ahead.plain_target(condition):
                 return await locate.any_visible(scope, specs)
             if "count" in condition:
                 found = await locate.present(scope, specs)
@@ -437,6 +437,50 @@ class _Runner:
             # A navigation in progress destroys the page's context mid-check: "not yet".
             return False
 
+    def _local(self, condition: dict, ctx: dict) -> bool | None:
+        """The answer of a condition read without the browser (given, url); None for others."""
+        kind = condition["kind"]
+        if kind == "given":
+            # A text or list that is not empty, or true (an extract's `present: true`).
+            value = ctx.get(condition["value"])
+            return value is not None and value is not False and value not in ("", [])
+        if kind == "url":
+            return _matches_text(flowlib.render(condition["value"], ctx), self.page.url)
+        return None
+
+    async def _read_ahead(self, steps: list[flowlib.Step], ctx: dict, flow: flowlib.Flow) -> None:
+        """Settle the row of reading steps that starts here with one count, when it saves a
+        round trip and none of their conditions holds (agent.play.ahead)."""
+        first = steps[0]
+        if first.when is None and first.kind != "outcome" or self.navigations:
+            return
+        reader = ahead.Reader(
+            combined=lambda condition: self._combined(condition, ctx),
+            local=lambda condition: self._local(condition, ctx),
+            present=lambda specs: locate.union(self.page, flowlib.render(specs, ctx)),
+        )
+        row, witness = ahead.settled_row(steps, flow, reader)
+        if not row:
+            return
+        moves = self.page_moves
+        if witness is not ahead.NEVER and await self._count_holds(witness) is not False:
+            return
+        if moves == self.page_moves:
+            self._settled = {id(step) for step in row}
+            self._settled_at = moves
+
+    def _take_settled(self, step: flowlib.Step) -> bool:
+        """Whether the step's condition was found false by reading ahead, on this very page."""
+        if id(step) not in self._settled:
+            if not (step.kind == "extract" and (step.args["present"] or step.args["all"])):
+                self._settled.clear()
+            return False
+        self._settled.discard(id(step))
+        if self._settled_at == self.page_moves and not self.navigations:
+            return True
+        self._settled.clear()
+        return False
+
     def _combined(self, condition: dict, ctx: dict, inside: bool = False) -> Any:
         """One locator of the page with an element exactly when the condition holds, for a
         condition made of bare targets alone (any, all and not of them, no frames); None for
@@ -445,7 +489,7 @@ class _Runner:
         root cannot sit inside another's filter (`inside`), so deeper ones are not combined."""
         kind = condition["kind"]
         if kind == "target":
-            if not _plain_target(condition):
+            if not ahead.plain_target(condition):
                 return None
             specs = flowlib.render(condition["target"], ctx)
             if any("frame" in spec for spec in specs):
@@ -487,7 +531,7 @@ class _Runner:
             if "count" in condition:
                 return None
             combined = locate.union(scope, flowlib.render(condition["target"], ctx))
-            return locate.visible(combined) if _plain_target(condition) else combined
+            return locate.visible(combined) if ahead.plain_target(condition) else combined
         if kind == "any":
             triggers = [self.trigger(scope, item, ctx) for item in condition["items"]]
             if not triggers or any(item is None for item in triggers):
@@ -561,16 +605,30 @@ class _Runner:
     async def run_steps(
         self, scope: Any, steps: list[flowlib.Step], ctx: dict, flow: flowlib.Flow
     ) -> None:
-        for step in steps:
-            await self.run_step(scope, step, ctx, flow)
+        for index, step in enumerate(steps):
+            await self.run_step(scope, step, ctx, flow, steps[index + 1 :])
 
-    async def run_step(self, scope: Any, step: flowlib.Step, ctx: dict, flow: flowlib.Flow) -> bool:
+    async def run_step(
+        self,
+        scope: Any,
+        step: flowlib.Step,
+        ctx: dict,
+        flow: flowlib.Flow,
+        following: list[flowlib.Step] | None = None,
+    ) -> bool:
         """Do one step; False when it was skipped (its `when` did not hold, or it was optional
-        and its target never came)."""
+        and its target never came). following: the steps after it, which it may read ahead
+        for (agent.play.ahead)."""
         ctx = {**ctx, **self.values}
         timeout = step.timeout or flow.timeout
-        if step.when is not None and not await self.holds(scope, step.when, ctx):
-            return False
+        if scope is self.page and following is not None and id(step) not in self._settled:
+            await self._read_ahead([step, *following], ctx, flow)
+        settled = self._take_settled(step)
+        if step.when is not None:
+            if settled or not await self.holds(scope, step.when, ctx):
+                return False
+        elif settled:
+            return True  # a guard none of whose outcomes holds
         try:
             await self._do(scope, step, ctx, flow, timeout)
         except (_Ended, _SignInNeeded):
@@ -863,7 +921,9 @@ class _Runner:
                 while index < len(steps):
                     step = steps[index]
                     try:
-                        ran = await self.run_step(self.page, step, self.context(), self.flow)
+                        ran = await self.run_step(
+                            self.page, step, self.context(), self.flow, steps[index + 1 :]
+                        )
                     except StepError:
                         if self.interrupt is None and await self._on_sign_in_page():
                             raise _SignInNeeded() from None
@@ -1025,11 +1085,6 @@ def _flat_any(items: list[dict]) -> list[dict]:
     for item in items:
         flat.extend(_flat_any(item["items"]) if item["kind"] == "any" else [item])
     return flat
-
-
-def _plain_target(condition: dict) -> bool:
-    """A bare target condition: it holds when any candidate has a visible element."""
-    return condition["kind"] == "target" and not {"count", "value", "text"} & condition.keys()
 
 
 def _describe_condition(condition: dict) -> str:
