@@ -124,7 +124,9 @@ def test_json_output_and_exit_code_one_when_an_order_is_not_cancelled(
         "--json",
     )
     assert result.exit_code == 1
-    rows = json.loads(result.stdout)["orders"]
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["exit_code"] == 1
+    rows = data["orders"]
     assert [(r["order_id"], r["outcome"], r["ok"], r["counts_toward_rate"]) for r in rows] == [
         (order_id, "cancelled", True, True),
         (portal_cases["shipped"], "not_cancellable", False, None),

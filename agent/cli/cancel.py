@@ -3,14 +3,18 @@ bulk engine (journal, workers, retries, rate guard), and print one line per orde
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from typing import Any
 
 import click
 
-from agent.cli.language import TranslatedCommand, print_error
+from agent.cli.language import (
+    TranslatedCommand,
+    echo_json,
+    exit_with_json_error,
+    print_error,
+)
 from agent.cli.options import (
     InputError,
     api_token_option,
@@ -334,6 +338,54 @@ def cancel(
     A resumed run keeps the settings it was started with (--workers, --rate, --attempts,
     --max-outage, ...) unless they are given again.
     """
+    from agent.errors import SellerAgentError
+
+    try:
+        _cancel(**click.get_current_context().params)
+    except (click.ClickException, SellerAgentError) as error:
+        if not as_json:
+            raise
+        message = error.format_message() if isinstance(error, click.ClickException) else str(error)
+        exit_with_json_error(message, error.exit_code)
+
+
+def _cancel(
+    order_ids: tuple[str, ...],
+    sources: tuple[str, ...],
+    from_requests: bool,
+    reason: str,
+    memo: str,
+    strict: bool,
+    dry_run: bool,
+    yes: bool,
+    canary: int | None,
+    max_cancel_rate: float | None,
+    pace: str | None,
+    max_failures: int | None,
+    resume: str | None,
+    retry_failed: bool,
+    max_outage: str,
+    journal: str | None,
+    report_path: str | None,
+    trace: str,
+    encoding: str | None,
+    sheet: str | None,
+    shard: Any,
+    workers: int | None,
+    attempts: int,
+    recycle_every: int,
+    block_media: bool,
+    portal: str,
+    api_token: str | None,
+    browser_path: str | None,
+    headed: bool,
+    slowmo: int,
+    browser_endpoints: tuple[str, ...],
+    secrets_path: str | None,
+    run_dir: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     from agent import report as report_mod
     from agent.bulk import retry as retry_rules
     from agent.bulk.engine import BulkOptions, default_workers
@@ -433,17 +485,16 @@ def cancel(
         rows = order_lines(opened.rows(outcome.run_id))
         data = report_mod.build_report(opened, outcome.run_id, row_facts=report_facts)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "run_id": outcome.run_id,
-                    "status": data["run"]["status"],
-                    "orders": rows,
-                    "outcomes": data["outcomes"],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
+        echo_json(
+            {
+                "run_id": outcome.run_id,
+                "status": data["run"]["status"],
+                "orders": rows,
+                "outcomes": data["outcomes"],
+                "ok": outcome.exit_code == 0,
+                "error": outcome.message,
+                "exit_code": outcome.exit_code,
+            }
         )
     else:
         for row in rows:

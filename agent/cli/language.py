@@ -18,10 +18,11 @@ its modules, which `speak_clicks_words` points at ours.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -276,6 +277,19 @@ def print_error(message: object) -> None:
     """An error line for people, in their language ("Error: ..." is Click's own words); a
     message that carries its translation (i18n.Told, or an error raised with one) shows it."""
     click.echo(i18n.gettext("Error: {message}").format(message=i18n.shown(message)), err=True)
+
+
+def echo_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def exit_with_json_error(message: str, exit_code: int, **fields: Any) -> NoReturn:
+    """With --json, a command that ends before it has a result still prints one JSON document
+    on stdout: the given fields, then `ok` (false), `error` (the one-line message) and
+    `exit_code`. The error line also goes to stderr, for people."""
+    echo_json({**fields, "ok": False, "error": message, "exit_code": exit_code})
+    print_error(message)
+    sys.exit(exit_code)
 
 
 def main_language(args: Sequence[str] | None) -> str | None:

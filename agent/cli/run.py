@@ -16,7 +16,12 @@ from typing import Any
 import click
 
 from agent.bulk.timings import Timings
-from agent.cli.language import TranslatedCommand, print_error
+from agent.cli.language import (
+    TranslatedCommand,
+    echo_json,
+    exit_with_json_error,
+    print_error,
+)
 from agent.cli.options import (
     InputError,
     browser_endpoint_option,
@@ -139,18 +144,6 @@ def run_in_browser(
                 f"browser: {secrets.redact(one_line(error))} (portal {portal})"
             ) from None
         raise
-
-
-def echo_json(document: dict[str, Any]) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-
-
-def exit_with_json_error(flow: str, message: str, exit_code: int, **more: Any) -> None:
-    """With --json, a run that ends before it has a result is still one JSON document on
-    stdout (the error line also goes to stderr, for people)."""
-    echo_json({"flow": flow, "ok": False, "error": message, "exit_code": exit_code, **more})
-    print_error(message)
-    sys.exit(exit_code)
 
 
 def print_result(result: Any, flow_name: str, as_json: bool) -> None:
@@ -284,7 +277,7 @@ def run(
         if not as_json:
             raise
         message = error.format_message() if isinstance(error, click.ClickException) else str(error)
-        exit_with_json_error(flow_ref, message, error.exit_code)
+        exit_with_json_error(message, error.exit_code, flow=flow_ref)
 
 
 def _run(
@@ -534,7 +527,7 @@ def run_rows(
         message = outcome.message or _("nothing to run")
         if as_json:
             problems = [str(problem) for problem in outcome.problems]
-            exit_with_json_error(flow_ref, message, outcome.exit_code or 2, problems=problems)
+            exit_with_json_error(message, outcome.exit_code or 2, flow=flow_ref, problems=problems)
         raise InputError(message)
     with Journal(request.journal) as opened:
         data = report_mod.build_report(opened, outcome.run_id)
