@@ -144,11 +144,11 @@ def settled_row(
     """The steps from the first on whose conditions one count can settle, and the locator to
     count (None when reading ahead would not save a round trip).
 
-    The row is made of steps with a `when` (skipped when it is false) and guards (passed when
-    none of their outcomes holds). An `extract` of presence or of all matches inside the row
-    is read as usual (at once, without waiting) and does not end the row, unless a later
-    condition uses what it extracts. Any other step ends it: it acts on the page, or waits
-    for it to change.
+    The row is made of steps with a `when` (skipped when it is false), guards (passed when
+    none of their outcomes holds) and extracts of presence or of all matches (read at once,
+    without waiting: nothing there, they are answered too). A condition that uses what an
+    extract of the row extracts ends the row. Any other step ends it: it acts on the page,
+    or waits for it to change.
     """
     row: list[flowlib.Step] = []
     witnesses: list[Any] = []
@@ -160,9 +160,19 @@ def settled_row(
         elif step.kind == "outcome":
             condition = guard_condition(step, flow)
         elif step.kind == "extract" and (step.args["present"] or step.args["all"]):
-            # Read at once, without waiting for the page to change: the rest of the row
-            # reads the same page.
+            # Read at once, without waiting for the page to change: the rest of the row reads
+            # the same page. Where none of its candidates is there, it has its answer (not
+            # present, or no values) from the same count; otherwise it reads as usual.
             extracted.add(step.args["as"])
+            if any("frame" in spec for spec in step.args["target"]):
+                continue
+            try:
+                found = reader.present(step.args["target"])
+            except TemplateError:
+                continue
+            row.append(step)
+            reads += 1
+            witnesses.append(found)
             continue
         else:
             break

@@ -189,6 +189,10 @@ class _Runner:
         # and the page_moves they were read at: the answer holds on that page only.
         self._settled: set[int] = set()
         self._settled_at = 0
+        # The row a count found something in, and the page_moves it was read at: its steps
+        # read for themselves on that page, without counting again.
+        self._unsettled: set[int] = set()
+        self._unsettled_at = 0
 
     # -- context and templates -----------------------------------------------------------
     def context(self, extra: dict | None = None) -> dict:
@@ -452,7 +456,9 @@ class _Runner:
         """Settle the row of reading steps that starts here with one count, when it saves a
         round trip and none of their conditions holds (agent.play.ahead)."""
         first = steps[0]
-        if first.when is None and first.kind != "outcome" or self.navigations:
+        if first.when is None and first.kind not in ("outcome", "extract") or self.navigations:
+            return
+        if id(first) in self._unsettled and self._unsettled_at == self.page_moves:
             return
         reader = ahead.Reader(
             combined=lambda condition: self._combined(condition, ctx),
@@ -464,6 +470,8 @@ class _Runner:
             return
         moves = self.page_moves
         if witness is not ahead.NEVER and await self._count_holds(witness) is not False:
+            self._unsettled = {id(step) for step in row}
+            self._unsettled_at = moves
             return
         if moves == self.page_moves:
             self._settled = {id(step) for step in row}
@@ -628,7 +636,10 @@ class _Runner:
             if settled or not await self.holds(scope, step.when, ctx):
                 return False
         elif settled:
-            return True  # a guard none of whose outcomes holds
+            if step.kind == "extract":
+                # None of its candidates is on the page: not present, or no values.
+                self.values[step.args["as"]] = False if step.args["present"] else []
+            return True  # a guard none of whose outcomes holds, or an extract of nothing
         try:
             await self._do(scope, step, ctx, flow, timeout)
         except (_Ended, _SignInNeeded):
