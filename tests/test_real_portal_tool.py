@@ -88,7 +88,7 @@ def test_the_default_pace_is_applied_and_said_once_for_a_portal_elsewhere():
 
 
 def test_the_cancel_command_resolves_its_pace_from_rate_and_portal():
-    from agent.cli.cancel import parse_rate
+    from agent.cli.options import parse_rate
 
     remote = "https://sellercentral.amazon.com"
     assert etiquette.default_rate(remote, parse_rate(None)) == 1.0

@@ -11,8 +11,8 @@ from conftest import DEMO_EMAIL, SECOND_EMAIL
 from agent.bulk.journal import Journal
 from agent.cancel.job import BuyerRequests, read_buyer_requests, requests_lines
 from agent.cli import cli
-from agent.cli.cancel import next_step, parse_duration, resume_command
-from agent.cli.options import InputError
+from agent.cli.cancel import next_step, resume_command
+from agent.cli.options import InputError, parse_duration
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 

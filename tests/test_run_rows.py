@@ -78,6 +78,13 @@ def test_rows_replay_stops_on_a_failure_and_resumes_without_replaying(tmp_path):
             str(rows_file),
             "--max-failures",
             "1",
+            # The bulk settings cancel has, kept by the run for its resume.
+            "--rate",
+            "1200/min",
+            "--attempts",
+            "2",
+            "--max-outage",
+            "90s",
             *common,
             env_home=tmp_path,
         )
@@ -85,6 +92,9 @@ def test_rows_replay_stops_on_a_failure_and_resumes_without_replaying(tmp_path):
         with Journal(str(journal)) as opened:
             run_id = opened.resolve_run_id("last")
             rows = {row.key: row for row in opened.rows(run_id)}
+            stored = opened.run(run_id).options
+        assert (stored["rate"], stored["attempts"], stored["max_outage"]) == (20, 2, 90)
+        assert stored["trace"] is False  # not asked for: a trace costs every row time
         assert rows[cases["shipped"]].state == "failed"
         assert "cancel-order" in rows[cases["shipped"]].error
         failed_attempts = rows[cases["shipped"]].attempts
@@ -94,6 +104,10 @@ def test_rows_replay_stops_on_a_failure_and_resumes_without_replaying(tmp_path):
 
         second = seller_agent("run", str(flow_file), "--resume", "last", *common, env_home=tmp_path)
         assert second.returncode == 1, second.stderr[-2000:]  # the failed row stays failed
+        assert (
+            f"resuming run {run_id}: 1 worker, 2 attempts per row, at most 20 rows/s, "
+            "max outage 90 s"
+        ) in second.stderr
         with Journal(str(journal)) as opened:
             rows = {row.key: row for row in opened.rows(run_id)}
         assert [key for key, row in rows.items() if row.state != "done"] == [cases["shipped"]]
@@ -105,3 +119,15 @@ def test_rows_replay_stops_on_a_failure_and_resumes_without_replaying(tmp_path):
             assert order["cancel_reason"] == "PricingError"
         assert portal.order(cases["shipped"])["status"] == "Shipped"
         assert "Cancelled" in second.stdout  # the summary table, in words
+
+        # --retry-failed plays the failed row again, once (--attempts 1 given anew).
+        third = seller_agent(
+            "run", str(flow_file), "--resume", "last", "--retry-failed", "--attempts", "1",
+            *common, env_home=tmp_path,
+        )  # fmt: skip
+        assert third.returncode == 1, third.stderr[-2000:]
+        assert "1 attempt per row, at most 20 rows/s" in third.stderr
+        with Journal(str(journal)) as opened:
+            again = {row.key: row for row in opened.rows(run_id)}[cases["shipped"]]
+        assert again.state == "failed" and again.attempts == failed_attempts + 1
+        assert portal.order(cases["shipped"])["status"] == "Shipped"

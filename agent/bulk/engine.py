@@ -39,7 +39,7 @@ from agent.bulk.pacing import AdaptivePace
 from agent.bulk.progress import BulkProgress
 from agent.bulk.runlog import LOG_NAME, RunLog
 from agent.bulk.timings import Timings
-from agent.i18n import N_, _, shown
+from agent.i18n import N_, _, ngettext, shown
 from agent.play.signals import loop_signals
 
 # Opening a worker's page: tries before its failure ends the run (the browser still answers).
@@ -149,6 +149,23 @@ class BulkOptions:
             elif value is not None or name in ("rate", "max_failures"):
                 changes[name] = value
         return dataclasses.replace(self, **changes)
+
+    def summary(self) -> str:
+        """The settings a resumed run plays with, in a line (they are its own unless given)."""
+        rate = (
+            _("at most {rate} rows/s").format(rate=f"{self.rate:g}")
+            if self.rate
+            else _("no rate limit")
+        )
+        workers = ngettext("{count} worker", "{count} workers", self.workers).format(
+            count=self.workers
+        )
+        attempts = ngettext(
+            "{count} attempt per row", "{count} attempts per row", self.retry.attempts
+        ).format(count=self.retry.attempts)
+        return _("{workers}, {attempts}, {rate}, max outage {outage} s").format(
+            workers=workers, attempts=attempts, rate=rate, outage=f"{self.max_outage:g}"
+        )
 
 
 # The settings a resumed run keeps from its start unless they are given again.

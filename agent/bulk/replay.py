@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.endpoints import check_endpoints
-from agent.bulk.engine import BulkOptions, BulkResult, ReconcileRule, play_run
+from agent.bulk.engine import (
+    RESUMED_SETTINGS,
+    BulkOptions,
+    BulkResult,
+    ReconcileRule,
+    play_run,
+)
 from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.i18n import _, as_told
@@ -37,6 +43,9 @@ class RowsRequest:
     options: BulkOptions = field(default_factory=BulkOptions)
     # The job's rule for rows that may have acted before a crash (see agent.bulk.engine).
     reconcile: ReconcileRule | None = None
+    # On resume: the settings (agent.bulk.engine.RESUMED_SETTINGS) given again; the others
+    # are the run's own, from its start. None: every setting as given now.
+    given: frozenset[str] | None = None
 
 
 @dataclass
@@ -74,6 +83,7 @@ def execute_rows(
 
     journal: Journal | None = None
     run_id: str | None = None
+    options = request.options
     try:
         secrets = load_secrets(Path(request.secrets_path) if request.secrets_path else None)
         if request.resume:
@@ -83,6 +93,17 @@ def execute_rows(
             flow = load_flow(record.options.get("flow_source") or record.flow)
             shared = dict(record.params)
             portal = record.portal
+            if request.given is not None:
+                options = options.with_stored(record.options, request.given)
+                journal.update_run_options(
+                    run_id,
+                    **{
+                        name: value
+                        for name, value in options.to_dict().items()
+                        if name in RESUMED_SETTINGS
+                    },
+                )
+            say(_("resuming run {run}: {settings}").format(run=run_id, settings=options.summary()))
         else:
             flow = load_flow(request.flow)
             key = key_column(flow, request.key)
@@ -117,7 +138,7 @@ def execute_rows(
                 )
                 return RowsOutcome(2, message=message, problems=rowset.problems)
             # Every browser endpoint answers before anything is recorded.
-            check_endpoints(request.options)
+            check_endpoints(options)
             portal = request.portal
             journal = Journal(request.journal, redact=secrets.redact)
             run_id = start_run(
@@ -126,7 +147,7 @@ def execute_rows(
                 rowset,
                 portal=portal,
                 shared_params=shared,
-                options=request.options.to_dict()
+                options=options.to_dict()
                 | {
                     "flow_source": str(flow.source) if flow.source else None,
                     "shard": str(request.shard) if request.shard is not None else None,
@@ -138,7 +159,7 @@ def execute_rows(
             run_id,
             portal=portal,
             secrets=secrets,
-            options=request.options,
+            options=options,
             run_dir=request.run_dir,
             shared=shared,
             say=say,

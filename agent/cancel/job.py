@@ -292,24 +292,6 @@ def check_rate(
     return projection, None
 
 
-def resumed_settings(options: BulkOptions) -> str:
-    """The settings a resumed run plays with, in a line (they are its own unless given)."""
-    rate = (
-        _("at most {rate} rows/s").format(rate=f"{options.rate:g}")
-        if options.rate
-        else _("no rate limit")
-    )
-    workers = ngettext("{count} worker", "{count} workers", options.workers).format(
-        count=options.workers
-    )
-    return _("{workers}, {attempts} attempts per row, {rate}, max outage {outage} s").format(
-        workers=workers,
-        attempts=options.retry.attempts,
-        rate=rate,
-        outage=f"{options.max_outage:g}",
-    )
-
-
 def execute_cancel(
     request: CancelRequest,
     *,
@@ -365,11 +347,7 @@ def execute_cancel(
                         if name in RESUMED_SETTINGS
                     },
                 )
-            say(
-                _("resuming run {run}: {settings}").format(
-                    run=run_id, settings=resumed_settings(options)
-                )
-            )
+            say(_("resuming run {run}: {settings}").format(run=run_id, settings=options.summary()))
         else:
             portal = request.portal
             shared = {"memo": request.memo} if request.memo else {}

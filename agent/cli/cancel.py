@@ -21,8 +21,11 @@ from agent.cli.options import (
     browser_endpoint_option,
     browser_options,
     bulk_options,
+    given_settings,
     input_file_options,
     json_option,
+    parse_duration,
+    parse_rate,
     portal_option,
     quiet_option,
     run_dir_option,
@@ -80,67 +83,6 @@ def order_lines(journal_rows: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return lines
-
-
-def parse_rate(text: str | None) -> float | None:
-    """--rate "5", "5/s" or "300/min" -> rows per second."""
-    if text is None:
-        return None
-    value, _slash, unit = text.strip().partition("/")
-    seconds = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}.get(unit.strip().lower())
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1
-    if seconds is None or number <= 0:
-        raise InputError(
-            _("--rate: expected a pace like 5/s or 120/min, got '{text}'").format(text=text)
-        )
-    return number / seconds
-
-
-def parse_duration(text: str) -> float:
-    """--max-outage "90", "90s", "15m", "15min" or "1h" -> seconds."""
-    cleaned = text.strip().lower()
-    number = cleaned.rstrip("abcdefghijklmnopqrstuvwxyz ")
-    unit = cleaned[len(number) :].strip()
-    seconds = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}.get(unit)
-    try:
-        value = float(number)
-    except ValueError:
-        value = -1
-    if seconds is None or value < 0:
-        raise InputError(
-            _("--max-outage: expected a duration like 90s, 15m or 1h, got '{text}'").format(
-                text=text
-            )
-        )
-    return value * seconds
-
-
-# Options a resumed run keeps from its start unless given again: Click's name -> the run's.
-RESUMED_OPTIONS = {
-    "workers": "workers",
-    "pace": "rate",
-    "max_failures": "max_failures",
-    "recycle_every": "recycle_every",
-    "attempts": "attempts",
-    "block_media": "block_media",
-    "trace": "trace",
-    "max_outage": "max_outage",
-}
-
-
-def given_settings(ctx: click.Context) -> frozenset[str]:
-    """The run settings the user gave on this command line (or in the environment)."""
-    from click.core import ParameterSource
-
-    given = {ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT}
-    return frozenset(
-        setting
-        for name, setting in RESUMED_OPTIONS.items()
-        if ctx.get_parameter_source(name) in given
-    )
 
 
 def resume_command(run_id: str, *, journal: str | None, secrets_path: str | None) -> list[str]:

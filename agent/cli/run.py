@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from agent.bulk.timings import Timings
 from agent.cli.language import (
@@ -26,8 +27,12 @@ from agent.cli.options import (
     InputError,
     browser_endpoint_option,
     browser_options,
+    bulk_options,
+    given_settings,
     input_file_options,
     json_option,
+    parse_duration,
+    parse_rate,
     portal_option,
     quiet_option,
     run_dir_option,
@@ -191,7 +196,8 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     "--trace/--no-trace",
     default=True,
     show_default=True,
-    help="Record a Playwright trace, kept when a step fails.",
+    help="Record a Playwright trace, kept when a step fails (with --rows, only when --trace is "
+    "given: a trace costs every row time).",
 )
 @click.option(
     "--rows",
@@ -224,6 +230,19 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     metavar="K",
     help="With --rows: stop taking new rows after K failures.",
 )
+@click.option(
+    "--rate", "pace", metavar="N/s", help="With --rows: at most this many rows per second."
+)
+@click.option("--retry-failed", is_flag=True, help="With --resume: play failed rows again too.")
+@click.option(
+    "--max-outage",
+    default="15m",
+    show_default=True,
+    metavar="DURATION",
+    help="With --rows: how long the portal may be unreachable (or throttle every request) "
+    "before the run stops, resumable: 90s, 15m, 1h.",
+)
+@bulk_options
 @shard_option
 @workers_option
 @json_option
@@ -247,6 +266,12 @@ def run(
     journal: str | None,
     strict: bool,
     max_failures: int | None,
+    pace: str | None,
+    retry_failed: bool,
+    max_outage: str,
+    attempts: int,
+    recycle_every: int,
+    block_media: bool,
     shard: Any,
     workers: int | None,
     as_json: bool,
@@ -299,6 +324,12 @@ def _run(
     journal: str | None,
     strict: bool,
     max_failures: int | None,
+    pace: str | None,
+    retry_failed: bool,
+    max_outage: str,
+    attempts: int,
+    recycle_every: int,
+    block_media: bool,
     shard: Any,
     workers: int | None,
     as_json: bool,
@@ -307,6 +338,11 @@ def _run(
     if shard is not None and (resume or not rows_file):
         raise click.UsageError(_("--shard applies to a new --rows run"))
     if rows_file or resume:
+        # A trace costs every row time: a run over rows keeps traces only when asked to.
+        trace_given = click.get_current_context().get_parameter_source("trace") in (
+            ParameterSource.COMMANDLINE,
+            ParameterSource.ENVIRONMENT,
+        )
         run_rows(
             flow_ref,
             rows_file,
@@ -319,6 +355,14 @@ def _run(
             journal=journal,
             strict=strict,
             max_failures=max_failures,
+            rate=parse_rate(pace),
+            retry_failed=retry_failed,
+            max_outage=parse_duration(max_outage),
+            attempts=attempts,
+            recycle_every=recycle_every,
+            block_media=block_media,
+            trace=trace and trace_given,
+            given=given_settings(click.get_current_context()),
             shard=shard,
             workers=workers,
             browser_path=browser_path,
@@ -472,6 +516,14 @@ def run_rows(
     journal: str | None,
     strict: bool,
     max_failures: int | None,
+    rate: float | None,
+    retry_failed: bool,
+    max_outage: float,
+    attempts: int,
+    recycle_every: int,
+    block_media: bool,
+    trace: bool,
+    given: frozenset[str],
     workers: int | None,
     browser_path: str | None,
     headed: bool,
@@ -485,6 +537,7 @@ def run_rows(
 ) -> None:
     """`run FLOW --rows FILE.csv`: the flow once per row, through the bulk engine."""
     from agent import report as report_mod
+    from agent.bulk import retry as retry_rules
     from agent.bulk.engine import BulkOptions, default_workers
     from agent.bulk.journal import Journal
     from agent.bulk.replay import RowsRequest, execute_rows
@@ -510,7 +563,14 @@ def run_rows(
         shard=shard,
         options=BulkOptions(
             workers=workers or default_workers(),
+            rate=rate,
             max_failures=max_failures,
+            retry=retry_rules.RetryPolicy(attempts=attempts),
+            recycle_every=recycle_every,
+            max_outage=max_outage,
+            block_media=block_media,
+            trace=trace,
+            retry_failed=retry_failed,
             quiet=quiet,
             headed=headed,
             slowmo=slowmo,
@@ -521,6 +581,7 @@ def run_rows(
         # A replayed cancel flow keeps the cancel job's rule for rows that may have acted
         # before a crash; the rule does nothing for flows without a `cancelled` outcome.
         reconcile=cancel_rules.reconcile,
+        given=given,
     )
     outcome = execute_rows(request, say=say, stdin=sys.stdin)
     if outcome.run_id is None:
