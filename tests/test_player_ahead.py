@@ -270,3 +270,53 @@ def test_extracts_read_ahead_take_the_values_read_alone(page, loop, tmp_path, ht
     assert together == alone
     assert alone[1] == ({"items": ["a", "b"], "listed": True} if "li" in html else {
         "items": [], "listed": False})  # fmt: skip
+
+
+WITHIN = {
+    "within": {
+        "target": [{"role": "row", "name": ORDER}, {"css": f'tr[data-order-id="{ORDER}"]'}],
+        "steps": [
+            {
+                "click": [
+                    {"role": "button", "name": "Cancel order"},
+                    {"css": "button.cancel"},
+                ]
+            }
+        ],
+    }
+}
+CLICKED = "<td><button class=cancel onclick='window.taken.push(this.textContent)'>{}</button></td>"
+UNSHIPPED = ROW.format(id=ORDER, status="Unshipped", button=CLICKED.format("Cancel order"))
+# The page, and the round trips the within and its click take there.
+WITHIN_PAGES = {
+    # Both first candidates there: one look for the row and its button, then the click (three
+    # round trips when each resolves alone).
+    "both first": (UNSHIPPED, 2),
+    # The button only by its fallback: the look finds nothing and each resolves alone, one
+    # round trip more than without the look.
+    "button by fallback": (UNSHIPPED.replace(">Cancel order<", ">X<"), 7),
+    # The row only by its fallback (its role hides it from the accessibility tree): the same.
+    "row by fallback": (UNSHIPPED.replace("<tr ", "<tr role=presentation "), 7),
+}
+
+
+@pytest.mark.parametrize("shown", list(WITHIN_PAGES))
+def test_within_looks_once_for_the_row_and_its_first_step(page, loop, tmp_path, round_trips, shown):
+    """The row's first candidate holding the button's first candidate: one look says both
+    resolve to their first candidate. Otherwise each resolves as alone, and picks the same."""
+    html, trips = WITHIN_PAGES[shown]
+    flow = flowlib.load_flow_data({"name": "within", "steps": [WITHIN]})
+    loop.run_until_complete(page.set_content(html))
+    loop.run_until_complete(page.evaluate("window.taken = []"))
+    runner = runner_for(page, flow, tmp_path)
+    round_trips.clear()
+    assert loop.run_until_complete(
+        runner.run_step(page, flow.steps[0], {"order_id": ORDER}, flow, [])
+    )
+    assert len(round_trips) == trips, round_trips
+    assert loop.run_until_complete(page.evaluate("window.taken")) == [
+        "X" if shown == "button by fallback" else "Cancel order"
+    ]
+    candidates = [match["candidate"] for match in runner.matches]
+    assert candidates == {"both first": [0, 0], "button by fallback": [0, 1],
+                          "row by fallback": [1, 0]}[shown]  # fmt: skip

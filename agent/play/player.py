@@ -39,6 +39,8 @@ _BLOCKED_PAGE = re.compile(
     r'<(\w+)[^>]*\bid=["\']automated-access-blocked["\'][^>]*>(.*?)</\1>', re.DOTALL
 )
 POLL_SECONDS = 0.1
+# The steps that act on a target they first find visible.
+VISIBLE_TARGET_KINDS = ("click", "fill", "type", "select", "check", "uncheck", "press", "hover")
 NAVIGATION_WAKE_SECONDS = 5.0
 MAX_SIGN_INS = 2
 
@@ -193,6 +195,9 @@ class _Runner:
         # read for themselves on that page, without counting again.
         self._unsettled: set[int] = set()
         self._unsettled_at = 0
+        # The step inside a `within` whose first candidate was seen there, visible, by the
+        # within's own look (and the page_moves it was seen at): it acts without looking again.
+        self._seen_first: tuple[int, int] | None = None
 
     # -- context and templates -----------------------------------------------------------
     def context(self, extra: dict | None = None) -> dict:
@@ -580,7 +585,12 @@ class _Runner:
         self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int, state: str = "visible"
     ) -> Any:
         specs = flowlib.render(step.args["target"], ctx)
-        locator, index = await self._resolve(scope, specs, timeout, state)
+        seen, self._seen_first = self._seen_first, None
+        if seen == (id(step), self.page_moves) and not self.navigations:
+            # What resolving would pick: the first candidate, seen visible a moment ago.
+            locator, index = locate.build(scope, specs[0]), 0
+        else:
+            locator, index = await self._resolve(scope, specs, timeout, state)
         self.matches.append(
             {
                 "step": step.name or step.path,
@@ -743,7 +753,14 @@ class _Runner:
                 # A guard inside the included flow ends that flow's steps, not the whole run.
                 pass
         elif kind == "within":
-            locator = await self._target(scope, step, ctx, timeout)
+            inner = args["steps"][0] if args["steps"] else None
+            moves = self.page_moves
+            if inner is not None and await self._first_within_first(scope, step, inner, ctx):
+                self._seen_first = (id(step), moves)
+                locator = await self._target(scope, step, ctx, timeout)
+                self._seen_first = (id(inner), moves)
+            else:
+                locator = await self._target(scope, step, ctx, timeout)
             await self.run_steps(locator, args["steps"], ctx, flow)
         elif kind == "outcome":
             # A guard usually finds none of its outcomes: one look at them all says so, in
@@ -764,6 +781,24 @@ class _Runner:
             )
         elif kind == "evaluate":
             await self._guarded(page.evaluate(flowlib.render(args["expression"], ctx)))
+
+    async def _first_within_first(
+        self, scope: Any, within: flowlib.Step, inner: flowlib.Step, ctx: dict
+    ) -> bool:
+        """Whether the within's first candidate has a visible element holding a visible
+        element of its first step's first candidate: then resolving each would pick its first
+        candidate, and one look has said so for both. Only for a first step that acts on a
+        visible target at once (no `when`, no frame)."""
+        if inner.kind not in VISIBLE_TARGET_KINDS or inner.when is not None:
+            return False
+        if "target" not in inner.args:
+            return False
+        outer = flowlib.render(within.args["target"], ctx)[0]
+        first = flowlib.render(inner.args["target"], ctx)[0]
+        if "frame" in outer or "frame" in first:
+            return False
+        row = locate.visible(locate.build(scope, outer))
+        return await locate.any_visible(row, [first])
 
     async def _wait(self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int) -> None:
         args = step.args
