@@ -320,3 +320,55 @@ def test_within_looks_once_for_the_row_and_its_first_step(page, loop, tmp_path, 
     candidates = [match["candidate"] for match in runner.matches]
     assert candidates == {"both first": [0, 0], "button by fallback": [0, 1],
                           "row by fallback": [1, 0]}[shown]  # fmt: skip
+
+
+CANCEL_FORM = """<form><label for=r>Reason for cancellation</label>
+    <select id=r name=reason onchange="window.taken.push(this.value)">
+    <option value="">Choose</option><option value=BuyerCanceled>Buyer canceled</option></select>
+    <button type=button>Submit</button></form>"""
+
+
+def cancel_page_flow() -> flowlib.Flow:
+    """The bundled flow's steps on the cancel form: the wait for it, the second guard and
+    the reason (the rest of the flow left out)."""
+    data = yaml.safe_load(Path(flowlib.flows_dir() / "cancel_order.yaml").read_text())
+    steps = data["steps"]
+    first = next(i for i, step in enumerate(steps) if "wait" in step and i > 2)
+    return flowlib.load_flow_data({**data, "name": "form", "steps": steps[first : first + 3]})
+
+
+def test_a_wait_looks_for_the_next_action_in_the_same_count(page, loop, tmp_path, round_trips):
+    """The wait for the cancel form, its guard, the reason: alone five round trips (the wait,
+    the guard's two, the reason's look and its choice); with the wait's one count also
+    finding the reason's field, three."""
+    flow = cancel_page_flow()
+    assert [step.kind for step in flow.steps] == ["wait", "outcome", "select"]
+    alone = play(page, loop, tmp_path, flow, CANCEL_FORM, read_ahead=False)
+    trips_alone = len(round_trips)
+    round_trips.clear()
+    together = play(page, loop, tmp_path, flow, CANCEL_FORM, read_ahead=True)
+    assert together == alone == (["BuyerCanceled"], {}, None)
+    # set_content, evaluate (before and after) and the steps' own round trips
+    assert (trips_alone - 3, len(round_trips) - 3) == (5, 3)
+
+
+def test_a_look_is_forgotten_once_another_step_acts(page, loop, tmp_path):
+    """A step with a `when` that holds acts between the wait and the click (a script, which
+    has no target to look for): it removes the click's first candidate, so the click must
+    look again and take its fallback."""
+    html = """<p>Ready</p><p id=open>Open</p>
+        <button id=a onclick="window.taken.push('a')">A</button>
+        <button class=c onclick="window.taken.push('c')">C</button>"""
+    flow = flowlib.load_flow_data(
+        {
+            "name": "forgets",
+            "timeout": 2000,
+            "steps": [
+                {"wait": {"text": "Ready"}},
+                {"evaluate": "document.getElementById('a').remove()", "when": {"css": "#open"}},
+                {"click": [{"css": "#a"}, {"css": ".c"}]},
+            ],
+        }
+    )
+    taken, _, _ = play(page, loop, tmp_path, flow, html, read_ahead=True)
+    assert taken == ["c"]

@@ -193,3 +193,22 @@ def settled_row(
     if reads < 2:
         return [], None
     return row, locate.join(witnesses) if witnesses else NEVER
+
+
+def next_action(steps: list[flowlib.Step]) -> flowlib.Step | None:
+    """The first of the steps that is not one of a row's reads (a step with a `when`, a
+    guard, an extract of presence or of all matches): the step that acts after them, when
+    they all turn out false. None when it uses what one of those extracts reads."""
+    extracted: set[str] = set()
+    for step in steps:
+        if step.when is not None or step.kind == "outcome":
+            continue
+        if step.kind == "extract" and (step.args["present"] or step.args["all"]):
+            extracted.add(step.args["as"])
+            continue
+        inner = step.args.get("steps") or []
+        used = names_used(step.args.get("target")) | names_used(
+            [item.args.get("target") for item in inner[:1]]
+        )
+        return None if used & extracted else step
+    return None

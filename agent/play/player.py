@@ -650,6 +650,17 @@ class _Runner:
                 # None of its candidates is on the page: not present, or no values.
                 self.values[step.args["as"]] = False if step.args["present"] else []
             return True  # a guard none of whose outcomes holds, or an extract of nothing
+        if self._seen_first is not None and self._seen_first[0] != id(step):
+            if step.kind not in ("outcome", "extract"):
+                # This step acts first: what was seen for a later one may be gone after it.
+                self._seen_first = None
+        if (
+            step.kind == "wait"
+            and scope is self.page
+            and following
+            and await self._waited_and_seen(step, following, ctx)
+        ):
+            return True
         try:
             await self._do(scope, step, ctx, flow, timeout)
         except (_Ended, _SignInNeeded):
@@ -755,7 +766,11 @@ class _Runner:
         elif kind == "within":
             inner = args["steps"][0] if args["steps"] else None
             moves = self.page_moves
-            if inner is not None and await self._first_within_first(scope, step, inner, ctx):
+            seen = self._seen_first == (id(step), moves) and not self.navigations
+            if not seen:
+                look = self._first_look(scope, step, ctx)
+                seen = look is not None and await self._count_holds(look) is True
+            if seen and inner is not None:
                 self._seen_first = (id(step), moves)
                 locator = await self._target(scope, step, ctx, timeout)
                 self._seen_first = (id(inner), moves)
@@ -782,23 +797,53 @@ class _Runner:
         elif kind == "evaluate":
             await self._guarded(page.evaluate(flowlib.render(args["expression"], ctx)))
 
-    async def _first_within_first(
-        self, scope: Any, within: flowlib.Step, inner: flowlib.Step, ctx: dict
+    def _first_look(self, scope: Any, step: flowlib.Step, ctx: dict) -> Any:
+        """The locator with an element when the step would act on its first candidate: that
+        candidate visible, or for a `within`, its first candidate visible and holding its
+        first step's first candidate, visible. None for a step that does not act on a visible
+        target at once (a `when`, a frame)."""
+        if step.when is not None or "target" not in step.args:
+            return None
+        inner = None
+        if step.kind == "within":
+            inner = step.args["steps"][0] if step.args["steps"] else None
+            if inner is None or inner.when is not None or "target" not in inner.args:
+                return None
+            if inner.kind not in VISIBLE_TARGET_KINDS:
+                return None
+        elif step.kind not in VISIBLE_TARGET_KINDS:
+            return None
+        first = flowlib.render(step.args["target"], ctx)[0]
+        if "frame" in first:
+            return None
+        look = locate.visible(locate.build(scope, first))
+        if inner is not None:
+            within = flowlib.render(inner.args["target"], ctx)[0]
+            if "frame" in within:
+                return None
+            look = locate.visible(locate.build(look, within))
+        return look
+
+    async def _waited_and_seen(
+        self, step: flowlib.Step, following: list[flowlib.Step], ctx: dict
     ) -> bool:
-        """Whether the within's first candidate has a visible element holding a visible
-        element of its first step's first candidate: then resolving each would pick its first
-        candidate, and one look has said so for both. Only for a first step that acts on a
-        visible target at once (no `when`, no frame)."""
-        if inner.kind not in VISIBLE_TARGET_KINDS or inner.when is not None:
+        """For a wait on the page: one count of its condition together with the first look of
+        the step that acts after the reads that follow it (agent.play.ahead). True when both
+        are there: the wait is over, and that step acts on its first candidate without
+        looking again. False (nothing concluded) otherwise; the wait then reads as usual."""
+        if step.when is not None or "condition" not in step.args or self.navigations:
             return False
-        if "target" not in inner.args:
+        action = ahead.next_action(following)
+        look = None if action is None else self._first_look(self.page, action, ctx)
+        waited = self._combined(step.args["condition"], ctx, inside=True)
+        if look is None or waited is None:
             return False
-        outer = flowlib.render(within.args["target"], ctx)[0]
-        first = flowlib.render(inner.args["target"], ctx)[0]
-        if "frame" in outer or "frame" in first:
+        moves = self.page_moves
+        both = self.page.locator(":root").filter(has=waited).filter(has=look)
+        if await self._count_holds(both) is not True or moves != self.page_moves:
             return False
-        row = locate.visible(locate.build(scope, outer))
-        return await locate.any_visible(row, [first])
+        self._seen_first = (id(action), moves)
+        return True
 
     async def _wait(self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int) -> None:
         args = step.args
