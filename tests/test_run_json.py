@@ -76,3 +76,19 @@ def test_an_unreachable_portal_is_a_json_error_with_exit_one(tmp_path):
     assert result.exit_code == 1
     data = document(result)
     assert data["ok"] is False and data["error"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--rate", "2/s"), ("--workers", "2"), ("--journal", "j.db"), ("--attempts", "2"),
+     ("--retry-failed", None), ("--key", "order_id")],
+)  # fmt: skip
+def test_a_rows_setting_given_to_a_single_run_is_refused(option, value):
+    """A single run would ignore it: one line naming it, exit 2, before any browser starts."""
+    given = [option] if value is None else [option, value]
+    args = ("run", "cancel_order", "-p", "order_id=112-0000001-0000001", *given)
+    result = invoke(*args, "--browser-path", "/nonexistent/chromium")
+    assert result.exit_code == 2
+    assert f"Error: {option} applies to a run over rows (--rows or --resume)" in result.stderr
+    data = document(invoke(*args, "--json", "--browser-path", "/nonexistent/chromium"))
+    assert data["error"] == f"{option} applies to a run over rows (--rows or --resume)"

@@ -151,6 +151,24 @@ def run_in_browser(
         raise
 
 
+# The options of a run over rows (Click's name -> the option as typed).
+ROWS_ONLY = {
+    "key": "--key",
+    "journal": "--journal",
+    "strict": "--strict",
+    "max_failures": "--max-failures",
+    "pace": "--rate",
+    "retry_failed": "--retry-failed",
+    "max_outage": "--max-outage",
+    "attempts": "--attempts",
+    "recycle_every": "--recycle-every",
+    "block_media": "--block-media",
+    "workers": "--workers",
+    "sheet": "--sheet",
+    "encoding": "--encoding",
+}
+
+
 def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     if as_json:
         echo_json({"flow": flow_name, **result.to_dict(), "exit_code": 0 if result.ok else 1})
@@ -337,6 +355,16 @@ def _run(
 ) -> None:
     if shard is not None and (resume or not rows_file):
         raise click.UsageError(_("--shard applies to a new --rows run"))
+    if not (rows_file or resume):
+        # A setting of runs over rows, given to a single run, would be silently ignored.
+        context = click.get_current_context()
+        for name, option in ROWS_ONLY.items():
+            if context.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+                raise click.UsageError(
+                    _("{option} applies to a run over rows (--rows or --resume)").format(
+                        option=option
+                    )
+                )
     if rows_file or resume:
         # A trace costs every row time: a run over rows keeps traces only when asked to.
         trace_given = click.get_current_context().get_parameter_source("trace") in (
