@@ -372,3 +372,37 @@ def test_a_look_is_forgotten_once_another_step_acts(page, loop, tmp_path):
     )
     taken, _, _ = play(page, loop, tmp_path, flow, html, read_ahead=True)
     assert taken == ["c"]
+
+
+def test_a_look_is_not_used_on_a_page_that_has_moved(page, loop, tmp_path):
+    """The wait looks for the click's first candidate; the page then navigates to one without
+    it: the click resolves again, on the new page, and takes its fallback."""
+    flow = flowlib.load_flow_data(
+        {
+            "name": "moves",
+            "timeout": 2000,
+            "steps": [
+                {"wait": {"text": "Ready"}},
+                {"click": [{"css": "#a"}, {"css": ".c"}]},
+            ],
+        }
+    )
+    runner = runner_for(page, flow, tmp_path)
+    wait, click = flow.steps
+
+    async def moved() -> list:
+        await page.set_content("<p>Ready</p><button id=a>A</button>")
+        watchers = player._page_watchers(page)  # as a run does: it sees the page move
+        watchers.append(runner)
+        try:
+            assert await runner.run_step(page, wait, {}, flow, [click])
+            await page.goto(
+                "data:text/html,<p>Ready</p><button class=c onclick=window.taken=['c']>C</button>"
+            )
+            await runner.run_step(page, click, {}, flow, [])
+        finally:
+            watchers.remove(runner)
+        return await page.evaluate("window.taken")
+
+    assert loop.run_until_complete(moved()) == ["c"]
+    assert [match["candidate"] for match in runner.matches] == [1]

@@ -586,8 +586,9 @@ class _Runner:
     ) -> Any:
         specs = flowlib.render(step.args["target"], ctx)
         seen, self._seen_first = self._seen_first, None
-        if seen == (id(step), self.page_moves) and not self.navigations:
-            # What resolving would pick: the first candidate, seen visible a moment ago.
+        if seen == (id(step), self.page_moves):
+            # What resolving would pick: the first candidate, seen visible a moment ago, and no
+            # navigation of the main frame started or committed since (page_moves counts both).
             locator, index = locate.build(scope, specs[0]), 0
         else:
             locator, index = await self._resolve(scope, specs, timeout, state)
@@ -766,7 +767,7 @@ class _Runner:
         elif kind == "within":
             inner = args["steps"][0] if args["steps"] else None
             moves = self.page_moves
-            seen = self._seen_first == (id(step), moves) and not self.navigations
+            seen = self._seen_first == (id(step), moves)
             if not seen:
                 look = self._first_look(scope, step, ctx)
                 seen = look is not None and await self._count_holds(look) is True
@@ -831,7 +832,7 @@ class _Runner:
         the step that acts after the reads that follow it (agent.play.ahead). True when both
         are there: the wait is over, and that step acts on its first candidate without
         looking again. False (nothing concluded) otherwise; the wait then reads as usual."""
-        if step.when is not None or "condition" not in step.args or self.navigations:
+        if step.when is not None or "condition" not in step.args:
             return False
         action = ahead.next_action(following)
         look = None if action is None else self._first_look(self.page, action, ctx)
