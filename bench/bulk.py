@@ -291,6 +291,21 @@ async def plain_script(portal_url: str, ids: list[str]) -> None:
         await browser.close()
 
 
+async def sign_in(page, portal_url: str) -> None:
+    """Sign the page in to the portal as the demo seller, the way a person does: email,
+    password, the one-time code."""
+    from agent.flow.totp import totp
+
+    await page.goto(portal_url + "/ap/signin")
+    await page.get_by_label("Email").fill(DEMO)
+    await page.get_by_role("button", name="Continue").click()
+    await page.get_by_label("Password").fill("demo-password")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("Enter OTP").fill(totp("JBSWY3DPEHPK3PXP"))
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_test_id("nav-account").wait_for()
+
+
 async def tuned_script(portal_url: str, ids: list[str], workers: int) -> None:
     """The second baseline: what a skilled user writes in an afternoon with Playwright's async
     API. One browser with the same flags as the engine, signed in once, `workers` contexts
@@ -300,7 +315,6 @@ async def tuned_script(portal_url: str, ids: list[str], workers: int) -> None:
     no evidence: the engine's safety is what the difference between the two buys."""
     from playwright.async_api import async_playwright
 
-    from agent.flow.totp import totp
     from agent.play.browser import CHROMIUM_ARGS, find_browser
 
     async with async_playwright() as playwright:
@@ -309,14 +323,7 @@ async def tuned_script(portal_url: str, ids: list[str], workers: int) -> None:
         )
         first = await browser.new_context()
         page = await first.new_page()
-        await page.goto(portal_url + "/ap/signin")
-        await page.get_by_label("Email").fill(DEMO)
-        await page.get_by_role("button", name="Continue").click()
-        await page.get_by_label("Password").fill("demo-password")
-        await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_label("Enter OTP").fill(totp("JBSWY3DPEHPK3PXP"))
-        await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_test_id("nav-account").wait_for()
+        await sign_in(page, portal_url)
         state = await first.storage_state()
         await first.close()
         queue: asyncio.Queue[str] = asyncio.Queue()

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bulk import DEMO, SEED, TICKS, _children, process_kind, reseed  # noqa: E402
+from bulk import SEED, TICKS, _children, process_kind, reseed, sign_in  # noqa: E402
 
 from mock_portal.testing import running_portal  # noqa: E402
 
@@ -67,7 +67,6 @@ def cpu_seconds(pids: list[int]) -> float:
 async def one_context(portal, ids: list[str], every: int | None) -> None:
     from playwright.async_api import async_playwright
 
-    from agent.flow.totp import totp
     from agent.play import browser as browserlib
 
     label = f"collected every {every} orders" if every else "never collected"
@@ -75,14 +74,7 @@ async def one_context(portal, ids: list[str], every: int | None) -> None:
         browser = await browserlib.launch(playwright)
         context = await browserlib.new_context(browser)
         page = await context.new_page()
-        await page.goto(portal.url + "/ap/signin")
-        await page.get_by_label("Email").fill(DEMO)
-        await page.get_by_role("button", name="Continue").click()
-        await page.get_by_label("Password").fill("demo-password")
-        await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_label("Enter OTP").fill(totp("JBSWY3DPEHPK3PXP"))
-        await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_test_id("nav-account").wait_for()
+        await sign_in(page, portal.url)
         devtools = await context.new_cdp_session(page)
         skip = portal.process.pid
         cpu_before = cpu_seconds(processes(skip)) + time.process_time()

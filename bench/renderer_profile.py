@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bulk import DEMO, reseed  # noqa: E402
+from bulk import DEMO, reseed, sign_in  # noqa: E402
 
 from mock_portal.testing import running_portal  # noqa: E402
 
@@ -52,7 +52,6 @@ async def profile_flow(portal, ids: list[str], flow_ref: str, top: int) -> dict[
     from playwright.async_api import async_playwright
 
     from agent import flow as flowlib
-    from agent.flow.totp import totp
     from agent.play import browser as browserlib
     from agent.play.player import run_flow
     from agent.play.secrets import Secrets
@@ -63,14 +62,7 @@ async def profile_flow(portal, ids: list[str], flow_ref: str, top: int) -> dict[
         browser = await browserlib.launch(playwright)
         context = await browserlib.new_context(browser)
         page = await context.new_page()
-        await page.goto(portal.url + "/ap/signin")
-        await page.get_by_label("Email").fill(DEMO)
-        await page.get_by_role("button", name="Continue").click()
-        await page.get_by_label("Password").fill("demo-password")
-        await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_label("Enter OTP").fill(totp(secrets.totp_secret))
-        await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_test_id("nav-account").wait_for()
+        await sign_in(page, portal.url)
         devtools = await context.new_cdp_session(page)
         await devtools.send("Profiler.enable")
         await devtools.send("Profiler.setSamplingInterval", {"interval": 100})

@@ -183,6 +183,24 @@ def data_home(tmp_path_factory) -> Iterator[Path]:
         yield folder
 
 
+@pytest.fixture
+def round_trips(monkeypatch) -> list[str]:
+    """The Playwright driver calls made while the test runs, by method (queryCount, click...),
+    in order; clear it to count from a later point."""
+    from playwright._impl import connection
+
+    sent: list[str] = []
+    original = connection.Connection.send_message_to_server
+
+    def counted(self, obj, method, params, options):
+        if method != "__waitInfo__":
+            sent.append(method)
+        return original(self, obj, method, params, options)
+
+    monkeypatch.setattr(connection.Connection, "send_message_to_server", counted)
+    return sent
+
+
 @pytest.fixture(scope="module")
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
     event_loop = asyncio.new_event_loop()

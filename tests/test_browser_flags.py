@@ -6,9 +6,11 @@ screenshot Playwright could not take, neither waiting on a renderer that does no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import playwright
@@ -118,17 +120,27 @@ def test_collect_garbage_gives_back_a_renderers_heap(chromium, loop) -> None:
     assert after < before / 4, (before, after)
 
 
+@contextlib.asynccontextmanager
+async def busy_page(chromium) -> AsyncIterator:
+    """A page whose script never yields, holding its renderer; its context is closed after,
+    which ends the renderer and any call still waiting on it."""
+    context = await browserlib.new_context(chromium)
+    try:
+        page = await context.new_page()
+        await page.goto("data:text/html,<p>busy</p>")
+        await page.evaluate("() => { setTimeout(() => { for (;;) {} }, 0); }")
+        yield page
+    finally:
+        await context.close()
+
+
 def test_a_renderer_that_does_not_answer_is_not_waited_for(chromium, loop, monkeypatch) -> None:
     """A page whose script never yields holds its renderer: the worker asking for a collection
     gets False after the timeout instead of hanging the run."""
     monkeypatch.setattr(browserlib, "COLLECT_TIMEOUT_SECONDS", 1)
 
     async def scenario() -> tuple[bool, float]:
-        context = await browserlib.new_context(chromium)
-        try:
-            page = await context.new_page()
-            await page.goto("data:text/html,<p>busy</p>")
-            await page.evaluate("() => { setTimeout(() => { for (;;) {} }, 0); }")
+        async with busy_page(chromium) as page:
             started = time.monotonic()
             # Not awaited directly: were the timeout broken, the test would hang, not fail.
             asked = asyncio.ensure_future(browserlib.collect_garbage(page))
@@ -136,8 +148,6 @@ def test_a_renderer_that_does_not_answer_is_not_waited_for(chromium, loop, monke
             waited = time.monotonic() - started
             assert asked.done(), f"no answer after {waited:.1f} s"
             return asked.result(), waited
-        finally:
-            await context.close()  # ends the renderer, and any call still waiting on it
 
     answered, waited = loop.run_until_complete(scenario())
     assert answered is False
@@ -155,11 +165,7 @@ def test_a_failures_screenshot_does_not_wait_on_a_renderer_that_does_not_answer(
     monkeypatch.setattr(player, "SCREENSHOT_MS", 1000)
 
     async def scenario() -> tuple[bytes | None, str | None, float]:
-        context = await browserlib.new_context(chromium)
-        try:
-            page = await context.new_page()
-            await page.goto("data:text/html,<p>busy</p>")
-            await page.evaluate("() => { setTimeout(() => { for (;;) {} }, 0); }")
+        async with busy_page(chromium) as page:
             started = time.monotonic()
             taken = asyncio.ensure_future(player._screenshot(page))
             await asyncio.wait({taken}, timeout=6)
@@ -167,8 +173,6 @@ def test_a_failures_screenshot_does_not_wait_on_a_renderer_that_does_not_answer(
             assert taken.done(), f"no answer after {waited:.1f} s"
             image, trouble = taken.result()
             return image, trouble, waited
-        finally:
-            await context.close()
 
     image, trouble, waited = loop.run_until_complete(scenario())
     assert waited < 6

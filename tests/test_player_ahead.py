@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright._impl import connection
 
 from agent import flow as flowlib
 from agent.play import ahead, player
@@ -69,20 +68,6 @@ def page(chromium, loop):
     page = loop.run_until_complete(chromium.new_page())
     yield page
     loop.run_until_complete(page.close())
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    sent: list[str] = []
-    original = connection.Connection.send_message_to_server
-
-    def counted(self, obj, method, params, options):
-        if method != "__waitInfo__":
-            sent.append(method)
-        return original(self, obj, method, params, options)
-
-    monkeypatch.setattr(connection.Connection, "send_message_to_server", counted)
-    return sent
 
 
 def play(page, loop, tmp_path, flow, html: str, read_ahead: bool) -> tuple:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright._impl import connection
 
 from agent import flow as flowlib
 from agent.play import player
@@ -64,20 +63,6 @@ def runner_for(page, tmp_path: Path) -> player._Runner:
     return player._Runner(
         page, flow, {}, portal="http://127.0.0.1:1", secrets=secrets, run_dir=tmp_path, trace=False
     )
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    sent: list[str] = []
-    original = connection.Connection.send_message_to_server
-
-    def counted(self, obj, method, params, options):
-        if method != "__waitInfo__":
-            sent.append(method)
-        return original(self, obj, method, params, options)
-
-    monkeypatch.setattr(connection.Connection, "send_message_to_server", counted)
-    return sent
 
 
 @pytest.mark.parametrize("shown", list(PAGES))

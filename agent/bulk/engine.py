@@ -179,6 +179,28 @@ RESUMED_SETTINGS = (
     "trace",
     "max_outage",
 )
+
+
+def resumed_options(
+    journal: Journal,
+    run_id: str,
+    stored: Mapping[str, Any],
+    options: BulkOptions,
+    given: Iterable[str] | None,
+) -> BulkOptions:
+    """The options a resumed run plays with: its own from its start (`stored`) except those
+    `given` again (BulkOptions.with_stored), recorded in the journal as the run's from now
+    on. With given None, the options as they are."""
+    if given is None:
+        return options
+    options = options.with_stored(stored, given)
+    journal.update_run_options(
+        run_id,
+        **{name: value for name, value in options.to_dict().items() if name in RESUMED_SETTINGS},
+    )
+    return options
+
+
 # Waits between two probes of an absent portal: doubling from the first to the longest.
 PROBE_FIRST_DELAY = 1.0
 PROBE_MAX_DELAY = 10.0

@@ -14,11 +14,11 @@ from typing import Any
 
 from agent.bulk.endpoints import check_endpoints
 from agent.bulk.engine import (
-    RESUMED_SETTINGS,
     BulkOptions,
     BulkResult,
     ReconcileRule,
     play_run,
+    resumed_options,
 )
 from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
@@ -93,16 +93,7 @@ def execute_rows(
             flow = load_flow(record.options.get("flow_source") or record.flow)
             shared = dict(record.params)
             portal = record.portal
-            if request.given is not None:
-                options = options.with_stored(record.options, request.given)
-                journal.update_run_options(
-                    run_id,
-                    **{
-                        name: value
-                        for name, value in options.to_dict().items()
-                        if name in RESUMED_SETTINGS
-                    },
-                )
+            options = resumed_options(journal, run_id, record.options, options, request.given)
             say(_("resuming run {run}: {settings}").format(run=run_id, settings=options.summary()))
         else:
             flow = load_flow(request.flow)

@@ -15,11 +15,11 @@ from typing import Any
 
 from agent.bulk.endpoints import check_endpoints
 from agent.bulk.engine import (
-    RESUMED_SETTINGS,
     BulkOptions,
     BulkResult,
     ConfirmCallback,
     play_run,
+    resumed_options,
 )
 from agent.bulk.guarded import dry_run_flow
 from agent.bulk.journal import Journal
@@ -337,16 +337,7 @@ def execute_cancel(
             portal = record.portal
             # Its log and evidence stay in one folder unless a new one is asked for.
             run_dir = run_dir or record.options.get("run_dir")
-            if request.given is not None:
-                options = options.with_stored(record.options, request.given)
-                journal.update_run_options(
-                    run_id,
-                    **{
-                        name: value
-                        for name, value in options.to_dict().items()
-                        if name in RESUMED_SETTINGS
-                    },
-                )
+            options = resumed_options(journal, run_id, record.options, options, request.given)
             say(_("resuming run {run}: {settings}").format(run=run_id, settings=options.summary()))
         else:
             portal = request.portal

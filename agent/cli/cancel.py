@@ -12,7 +12,7 @@ import click
 from agent.cli.language import (
     TranslatedCommand,
     echo_json,
-    exit_with_json_error,
+    json_errors,
     print_error,
 )
 from agent.cli.options import (
@@ -212,43 +212,7 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
 @run_dir_option
 @json_option
 @quiet_option
-def cancel(
-    order_ids: tuple[str, ...],
-    sources: tuple[str, ...],
-    from_requests: bool,
-    reason: str,
-    memo: str,
-    strict: bool,
-    dry_run: bool,
-    yes: bool,
-    canary: int | None,
-    max_cancel_rate: float | None,
-    pace: str | None,
-    max_failures: int | None,
-    resume: str | None,
-    retry_failed: bool,
-    max_outage: str,
-    journal: str | None,
-    report_path: str | None,
-    trace: str,
-    encoding: str | None,
-    sheet: str | None,
-    shard: Any,
-    workers: int | None,
-    attempts: int,
-    recycle_every: int,
-    block_media: bool,
-    portal: str,
-    api_token: str | None,
-    browser_path: str | None,
-    headed: bool,
-    slowmo: int,
-    browser_endpoints: tuple[str, ...],
-    secrets_path: str | None,
-    run_dir: str | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def cancel(as_json: bool, **params: Any) -> None:
     """Cancel orders and print one line per order.
 
     Orders come as arguments, from files (--from), or from the buyers' official cancellation
@@ -280,15 +244,8 @@ def cancel(
     A resumed run keeps the settings it was started with (--workers, --rate, --attempts,
     --max-outage, ...) unless they are given again.
     """
-    from agent.errors import SellerAgentError
-
-    try:
-        _cancel(**click.get_current_context().params)
-    except (click.ClickException, SellerAgentError) as error:
-        if not as_json:
-            raise
-        message = error.format_message() if isinstance(error, click.ClickException) else str(error)
-        exit_with_json_error(message, error.exit_code)
+    with json_errors(as_json):
+        _cancel(as_json=as_json, **params)
 
 
 def _cancel(

@@ -18,6 +18,7 @@ its modules, which `speak_clicks_words` points at ours.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -281,6 +282,21 @@ def print_error(message: object) -> None:
 
 def echo_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+@contextlib.contextmanager
+def json_errors(as_json: bool, **fields: Any) -> Iterator[None]:
+    """With --json, an error that ends the command (a SellerAgentError or a Click error
+    raised inside it) becomes exit_with_json_error's document; without, it goes on up."""
+    from agent.errors import SellerAgentError
+
+    try:
+        yield
+    except (click.ClickException, SellerAgentError) as error:
+        if not as_json:
+            raise
+        message = error.format_message() if isinstance(error, click.ClickException) else str(error)
+        exit_with_json_error(message, error.exit_code, **fields)
 
 
 def exit_with_json_error(message: str, exit_code: int, **fields: Any) -> NoReturn:

@@ -21,6 +21,7 @@ from agent.cli.language import (
     TranslatedCommand,
     echo_json,
     exit_with_json_error,
+    json_errors,
     print_error,
 )
 from agent.cli.options import (
@@ -265,36 +266,7 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
 @workers_option
 @json_option
 @quiet_option
-def run(
-    flow_ref: str,
-    param_pairs: tuple[str, ...],
-    portal: str,
-    browser_path: str | None,
-    headed: bool,
-    slowmo: int,
-    browser_endpoints: tuple[str, ...],
-    secrets_path: str | None,
-    run_dir: str | None,
-    trace: bool,
-    rows_file: str | None,
-    sheet: str | None,
-    encoding: str | None,
-    key: str | None,
-    resume: str | None,
-    journal: str | None,
-    strict: bool,
-    max_failures: int | None,
-    pace: str | None,
-    retry_failed: bool,
-    max_outage: str,
-    attempts: int,
-    recycle_every: int,
-    block_media: bool,
-    shard: Any,
-    workers: int | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def run(as_json: bool, **params: Any) -> None:
     """Replay one flow once and print its outcome and extracted values.
 
     FLOW is a flow file (YAML or JSON) or the name of a bundled flow. The flow is checked
@@ -312,15 +284,8 @@ def run(
         seller-agent run my_flow.yaml --rows orders.csv --workers 4
         seller-agent run my_flow.yaml --resume last
     """
-    from agent.errors import SellerAgentError
-
-    try:
-        _run(**click.get_current_context().params)
-    except (click.ClickException, SellerAgentError) as error:
-        if not as_json:
-            raise
-        message = error.format_message() if isinstance(error, click.ClickException) else str(error)
-        exit_with_json_error(message, error.exit_code, flow=flow_ref)
+    with json_errors(as_json, flow=params["flow_ref"]):
+        _run(as_json=as_json, **params)
 
 
 def _run(
