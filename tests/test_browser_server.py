@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -279,8 +280,10 @@ def test_a_server_that_is_no_devtools_endpoint_is_named(server):
     )
 
 
-def test_login_through_a_devtools_endpoint(tmp_path, portal):
-    """A Chromium that only speaks the DevTools protocol (as browser services expose it)."""
+@contextlib.contextmanager
+def devtools_chromium(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A Chromium that only speaks the DevTools protocol (as browser services expose it):
+    its endpoint (http://127.0.0.1:PORT) and its process, ended when the block ends."""
     profile = Path(tempfile.mkdtemp(prefix="cdp-", dir=tmp_path))
     chromium = subprocess.Popen(
         [find_browser(headless=True), "--headless", "--no-sandbox", "--remote-debugging-port=0"]
@@ -297,10 +300,17 @@ def test_login_through_a_devtools_endpoint(tmp_path, portal):
         while not (active.exists() and active.read_text().count("\n") >= 1):
             assert time.monotonic() < deadline and chromium.poll() is None
             time.sleep(0.1)
-        port = active.read_text().split()[0]
+        yield f"http://127.0.0.1:{active.read_text().split()[0]}", chromium
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(chromium.pid, signal.SIGTERM)
+        chromium.wait(timeout=30)
+
+
+def test_login_through_a_devtools_endpoint(tmp_path, portal):
+    with devtools_chromium(tmp_path) as (endpoint, chromium):
         result = subprocess.run(
-            [SELLER_AGENT, "login", "--portal", portal.url]
-            + ["--browser-endpoint", f"http://127.0.0.1:{port}"],
+            [SELLER_AGENT, "login", "--portal", portal.url, "--browser-endpoint", endpoint],
             env=environment(tmp_path),
             capture_output=True,
             text=True,
@@ -310,7 +320,57 @@ def test_login_through_a_devtools_endpoint(tmp_path, portal):
         assert Path(result.stdout.strip()).is_file()
         # The browser served on: the tool disconnected, it did not close someone else's browser.
         assert chromium.poll() is None
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(chromium.pid, signal.SIGTERM)
-        chromium.wait(timeout=30)
+
+
+def test_a_devtools_endpoint_collects_garbage_and_checks_sessions(
+    tmp_path, fresh_portal, data_home
+):
+    """What a bulk run asks of its browser besides playing flows, over connect_over_cdp: the
+    renderer's garbage collection every few rows, and the saved session's check over HTTP,
+    which must tell a working session from one the portal has ended."""
+    from agent.play import session
+    from agent.play.secrets import load_secrets
+
+    async def scenario(endpoint: str) -> dict:
+        seen: dict = {}
+        async with async_playwright() as playwright:
+            browser = await browserlib.connect_endpoint(playwright, parse_endpoint(endpoint))
+            context = await browserlib.new_context(browser)
+            page = await context.new_page()
+            await page.goto("data:text/html,<p>garbage</p>")
+            await page.evaluate(
+                "() => { window.kept = []; for (let i = 0; i < 100; i++)"
+                " window.kept.push(new Array(25000).fill(i).map(String)); }"
+            )
+            await page.evaluate("() => { window.kept = null; }")
+            cdp = await context.new_cdp_session(page)
+            seen["heap before"] = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
+            seen["collected"] = await browserlib.collect_garbage(page)
+            seen["heap after"] = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
+            await context.close()
+
+            portal = fresh_portal.url
+            secrets = load_secrets()
+            state = await session.ensure_session(
+                browser, portal=portal, secrets=secrets, run_dir=tmp_path
+            )
+            seen["works"] = await session.session_works(browser, state, portal=portal)
+            fresh_portal.api_post(
+                "/mock/api/faults",
+                {"expire_session_every": 1, "methods": ["GET"], "paths": ["/home"]},
+            )
+            try:
+                seen["ended"] = await session.session_works(browser, state, portal=portal)
+            finally:
+                fresh_portal.api_post("/mock/api/faults", {})
+            await browser.close()
+        return seen
+
+    with devtools_chromium(tmp_path) as (endpoint, chromium):
+        seen = asyncio.run(scenario(endpoint))
+        assert chromium.poll() is None, "closing the connection must not end the browser"
+    assert seen["collected"] is True
+    assert seen["heap before"] > 10 * 2**20, seen
+    assert seen["heap after"] < seen["heap before"] / 4, seen
+    assert seen["works"] is True
+    assert seen["ended"] is False

@@ -60,7 +60,9 @@ class Reader:
     combined: the runner's exact one-locator form of a condition (None when it has none);
     local: the answer of a condition read without the browser (`given`, `url`), else None;
     present: the locator with an element when any of a target's candidates has one.
-    Each renders the condition's templates with the context it was made for.
+    Each renders the condition's templates with the context it was made for. A condition's
+    one-locator form is made once per reader: `witness` and `reads` ask for it at every level
+    of a tree, and the flow's conditions do not change while a reader is used.
     """
 
     def __init__(
@@ -69,9 +71,16 @@ class Reader:
         local: Callable[[dict], bool | None],
         present: Callable[[list[dict]], Any],
     ):
-        self.combined = combined
+        self._combined = combined
+        self._made: dict[int, Any] = {}
         self.local = local
         self.present = present
+
+    def combined(self, condition: dict) -> Any:
+        key = id(condition)
+        if key not in self._made:
+            self._made[key] = self._combined(condition)
+        return self._made[key]
 
     def witness(self, condition: dict) -> Any:
         """HOLDS, NEVER, None (nothing can be said without reading it), or a locator that
