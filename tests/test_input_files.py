@@ -354,3 +354,134 @@ def test_fixtures_read_as_documented():
         rowset = read_order_rows([str(root / name)])
         assert rowset.keys == [A, B], name
         assert rowset.problems == [] and rowset.notes == [], name
+
+
+# Files as exports and other programs write them
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("header", ["order-id\tsku\tqty\r\n", "订单号\tsku\r\n", ""])
+def test_utf16_without_a_byte_order_mark_even_when_all_ascii(tmp_path, codec, header):
+    # ASCII in UTF-16 is valid UTF-8 too (a NUL after every character): never read it so.
+    cells = "\tSKU-1\t1" if header.count("\t") == 2 else ("\tSKU-1" if header else "")
+    text = header + f"{A}{cells}\r\n{B}{cells}\r\n"
+    path = write(tmp_path, "orders.txt", text.encode(codec))
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A, B] and rowset.problems == []
+
+
+def test_an_encoding_named_by_the_user_is_the_one_used(tmp_path):
+    # Byte 0x81 is no character in Windows-1252, but every byte is one in Latin-1.
+    path = write(tmp_path, "orders.csv", f"order-id,memo\n{A},Caf\x81e\n".encode("latin-1"))
+    rowset = read_order_rows([path], encoding="latin-1")
+    assert rowset.rows[0].params["memo"] == "Caf\x81e"
+    # The usual case keeps Windows-1252's letters (what Excel writes for "ANSI").
+    path = write(tmp_path, "euro.csv", f"order-id,memo\n{A},5 €\n".encode("cp1252"))
+    assert read_order_rows([path], encoding="latin-1").rows[0].params["memo"] == "5 €"
+    path = write(tmp_path, "gbk.csv", b"order-id,memo\n" + A.encode() + b",\xff\xff\n")
+    with pytest.raises(InputError) as error:
+        read_order_rows([path], encoding="gbk")
+    assert str(error.value).startswith(f"{path}: not gbk text (")
+
+
+@pytest.mark.parametrize("hint", ["sep=;", '"sep=;"', "sep=;;"])
+def test_excels_separator_line_is_the_delimiter(tmp_path, hint):
+    text = f"\ufeff{hint}\r\nOrder ID;Menge;Memo\r\n{A};1;a, b\r\n12-34;2;x\r\n"
+    path = write(tmp_path, "orders.csv", text.encode())
+    rowset = read_order_rows([path])
+    assert [row.params for row in rowset.rows] == [{"order_id": A, "memo": "a, b"}]
+    assert messages(rowset) == [f"{path}:4: malformed order id '12-34'"]
+
+
+def test_a_header_under_a_title_and_notes_is_found(tmp_path):
+    text = f"Orders export 2026-11-30\nSeller: ACME\n\norder-id,amount\n{A},10.00\n{B},3.50\n"
+    path = write(tmp_path, "orders.csv", text.encode())
+    rowset = read_order_rows([path])
+    assert [(row.key, row.line) for row in rowset.rows] == [(A, 5), (B, 6)]
+    book = workbook(tmp_path, "orders.xlsx", [["Unshipped orders"], [], ["订单号", "数量"], [C, 1]])
+    assert [(row.key, row.line) for row in read_order_rows([book]).rows] == [(C, 4)]
+    # Too far down (or absent), the error still names the first line.
+    text = "title\n" * 12 + f"order-id\n{A}\n"
+    path = write(tmp_path, "deep.csv", text.encode())
+    with pytest.raises(InputError, match=r"deep.csv:1: no order id column \(columns: title\)"):
+        read_order_rows([path])
+
+
+def test_a_mistyped_id_on_the_first_line_is_a_bad_row_not_a_missing_header(tmp_path):
+    path = write(tmp_path, "orders.csv", f"112-000000l-0000029,SKU\n{A},SKU\n".encode())
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A]
+    assert messages(rowset) == [f"{path}:1: malformed order id '112-000000l-0000029'"]
+
+
+def test_an_order_on_several_lines_of_a_report_is_one_order(tmp_path):
+    # Seller Central's order reports have a line per item: the id repeats on purpose.
+    text = (
+        "order-id\torder-item-id\tsku\tquantity-purchased\n"
+        f"{A}\t111\tS1\t1\n{A}\t112\tS2\t2\n{B}\t113\tS1\t1\n{A}\t114\tS3\t1\n"
+    )
+    path = write(tmp_path, "report.txt", text.encode())
+    rowset = read_order_rows([path], strict=True)
+    assert [(row.key, row.line) for row in rowset.rows] == [(A, 2), (B, 4)]
+    # Without an item column a repeated id is still a duplicate, and so is one of a report
+    # whose lines ask for different reasons.
+    path = write(tmp_path, "list.csv", f"order-id,qty\n{A},1\n{A},1\n".encode())
+    assert messages(read_order_rows([path])) == [
+        f"{path}:3: duplicate order id {A} (first on line 2)"
+    ]
+    path = write(
+        tmp_path, "mixed.csv", f"order-id,sku,reason\n{A},S1,No Inventory\n{A},S2,\n".encode()
+    )
+    assert messages(read_order_rows([path], default_reason="BuyerCanceled")) == [
+        f"{path}:3: duplicate order id {A} (first on line 2)"
+    ]
+
+
+def test_every_file_given_must_have_a_valid_row(tmp_path):
+    good = write(tmp_path, "good.txt", f"{A}\n{B}\n".encode())
+    empty = write(tmp_path, "empty.csv", b"")
+    with pytest.raises(InputError, match=r"empty.csv: no valid order ids$"):
+        read_order_rows([good, empty])
+    bad = write(tmp_path, "bad.txt", b"12-34\n")
+    with pytest.raises(InputError, match=r"bad.txt: no valid order ids \(.*bad.txt:1: malformed"):
+        read_order_rows([good, bad])
+    # A file whose orders are all in another file too has valid rows: only duplicates.
+    again = write(tmp_path, "again.txt", f"{B}\n".encode())
+    assert read_order_rows([good, again]).keys == [A, B]
+
+
+def test_a_file_given_twice_is_read_once(tmp_path):
+    path = write(tmp_path, "ids.txt", f"{A}\n{B}\n".encode())
+    other = write(tmp_path, "more.txt", f"{C}\n".encode())
+    rowset = read_order_rows([path, other, str(tmp_path / "." / "ids.txt")])
+    assert rowset.keys == [A, B, C] and rowset.problems == []
+    assert rowset.notes == [
+        f"{tmp_path / '.' / 'ids.txt'}: given more than once (as {path}); read once"
+    ]
+
+
+def test_a_formula_without_a_saved_value_is_reported_not_dropped(tmp_path):
+    # What programs (not Excel) write: the formula, no cached result.
+    path = workbook(
+        tmp_path,
+        "orders.xlsx",
+        [["order-id", "reason"], [A, None], ['="112-0000001-"&"0000002"', None], [C, "=B2"]],
+    )
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A]
+    assert messages(rowset) == [
+        f'{path}:3: order id cell holds the formula ="112-0000001-"&"0000002" but no value was '
+        "saved with it (open the file in Excel and save it, or paste the values)",
+        f"{path}:4: reason cell holds the formula =B2 but no value was saved with it (open the "
+        "file in Excel and save it, or paste the values)",
+    ]
+    with pytest.raises(InputError, match="strict mode"):
+        read_order_rows([path], strict=True)
+
+
+def test_a_workbook_with_a_password_is_named_so(tmp_path):
+    # Excel stores such a workbook as a compound file with an EncryptionInfo stream.
+    data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64 + "EncryptionInfo".encode("utf-16-le")
+    path = write(tmp_path, "orders.xlsx", data + b"\0" * 64)
+    with pytest.raises(InputError, match=r"orders.xlsx: the workbook is protected with a password"):
+        read_order_rows([path])

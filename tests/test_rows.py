@@ -3,6 +3,8 @@ import io
 import pytest
 
 from agent.bulk.rows import InputError, read_param_rows
+from agent.bulk.runs import bind_rows
+from agent.flow import load_flow
 from agent.cancel.orders import read_order_rows
 
 A = "111-1111111-1111111"
@@ -161,5 +163,35 @@ def test_generic_rows_bound_to_params(tmp_path):
     ]
     with pytest.raises(InputError, match=r"rows.csv:1: no column 'id'"):
         read_param_rows(path, key_column="id")
+    # A column that is no param (an export's extra one) is left out, and said so; strict mode
+    # refuses it.
+    rowset = read_param_rows(path, key_column="sku", columns={"sku": 1})
+    assert [row.params for row in rowset.rows] == [{"sku": "S1"}, {"sku": "S2"}]
+    assert rowset.notes == [f"{path}:1: columns that are no param of the flow are left out: price"]
     with pytest.raises(InputError, match=r"rows.csv:1: column 'price' is not a param of the flow"):
-        read_param_rows(path, key_column="sku", columns={"sku": 1})
+        read_param_rows(path, key_column="sku", columns={"sku": 1}, strict=True)
+
+
+def test_a_row_that_breaks_a_params_pattern_is_skipped_or_stops_a_strict_run(tmp_path):
+    flow_file = tmp_path / "status.yaml"
+    flow_file.write_text(
+        "name: status\n"
+        "params:\n"
+        "  order_id: {type: string, required: true, pattern: '^\\d{3}-\\d{7}-\\d{7}$'}\n"
+        "steps:\n"
+        "  - goto: /orders-v3/order/{{ order_id }}\n"
+    )
+    flow = load_flow(str(flow_file))
+    path = write(tmp_path, "rows.csv", "order_id\n112-0000001-0000001\n1\n")
+    rowset = bind_rows(flow, read_param_rows(path, key_column="order_id", columns=flow.params), {})
+    assert [row.key for row in rowset.rows] == ["112-0000001-0000001"]
+    assert [str(problem) for problem in rowset.problems] == [
+        f"{path}:3: param order_id: '1' does not match ^\\d{{3}}-\\d{{7}}-\\d{{7}}$"
+    ]
+    with pytest.raises(InputError, match=r"rows.csv:3: param order_id: .* strict mode stops"):
+        bind_rows(
+            flow,
+            read_param_rows(path, key_column="order_id", columns=flow.params),
+            {},
+            strict=True,
+        )

@@ -110,7 +110,7 @@ def execute_rows(
             for note in rowset.notes:
                 say(_("Note: {note}").format(note=note))
             shared = dict(request.shared)
-            rowset = bind_rows(flow, rowset, shared)
+            rowset = bind_rows(flow, rowset, shared, strict=request.strict)
             for problem in rowset.problems:
                 say(_("Warning: {problem} (skipped)").format(problem=problem))
             if request.shard is not None:

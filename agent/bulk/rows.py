@@ -79,6 +79,33 @@ class NumberCell(str):
         return cell
 
 
+class FormulaCell(str):
+    """A spreadsheet cell holding a formula whose result was never saved with it (files
+    written by programs rather than by Excel): empty to read, `formula` says what it was."""
+
+    formula: str = ""
+
+    def __new__(cls, formula: str) -> FormulaCell:
+        cell = super().__new__(cls, "")
+        cell.formula = formula
+        return cell
+
+
+def filled(record: list[str]) -> bool:
+    """A record that is not blank: a cell with text, or a formula without a saved value."""
+    return any(cell.strip() or isinstance(cell, FormulaCell) for cell in record)
+
+
+def unsaved_formula(column: str, cell: str) -> str | None:
+    """The problem with a cell whose formula has no saved result."""
+    if isinstance(cell, FormulaCell):
+        return _(
+            "{column} holds the formula {formula} but no value was saved with it (open the file "
+            "in Excel and save it, or paste the values)"
+        ).format(column=column, formula=cell.formula)
+    return None
+
+
 # Legacy encodings tried, in the order named in messages, with the name people know them by.
 # Each decoder is the Windows superset of its standard (what Excel writes): GBK is within
 # GB18030, Shift_JIS within cp932, EUC-KR within cp949.
@@ -114,6 +141,25 @@ def _encoding_name(name: str) -> str:
     except LookupError:
         raise InputError(_("--encoding: unknown encoding {name!r}").format(name=name)) from None
     return _SUPERSETS.get(found.replace("-", "_"), found)
+
+
+def _decode_as(data: bytes, name: str, encoding: str) -> str:
+    """The text in the encoding the user named: read as its Windows superset first (what
+    Excel writes when "GBK" or "Latin-1" is meant), else exactly as named; an error names the
+    encoding as the user gave it."""
+    codec = _encoding_name(encoding)
+    exact = codecs.lookup(encoding).name
+    for attempt in dict.fromkeys((codec, exact)):
+        try:
+            return data.decode(attempt)
+        except UnicodeDecodeError as error:
+            failure = error
+    shown = "UTF-8" if exact == "utf-8" else encoding
+    raise InputError(
+        _("{file}: not {encoding} text ({reason} at byte {byte})").format(
+            file=name, encoding=shown, reason=failure.reason, byte=failure.start
+        )
+    ) from None
 
 
 def _common_in(encoding: str, char: str) -> bool:
@@ -194,27 +240,23 @@ def decode(
                     ).format(file=name, codec=codec.upper(), reason=error.reason, byte=error.start)
                 ) from None
     if encoding is not None:
-        codec = _encoding_name(encoding)
-        try:
-            return data.decode(codec), None
-        except UnicodeDecodeError as error:
-            shown = "UTF-8" if codec == "utf-8" else codec
-            raise InputError(
-                _("{file}: not {encoding} text ({reason} at byte {byte})").format(
-                    file=name, encoding=shown, reason=error.reason, byte=error.start
-                )
-            ) from None
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError:
-        pass
+        return _decode_as(data, name, encoding), None
+    # UTF-16 without a mark before UTF-8: ASCII text in UTF-16 is valid UTF-8 too (a NUL
+    # after every character), and text files never hold NULs of their own.
     if len(data) >= 4 and len(data) % 2 == 0:
-        for codec, zeros in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
-            if zeros.count(0) > len(zeros) * 0.7:
+        for codec, zeros, others in (
+            ("utf-16-le", data[1::2], data[0::2]),
+            ("utf-16-be", data[0::2], data[1::2]),
+        ):
+            if zeros.count(0) > len(zeros) * 0.7 and others.count(0) < len(others) * 0.1:
                 try:
                     return data.decode(codec), None
                 except UnicodeDecodeError:
                     break
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
     readings = {}
     for codec in LEGACY_ENCODINGS:
         try:
@@ -316,6 +358,14 @@ def read_table(
     name, data = _read_input(source, stdin)
     note = None
     if isinstance(data, bytes):
+        if data.startswith(b"\xd0\xcf\x11\xe0") and "EncryptionInfo".encode("utf-16-le") in data:
+            # Excel keeps a workbook with a password to open in the old compound file format.
+            raise InputError(
+                _(
+                    "{file}: the workbook is protected with a password; remove it in Excel (File "
+                    "> Info > Protect Workbook) or save the sheet as CSV UTF-8"
+                ).format(file=name)
+            )
         if data.startswith(b"\xd0\xcf\x11\xe0"):
             raise InputError(
                 _("{file}: an Excel 97-2003 workbook (.xls); save it as .xlsx or CSV UTF-8").format(
@@ -329,6 +379,10 @@ def read_table(
         text = data
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     return Table(name, _text_records(name, text), text, note)
+
+
+# Excel's hint for the delimiter, alone on a CSV file's first line ("sep=;").
+_SEPARATOR_LINE = re.compile(r'"?sep=(.)"?[,;\t]*\n')
 
 
 def sniff_delimiter(text: str) -> str:
@@ -350,13 +404,20 @@ def looks_like_csv(name: str, text: str) -> bool:
 
 
 def _text_records(name: str, text: str) -> list[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
+    hint = _SEPARATOR_LINE.match(text)
+    if hint:
+        body = text[hint.end() :]
+        reader = csv.reader(io.StringIO(body), delimiter=hint.group(1))
+        offset = 1
+    else:
+        reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
+        offset = 0
     records = []
-    line = 1
+    line = 1 + offset
     try:
         for record in reader:
             records.append((line, record))
-            line = reader.line_num + 1
+            line = reader.line_num + 1 + offset
     except csv.Error as error:
         raise InputError(
             _("{file}:{line}: not readable as CSV ({error})").format(
@@ -386,6 +447,8 @@ def _read_workbook(name: str, data: bytes, sheet: str | None) -> Table:
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        # The formulas too: a cell whose formula has no saved result reads as empty above.
+        formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, SyntaxError) as error:
         raise InputError(
             _("{file}: not a readable .xlsx workbook ({error})").format(file=name, error=error)
@@ -400,18 +463,29 @@ def _read_workbook(name: str, data: bytes, sheet: str | None) -> Table:
         if not book.worksheets:
             raise InputError(_("{file}: the workbook has no worksheet").format(file=name))
         worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+        written = formulas[worksheet.title]
         records = []
-        for line, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(value) for value in values]
-            while cells and cells[-1] == "":
+        rows = zip(
+            worksheet.iter_rows(values_only=True), written.iter_rows(values_only=True), strict=False
+        )
+        for line, (values, typed) in enumerate(rows, start=1):
+            cells = [
+                FormulaCell(formula)
+                if value is None and isinstance(formula, str) and formula.startswith("=")
+                else _cell_text(value)
+                for value, formula in zip(values, [*typed, *[None] * len(values)], strict=False)
+            ]
+            while cells and cells[-1] == "" and not isinstance(cells[-1], FormulaCell):
                 cells.pop()
             records.append((line, cells))
     finally:
         book.close()
+        formulas.close()
     return Table(name, records)
 
 
-def finish(rowset: RowSet, names: list[str], strict: bool, what: str) -> RowSet:
+def stop_if_strict(rowset: RowSet, strict: bool) -> None:
+    """In strict mode, any problem with any row stops the run before it starts."""
     if strict and rowset.problems:
         count = len(rowset.problems)
         more = _(" (and {count} more problems)").format(count=count - 1) if count > 1 else ""
@@ -420,6 +494,10 @@ def finish(rowset: RowSet, names: list[str], strict: bool, what: str) -> RowSet:
                 problem=rowset.problems[0], more=more
             )
         )
+
+
+def finish(rowset: RowSet, names: list[str], strict: bool, what: str) -> RowSet:
+    stop_if_strict(rowset, strict)
     if not rowset.rows:
         where = ", ".join(names) if names else _("the input")
         detail = f" ({rowset.problems[0]})" if rowset.problems else ""
@@ -456,7 +534,7 @@ def read_param_rows(
     vocabulary = {fold(name) for name in [key_column, *(columns or {})]}
     table = read_table(source, stdin, encoding=encoding, sheet=sheet, vocabulary=vocabulary)
     name = table.name
-    records = [(line, record) for line, record in table.records if any(c.strip() for c in record)]
+    records = [(line, record) for line, record in table.records if filled(record)]
     if not records:
         raise InputError(_("{file}: empty file, expected a header row").format(file=name))
     header_line, header_cells = records[0]
@@ -467,15 +545,25 @@ def read_param_rows(
                 file=name, line=header_line, column=key_column, columns=", ".join(header)
             )
         )
+    rowset = RowSet(notes=[table.note] if table.note else [])
     if columns is not None:
+        # Other columns (an export's extra ones) are left out, and said so: a misspelt param's
+        # column would otherwise be ignored in silence. Strict mode refuses them.
         unknown = [column for column in header if column and column not in columns]
-        if unknown:
+        if unknown and strict:
             raise InputError(
                 _("{file}:{line}: column {column!r} is not a param of the flow").format(
                     file=name, line=header_line, column=unknown[0]
                 )
+                + _(" - strict mode stops on any bad row")
             )
-    rowset = RowSet(notes=[table.note] if table.note else [])
+        if unknown:
+            rowset.notes.append(
+                _(
+                    "{file}:{line}: columns that are no param of the flow are left out: {columns}"
+                ).format(file=name, line=header_line, columns=", ".join(unknown))
+            )
+        header = [column if column in columns else "" for column in header]
     seen: dict[str, int] = {}
     key_index = header.index(key_column)
     for line, record in records[1:]:
@@ -500,7 +588,9 @@ def read_param_rows(
                 problem
                 for index, column in enumerate(header)
                 if column and index < len(record)
-                for problem in [inexact_number(column, record[index])]
+                for problem in [
+                    inexact_number(column, record[index]) or unsaved_formula(column, record[index])
+                ]
                 if problem
             ),
             None,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent.bulk.journal import Journal
-from agent.bulk.rows import Problem, RowSet
+from agent.bulk.rows import Problem, RowSet, stop_if_strict
 from agent.flow import FlowError, bind_params
 
 
@@ -19,9 +19,11 @@ def public_params(flow: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def bind_rows(flow: Any, rowset: RowSet, shared: Mapping[str, Any]) -> RowSet:
+def bind_rows(
+    flow: Any, rowset: RowSet, shared: Mapping[str, Any], *, strict: bool = False
+) -> RowSet:
     """Check every row against the flow's params before any browser starts; a row that does
-    not bind becomes a problem naming its file and line."""
+    not bind becomes a problem naming its file and line (in strict mode, InputError)."""
 
     checked = RowSet(problems=list(rowset.problems))
     for row in rowset.rows:
@@ -31,6 +33,7 @@ def bind_rows(flow: Any, rowset: RowSet, shared: Mapping[str, Any]) -> RowSet:
             checked.problems.append(Problem(row.source, row.line, str(error)))
             continue
         checked.rows.append(row)
+    stop_if_strict(checked, strict)
     return checked
 
 

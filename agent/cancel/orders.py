@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from agent.bulk.rows import (
@@ -19,11 +20,13 @@ from agent.bulk.rows import (
     RowSet,
     Table,
     clean_cell,
+    filled,
     find_column,
     finish,
     fold,
     looks_like_csv,
     read_table,
+    unsaved_formula,
 )
 from agent.cancel.reasons import REASONS, parse_reason
 from agent.i18n import N_, _
@@ -58,6 +61,23 @@ REASON_COLUMNS = (
     "취소사유",
 )
 MEMO_COLUMNS = ("memo", "seller-memo", "note", "备注", "備註", "メモ", "備考", "메모")
+# Columns that make a file one line per item (Seller Central's order reports): an order of
+# several items is on several lines, and its id repeats without being a duplicate.
+ITEM_COLUMNS = (
+    "order-item-id",
+    "sku",
+    "asin",
+    "product-name",
+    "quantity-purchased",
+    "quantity",
+    "item",
+    "商品编号",
+    "订单商品编号",
+    "商品名称",
+    "数量",
+)
+# How far down a file its header row may sit, under a title or an export's notes.
+HEADER_SEARCH_LINES = 10
 MEMO_MAX = 1000
 
 # Words that, found in a file read in some legacy encoding, show that reading is the right one.
@@ -95,11 +115,35 @@ class _Collector:
     rowset: RowSet = field(default_factory=RowSet)
     seen: dict[str, tuple[str, int]] = field(default_factory=dict)
     reported_duplicates: set[str] = field(default_factory=set)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Valid rows read so far, repeats of an order already taken included.
+    valid: int = 0
 
     def problem(self, source: str, line: int | None, message: str) -> None:
         self.rowset.problems.append(Problem(source, line, message))
 
-    def add(self, source: str, line: int, typed: str, reason: str | None, memo: str | None) -> None:
+    def add(
+        self,
+        source: str,
+        line: int,
+        typed: str,
+        reason: str | None,
+        memo: str | None,
+        *,
+        items: bool = False,
+    ) -> bool:
+        """Take one row; False when it was not taken (a problem, or a duplicate). items: the
+        file has a line per item, so a repeated id with the same reason and memo is the same
+        order's next item, not a duplicate."""
+        for column, cell in (
+            (_("order id cell"), typed),
+            (_("reason cell"), reason),
+            (_("memo cell"), memo),
+        ):
+            problem = unsaved_formula(column, cell) if cell is not None else None
+            if problem:
+                self.problem(source, line, problem)
+                return False
         if isinstance(typed, NumberCell):
             # Excel turns digits typed in a General cell into a number: an id has hyphens,
             # so a number here is never one, whatever digits it kept.
@@ -111,14 +155,14 @@ class _Collector:
                     "column as Text in Excel and type the ids again)"
                 ).format(number=typed, example=ORDER_ID_EXAMPLE),
             )
-            return
+            return False
         order_id = normalize_order_id(typed)
         if not order_id:
             self.problem(source, line, _("missing order id"))
-            return
+            return False
         if not ORDER_ID_PATTERN.match(order_id):
             self.problem(source, line, _("malformed order id {id}").format(id=shown(typed)))
-            return
+            return False
         params: dict[str, Any] = {"order_id": order_id}
         if reason is not None and reason.strip():
             code = parse_reason(reason)
@@ -130,7 +174,7 @@ class _Collector:
                         reason=shown(reason), order=order_id
                     ),
                 )
-                return
+                return False
             params["reason"] = code
         elif self.default_reason is not None:
             params["reason"] = self.default_reason
@@ -143,12 +187,15 @@ class _Collector:
                         order=order_id, limit=MEMO_MAX
                     ),
                 )
-                return
+                return False
             params["memo"] = str(memo)
+        self.valid += 1
         if order_id in self.seen:
+            first_source, first_line = self.seen[order_id]
+            if items and first_source == source and self.params[order_id] == params:
+                return False  # the same order's next item
             if order_id not in self.reported_duplicates:
                 self.reported_duplicates.add(order_id)
-                first_source, first_line = self.seen[order_id]
                 first = (
                     _("line {line}").format(line=first_line)
                     if first_source == source
@@ -161,44 +208,56 @@ class _Collector:
                         order=order_id, first=first
                     ),
                 )
-            return
+            return False
         self.seen[order_id] = (source, line)
+        self.params[order_id] = params
         self.rowset.rows.append(InputRow(order_id, params, source, line))
+        return True
 
 
 def _id_like(cell: str) -> bool:
-    """A first cell that is an order id, or a mistyped one (digits and dashes): the file has
-    no header row and its first column is the ids."""
-    return bool(re.fullmatch(r"[\d\-\s]+", normalize_order_id(cell))) and any(
-        char.isdigit() for char in cell
+    """A first cell that is an order id, or a mistyped one (mostly digits and dashes, a letter
+    or two typed for a digit): the file has no header row and its first column is the ids."""
+    text = normalize_order_id(cell)
+    digits = sum(char.isdigit() for char in text)
+    others = sum(not (char.isdigit() or char in "- ") for char in text)
+    return digits >= 10 and others <= 2 or bool(re.fullmatch(r"[\d\-\s]+", text)) and digits > 0
+
+
+def _no_id_column(name: str, line: int, header: list[str]) -> InputError:
+    # Never read some other column (a SKU, an email) as the ids.
+    columns = ", ".join(shown(clean_cell(cell))[1:-1] for cell in header)
+    return InputError(
+        _(
+            "{file}:{line}: no order id column (columns: {columns}); name it order-id, "
+            "amazon-order-id, 订单号 or 注文番号, or give the ids without a header row, one "
+            "per line or in the first column"
+        ).format(file=name, line=line, columns=columns)
     )
 
 
 def _collect_table(collector: _Collector, table: Table) -> None:
-    records = [(line, record) for line, record in table.records if any(c.strip() for c in record)]
+    records = [(line, record) for line, record in table.records if filled(record)]
     if not records:
         return
     name = table.name
     header_line, header = records[0]
-    id_column = find_column(header, ORDER_ID_COLUMNS)
-    reason_column = memo_column = None
-    if id_column is not None:
-        reason_column = find_column(header, REASON_COLUMNS)
-        memo_column = find_column(header, MEMO_COLUMNS)
-        body = records[1:]
-    elif header and _id_like(header[0]):
-        id_column = 0
-        body = records
+    if find_column(header, ORDER_ID_COLUMNS) is None and header and _id_like(header[0]):
+        # No header row: the first column is the ids.
+        for line, record in records:
+            collector.add(name, line, record[0], None, None)
+        return
+    # The header row: the first line, or one under a title or an export's notes.
+    for position, (line, record) in enumerate(records[:HEADER_SEARCH_LINES]):
+        if find_column(record, ORDER_ID_COLUMNS) is not None:
+            header_line, header, body = line, record, records[position + 1 :]
+            break
     else:
-        # Never read some other column (a SKU, an email) as the ids.
-        columns = ", ".join(shown(clean_cell(cell))[1:-1] for cell in header)
-        raise InputError(
-            _(
-                "{file}:{line}: no order id column (columns: {columns}); name it order-id, "
-                "amazon-order-id, 订单号 or 注文番号, or give the ids without a header row, one "
-                "per line or in the first column"
-            ).format(file=name, line=header_line, columns=columns)
-        )
+        raise _no_id_column(name, header_line, header)
+    id_column = find_column(header, ORDER_ID_COLUMNS)
+    reason_column = find_column(header, REASON_COLUMNS)
+    memo_column = find_column(header, MEMO_COLUMNS)
+    items = find_column(header, ITEM_COLUMNS) is not None
 
     def cell(record: list[str], column: int | None) -> str | None:
         if column is None or column >= len(record):
@@ -209,9 +268,10 @@ def _collect_table(collector: _Collector, table: Table) -> None:
         collector.add(
             name,
             line,
-            cell(record, id_column) or "",
+            cell(record, id_column) if len(record) > id_column else "",
             cell(record, reason_column),
             cell(record, memo_column),
+            items=items,
         )
 
 
@@ -225,6 +285,21 @@ def _collect_text(collector: _Collector, name: str, text: str) -> None:
             continue
         first = False
         collector.add(name, line, content, None, None)
+
+
+def _same_file(source: str, read: dict[str, str]) -> str | None:
+    """The name a file was first given by, when this source is that file again (stdin is
+    never the same file: it can be read once only anyway)."""
+    if source == "-":
+        return None
+    try:
+        key = str(Path(source).resolve())
+    except OSError:
+        return None
+    if key in read:
+        return read[key]
+    read[key] = source
+    return None
 
 
 def read_order_rows(
@@ -251,15 +326,34 @@ def read_order_rows(
         default_reason = code
     collector = _Collector(default_reason)
     names = []
+    read: dict[str, str] = {}
     for source in sources:
+        same = _same_file(source, read)
+        if same is not None:
+            collector.rowset.notes.append(
+                _("{file}: given more than once (as {first}); read once").format(
+                    file=source, first=same
+                )
+            )
+            continue
         table = read_table(source, stdin, encoding=encoding, sheet=sheet, vocabulary=VOCABULARY)
         names.append(table.name)
         if table.note:
             collector.rowset.notes.append(table.note)
+        valid, problems = collector.valid, len(collector.rowset.problems)
         if table.text is None or looks_like_csv(table.name, table.text):
             _collect_table(collector, table)
         else:
             _collect_text(collector, table.name, table.text)
+        if collector.valid == valid and len(sources) > 1:
+            # Alone, a file without a valid row stops the run (finish); beside others too.
+            found = collector.rowset.problems[problems:]
+            detail = f" ({found[0]})" if found else ""
+            raise InputError(
+                _("{where}: no valid {what}{detail}").format(
+                    where=table.name, what=_("order ids"), detail=detail
+                )
+            )
     for position, order_id in enumerate(ids, start=1):
         collector.add("argument", position, order_id, None, None)
         if "arguments" not in names:
