@@ -160,3 +160,22 @@ def test_an_unreachable_portal_is_one_line_and_exit_one(tmp_path):
     assert lines[-1].startswith("To go on with this run: seller-agent cancel --resume ")
     assert result.stdout.split()[:2] == ["112-0000001-0000001", "pending"]
     assert "Traceback" not in result.output
+
+
+def test_rows_left_out_are_said_even_quietly_and_kept_in_the_json_and_the_report(
+    portal, unshipped_orders, tmp_path
+):
+    first, second = unshipped_orders(2)
+    orders = tmp_path / "orders.txt"
+    orders.write_text(f"{first}\n12-34\n{second}\n")
+    result = cancel_on(portal, "--from", str(orders), "--dry-run", "-q", "--json")
+    assert result.exit_code == 0, result.stderr
+    left_out = f"{orders}:2: malformed order id '12-34'"
+    # --quiet silences progress and chatter, not what the input could not give.
+    assert result.stderr.splitlines() == [f"Warning: {left_out} (skipped)"]
+    data = json.loads(result.stdout)
+    assert [row["order_id"] for row in data["orders"]] == [first, second]
+    assert data["problems"] == [left_out]
+    report = invoke("report", "last")
+    assert report.exit_code == 0
+    assert f"Rows left out (their input was not usable): 1\n  {left_out}\n" in report.stdout

@@ -485,3 +485,28 @@ def test_a_workbook_with_a_password_is_named_so(tmp_path):
     path = write(tmp_path, "orders.xlsx", data + b"\0" * 64)
     with pytest.raises(InputError, match=r"orders.xlsx: the workbook is protected with a password"):
         read_order_rows([path])
+
+
+@pytest.mark.parametrize("title", ["原因", "理由", "Reason Code"])
+def test_more_names_of_the_reason_column_are_read(tmp_path, title):
+    path = write(
+        tmp_path, "orders.csv", f"订单号,{title},备注\n{A},无库存,\n{B},FooBar,\n".encode()
+    )
+    rowset = read_order_rows([path], default_reason="BuyerCanceled")
+    assert [row.params for row in rowset.rows] == [{"order_id": A, "reason": "NoInventory"}]
+    assert messages(rowset) == [f"{path}:3: unknown reason 'FooBar' for {B}"]
+
+
+@pytest.mark.parametrize("title", ["Why (reason)", "取消的原因说明", "Cancel Reason 2"])
+def test_a_reason_column_that_is_not_read_stops_the_run(tmp_path, title):
+    # Read or refused, never ignored: ignored, every order would go with the default reason.
+    path = write(tmp_path, "orders.csv", f"order-id,{title}\n{A},No Inventory\n".encode())
+    with pytest.raises(InputError) as error:
+        read_order_rows([path], default_reason="BuyerCanceled")
+    assert str(error.value).startswith(
+        f"{path}:1: column '{title}' looks like a cancellation reason, but the reason is read "
+        "from a column named reason or 取消原因; rename it"
+    )
+    path = write(tmp_path, "two.csv", f"order-id,reason,{title}\n{A},No Inventory,x\n".encode())
+    with pytest.raises(InputError, match=r"取消原因 \(the file has one already\); rename"):
+        read_order_rows([path])

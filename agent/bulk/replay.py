@@ -70,10 +70,17 @@ def key_column(flow: Any, chosen: str | None) -> str:
 
 
 def execute_rows(
-    request: RowsRequest, *, say: Callable[[str], None], stdin: Any = None
+    request: RowsRequest,
+    *,
+    say: Callable[[str], None],
+    warn: Callable[[str], None] | None = None,
+    stdin: Any = None,
 ) -> RowsOutcome:
     """Check the rows, record (or resume) the run, and play it. Input errors come back as
-    exit code 2 with one line, before anything is written."""
+    exit code 2 with one line, before anything is written. warn: for what the input could
+    not give (rows left out, an encoding guessed), which --quiet does not silence (default:
+    say)."""
+    warn = warn or say
     from agent.bulk.journal import Journal, JournalError
     from agent.bulk.rows import InputError, read_param_rows
     from agent.errors import SellerAgentError
@@ -108,11 +115,11 @@ def execute_rows(
                 sheet=request.sheet,
             )
             for note in rowset.notes:
-                say(_("Note: {note}").format(note=note))
+                warn(_("Note: {note}").format(note=note))
             shared = dict(request.shared)
             rowset = bind_rows(flow, rowset, shared, strict=request.strict)
             for problem in rowset.problems:
-                say(_("Warning: {problem} (skipped)").format(problem=problem))
+                warn(_("Warning: {problem} (skipped)").format(problem=problem))
             if request.shard is not None:
                 everything = len(rowset.rows)
                 rowset = take_shard(rowset, request.shard)

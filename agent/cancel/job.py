@@ -298,10 +298,13 @@ def execute_cancel(
     confirm_canary: ConfirmCallback | None = None,
     confirm_plan: Callable[[int, Any], bool] | None = None,
     say: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
     stdin: Any = None,
 ) -> CancelOutcome:
     """Validate the input, check the rate guard, record (or resume) the run, and play it.
-    Input errors come back as exit code 2 with one message line, before anything is written."""
+    Input errors come back as exit code 2 with one message line, before anything is written.
+    warn: for what the input could not give (rows left out, an encoding guessed), which
+    --quiet does not silence (default: say)."""
     from agent.bulk.journal import JournalError
     from agent.cancel.guard import DEFAULT_MAX_CANCEL_RATE, GuardError
     from agent.cancel.orders import read_order_rows
@@ -316,6 +319,7 @@ def execute_cancel(
             print(message, file=sys.stderr, flush=True)
 
     say = say or _say
+    warn = warn or say
     options = request.options
     run_dir = request.run_dir
     journal: Journal | None = None
@@ -363,10 +367,10 @@ def execute_cancel(
                 sheet=request.sheet,
             )
             for note in rowset.notes:
-                say(_("Note: {note}").format(note=note))
+                warn(_("Note: {note}").format(note=note))
             rowset = bind_rows(flow, rowset, shared, strict=request.strict)
             for problem in rowset.problems:
-                say(_("Warning: {problem} (skipped)").format(problem=problem))
+                warn(_("Warning: {problem} (skipped)").format(problem=problem))
             if request.shard is not None:
                 everything = len(rowset.rows)
                 rowset = take_shard(rowset, request.shard)

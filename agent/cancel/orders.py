@@ -55,11 +55,18 @@ REASON_COLUMNS = (
     "reason",
     "cancel-reason",
     "cancellation-reason",
+    "reason-code",
+    "cancel-reason-code",
     "取消原因",
     "取消理由",
+    "原因",
+    "理由",
     "キャンセル理由",
     "취소사유",
 )
+# Words in a header that says it holds a reason. Such a column that is not read would send
+# every order with --reason instead of what the file says, so it is an error.
+REASON_WORDS = ("reason", "原因", "理由", "사유")
 MEMO_COLUMNS = ("memo", "seller-memo", "note", "备注", "備註", "メモ", "備考", "메모")
 # Columns that make a file one line per item (Seller Central's order reports): an order of
 # several items is on several lines, and its id repeats without being a duplicate.
@@ -257,6 +264,20 @@ def _collect_table(collector: _Collector, table: Table) -> None:
     id_column = find_column(header, ORDER_ID_COLUMNS)
     reason_column = find_column(header, REASON_COLUMNS)
     memo_column = find_column(header, MEMO_COLUMNS)
+    for position, title in enumerate(header):
+        if position != reason_column and any(word in fold(title) for word in REASON_WORDS):
+            raise InputError(
+                _(
+                    "{file}:{line}: column {column} looks like a cancellation reason, but the "
+                    "reason is read from a column named reason or 取消原因{also}; rename it to "
+                    "use its values, or remove it to use --reason for every order"
+                ).format(
+                    file=name,
+                    line=header_line,
+                    column=shown(clean_cell(title)),
+                    also=_(" (the file has one already)") if reason_column is not None else "",
+                )
+            )
     items = find_column(header, ITEM_COLUMNS) is not None
 
     def cell(record: list[str], column: int | None) -> str | None:

@@ -14,6 +14,7 @@ from agent.cli.language import (
     echo_json,
     json_errors,
     print_error,
+    warn,
 )
 from agent.cli.options import (
     InputError,
@@ -376,6 +377,7 @@ def _cancel(
         confirm_canary=canary_prompt(yes),
         confirm_plan=confirm_plan,
         say=say,
+        warn=warn,
         stdin=sys.stdin,
     )
     if outcome.run_id is None:
@@ -390,6 +392,8 @@ def _cancel(
                 "status": data["run"]["status"],
                 "orders": rows,
                 "outcomes": data["outcomes"],
+                # Input rows left out before the run (each names its file and line).
+                "problems": data["problems"],
                 "ok": outcome.exit_code == 0,
                 "error": outcome.message,
                 "exit_code": outcome.exit_code,
@@ -400,7 +404,7 @@ def _cancel(
             click.echo(format_line(row))
     for row in rows:
         if row["counts_toward_rate"] and row["reason"] == "BuyerCanceled":
-            say(
+            warn(
                 _(
                     "warning: {order}: the buyer did not request cancellation officially, so "
                     "Buyer Canceled still counts toward your cancellation rate"

@@ -310,3 +310,9 @@ def exit_with_json_error(message: str, exit_code: int, **fields: Any) -> NoRetur
 
 def main_language(args: Sequence[str] | None) -> str | None:
     return lang_in_args(list(sys.argv[1:] if args is None else args))
+
+
+def warn(message: str) -> None:
+    """A warning on stderr: what the input could not give, or what a run will cost. --quiet
+    silences progress and chatter, never these."""
+    click.echo(message, err=True)

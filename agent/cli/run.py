@@ -23,6 +23,7 @@ from agent.cli.language import (
     exit_with_json_error,
     json_errors,
     print_error,
+    warn,
 )
 from agent.cli.options import (
     InputError,
@@ -576,7 +577,7 @@ def run_rows(
         reconcile=cancel_rules.reconcile,
         given=given,
     )
-    outcome = execute_rows(request, say=say, stdin=sys.stdin)
+    outcome = execute_rows(request, say=say, warn=warn, stdin=sys.stdin)
     if outcome.run_id is None:
         message = outcome.message or _("nothing to run")
         if as_json:

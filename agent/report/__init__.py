@@ -278,6 +278,18 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
         for endpoint, count in report["endpoints"].items():
             lines.append(f"{pad(endpoint, 30)} {count:>5}")
     lines += merge_lines(report)
+    left_out = report.get("problems") or []
+    if left_out:
+        lines += [
+            "",
+            _("Rows left out (their input was not usable): {count}").format(count=len(left_out)),
+        ]
+        lines += [f"  {problem}" for problem in left_out[:20]]
+        if len(left_out) > 20:
+            lines.append(
+                "  "
+                + _("... and {count} more (see --format json)").format(count=len(left_out) - 20)
+            )
     failures = [row for row in report["rows"] if row["state"] == "failed"]
     if failures:
         lines += ["", _("Failures:")]
