@@ -510,3 +510,60 @@ def test_a_reason_column_that_is_not_read_stops_the_run(tmp_path, title):
     path = write(tmp_path, "two.csv", f"order-id,reason,{title}\n{A},No Inventory,x\n".encode())
     with pytest.raises(InputError, match=r"取消原因 \(the file has one already\); rename"):
         read_order_rows([path])
+
+
+# Orders named in emails and messages
+
+
+def saved_email(
+    subject: str, body: str, *, charset: str = "utf-8", html: str | None = None
+) -> bytes:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "buyer@example.net"
+    message["To"] = "seller@example.com"
+    message["Subject"] = subject
+    message.set_content(
+        body, charset=charset, cte="quoted-printable" if charset != "utf-8" else None
+    )
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    message.add_attachment(f"{C}\n".encode(), maintype="text", subtype="plain", filename="old.txt")
+    return bytes(message)
+
+
+def test_the_order_named_in_a_saved_buyer_email_is_read(tmp_path):
+    english = saved_email(
+        f"Please cancel order {A}",
+        f"Hi,\n\nI ordered by mistake. Order: {A}\nPhone +1 206-266-1000\n\nThanks, Alex\n",
+    )
+    chinese = saved_email(
+        "取消订单",
+        f"您好：\n\n请帮我取消订单 {B}，谢谢！\n订单号：１１２－００００００１－００００００１\n",
+        charset="gb2312",
+    )
+    rowset = read_order_rows([write(tmp_path, "a.eml", english), write(tmp_path, "b.eml", chinese)])
+    # The attachment's id is not the buyer's words; the id in the subject and body is one order.
+    assert rowset.keys == [A, B] and rowset.problems == []
+    # An email with only HTML, saved with a .txt name: told by its header fields.
+    markup = saved_email(
+        "Order update", "", html=f"<table><tr><td>Order</td><td>{B}</td></tr></table><p>Bye</p>"
+    )
+    text_only_html = markup.replace(b"Content-Type: text/plain", b"Content-Type: text/x-none")
+    assert read_order_rows([write(tmp_path, "mail.txt", text_only_html)]).keys == [B]
+
+
+def test_ids_in_a_pasted_message_are_read_and_its_other_lines_left_out(tmp_path):
+    text = f"Hi team,\n\nPlease cancel {A} and {B} (buyer asked).\n12-34\n{C}\nThanks,\nSam\n"
+    path = write(tmp_path, "paste.txt", text.encode())
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A, B, C]
+    assert messages(rowset) == [f"{path}:4: malformed order id '12-34'"]
+    assert rowset.notes == [
+        f"{path}: 3 lines with no order id in them were left out (lines 1, 6, 7)"
+    ]
+    # A table with a mistake stays a table: its error is not hidden by the reading as text.
+    path = write(tmp_path, "orders.csv", f"sku,price\n{A},1\n".encode())
+    with pytest.raises(InputError, match="no order id column"):
+        read_order_rows([path])

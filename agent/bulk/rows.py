@@ -322,12 +322,65 @@ def find_column(header: list[str], names: Iterable[str]) -> int | None:
 @dataclass
 class Table:
     """A file's records as (line, cells): the line a person sees in an editor, or the row
-    number in a workbook. `text` is the decoded text of a text file (None for a workbook)."""
+    number in a workbook. `text` is the decoded text of a text file (None for a workbook);
+    for a saved email (`email`), its subject and text, with no records."""
 
     name: str
     records: list[tuple[int, list[str]]]
     text: str | None = None
     note: str | None = None
+    email: bool = False
+
+
+# Header fields that open a saved email (.eml, or a message saved as text).
+_EMAIL_HEADERS = re.compile(
+    rb"(?:return-path|received|delivered-to|from|to|subject|date|message-id|mime-version):",
+    re.IGNORECASE,
+)
+
+
+def is_email(name: str, data: bytes) -> bool:
+    """A saved email: an .eml name, or a text opening with mail header fields (two of them
+    on the first lines, "From:" and "Subject:" say, and no CSV-like first line)."""
+    if name.lower().endswith(".eml"):
+        return True
+    head = data[:2000].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].split(b"\n")[:30]
+    fields = [line for line in head if _EMAIL_HEADERS.match(line)]
+    return len(fields) >= 2 and bool(head) and _EMAIL_HEADERS.match(head[0]) is not None
+
+
+def email_text(data: bytes) -> str:
+    """What a person reads in a saved email: its subject, then its text parts (decoded from
+    their transfer encoding and charset), or its HTML parts as text when it has no plain
+    one. Attachments are left out."""
+    import email
+    import email.policy
+    import html
+
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    plain: list[str] = []
+    markup: list[str] = []
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind not in ("text/plain", "text/html"):
+            continue
+        try:
+            content = part.get_content()
+        except (LookupError, UnicodeError, ValueError):
+            payload = part.get_payload(decode=True) or b""
+            content = payload.decode("utf-8", errors="replace")
+        if kind == "text/plain":
+            plain.append(content)
+        else:
+            # Block elements end lines, so an id in a table cell stays apart from its
+            # neighbours; then the tags go and the entities are read.
+            content = re.sub(r"(?i)<(br|/p|/div|/tr|/td|/li|/h\d)[^>]*>", "\n", content)
+            content = re.sub(r"(?is)<(script|style)\b.*?</\1>", "", content)
+            markup.append(html.unescape(re.sub(r"<[^>]+>", " ", content)))
+    subject = str(message.get("subject") or "")
+    return "\n".join([subject, *(plain or markup)])
 
 
 def _read_input(source: str, stdin: TextIO | None) -> tuple[str, bytes | str]:
@@ -374,6 +427,8 @@ def read_table(
             )
         if data.startswith(b"PK\x03\x04") or name.lower().endswith((".xlsx", ".xlsm")):
             return _read_workbook(name, data, sheet)
+        if is_email(name, data):
+            return Table(name, [], email_text(data), email=True)
         text, note = decode(data, name, encoding=encoding, vocabulary=vocabulary)
     else:
         text = data

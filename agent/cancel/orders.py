@@ -29,7 +29,7 @@ from agent.bulk.rows import (
     unsaved_formula,
 )
 from agent.cancel.reasons import REASONS, parse_reason
-from agent.i18n import N_, _
+from agent.i18n import N_, _, ngettext
 
 ORDER_ID_PATTERN = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 ORDER_ID_EXAMPLE = "112-0000001-0000001"
@@ -296,16 +296,52 @@ def _collect_table(collector: _Collector, table: Table) -> None:
         )
 
 
-def _collect_text(collector: _Collector, name: str, text: str) -> None:
+# An order id inside other text (an email, a message pasted into a file).
+ORDER_ID_IN_TEXT = re.compile(r"(?<![\d-])\d{3}-\d{7}-\d{7}(?![\d-])")
+
+
+def _collect_text(collector: _Collector, name: str, text: str, *, email: bool = False) -> None:
+    """A list of ids, one per line, or text that names them (a saved email, a message pasted
+    into a file). A line that is an id, or holds ids among words, gives them; a line that
+    looks like an id but is none is reported; a line with no id in it (a greeting, a
+    signature) is left out, said in one note for a list and silently for an email."""
     first = True
+    prose: list[int] = []
     for line, content in enumerate(text.split("\n"), start=1):
-        if not content.strip() or content.lstrip().startswith("#"):
+        if not content.strip() or content.lstrip().startswith("#") and not email:
             continue
         if first and find_column([content], ORDER_ID_COLUMNS) is not None:
             first = False  # a one-column list with its header
             continue
         first = False
-        collector.add(name, line, content, None, None)
+        plain = normalize_order_id(content)
+        named = ORDER_ID_IN_TEXT.findall(plain)
+        if ORDER_ID_PATTERN.match(plain) or _id_like(content) and not named and not email:
+            collector.add(name, line, content, None, None)
+        elif named:
+            for order_id in dict.fromkeys(named):
+                # The same order named twice in one email is one order, not a duplicate row.
+                if not (email and order_id in collector.seen):
+                    collector.add(name, line, order_id, None, None)
+        else:
+            prose.append(line)
+    if prose and not email:
+        shown_lines = ", ".join(str(line) for line in prose[:5]) + (
+            ", ..." if len(prose) > 5 else ""
+        )
+        collector.rowset.notes.append(
+            ngettext(
+                "{file}: {count} line with no order id in it was left out (line {lines})",
+                "{file}: {count} lines with no order id in them were left out (lines {lines})",
+                len(prose),
+            ).format(file=name, count=len(prose), lines=shown_lines)
+        )
+
+
+def _prose_naming_orders(table: Table) -> bool:
+    if table.text is None or table.name.lower().endswith((".csv", ".tsv")):
+        return False
+    return ORDER_ID_IN_TEXT.search(normalize_order_id(table.text)) is not None
 
 
 def _same_file(source: str, read: dict[str, str]) -> str | None:
@@ -362,8 +398,17 @@ def read_order_rows(
         if table.note:
             collector.rowset.notes.append(table.note)
         valid, problems = collector.valid, len(collector.rowset.problems)
-        if table.text is None or looks_like_csv(table.name, table.text):
-            _collect_table(collector, table)
+        if table.email:
+            _collect_text(collector, table.name, table.text or "", email=True)
+        elif table.text is None or looks_like_csv(table.name, table.text):
+            try:
+                _collect_table(collector, table)
+            except InputError:
+                # Not a table after all: a message pasted into a .txt whose first line has a
+                # comma ("Hi team,"), naming its orders in its text.
+                if not _prose_naming_orders(table):
+                    raise
+                _collect_text(collector, table.name, table.text or "")
         else:
             _collect_text(collector, table.name, table.text)
         if collector.valid == valid and len(sources) > 1:
