@@ -213,6 +213,9 @@ class PortalProcess:
     def _request(
         self, method: str, path: str, body: Any = None, timeout: float = 30
     ) -> dict[str, Any]:
+        # The control API's paths: "/mock/api/faults", or "/faults" and "faults" for short.
+        if not path.startswith("/mock/api"):
+            path = "/mock/api/" + path.lstrip("/")
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
@@ -228,7 +231,10 @@ class PortalProcess:
             try:
                 result = json.loads(payload)
             except ValueError:
-                raise error from None
+                raise PortalAPIError(
+                    f"{method} {path}: HTTP {error.code} {error.reason} (no such control API "
+                    "path? see docs/portal.md)"
+                ) from None
             if isinstance(result, dict):
                 result.setdefault("http_status", error.code)
             return result

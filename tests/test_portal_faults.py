@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from mock_portal import totp
-from mock_portal.testing import hidden_fields, running_portal
+from mock_portal.testing import PortalAPIError, hidden_fields, running_portal
 
 
 def set_faults(client, **settings):
@@ -126,3 +126,13 @@ def test_stall_holds_the_request_while_the_portal_keeps_answering():
         portal.api_delete("/mock/api/faults")
         with urllib.request.urlopen(portal.url + "/ap/signin", timeout=5) as answer:
             assert answer.status == 200
+
+
+def test_control_api_paths_may_be_short_and_a_wrong_one_is_one_line(portal):
+    assert portal.api_get("/faults") == portal.api_get("/mock/api/faults")
+    assert portal.api_get("health") == {"ok": True}
+    # An error answer of the API is JSON, with its status.
+    assert portal.api_get("/mock/api/orders/999-0000000-0000000")["http_status"] == 404
+    with pytest.raises(PortalAPIError) as error:
+        portal.api_get("/no-such-thing")
+    assert str(error.value).startswith("GET /mock/api/no-such-thing: HTTP 404 NOT FOUND")
