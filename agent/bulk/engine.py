@@ -376,7 +376,9 @@ class BulkRunner:
             self.journal.set_run_status(self.run_id, "finished")
             return BulkResult(self.run_id, "finished", self.journal.rows(self.run_id))
         self.journal.set_run_status(self.run_id, "running")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        from agent.play.browser import private_dir
+
+        private_dir(self.run_dir)
         self.journal.update_run_options(self.run_id, log=str(self.log.path))
         self.log.open()
         resumed = any(row.state != "pending" for row in todo) or bool(

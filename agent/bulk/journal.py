@@ -196,7 +196,9 @@ class Journal:
         redact: Callable[[str], str] | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else default_journal_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from agent.play.browser import private_dir
+
+        private_dir(self.path.parent)
         self.redact = redact or _no_redaction
         # isolation_level=None: no implicit transactions, every statement commits on its own.
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
