@@ -16,6 +16,7 @@ from agent.cli.language import (
     print_error,
 )
 from agent.cli.options import (
+    BULK_RUN_DIR_HELP,
     InputError,
     api_token_option,
     browser_endpoint_option,
@@ -209,7 +210,7 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
 @browser_options
 @browser_endpoint_option
 @secrets_option
-@run_dir_option
+@run_dir_option(help=BULK_RUN_DIR_HELP)
 @json_option
 @quiet_option
 def cancel(as_json: bool, **params: Any) -> None:

@@ -418,7 +418,9 @@ def _run(
 @browser_options
 @browser_endpoint_option
 @secrets_option
-@run_dir_option
+@run_dir_option(
+    help="Folder for screenshots and traces of a failed sign-in (default runs/<time>-login)."
+)
 @quiet_option
 def login(
     portal: str,
