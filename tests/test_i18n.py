@@ -188,9 +188,17 @@ def test_dates_and_durations_read_as_the_language_writes_them(monkeypatch):
         assert i18n.format_duration(125) == "2 min 05 s"
         assert i18n.format_duration(3780) == "1 h 03 min"
         assert i18n.yes_no(True) == "yes" and i18n.yes_no(None) == "—"
+        assert i18n.format_duration(5) == "5 s" and i18n.format_duration(0.02) == "0.02 s"
+        assert i18n.format_duration(900) == "15 min 00 s"
     with using("zh-CN"):
         assert i18n.format_duration(125) == "2 分 05 秒"
+        assert i18n.format_duration(900, "en") == "15 min 00 s"  # a language asked for
         assert i18n.yes_no(False) == "否"
+        # Shown in Chinese, written down (str) in English.
+        told = i18n.told_duration(5)
+        assert (str(told), i18n.shown(told)) == ("5 s", "5 秒")
+        plural = i18n.told_plural(("{count} worker", "{count} workers"), 1)
+        assert (str(plural), i18n.shown(plural)) == ("1 worker", "1 个并发")
 
 
 def test_padding_counts_a_chinese_character_as_two_columns():

@@ -114,7 +114,7 @@ def test_strict_mode_makes_any_bad_row_an_error(tmp_path):
     with pytest.raises(InputError) as error:
         read_order_rows([path], strict=True)
     assert str(error.value) == (
-        f"{path}:3: malformed order id '12-34' (and 1 more problems) - strict mode stops on any bad row"
+        f"{path}:3: malformed order id '12-34' (and 1 more problem) - strict mode stops on any bad row"
     )
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.errors import UserError
-from agent.i18n import N_, _
+from agent.i18n import N_, _, ngettext
 
 
 class InputError(UserError):
@@ -488,7 +488,13 @@ def stop_if_strict(rowset: RowSet, strict: bool) -> None:
     """In strict mode, any problem with any row stops the run before it starts."""
     if strict and rowset.problems:
         count = len(rowset.problems)
-        more = _(" (and {count} more problems)").format(count=count - 1) if count > 1 else ""
+        more = (
+            ngettext(
+                " (and {count} more problem)", " (and {count} more problems)", count - 1
+            ).format(count=count - 1)
+            if count > 1
+            else ""
+        )
         raise InputError(
             _("{problem}{more} - strict mode stops on any bad row").format(
                 problem=rowset.problems[0], more=more

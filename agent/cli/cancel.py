@@ -327,9 +327,11 @@ def _cancel(
         if not sys.stdin.isatty():
             return False
         return click.confirm(
-            _("Cancel {count} orders with reason {reason}?").format(
-                count=count, reason=reason_label(reason)
-            ),
+            ngettext(
+                "Cancel {count} order with reason {reason}?",
+                "Cancel {count} orders with reason {reason}?",
+                count,
+            ).format(count=count, reason=reason_label(reason)),
             err=True,
         )
 

@@ -9,7 +9,7 @@ import click
 
 from agent.cli.language import TranslatedGroup, print_error
 from agent.cli.options import json_option
-from agent.i18n import _, shown
+from agent.i18n import _, ngettext, shown
 
 
 @click.group("flows", cls=TranslatedGroup)
@@ -102,9 +102,11 @@ def check(files: tuple[str, ...]) -> None:
             print_error(error)
             continue
         click.echo(
-            _("ok: {file} ({flow}, {count} steps)").format(
-                file=name, flow=flow.name, count=len(flow.steps)
-            )
+            ngettext(
+                "ok: {file} ({flow}, {count} step)",
+                "ok: {file} ({flow}, {count} steps)",
+                len(flow.steps),
+            ).format(file=name, flow=flow.name, count=len(flow.steps))
         )
     if bad:
         sys.exit(2)

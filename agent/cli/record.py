@@ -16,7 +16,7 @@ import click
 from agent.cli.language import TranslatedCommand
 from agent.cli.options import InputError, browser_options, portal_option, quiet_option
 from agent.cli.run import parse_param_options
-from agent.i18n import _
+from agent.i18n import _, ngettext
 
 
 def _param_option(func: Callable) -> Callable:
@@ -186,7 +186,9 @@ def record(
         if type(error).__module__.startswith("playwright"):
             raise click.ClickException(f"browser: {one_line(error)} ({start})") from None
         raise
-    _write(dump_flow(flow), output, quiet, f"flow '{flow['name']}' ({len(flow['steps'])} steps)")
+    steps = len(flow["steps"])
+    what = ngettext("flow {name} ({count} step)", "flow {name} ({count} steps)", steps)
+    _write(dump_flow(flow), output, quiet, what.format(name=repr(flow["name"]), count=steps))
 
 
 @click.command("import", cls=TranslatedCommand)

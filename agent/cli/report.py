@@ -10,7 +10,7 @@ import click
 from agent.bulk.journal import Journal, JournalError, default_journal_path
 from agent.cli.language import TranslatedCommand
 from agent.cli.options import lang_option
-from agent.i18n import _, shown
+from agent.i18n import _, ngettext, shown
 from agent.report import FORMATS, build_report, run_kind, write_report
 
 
@@ -146,7 +146,11 @@ def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
         raise click.ClickException(f"{output}: {error.strerror}") from error
     if data["duplicates"]:
         click.echo(
-            _("Warning: {count} keys were played by two shards: {keys}").format(
+            ngettext(
+                "Warning: {count} key was played by two shards: {keys}",
+                "Warning: {count} keys were played by two shards: {keys}",
+                len(data["duplicates"]),
+            ).format(
                 count=len(data["duplicates"]),
                 keys=", ".join(item["key"] for item in data["duplicates"][:10]),
             ),
