@@ -62,6 +62,10 @@ CLICK_WORDS = (
     N_("{name} {filename!r} does not exist."),
     N_("{name} {filename!r} is a directory."),
     N_("Aborted!"),
+    # What a click.Path names in its errors ("File 'x' is a directory.").
+    N_("file"),
+    N_("directory"),
+    N_("path"),
     N_("Error: invalid input"),
 )
 CLICK_PLURAL_WORDS = (
@@ -151,6 +155,19 @@ def speak_clicks_words() -> None:
         formatter = getattr(formatting, "HelpFormatter", None)
         if formatter is not None and hasattr(formatter, "write_heading"):
             formatter.write_heading = _heading_writer(formatter)
+
+    # A click.Path keeps its name ("file") from when the option was made, at import: it is
+    # read through gettext when an error names it.
+    path_type = getattr(importlib.import_module("click.types"), "Path", None)
+    if path_type is not None and not isinstance(path_type.__dict__.get("name"), property):
+
+        def get_name(self: Any) -> str:
+            return i18n.gettext(self.__dict__.get("name", "path"))
+
+        def set_name(self: Any, value: str) -> None:
+            self.__dict__["name"] = value
+
+        path_type.name = property(get_name, set_name)
 
     # Not click.decorators: the words it translates are option help, stored when an option is
     # made (and the help option is made once and kept); help is translated when shown.
