@@ -252,3 +252,29 @@ def test_a_refused_template_says_why_in_chinese(tmp_path):
     assert f"{flow}:3: steps[0].goto: 模板：不允许访问属性（'.'）" in zh.output
     en = invoke("flows", "check", str(flow))
     assert f"{flow}:3: steps[0].goto: template: attribute access ('.') is not allowed" in en.output
+
+
+def test_errors_about_runs_journals_and_options_read_in_chinese_and_stay_english_below(tmp_path):
+    from agent.bulk.journal import Journal, JournalError
+    from agent.bulk.shard import parse_shard
+    from agent.errors import UserError
+
+    journal = tmp_path / "journal.db"
+    for args in (["cancel", "--resume", "nosuchrun"], ["report", "nosuchrun"]):
+        result = invoke(*args, "--journal", str(journal), env=ZH)
+        assert f"错误：{journal} 中没有运行 'nosuchrun'" in result.output, result.output
+        assert "no run" not in result.output
+    english = invoke("report", "nosuchrun", "--journal", str(journal))
+    assert f"Error: no run 'nosuchrun' in {journal}" in english.output
+    merged = invoke("report", "--merge", str(tmp_path / "gone.db"), env=ZH)
+    assert f"{tmp_path / 'gone.db'}: 那里没有运行日志文件" in merged.output
+    shard = invoke("cancel", "--shard", "9/3", "112-0000001-0000001", env=ZH)
+    assert "K 必须在 1 到 N 之间" in shard.output
+    # Raised with its translation; str() stays English for logs and JSON.
+    with using("zh-CN"), Journal(journal) as opened, pytest.raises(JournalError) as error:
+        opened.resolve_run_id("last")
+    assert shown(error.value) == f"{journal} 中还没有任何运行"
+    assert str(error.value) == f"no runs yet in {journal}"
+    with pytest.raises(UserError) as error:
+        parse_shard("1-3")
+    assert str(error.value) == "--shard 1-3: expected K/N, such as 1/3"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.errors import UserError
-from agent.i18n import N_, _, ngettext
+from agent.i18n import N_, _, ngettext, told
 
 
 class InputError(UserError):
@@ -343,7 +343,9 @@ def _read_input(source: str, stdin: TextIO | None) -> tuple[str, bytes | str]:
     except IsADirectoryError as error:
         raise InputError(_("{file}: is a directory, not a file").format(file=source)) from error
     except OSError as error:
-        raise InputError(f"{source}: {error.strerror}") from error
+        raise InputError(
+            told(N_("{file}: {reason}"), file=source, reason=error.strerror)
+        ) from error
 
 
 def read_table(

@@ -34,7 +34,7 @@ from agent.cli.options import (
     shard_option,
     workers_option,
 )
-from agent.i18n import _, ngettext
+from agent.i18n import N_, _, as_told, ngettext, told
 
 
 def format_line(row: dict[str, Any]) -> str:
@@ -315,7 +315,7 @@ def _cancel(
     try:
         reason = reason_code(reason)
     except BadReason as error:
-        raise InputError(f"--reason: {error}") from None
+        raise InputError(told(N_("--reason: {error}"), error=as_told(error))) from None
 
     def say(message: str) -> None:
         if not quiet:

@@ -283,13 +283,14 @@ def browser_endpoint_option(func: Callable) -> Callable:
 def _check_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
     from agent.bulk.shard import parse_shard
     from agent.errors import UserError
+    from agent.i18n import shown
 
     if value is None:
         return None
     try:
         return parse_shard(value)
     except UserError as error:
-        raise click.BadParameter(str(error).removeprefix(f"--shard {value}: ")) from None
+        raise click.BadParameter(shown(error).removeprefix(f"--shard {value}: ")) from None
 
 
 def shard_option(func: Callable) -> Callable:
