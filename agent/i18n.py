@@ -47,6 +47,13 @@ REASONS: dict[str, dict[str, str]] = {
     "CustomerExchange": {"en": "Customer Exchange", "zh-CN": "客户换货"},
 }
 
+# Who cancelled an order, as the portal's order page says it ("Canceled by: Seller"); the
+# portal's words by_seller and by_buyer (mock_portal/i18n.py), which a test checks.
+PARTIES: dict[str, dict[str, str]] = {
+    "Seller": {"en": "Seller", "zh-CN": "卖家"},
+    "Buyer": {"en": "Buyer", "zh-CN": "买家"},
+}
+
 _chosen: str | None = None  # set once by --lang; None: the environment decides
 _scoped: ContextVar[str | None] = ContextVar("seller_agent_lang", default=None)
 
@@ -234,6 +241,23 @@ def reason_label(code: str | None, lang: str | None = None) -> str:
     if labels is None:
         return code
     return labels.get(lang or language(), labels["en"])
+
+
+def portal_word(text: str, lang: str | None = None) -> str:
+    """A word read from a portal page (a reason's label, who cancelled) as the portal says it
+    in `lang`, from either language's page; any other text as it is."""
+    found = _portal_words().get(text.strip())
+    return found.get(lang or language(), text) if found else text
+
+
+@cache
+def _portal_words() -> dict[str, dict[str, str]]:
+    return {
+        label: labels
+        for table in (REASONS, PARTIES)
+        for labels in table.values()
+        for label in labels.values()
+    }
 
 
 def yes_no(value: bool | None) -> str:
