@@ -134,7 +134,7 @@ def test_a_bad_row_reads_in_chinese_naming_the_file_and_row(tmp_path):
 def test_an_option_the_command_checks_itself_reads_in_chinese():
     result = invoke("cancel", "112-0000001-0000001", "--rate", "fast", "--lang", "zh-CN")
     assert result.exit_code == 2
-    assert "错误：--rate：应为 5/s 或 120/min 这样的速度，收到的是 'fast'" in result.output
+    assert "错误：--rate: 应为 5/s 或 120/min 这样的速度，收到的是 'fast'" in result.output
 
 
 def commands_with_help() -> list[list[str]]:

@@ -101,7 +101,7 @@ def test_a_wrong_secrets_file_is_refused_in_chinese(tmp_path):
     os.chmod(secrets, 0o600)
     chinese = invoke("login", "--secrets", str(secrets), env=ZH)
     assert chinese.exit_code == 2
-    assert chinese.output == f"错误：{secrets}：password：应为文本值\n"
+    assert chinese.output == f"错误：{secrets}: password: 应为文本值\n"
     english = invoke("login", "--secrets", str(secrets))
     assert english.output == f"Error: {secrets}: password: expected a text value\n"
 
@@ -223,7 +223,7 @@ def test_the_demo_speaks_chinese_from_its_first_line(tmp_path):
     assert lines[0].endswith("（seller@example.com / demo-password / TOTP JBSWY3DPEHPK3PXP）")
     assert lines[1] == f"正在取消 {orders} 中的订单"
     assert lines[2] == "演示会跳过取消率保护（--max-cancel-rate 100）。"
-    assert lines[-1].startswith(f"错误：{orders}：没有有效的订单编号")
+    assert lines[-1].startswith(f"错误：{orders}: 没有有效的订单编号")
 
 
 def test_a_wrong_param_reads_in_chinese_on_the_terminal_and_stays_english_written_down():

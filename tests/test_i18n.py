@@ -205,3 +205,26 @@ def test_padding_counts_a_chinese_character_as_two_columns():
     assert i18n.display_width("已取消") == 6
     assert i18n.pad("已取消", 8) == "已取消  "
     assert i18n.pad("Cancelled", 8) == "Cancelled"
+
+
+# Where a message starts with a location (a file, file:line, a path, an option, a flow), the
+# location is followed by an ASCII ": " in every language, as a compiler writes it.
+LOCATION = re.compile(
+    r"^((?:\{(?:file|path|source|where|flow|filename|place)\}(?::\{line\})?)|--[a-z-]+"
+    r"(?: \{[a-z_]+\})?)(: |：)"
+)
+
+
+def test_a_location_at_the_start_of_a_message_keeps_its_ascii_colon_in_chinese():
+    checked = 0
+    for path in catalogs.po_paths():
+        for message in catalogs.read_catalog(path):
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            found = LOCATION.match(ids[0] or "")
+            if not found or found[2] != ": ":
+                continue
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            for string in strings:
+                checked += 1
+                assert string.startswith(found[1] + ": "), (ids[0], string)
+    assert checked > 30
