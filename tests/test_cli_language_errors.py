@@ -67,6 +67,17 @@ def test_flows_list_and_check_read_in_chinese_with_codes_as_they_are(tmp_path):
     assert "    params: order_id:string (required), reason:string=BuyerCanceled" in english.output
     assert "    outcomes: cancelled, already_cancelled" in english.output
     assert "参数" not in english.output
+    # The bundled flows' summaries are in the catalog; JSON keeps them as written.
+    assert (
+        "cancel_order: 取消一个未发货的订单（订单 > 管理订单 > 找到该订单 > 操作 > 取消订单）。"
+        in (chinese.output)
+    )
+    assert "login: 登录卖家平台" in chinese.output
+    assert "cancel_order: Cancel one unshipped order (Orders > Manage" in english.output
+    summaries = [line for line in chinese.output.splitlines() if not line.startswith(" ")]
+    assert len(summaries) >= 5 and all(not line.isascii() for line in summaries), summaries
+    listed = json.loads(invoke("flows", "list", "--json", env=ZH).output)
+    assert next(f for f in listed if f["name"] == "login")["summary"].startswith("Sign in to")
 
     checked = invoke("flows", "check", "cancel_order", env=ZH)
     assert checked.exit_code == 0

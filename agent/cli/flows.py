@@ -66,7 +66,9 @@ def list_flows(as_json: bool) -> None:
         if not as_json:
             # Names of flows, params and outcomes are codes: they stay as written.
             params = ", ".join(_param_text(n, p) for n, p in flow.params.items()) or _("no params")
-            click.echo(f"{flow.name}: {flow.summary}")
+            # A bundled flow's summary is in the catalog (scripts/i18n.py takes it from the
+            # YAML); JSON keeps it as written.
+            click.echo(f"{flow.name}: {_(flow.summary) if flow.summary else ''}")
             click.echo(_("    params: {params}").format(params=params))
             click.echo(
                 _("    outcomes: {outcomes}").format(
