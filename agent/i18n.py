@@ -47,6 +47,13 @@ REASONS: dict[str, dict[str, str]] = {
     "CustomerExchange": {"en": "Customer Exchange", "zh-CN": "客户换货"},
 }
 
+# Who cancelled an order, as the portal's order page says it ("Canceled by: Seller"); the
+# portal's words by_seller and by_buyer (mock_portal/i18n.py), which a test checks.
+PARTIES: dict[str, dict[str, str]] = {
+    "Seller": {"en": "Seller", "zh-CN": "卖家"},
+    "Buyer": {"en": "Buyer", "zh-CN": "买家"},
+}
+
 _chosen: str | None = None  # set once by --lang; None: the environment decides
 _scoped: ContextVar[str | None] = ContextVar("seller_agent_lang", default=None)
 
@@ -181,6 +188,18 @@ def told(message: str, /, **values: object) -> Told:
     return Told(english, gettext(message).format(**{k: shown(v) for k, v in values.items()}))
 
 
+def told_plural(messages: tuple[str, str], count: int, /, **values: object) -> Told:
+    """told() for a count: `messages` (marked with Nn_()) is the singular and the plural, chosen
+    by `count` in each language; `count` is among the values as {count}."""
+    singular, plural = messages
+    values = {"count": count, **values}
+    english = (singular if count == 1 else plural).format(
+        **{name: str(value) for name, value in values.items()}
+    )
+    translated = ngettext(singular, plural, count)
+    return Told(english, translated.format(**{k: shown(v) for k, v in values.items()}))
+
+
 def shown(thing: object) -> str:
     """What a person reads of a message or an error: its translation where it carries one (a
     Told, an error raised with a Told, or one with a `shown` of its own), else str()."""
@@ -222,6 +241,23 @@ def reason_label(code: str | None, lang: str | None = None) -> str:
     if labels is None:
         return code
     return labels.get(lang or language(), labels["en"])
+
+
+def portal_word(text: str, lang: str | None = None) -> str:
+    """A word read from a portal page (a reason's label, who cancelled) as the portal says it
+    in `lang`, from either language's page; any other text as it is."""
+    found = _portal_words().get(text.strip())
+    return found.get(lang or language(), text) if found else text
+
+
+@cache
+def _portal_words() -> dict[str, dict[str, str]]:
+    return {
+        label: labels
+        for table in (REASONS, PARTIES)
+        for labels in table.values()
+        for label in labels.values()
+    }
 
 
 def yes_no(value: bool | None) -> str:
@@ -266,18 +302,31 @@ def format_datetime(value: str | datetime | None, lang: str | None = None) -> st
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year}, {clock} {zone}"
 
 
-def format_duration(seconds: float | None) -> str:
-    """A span of time as a person reads it: "0.8 s", "2 min 05 s", "1 h 03 min"."""
+def format_duration(seconds: float | None, lang: str | None = None) -> str:
+    """A span of time as a person reads it: "0.8 s", "2 min 05 s", "1 h 03 min" (in `lang`,
+    else the language in force). Every duration the tool shows or logs is written by it."""
+    if lang is not None:
+        with using(lang):
+            return format_duration(seconds)
     if seconds is None:
         return "—"
-    if seconds < 60:
-        return _("{seconds} s").format(seconds=f"{seconds:.1f}")
+    if seconds < 59.95:
+        # To a tenth of a second, without a trailing ".0" ("5 s", "0.8 s"); a blink, to two
+        # figures ("0.02 s").
+        figures = f"{round(seconds, 1):g}" if seconds >= 0.1 or seconds == 0 else f"{seconds:.2g}"
+        return _("{seconds} s").format(seconds=figures)
     whole = round(seconds)
     if whole < 3600:
         minutes, rest = divmod(whole, 60)
         return _("{minutes} min {seconds} s").format(minutes=minutes, seconds=f"{rest:02d}")
     hours, rest = divmod(whole, 3600)
     return _("{hours} h {minutes} min").format(hours=hours, minutes=f"{rest // 60:02d}")
+
+
+def told_duration(seconds: float | None) -> Told:
+    """format_duration as a Told: English where it is written down (the run's log), the
+    reader's language where it is shown."""
+    return Told(format_duration(seconds, DEFAULT_LANG), format_duration(seconds))
 
 
 def format_number(value: int | float) -> str:

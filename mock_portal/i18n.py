@@ -27,7 +27,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "nav_messages": {"en": "Messages", "zh-CN": "消息"},
     "nav_mail": {"en": "Mail", "zh-CN": "邮件"},
     "nav_signout": {"en": "Sign out", "zh-CN": "退出"},
-    "language": {"en": "Language", "zh-CN": "语言"},
+    "language": {"en": "Language:", "zh-CN": "语言："},
     "footer_note": {
         "en": "Mock seller portal for testing. No real orders.",
         "zh-CN": "用于测试的模拟卖家平台。没有真实订单。",

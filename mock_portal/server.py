@@ -25,6 +25,21 @@ log = logging.getLogger(__name__)
 MARKUP_ENV = "SELLER_AGENT_PORTAL_MARKUP"
 
 
+def N_(message: str) -> str:  # noqa: N802  (gettext's name)
+    """A message for the person who started the portal. The portal writes it in English; a
+    launcher that speaks other languages (seller-agent portal serve) passes `translate`, and
+    the seller-agent catalog takes these messages from this file (babel.cfg)."""
+    return message
+
+
+def _english(message: str) -> str:
+    return message
+
+
+Translate = Callable[[str], str]
+READY = N_("Portal listening on {url}")
+
+
 class Sweeper(threading.Thread):
     """Runs the sweep every `interval` seconds, so auto-cancellation happens on a portal that
     only sits there, not just when a test advances the clock."""
@@ -107,7 +122,7 @@ def serve(
     try:
         if workers > 1:
             if not hasattr(os, "fork"):
-                raise PortalError("--workers above 1 needs a system with fork()")
+                raise PortalError(N_("--workers above 1 needs a system with fork()"))
             for _ in range(workers):
                 pid = os.fork()
                 if pid == 0:
@@ -178,7 +193,7 @@ def _stop_children(children: list[int], timeout: float = 10) -> None:
 
 def ready_line(url: str) -> str:
     """The line a portal prints once it listens; testing.PortalProcess waits for it."""
-    return f"Portal listening on {url}"
+    return READY.format(url=url)
 
 
 def print_ready(url: str) -> None:
@@ -186,7 +201,16 @@ def print_ready(url: str) -> None:
 
 
 class PortalError(Exception):
-    """A problem a user can fix (bad path, port in use); the message is one line."""
+    """A problem a user can fix (bad path, port in use); the message is one line: str() in
+    English, `said(translate)` in the launcher's language."""
+
+    def __init__(self, message: str, /, **values: Any) -> None:
+        super().__init__(message.format(**values))
+        self.message = message
+        self.values = values
+
+    def said(self, translate: Translate = _english) -> str:
+        return translate(self.message).format(**self.values)
 
 
 def default_db_path() -> Path:
@@ -216,23 +240,31 @@ def build_config(
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise PortalError(
-            f"cannot create the folder of the database {path}: {error.strerror}"
+            N_("cannot create the folder of the database {path}: {reason}"),
+            path=path,
+            reason=error.strerror,
         ) from None
     if path.is_dir():
         raise PortalError(
-            f"--db {path}: is a folder; give a file path such as {path / 'portal.db'}"
+            N_("--db {path}: is a folder; give a file path such as {example}"),
+            path=path,
+            example=path / "portal.db",
         )
     config: dict[str, Any] = {"DATABASE": str(path)}
     if smtp:
         try:
             mail.parse_smtp(smtp)
         except ValueError as error:
-            raise PortalError(f"--smtp: {error}") from None
+            raise PortalError(N_("--smtp: {error}"), error=error) from None
     # The environment lets any launcher (seller-agent portal serve included) pick the markup
     # without an option of its own.
     markup = markup or os.environ.get(MARKUP_ENV) or None
     if markup is not None and markup not in MARKUPS:
-        raise PortalError(f"--markup: must be one of {', '.join(MARKUPS)}, got {markup!r}")
+        raise PortalError(
+            N_("--markup: must be one of {choices}, got {markup}"),
+            choices=", ".join(MARKUPS),
+            markup=repr(markup),
+        )
     for key, value in (
         ("MARKUP", markup),
         ("SEED", seed),
@@ -248,9 +280,12 @@ def build_config(
     return config
 
 
-def open_app(config: dict[str, Any], *, reset: bool = False) -> tuple[Any, list[str]]:
+def open_app(
+    config: dict[str, Any], *, reset: bool = False, translate: Translate = _english
+) -> tuple[Any, list[str]]:
     """Build the app on its database (seeding a new one); with `reset`, wipe and re-seed an
-    existing one. Returns the app and notes worth telling the user."""
+    existing one. Returns the app and notes worth telling the user (in `translate`'s
+    language)."""
     from mock_portal import create_app
 
     path = Path(config["DATABASE"])
@@ -262,20 +297,32 @@ def open_app(config: dict[str, Any], *, reset: bool = False) -> tuple[Any, list[
         try:
             if reset and existed:
                 seed.reset(conn, app.config)
-                notes.append(f"Database {path} reset and seeded again.")
+                notes.append(
+                    translate(N_("Database {path} reset and seeded again.")).format(path=path)
+                )
             elif existed:
                 seeded = (db.get_meta(conn, "seed"), db.get_meta(conn, "orders"))
                 wanted = (str(app.config["SEED"]), str(app.config["ORDERS"]))
                 if seeded != wanted and None not in seeded:
                     notes.append(
-                        f"Using the existing database {path} (seed {seeded[0]}, "
-                        f"{seeded[1]} orders); add --reset to seed it again with seed "
-                        f"{wanted[0]}, {wanted[1]} orders."
+                        translate(
+                            N_(
+                                "Using the existing database {path} (seed {seed}, {orders} "
+                                "orders); add --reset to seed it again with seed {new_seed}, "
+                                "{new_orders} orders."
+                            )
+                        ).format(
+                            path=path,
+                            seed=seeded[0],
+                            orders=seeded[1],
+                            new_seed=wanted[0],
+                            new_orders=wanted[1],
+                        )
                     )
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:
-        raise PortalError(f"database {path}: {error}") from None
+        raise PortalError(N_("database {path}: {error}"), path=path, error=error) from None
     return app, notes
 
 
@@ -288,30 +335,41 @@ def run_portal(
     workers: int = 1,
     reset: bool = False,
     announce: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    translate: Translate = _english,
 ) -> None:
-    """Open (or create) the database, tell the user where to go, and serve until stopped."""
-    app, notes = open_app(config, reset=reset)
+    """Open (or create) the database, tell the user where to go, and serve until stopped.
+    `translate` gives the lines in the launcher's language; in English (the default) the
+    first is ready_line's, which testing.PortalProcess waits for."""
+    app, notes = open_app(config, reset=reset, translate=translate)
     if host not in ("", "0.0.0.0", "::"):
         # Clients on this machine may address the portal by the name it listens on.
         app.config["ALLOWED_HOSTS"] = [*app.config.get("ALLOWED_HOSTS", ()), host]
     for note in notes:
         announce(note)
 
+    def say(message: str, **values: Any) -> None:
+        announce(translate(message).format(**values))
+
     def ready(url: str) -> None:
-        announce(ready_line(url))
-        announce(f"Sign in at {url}/ap/signin")
-        announce(
-            f"Demo account: {app.config['DEMO_EMAIL']}  password {app.config['DEMO_PASSWORD']}  "
-            f"TOTP secret {app.config['DEMO_TOTP_SECRET']}"
+        say(READY, url=url)
+        say(N_("Sign in at {url}"), url=f"{url}/ap/signin")
+        say(
+            N_("Demo account: {email}  password {password}  TOTP secret {secret}"),
+            email=app.config["DEMO_EMAIL"],
+            password=app.config["DEMO_PASSWORD"],
+            secret=app.config["DEMO_TOTP_SECRET"],
         )
-        announce(f"Database: {app.config['DATABASE']}")
-        announce("Press Ctrl-C to stop.")
+        say(N_("Database: {path}"), path=app.config["DATABASE"])
+        say(N_("Press Ctrl-C to stop."))
 
     try:
         serve(app, host, port, threads, workers=workers, on_ready=ready)
     except OSError as error:
         if error.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             raise PortalError(
-                f"cannot listen on {host}:{port}: {error.strerror} (choose another --port)"
+                N_("cannot listen on {host}:{port}: {reason} (choose another --port)"),
+                host=host,
+                port=port,
+                reason=error.strerror,
             ) from None
         raise

@@ -6,7 +6,8 @@
 
 Messages come from the code as babel.cfg says (Python and the report's template), and from
 the command line's help (docstrings and option help, which no extractor reads: the CLI is
-imported and walked, agent.cli.language.help_messages). A new
+imported and walked, agent.cli.language.help_messages), and the bundled flows' summaries
+(agent/flows/*.yaml, shown by `flows list`). A new
 message enters each .po with an empty translation, to be filled in by hand; a message no
 longer in the code is dropped. The .po files are written sorted and without line numbers, so
 that moving code does not change them and parallel work merges cleanly.
@@ -61,7 +62,23 @@ def extract() -> Catalog:
         )
     for message, place in cli_help_messages():
         template.add(message, None, [(place, 0)])
+    for message, place in bundled_flow_messages():
+        template.add(message, None, [(place, 0)])
     return template
+
+
+def bundled_flow_messages() -> list[tuple[str, str]]:
+    """The summaries of the bundled flows (agent/flows/*.yaml), which `flows list` shows in
+    the reader's language; a user's own flow is shown as written."""
+    sys.path.insert(0, str(ROOT))
+    from agent.flow import bundled_flows, load_flow
+
+    found = []
+    for path in bundled_flows():
+        summary = load_flow(path).summary
+        if summary:
+            found.append((summary, str(Path(path).resolve().relative_to(ROOT))))
+    return found
 
 
 def cli_help_messages() -> list[tuple[str, str]]:

@@ -575,7 +575,7 @@ def test_progress_shows_on_a_terminal_only():
             progress.row_finished(ok)
         progress.row_retried()
     shown = screen.getvalue()
-    assert "3/10" in shown and "1 failed" in shown and "1 retries" in shown
+    assert "3/10" in shown and "1 failed" in shown and "1 retry" in shown
     pipe = io.StringIO()
     with BulkProgress(10, stream=pipe) as progress:
         progress.row_finished(False)
@@ -727,7 +727,9 @@ def test_a_portal_gone_longer_than_max_outage_ends_the_run_resumable(
         IDS[3]: "pending",
         IDS[4]: "pending",
     }
-    assert any("(--max-outage 0 s): stopping; resume the run when it is back" in m for m in said)
+    assert any(
+        "(--max-outage 0.1 s): stopping; resume the run when it is back" in m for m in said
+    ), said
     (outage,) = journal.events(run_id, ["outage"])
     assert outage.ended_at is not None and "the run stopped (--max-outage)" in outage.reason
     # The portal is back: the resume plays the rest, the running row through its guard.
@@ -790,6 +792,28 @@ def test_the_run_log_is_private_and_redacted(monkeypatch, journal, flow, tmp_pat
     assert f"run {run_id} started: 2 rows to play" in lines[0]
     assert f"{IDS[1]}: cancelled" in text
     assert lines[-1].endswith(f"run {run_id} finished: 1 done, 1 failed")
+
+
+def test_the_run_log_and_a_resume_state_the_settings_alike_with_plurals_and_one_duration(
+    monkeypatch, journal, flow, tmp_path
+):
+    from agent.i18n import using
+
+    World(monkeypatch, journal.path, {})
+    run_id = new_run(journal, flow, IDS[:1])
+    one = RetryPolicy(attempts=1, base=0.001, cap=0.002)
+    options = BulkOptions(workers=1, retry=one, quiet=True, rate=1.0, max_outage=900)
+    with using("zh-CN"):  # the reader's language; the log stays English
+        play(journal, flow, run_id, tmp_path, options=options)
+        assert options.summary() == "1 个并发，每行尝试 1 次，每秒最多 1 行，最长中断 15 分 00 秒"
+    english = "1 worker, 1 attempt per row, at most 1 row/s, max outage 15 min 00 s"
+    with using("en"):
+        assert options.summary() == english
+    first = (tmp_path / "runs" / "run.log").read_text().splitlines()[0]
+    assert first.endswith(
+        f"run {run_id} started: 1 row to play, flow {flow.name}, portal http://127.0.0.1:1, "
+        + english
+    ), first
 
 
 def test_a_resumed_run_keeps_its_settings_unless_given_again():

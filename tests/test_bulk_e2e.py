@@ -296,7 +296,7 @@ def test_without_an_inspection_api_the_guard_reads_the_portals_own_pages(tmp_pat
         after = 100 * (truth.cancelled + 2) / truth.total
         assert (
             f"Order Cancellation Rate: {truth.rate:.2f}% now, {after:.2f}% after this run "
-            "(2 of the orders count, 1 do not" in dry.stderr
+            "(2 of the orders count, 1 does not" in dry.stderr
         )
         assert (
             "2 orders use Buyer Canceled without an official buyer request, so they count: "

@@ -48,6 +48,10 @@ def test_help_names_the_options_and_exit_codes():
     assert "Exit code 0 when every order ended cancelled or already cancelled" in " ".join(
         result.output.split()
     )
+    # Where a run's files go by default: the run's folder beside the journal, as the engine
+    # makes it (not the runs/<time>-<flow> of a single `run`).
+    assert "$XDG_DATA_HOME/seller-agent/runs/<run_id>" in result.output
+    assert "<time>" not in result.output
 
 
 def test_an_unknown_reason_is_refused_before_any_browser_starts(tmp_path):

@@ -4,6 +4,7 @@ and the summary of a cancel run, and help that stays readable at 80 columns."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_a_bad_row_reads_in_chinese_naming_the_file_and_row(tmp_path):
 def test_an_option_the_command_checks_itself_reads_in_chinese():
     result = invoke("cancel", "112-0000001-0000001", "--rate", "fast", "--lang", "zh-CN")
     assert result.exit_code == 2
-    assert "错误：--rate：应为 5/s 或 120/min 这样的速度，收到的是 'fast'" in result.output
+    assert "错误：--rate: 应为 5/s 或 120/min 这样的速度，收到的是 'fast'" in result.output
 
 
 def commands_with_help() -> list[list[str]]:
@@ -175,6 +176,29 @@ def test_help_fits_80_columns_and_examples_are_never_rewrapped(lang):
             # Shown whole, on its own line, indented as written.
             assert f"\n  {example}\n" in output, (command, example)
     assert with_examples >= 10
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_help_wraps_without_orphaned_punctuation_or_split_placeholders(lang):
+    for command in commands_with_help():
+        output = invoke(*command, "--help", "--lang", lang, width=80).output
+        for line in output.splitlines():
+            text = line.strip()
+            # A closing bracket, full stop or comma ends the line before, never starts one.
+            assert not text or text[0] not in "）」》。，、；：！？", (command, line)
+            # {{ password }} is written whole on one line.
+            assert line.count("{{") == line.count("}}"), (command, line)
+            if lang == "zh-CN":
+                # Headings ("选项：", "命令：") end with the full-width colon, as "用法：" does.
+                assert not re.fullmatch(r"\S.*[\u4e00-\u9fff]:", line), (command, line)
+
+
+def test_a_default_shown_as_words_is_translated():
+    chinese = invoke("demo", "--help", "--lang", "zh-CN").output
+    assert "随附的示例列表" in chinese and "bundled" not in chinese
+    assert "选项：" in chinese
+    english = invoke("demo", "--help", "--lang", "en").output
+    assert "[default: (the bundled sample list)]" in english and "Options:" in english
 
 
 def test_every_docstring_example_is_in_a_no_rewrap_block():

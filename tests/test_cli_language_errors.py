@@ -67,6 +67,17 @@ def test_flows_list_and_check_read_in_chinese_with_codes_as_they_are(tmp_path):
     assert "    params: order_id:string (required), reason:string=BuyerCanceled" in english.output
     assert "    outcomes: cancelled, already_cancelled" in english.output
     assert "参数" not in english.output
+    # The bundled flows' summaries are in the catalog; JSON keeps them as written.
+    assert (
+        "cancel_order: 取消一个未发货的订单（订单 > 管理订单 > 找到该订单 > 操作 > 取消订单）。"
+        in (chinese.output)
+    )
+    assert "login: 登录卖家平台" in chinese.output
+    assert "cancel_order: Cancel one unshipped order (Orders > Manage" in english.output
+    summaries = [line for line in chinese.output.splitlines() if not line.startswith(" ")]
+    assert len(summaries) >= 5 and all(not line.isascii() for line in summaries), summaries
+    listed = json.loads(invoke("flows", "list", "--json", env=ZH).output)
+    assert next(f for f in listed if f["name"] == "login")["summary"].startswith("Sign in to")
 
     checked = invoke("flows", "check", "cancel_order", env=ZH)
     assert checked.exit_code == 0
@@ -101,7 +112,7 @@ def test_a_wrong_secrets_file_is_refused_in_chinese(tmp_path):
     os.chmod(secrets, 0o600)
     chinese = invoke("login", "--secrets", str(secrets), env=ZH)
     assert chinese.exit_code == 2
-    assert chinese.output == f"错误：{secrets}：password：应为文本值\n"
+    assert chinese.output == f"错误：{secrets}: password: 应为文本值\n"
     english = invoke("login", "--secrets", str(secrets))
     assert english.output == f"Error: {secrets}: password: expected a text value\n"
 
@@ -223,7 +234,7 @@ def test_the_demo_speaks_chinese_from_its_first_line(tmp_path):
     assert lines[0].endswith("（seller@example.com / demo-password / TOTP JBSWY3DPEHPK3PXP）")
     assert lines[1] == f"正在取消 {orders} 中的订单"
     assert lines[2] == "演示会跳过取消率保护（--max-cancel-rate 100）。"
-    assert lines[-1].startswith(f"错误：{orders}：没有有效的订单编号")
+    assert lines[-1].startswith(f"错误：{orders}: 没有有效的订单编号")
 
 
 def test_a_wrong_param_reads_in_chinese_on_the_terminal_and_stays_english_written_down():
@@ -252,3 +263,29 @@ def test_a_refused_template_says_why_in_chinese(tmp_path):
     assert f"{flow}:3: steps[0].goto: 模板：不允许访问属性（'.'）" in zh.output
     en = invoke("flows", "check", str(flow))
     assert f"{flow}:3: steps[0].goto: template: attribute access ('.') is not allowed" in en.output
+
+
+def test_errors_about_runs_journals_and_options_read_in_chinese_and_stay_english_below(tmp_path):
+    from agent.bulk.journal import Journal, JournalError
+    from agent.bulk.shard import parse_shard
+    from agent.errors import UserError
+
+    journal = tmp_path / "journal.db"
+    for args in (["cancel", "--resume", "nosuchrun"], ["report", "nosuchrun"]):
+        result = invoke(*args, "--journal", str(journal), env=ZH)
+        assert f"错误：{journal} 中没有运行 'nosuchrun'" in result.output, result.output
+        assert "no run" not in result.output
+    english = invoke("report", "nosuchrun", "--journal", str(journal))
+    assert f"Error: no run 'nosuchrun' in {journal}" in english.output
+    merged = invoke("report", "--merge", str(tmp_path / "gone.db"), env=ZH)
+    assert f"{tmp_path / 'gone.db'}: 那里没有运行日志文件" in merged.output
+    shard = invoke("cancel", "--shard", "9/3", "112-0000001-0000001", env=ZH)
+    assert "K 必须在 1 到 N 之间" in shard.output
+    # Raised with its translation; str() stays English for logs and JSON.
+    with using("zh-CN"), Journal(journal) as opened, pytest.raises(JournalError) as error:
+        opened.resolve_run_id("last")
+    assert shown(error.value) == f"{journal} 中还没有任何运行"
+    assert str(error.value) == f"no runs yet in {journal}"
+    with pytest.raises(UserError) as error:
+        parse_shard("1-3")
+    assert str(error.value) == "--shard 1-3: expected K/N, such as 1/3"

@@ -277,3 +277,23 @@ def test_a_bulk_run_keeps_a_private_trace_for_each_failed_order_only(fresh_porta
     for path in kept:
         assert stat.S_IMODE((runs / path).stat().st_mode) == 0o600
         assert stat.S_IMODE((runs / path).parent.stat().st_mode) == 0o700
+
+
+def test_the_folders_of_runs_and_the_journal_are_private_whatever_the_umask(lax_umask, tmp_path):
+    from agent.bulk.engine import default_run_dir
+    from agent.bulk.journal import Journal
+    from agent.bulk.runlog import LOG_NAME, RunLog
+
+    data = tmp_path / "data" / "seller-agent"
+    with Journal(data / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel-order", params={}, portal="http://127.0.0.1:1", rows=[("1", {})]
+        )
+        folder = default_run_dir(journal, run_id)
+    log = RunLog(folder / LOG_NAME).open()
+    log.write("started")
+    log.close()
+    assert folder == data / "runs" / run_id and (folder / LOG_NAME).is_file()
+    for path in (tmp_path / "data", data, data / "runs", folder):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    assert_private(data / "runs")

@@ -45,6 +45,9 @@ def test_projection_counts_orders_and_lists_unofficial_buyer_canceled():
     assert not projection.over_limit
     lines = projection.summary_lines()
     assert lines[0].startswith("Order Cancellation Rate: 0.50% now, 2.00% after this run")
+    assert "(3 of the orders count, 1 does not; limit 2.5%)" in lines[0]
+    one = project_rate(before, orders[2:3], limit=2.5).summary_lines()[0]
+    assert "(1 of the orders counts, 0 do not; limit 2.5%)" in one
     assert (
         "2 orders use Buyer Canceled without an official buyer request, so they count: B, D"
         in lines[1]

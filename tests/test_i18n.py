@@ -188,12 +188,43 @@ def test_dates_and_durations_read_as_the_language_writes_them(monkeypatch):
         assert i18n.format_duration(125) == "2 min 05 s"
         assert i18n.format_duration(3780) == "1 h 03 min"
         assert i18n.yes_no(True) == "yes" and i18n.yes_no(None) == "—"
+        assert i18n.format_duration(5) == "5 s" and i18n.format_duration(0.02) == "0.02 s"
+        assert i18n.format_duration(900) == "15 min 00 s"
     with using("zh-CN"):
         assert i18n.format_duration(125) == "2 分 05 秒"
+        assert i18n.format_duration(900, "en") == "15 min 00 s"  # a language asked for
         assert i18n.yes_no(False) == "否"
+        # Shown in Chinese, written down (str) in English.
+        told = i18n.told_duration(5)
+        assert (str(told), i18n.shown(told)) == ("5 s", "5 秒")
+        plural = i18n.told_plural(("{count} worker", "{count} workers"), 1)
+        assert (str(plural), i18n.shown(plural)) == ("1 worker", "1 个并发")
 
 
 def test_padding_counts_a_chinese_character_as_two_columns():
     assert i18n.display_width("已取消") == 6
     assert i18n.pad("已取消", 8) == "已取消  "
     assert i18n.pad("Cancelled", 8) == "Cancelled"
+
+
+# Where a message starts with a location (a file, file:line, a path, an option, a flow), the
+# location is followed by an ASCII ": " in every language, as a compiler writes it.
+LOCATION = re.compile(
+    r"^((?:\{(?:file|path|source|where|flow|filename|place)\}(?::\{line\})?)|--[a-z-]+"
+    r"(?: \{[a-z_]+\})?)(: |：)"
+)
+
+
+def test_a_location_at_the_start_of_a_message_keeps_its_ascii_colon_in_chinese():
+    checked = 0
+    for path in catalogs.po_paths():
+        for message in catalogs.read_catalog(path):
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            found = LOCATION.match(ids[0] or "")
+            if not found or found[2] != ": ":
+                continue
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            for string in strings:
+                checked += 1
+                assert string.startswith(found[1] + ": "), (ids[0], string)
+    assert checked > 30

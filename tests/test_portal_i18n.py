@@ -92,6 +92,12 @@ def test_footer_switch_keeps_the_page_and_its_query(en):
     assert link == f"/orders-v3/search?q={FLAGGED}&qt=orderid&lang=zh-CN"
 
 
+def test_the_footers_label_ends_with_its_languages_colon(en, zh):
+    switch = r'data-testid="lang-switch">\s*([^<]*?)\s*<a'
+    assert re.search(switch, en.get("/home").text).group(1) == "Language:"
+    assert re.search(switch, zh.get("/home").text).group(1) == "语言："
+
+
 SIGNIN_LABELS = {
     "en": ["Email", "Continue", "Sign in"],
     "zh-CN": ["电子邮箱", "继续", "登录"],

@@ -103,6 +103,44 @@ def test_existing_database_is_kept_unless_reset(tmp_path):
         process.wait(timeout=15)
 
 
+def test_serve_and_reset_speak_the_sellers_language(tmp_path):
+    database = tmp_path / "portal.db"
+    chinese = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "zh_CN.UTF-8"}
+    reset = CliRunner().invoke(
+        cli, ["portal", "reset", "--db", str(database), "--orders", "1"], env=chinese
+    )
+    assert reset.exit_code == 0, reset.output
+    assert f"已重置 {database}：种子 1，为 seller@example.com 生成 1 个订单。" in reset.output
+    english = CliRunner().invoke(
+        cli, ["portal", "reset", "--db", str(database), "--orders", "1", "--lang", "en"]
+    )
+    assert f"Reset {database}: seed 1, 1 order for seller@example.com." in english.output
+    # --lang sets the pages' default language and the command's own messages.
+    process = start(["--port", "0", "--db", str(database), "--orders", "4", "--lang", "zh-CN"])
+    try:
+        lines = []
+        for line in process.stderr:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("按 Ctrl-C 停止。"):
+                break
+        text = "\n".join(lines)
+        assert "卖家平台正在监听 http://127.0.0.1:" in text, text
+        assert "演示账户：seller@example.com  密码 " in text and f"数据库：{database}" in text
+        assert "使用已有的数据库" in text and "Portal listening" not in text
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    # An error of the portal's own (a database where no folder can be made), and one of Click's
+    # about the option, in the seller's language.
+    (tmp_path / "notes.txt").write_text("")
+    place = tmp_path / "notes.txt" / "portal.db"
+    failed = CliRunner().invoke(cli, ["portal", "reset", "--db", str(place)], env=chinese)
+    assert failed.exit_code == 2
+    assert f"无法创建数据库 {place} 所在的文件夹：" in failed.output, failed.output
+    folder = CliRunner().invoke(cli, ["portal", "reset", "--db", str(tmp_path)], env=chinese)
+    assert f"文件 '{tmp_path}' 是文件夹。" in folder.output, folder.output
+
+
 def test_default_database_lives_in_the_users_data_folder(tmp_path, monkeypatch):
     data_home = tmp_path / "data"
     workdir = tmp_path / "work"

@@ -332,7 +332,7 @@ def test_record_command_headless_stops_on_a_signal_and_writes_the_file(portal, t
             process.kill()
             process.wait()
     assert process.returncode == 0, stderr
-    assert f"wrote flow 'home' (1 steps) to {out}" in stderr
+    assert f"wrote flow 'home' (1 step) to {out}" in stderr
     flow = load_flow(out)
     assert flow.session == "login" and flow.name == "home"
     assert yaml.safe_load(out.read_text(encoding="utf-8"))["steps"] == [{"goto": "/home"}]

@@ -392,3 +392,39 @@ def test_selector_health_counts_each_candidate_per_step_and_flags_drift():
             ],
         }
     ]
+
+
+def test_the_portals_words_read_in_the_reports_language_whichever_page_they_came_from():
+    from agent import i18n
+    from agent.report.html import _row_view
+
+    row = {
+        "key": "112-0000001-0000001",
+        "seq": 1,
+        "state": "done",
+        "outcome": "already_cancelled",
+        "ok": True,
+        "reason": "NoInventory",
+        "attempts": 1,
+        "values": {
+            "cancel_reason": "No Inventory",
+            "cancelled_by": "Seller",
+            "buyer_requested": False,
+        },
+    }
+    with i18n.using("zh-CN"):
+        details = _row_view(row, card=False)["d"]
+    assert details == ["买家已请求取消：否", "取消原因：无库存", "取消方：卖家"], details
+    chinese_page = {**row, "values": {"cancel_reason": "买家取消", "cancelled_by": "买家"}}
+    with i18n.using("en"):
+        details = _row_view(chinese_page, card=False)["d"]
+    assert details == ["Cancellation reason: Buyer Canceled", "Canceled by: Buyer"], details
+    with i18n.using("zh-CN"):  # text the tool has no word for stays as the page wrote it
+        assert i18n.portal_word("Marketplace") == "Marketplace"
+
+
+def test_the_parties_are_the_portals_words():
+    from agent.i18n import PARTIES
+    from mock_portal.i18n import STRINGS
+
+    assert PARTIES == {"Seller": STRINGS["by_seller"], "Buyer": STRINGS["by_buyer"]}

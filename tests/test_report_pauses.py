@@ -64,7 +64,7 @@ def test_the_summary_shows_the_time_running_and_each_pause(paused_run):
         f"  {local('12:00:30'):%H:%M:%S}  1 min 02 s   portal unreachable (connection refused)"
         in table
     )
-    assert f"  {local('12:01:50'):%H:%M:%S}  3.0 s        throttled: HTTP 429" in table
+    assert f"  {local('12:01:50'):%H:%M:%S}  3 s          throttled: HTTP 429" in table
     # Each pause is told once, in the block above: no other line speaks of it.
     assert sum("connection refused" in line for line in table.splitlines()) == 1
     html = render_html(data)

@@ -48,14 +48,16 @@ def test_a_resumed_run_keeps_its_workers_and_settings_unless_given_again(tmp_pat
     run_id = recorded_run(path)
     kept = invoke("cancel", "--resume", "last", "--journal", str(path))
     assert (
-        f"resuming run {run_id}: 2 workers, 6 attempts per row, no rate limit, max outage 60 s"
+        f"resuming run {run_id}: 2 workers, 6 attempts per row, no rate limit, max outage 1 min 00 s"
         in kept.output
     )
     changed = invoke(
         "cancel", "--resume", run_id, "--journal", str(path), "--workers", "3", "--rate", "2/s"
     )
     assert "resuming run" in changed.output
-    assert "3 workers, 6 attempts per row, at most 2 rows/s, max outage 60 s" in changed.output
+    assert (
+        "3 workers, 6 attempts per row, at most 2 rows/s, max outage 1 min 00 s" in changed.output
+    )
     with Journal(path) as journal:
         options = journal.run(run_id).options
     # What was given again is what a later resume keeps.

@@ -114,7 +114,7 @@ def test_strict_mode_makes_any_bad_row_an_error(tmp_path):
     with pytest.raises(InputError) as error:
         read_order_rows([path], strict=True)
     assert str(error.value) == (
-        f"{path}:3: malformed order id '12-34' (and 1 more problems) - strict mode stops on any bad row"
+        f"{path}:3: malformed order id '12-34' (and 1 more problem) - strict mode stops on any bad row"
     )
 
 
@@ -195,3 +195,24 @@ def test_a_row_that_breaks_a_params_pattern_is_skipped_or_stops_a_strict_run(tmp
             {},
             strict=True,
         )
+
+
+def test_in_chinese_duplicates_and_encodings_read_without_stray_spaces_or_english(tmp_path):
+    from agent.i18n import using
+
+    path = write(tmp_path, "ids.txt", f"{A}\n{A}\n{B}\n")
+    binary = write(tmp_path, "binary.csv", b"order_id\n\x81\x00\xff\xfe\x81\n")
+    with using("zh-CN"):
+        rowset = read_order_rows([path], ids=[B])
+        shown = [
+            problem.shown if hasattr(problem, "shown") else str(problem)
+            for problem in rowset.problems
+        ]
+        with pytest.raises(InputError) as error:
+            read_order_rows([binary])
+    text = " ".join(shown)
+    assert f"订单编号 {A} 重复（首次出现在第 1 行）" in text, text
+    assert f"（首次出现在 {path}:3）" in text, text
+    message = str(error.value)
+    assert "GB18030/GBK（简体中文）" in message and "Windows-1252（西欧语言）" in message, message
+    assert "(Chinese)" not in message and "(Western)" not in message

@@ -106,7 +106,7 @@ def test_rows_replay_stops_on_a_failure_and_resumes_without_replaying(tmp_path):
         assert second.returncode == 1, second.stderr[-2000:]  # the failed row stays failed
         assert (
             f"resuming run {run_id}: 1 worker, 2 attempts per row, at most 20 rows/s, "
-            "max outage 90 s"
+            "max outage 1 min 30 s"
         ) in second.stderr
         with Journal(str(journal)) as opened:
             rows = {row.key: row for row in opened.rows(run_id)}

@@ -66,7 +66,7 @@ def test_a_cancel_shard_without_rows_says_so_and_records_nothing(tmp_path):
         env={"XDG_DATA_HOME": str(tmp_path / "data")},
     )
     assert result.exit_code == 2
-    assert "shard 2/2: 0 of 1 rows" in result.output
+    assert "shard 2/2: 0 of 1 row" in result.output
     assert "Error: no valid rows to run in shard 2/2" in result.output
     assert not journal.exists()
 
@@ -137,7 +137,7 @@ def test_merged_report_flags_a_key_two_shards_played_and_a_missing_shard(tmp_pat
     assert "Played by two shards (1):\n  b: shards 1/3, 3/3 (cancelled, already_cancelled)" in (
         result.stdout
     )
-    assert "Warning: 1 keys were played by two shards: b" in result.stderr
+    assert "Warning: 1 key was played by two shards: b" in result.stderr
     assert "Warning: missing shards: 2/3" in result.stderr
 
     html = tmp_path / "job.html"

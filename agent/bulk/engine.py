@@ -39,7 +39,20 @@ from agent.bulk.pacing import AdaptivePace
 from agent.bulk.progress import BulkProgress
 from agent.bulk.runlog import LOG_NAME, RunLog
 from agent.bulk.timings import Timings
-from agent.i18n import N_, _, ngettext, shown
+from agent.i18n import (
+    DEFAULT_LANG,
+    N_,
+    Nn_,
+    Told,
+    _,
+    format_duration,
+    ngettext,
+    shown,
+    told,
+    told_duration,
+    told_plural,
+    using,
+)
 from agent.play.signals import loop_signals
 
 # Opening a worker's page: tries before its failure ends the run (the browser still answers).
@@ -153,7 +166,9 @@ class BulkOptions:
     def summary(self) -> str:
         """The settings a resumed run plays with, in a line (they are its own unless given)."""
         rate = (
-            _("at most {rate} rows/s").format(rate=f"{self.rate:g}")
+            ngettext(
+                "at most {rate} row/s", "at most {rate} rows/s", 1 if self.rate == 1 else 2
+            ).format(rate=f"{self.rate:g}")
             if self.rate
             else _("no rate limit")
         )
@@ -163,8 +178,8 @@ class BulkOptions:
         attempts = ngettext(
             "{count} attempt per row", "{count} attempts per row", self.retry.attempts
         ).format(count=self.retry.attempts)
-        return _("{workers}, {attempts}, {rate}, max outage {outage} s").format(
-            workers=workers, attempts=attempts, rate=rate, outage=f"{self.max_outage:g}"
+        return _("{workers}, {attempts}, {rate}, max outage {outage}").format(
+            workers=workers, attempts=attempts, rate=rate, outage=format_duration(self.max_outage)
         )
 
 
@@ -311,12 +326,9 @@ def _clock_time(outage: Outage) -> str:
     return outage.started.strftime("%H:%M:%S")
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+def _duration(seconds: float) -> Told:
+    """A duration for a message that is both shown and logged (i18n.format_duration)."""
+    return told_duration(seconds)
 
 
 class BulkRunner:
@@ -376,18 +388,22 @@ class BulkRunner:
             self.journal.set_run_status(self.run_id, "finished")
             return BulkResult(self.run_id, "finished", self.journal.rows(self.run_id))
         self.journal.set_run_status(self.run_id, "running")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        from agent.play.browser import private_dir
+
+        private_dir(self.run_dir)
         self.journal.update_run_options(self.run_id, log=str(self.log.path))
         self.log.open()
+        with using(DEFAULT_LANG):  # the log is English, whatever the reader's language
+            english_settings = self.options.summary()
+            to_play = ngettext("{count} row to play", "{count} rows to play", len(todo)).format(
+                count=len(todo)
+            )
         resumed = any(row.state != "pending" for row in todo) or bool(
             self.journal.events(self.run_id, ["active"])
         )
         self.log.write(
-            f"run {self.run_id} {'resumed' if resumed else 'started'}: {len(todo)} rows to play,"
-            f" flow {self.flow.name}, portal {self.portal}, {self.options.workers} workers,"
-            f" {self.options.retry.attempts} attempts per row,"
-            f" rate {self.options.rate or 'not limited'},"
-            f" max outage {_duration(self.options.max_outage)}"
+            f"run {self.run_id} {'resumed' if resumed else 'started'}: {to_play},"
+            f" flow {self.flow.name}, portal {self.portal}, {english_settings}"
         )
         active = self.journal.open_event(self.run_id, "active")
         # Anything that ends the run early (an exception, a cancellation) leaves it
@@ -549,16 +565,17 @@ class BulkRunner:
         )
         # The terminal speaks the reader's language; the run's log stays English (support reads it).
         text = N_(
-            "portal unreachable since {since} ({detail}), retrying every {every} s at most; "
+            "portal unreachable since {since} ({detail}), retrying every {every} at most; "
             "Ctrl-C to stop and resume later"
         )
         values = {
             "since": _clock_time(outage),
             "detail": outage.detail,
-            "every": f"{outage.retry_every:g}",
+            "every": _duration(outage.retry_every),
         }
-        self._event(_(text).format(**values))
-        self.log.write(f"{text.format(**values)}; every worker paused")
+        message = told(text, **values)
+        self._event(message)
+        self.log.write(f"{message}; every worker paused")
         if self.progress is not None:
             self.progress.paused(
                 _("portal unreachable since {since}").format(since=_clock_time(outage))
@@ -601,22 +618,23 @@ class BulkRunner:
             self.stop.finish("outage")
         else:
             text = N_("stopped waiting for the portal after {took}")
-        self._event(_(text).format(**values))
-        self.log.write(text.format(**values))
+        message = told(text, **values)
+        self._event(message)
+        self.log.write(str(message))
 
     def _throttled(self, key: str, retry_after: float | None) -> None:
         hold = self.pace.throttled(retry_after)
         rate = self.pace.rate
         pace = f"{rate:.2f} rows/s" if rate is not None else "not limited"
         if self._throttle_event is None:
-            reason = f"throttled: HTTP 429, Retry-After {hold:g} s"
+            reason = f"throttled: HTTP 429, Retry-After {format_duration(hold, DEFAULT_LANG)}"
             self._throttle_event = self.journal.open_event(self.run_id, "throttled", reason)
             self._event(
                 _(
-                    "portal throttling (HTTP 429, Retry-After {hold} s): every worker waits, "
+                    "portal throttling (HTTP 429, Retry-After {hold}): every worker waits, "
                     "then the run goes on at {pace}"
                 ).format(
-                    hold=f"{hold:g}",
+                    hold=format_duration(hold),
                     pace=_("{rate} rows/s").format(rate=f"{rate:.2f}")
                     if rate is not None
                     else _("not limited"),
@@ -625,7 +643,8 @@ class BulkRunner:
             if self.progress is not None:
                 self.progress.paused(_("throttled: slowing down"))
         self.log.write(
-            f"{key}: HTTP 429 (Retry-After {hold:g} s); every worker waits, pace now {pace}"
+            f"{key}: HTTP 429 (Retry-After {format_duration(hold, DEFAULT_LANG)}); every worker "
+            f"waits, pace now {pace}"
         )
 
     def _throttled_too_long(self) -> bool:
@@ -639,8 +658,9 @@ class BulkRunner:
                 "stopping; resume later"
             )
             values = {"waited": _duration(waited), "limit": _duration(self.options.max_outage)}
-            self._event(_(text).format(**values))
-            self.log.write(text.format(**values))
+            message = told(text, **values)
+            self._event(message)
+            self.log.write(str(message))
             self.stop.finish("throttled")
         return True
 
@@ -850,7 +870,7 @@ class BulkRunner:
             self.journal.note_retry(self.run_id, key, result.error, result.error_kind)
             self.log.write(
                 f"{key}: attempt {attempt} failed ({result.error_kind}: {result.error}); "
-                f"trying again in {delay:.1f} s"
+                f"trying again in {format_duration(delay, DEFAULT_LANG)}"
             )
             if self.progress is not None:
                 self.progress.row_retried()
@@ -914,9 +934,16 @@ class BulkRunner:
                 self.progress.row_finished(False)
             limit = self.options.max_failures
             if limit is not None and self.failures >= limit and not self.stop.soft:
-                text = N_("{count} rows failed: stopping (--max-failures {limit})")
-                self._event(_(text).format(count=self.failures, limit=limit))
-                self.log.write(text.format(count=self.failures, limit=limit))
+                message = told_plural(
+                    Nn_(
+                        "{count} row failed: stopping (--max-failures {limit})",
+                        "{count} rows failed: stopping (--max-failures {limit})",
+                    ),
+                    self.failures,
+                    limit=limit,
+                )
+                self._event(message)
+                self.log.write(str(message))
                 self.stop.finish("max_failures")
             return
         outcome = result.outcome

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.flow import FlowError, load_flow_data
+from agent.i18n import N_, told
 
 # Steps that only look at the page: a dry run may go on through them after the guard.
 LOOKING_STEPS = {"wait", "expect", "extract", "screenshot", "outcome", "scroll", "hover"}
@@ -22,7 +23,12 @@ def dry_run_flow(flow: Any) -> Any:
     steps = list(flow.steps)
     guard = next((index for index, step in enumerate(steps) if step.kind == "outcome"), None)
     if guard is None:
-        raise FlowError(f"{flow.name}: no guard (outcome) step, so a dry run cannot stop safely")
+        raise FlowError(
+            told(
+                N_("{flow}: no guard (outcome) step, so a dry run cannot stop safely"),
+                flow=flow.name,
+            )
+        )
     end = guard + 1
     while end < len(steps) and steps[end].kind in LOOKING_STEPS:
         end += 1

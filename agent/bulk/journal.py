@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import UserError
+from agent.i18n import N_, told
 
 ROW_STATES = ("pending", "running", "done", "failed", "skipped")
 RUN_STATUSES = ("running", "finished", "interrupted", "stopped", "paused")
@@ -196,7 +197,9 @@ class Journal:
         redact: Callable[[str], str] | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else default_journal_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from agent.play.browser import private_dir
+
+        private_dir(self.path.parent)
         self.redact = redact or _no_redaction
         # isolation_level=None: no implicit transactions, every statement commits on its own.
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
@@ -269,7 +272,7 @@ class Journal:
     def run(self, run_id: str) -> RunRecord:
         found = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if found is None:
-            raise JournalError(f"no run {run_id!r} in {self.path}")
+            raise JournalError(told(N_("no run {run} in {path}"), run=repr(run_id), path=self.path))
         return RunRecord(
             id=found["id"],
             flow=found["flow"],
@@ -296,7 +299,7 @@ class Journal:
         if ref == "last":
             run_id = self.last_run_id()
             if run_id is None:
-                raise JournalError(f"no runs yet in {self.path}")
+                raise JournalError(told(N_("no runs yet in {path}"), path=self.path))
             return run_id
         self.run(ref)
         return ref
@@ -401,7 +404,7 @@ class Journal:
             "SELECT * FROM rows WHERE run_id = ? AND key = ?", (run_id, key)
         ).fetchone()
         if found is None:
-            raise JournalError(f"run {run_id} has no row {key!r}")
+            raise JournalError(told(N_("run {run} has no row {key}"), run=run_id, key=repr(key)))
         return _row_record(found)
 
     def counts(self, run_id: str) -> dict[str, int]:

@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from agent.i18n import _
+from agent.i18n import _, ngettext
 
 
 class BulkProgress:
@@ -62,7 +62,11 @@ class BulkProgress:
         if self.failures:
             parts.append(_("{count} failed").format(count=self.failures))
         if self.retries:
-            parts.append(_("{count} retries").format(count=self.retries))
+            parts.append(
+                ngettext("{count} retry", "{count} retries", self.retries).format(
+                    count=self.retries
+                )
+            )
         if self.pause:
             parts.append(_("paused: {why}").format(why=self.pause))
         status = ", ".join(parts)

@@ -22,7 +22,7 @@ from agent.bulk.engine import (
 )
 from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
-from agent.i18n import _, as_told
+from agent.i18n import _, as_told, ngettext
 
 
 @dataclass
@@ -124,9 +124,11 @@ def execute_rows(
                 everything = len(rowset.rows)
                 rowset = take_shard(rowset, request.shard)
                 say(
-                    _("shard {shard}: {count} of {total} rows").format(
-                        shard=request.shard, count=len(rowset.rows), total=everything
-                    )
+                    ngettext(
+                        "shard {shard}: {count} of {total} row",
+                        "shard {shard}: {count} of {total} rows",
+                        everything,
+                    ).format(shard=request.shard, count=len(rowset.rows), total=everything)
                 )
             if not rowset.rows:
                 message = (

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.errors import UserError
-from agent.i18n import N_, _
+from agent.i18n import N_, _, ngettext, told
 
 
 class InputError(UserError):
@@ -110,11 +110,11 @@ def unsaved_formula(column: str, cell: str) -> str | None:
 # Each decoder is the Windows superset of its standard (what Excel writes): GBK is within
 # GB18030, Shift_JIS within cp932, EUC-KR within cp949.
 LEGACY_ENCODINGS = {
-    "gb18030": "GB18030/GBK (Chinese)",
-    "big5": "Big5 (Chinese)",
-    "cp932": "Shift_JIS (Japanese)",
-    "cp949": "EUC-KR (Korean)",
-    "cp1252": "Windows-1252 (Western)",
+    "gb18030": N_("GB18030/GBK (Chinese)"),
+    "big5": N_("Big5 (Chinese)"),
+    "cp932": N_("Shift_JIS (Japanese)"),
+    "cp949": N_("EUC-KR (Korean)"),
+    "cp1252": N_("Windows-1252 (Western)"),
 }
 _SUPERSETS = {
     "gbk": "gb18030",
@@ -215,7 +215,7 @@ def _cells(text: str) -> set[str]:
 
 
 def _tried() -> str:
-    return ", ".join(["UTF-8", "UTF-16", *LEGACY_ENCODINGS.values()])
+    return ", ".join(["UTF-8", "UTF-16", *(_(name) for name in LEGACY_ENCODINGS.values())])
 
 
 def decode(
@@ -273,7 +273,7 @@ def decode(
         return readings[codec], _(
             "{file}: not UTF-8; read as {encoding}, the only encoding in which it is ordinary "
             "text (pass --encoding NAME if that is wrong)"
-        ).format(file=name, encoding=LEGACY_ENCODINGS[codec])
+        ).format(file=name, encoding=_(LEGACY_ENCODINGS[codec]))
     if not readings:
         raise InputError(
             _(
@@ -282,7 +282,7 @@ def decode(
             ).format(file=name, tried=_tried())
         )
     candidates = told or ordinary or list(readings)
-    shown = _(" or ").join(LEGACY_ENCODINGS[codec] for codec in candidates)
+    shown = _(" or ").join(_(LEGACY_ENCODINGS[codec]) for codec in candidates)
     raise InputError(
         _(
             "{file}: cannot tell the text encoding: not UTF-8, and it reads as {readings} "
@@ -396,7 +396,9 @@ def _read_input(source: str, stdin: TextIO | None) -> tuple[str, bytes | str]:
     except IsADirectoryError as error:
         raise InputError(_("{file}: is a directory, not a file").format(file=source)) from error
     except OSError as error:
-        raise InputError(f"{source}: {error.strerror}") from error
+        raise InputError(
+            told(N_("{file}: {reason}"), file=source, reason=error.strerror)
+        ) from error
 
 
 def read_table(
@@ -543,7 +545,13 @@ def stop_if_strict(rowset: RowSet, strict: bool) -> None:
     """In strict mode, any problem with any row stops the run before it starts."""
     if strict and rowset.problems:
         count = len(rowset.problems)
-        more = _(" (and {count} more problems)").format(count=count - 1) if count > 1 else ""
+        more = (
+            ngettext(
+                " (and {count} more problem)", " (and {count} more problems)", count - 1
+            ).format(count=count - 1)
+            if count > 1
+            else ""
+        )
         raise InputError(
             _("{problem}{more} - strict mode stops on any bad row").format(
                 problem=rowset.problems[0], more=more

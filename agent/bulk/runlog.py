@@ -30,7 +30,9 @@ class RunLog:
         self._file: TextIO | None = None
 
     def open(self) -> RunLog:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from agent.play.browser import private_dir
+
+        private_dir(self.path.parent)
         descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         # The mode given to open() only applies to a new file; an older one is tightened too.
         os.fchmod(descriptor, 0o600)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from agent.bulk.rows import RowSet
 from agent.errors import UserError
+from agent.i18n import N_, told
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 MAX_SHARDS = 1000
@@ -36,10 +37,16 @@ def shard_of(key: str, count: int) -> int:
 def parse_shard(text: str) -> Shard:
     found = _SHARD.match(text or "")
     if not found:
-        raise UserError(f"--shard {text}: expected K/N, such as 1/3")
+        raise UserError(told(N_("--shard {text}: expected K/N, such as 1/3"), text=text))
     index, count = int(found[1]), int(found[2])
     if not 1 <= count <= MAX_SHARDS or not 1 <= index <= count:
-        raise UserError(f"--shard {text}: K must be from 1 to N, and N from 1 to {MAX_SHARDS}")
+        raise UserError(
+            told(
+                N_("--shard {text}: K must be from 1 to N, and N from 1 to {most}"),
+                text=text,
+                most=MAX_SHARDS,
+            )
+        )
     return Shard(index, count)
 
 

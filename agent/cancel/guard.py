@@ -123,13 +123,17 @@ class Projection:
         before, after = self.rate_texts()
         lines = [
             _(
-                "Order Cancellation Rate: {before} now, {after} after this run ({counted} of "
-                "the orders count, {not_counted} do not; limit {limit}%)"
+                "Order Cancellation Rate: {before} now, {after} after this run ({counted}, "
+                "{not_counted}; limit {limit}%)"
             ).format(
                 before=before,
                 after=after,
-                counted=len(self.counted),
-                not_counted=len(self.not_counted),
+                counted=ngettext(
+                    "{count} of the orders counts", "{count} of the orders count", len(self.counted)
+                ).format(count=len(self.counted)),
+                not_counted=ngettext(
+                    "{count} does not", "{count} do not", len(self.not_counted)
+                ).format(count=len(self.not_counted)),
                 limit=f"{self.limit:g}",
             )
         ]

@@ -375,9 +375,11 @@ def execute_cancel(
                 everything = len(rowset.rows)
                 rowset = take_shard(rowset, request.shard)
                 say(
-                    _("shard {shard}: {count} of {total} rows").format(
-                        shard=request.shard, count=len(rowset.rows), total=everything
-                    )
+                    ngettext(
+                        "shard {shard}: {count} of {total} row",
+                        "shard {shard}: {count} of {total} rows",
+                        everything,
+                    ).format(shard=request.shard, count=len(rowset.rows), total=everything)
                 )
             if not rowset.rows:
                 return CancelOutcome(

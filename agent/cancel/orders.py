@@ -203,18 +203,15 @@ class _Collector:
                 return False  # the same order's next item
             if order_id not in self.reported_duplicates:
                 self.reported_duplicates.add(order_id)
-                first = (
-                    _("line {line}").format(line=first_line)
-                    if first_source == source
-                    else f"{first_source}:{first_line}"
-                )
-                self.problem(
-                    source,
-                    line,
-                    _("duplicate order id {order} (first on {first})").format(
-                        order=order_id, first=first
-                    ),
-                )
+                if first_source == source:
+                    said = _("duplicate order id {order} (first on line {line})").format(
+                        order=order_id, line=first_line
+                    )
+                else:
+                    said = _("duplicate order id {order} (first on {place})").format(
+                        order=order_id, place=f"{first_source}:{first_line}"
+                    )
+                self.problem(source, line, said)
             return False
         self.seen[order_id] = (source, line)
         self.params[order_id] = params

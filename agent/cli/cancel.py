@@ -17,6 +17,7 @@ from agent.cli.language import (
     warn,
 )
 from agent.cli.options import (
+    BULK_RUN_DIR_HELP,
     InputError,
     api_token_option,
     browser_endpoint_option,
@@ -34,7 +35,7 @@ from agent.cli.options import (
     shard_option,
     workers_option,
 )
-from agent.i18n import _, ngettext
+from agent.i18n import N_, _, as_told, ngettext, told
 
 
 def format_line(row: dict[str, Any]) -> str:
@@ -211,7 +212,7 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
 @browser_options
 @browser_endpoint_option
 @secrets_option
-@run_dir_option
+@run_dir_option(help=BULK_RUN_DIR_HELP)
 @json_option
 @quiet_option
 def cancel(as_json: bool, **params: Any) -> None:
@@ -316,7 +317,7 @@ def _cancel(
     try:
         reason = reason_code(reason)
     except BadReason as error:
-        raise InputError(f"--reason: {error}") from None
+        raise InputError(told(N_("--reason: {error}"), error=as_told(error))) from None
 
     def say(message: str) -> None:
         if not quiet:
@@ -328,9 +329,11 @@ def _cancel(
         if not sys.stdin.isatty():
             return False
         return click.confirm(
-            _("Cancel {count} orders with reason {reason}?").format(
-                count=count, reason=reason_label(reason)
-            ),
+            ngettext(
+                "Cancel {count} order with reason {reason}?",
+                "Cancel {count} orders with reason {reason}?",
+                count,
+            ).format(count=count, reason=reason_label(reason)),
             err=True,
         )
 

@@ -80,7 +80,7 @@ def demo(
     from agent.bulk.journal import Journal
     from agent.cancel.job import CancelRequest, execute_cancel
     from agent.cancel.rules import report_facts
-    from agent.play.browser import data_dir
+    from agent.play.browser import data_dir, private_dir
     from mock_portal.testing import PortalStartError, running_portal
 
     def say(message: str) -> None:
@@ -88,7 +88,7 @@ def demo(
             click.echo(message, err=True)
 
     folder = Path(out) if out else data_dir() / "demo" / time.strftime("%Y%m%d-%H%M%S")
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     portal_db = folder / "portal.db"
     if portal_db.exists():
         portal_db.unlink()  # every demo starts from the same seeded data

@@ -9,7 +9,7 @@ import click
 
 from agent.cli.language import TranslatedGroup, print_error
 from agent.cli.options import json_option
-from agent.i18n import _, shown
+from agent.i18n import _, ngettext, shown
 
 
 @click.group("flows", cls=TranslatedGroup)
@@ -66,7 +66,9 @@ def list_flows(as_json: bool) -> None:
         if not as_json:
             # Names of flows, params and outcomes are codes: they stay as written.
             params = ", ".join(_param_text(n, p) for n, p in flow.params.items()) or _("no params")
-            click.echo(f"{flow.name}: {flow.summary}")
+            # A bundled flow's summary is in the catalog (scripts/i18n.py takes it from the
+            # YAML); JSON keeps it as written.
+            click.echo(f"{flow.name}: {_(flow.summary) if flow.summary else ''}")
             click.echo(_("    params: {params}").format(params=params))
             click.echo(
                 _("    outcomes: {outcomes}").format(
@@ -102,9 +104,11 @@ def check(files: tuple[str, ...]) -> None:
             print_error(error)
             continue
         click.echo(
-            _("ok: {file} ({flow}, {count} steps)").format(
-                file=name, flow=flow.name, count=len(flow.steps)
-            )
+            ngettext(
+                "ok: {file} ({flow}, {count} step)",
+                "ok: {file} ({flow}, {count} steps)",
+                len(flow.steps),
+            ).format(file=name, flow=flow.name, count=len(flow.steps))
         )
     if bad:
         sys.exit(2)

@@ -37,6 +37,8 @@ NO_REWRAP = "\b"
 # for extraction: Click translates them itself, through gettext (speak_clicks_words).
 CLICK_WORDS = (
     N_("Usage:"),
+    # Translators: a heading of help ("Options:", "Commands:"); Chinese ends it with "：".
+    N_("{heading}:"),
     N_("Options"),
     N_("Commands"),
     N_("Show this message and exit."),
@@ -60,6 +62,10 @@ CLICK_WORDS = (
     N_("{name} {filename!r} does not exist."),
     N_("{name} {filename!r} is a directory."),
     N_("Aborted!"),
+    # What a click.Path names in its errors ("File 'x' is a directory.").
+    N_("file"),
+    N_("directory"),
+    N_("path"),
     N_("Error: invalid input"),
 )
 CLICK_PLURAL_WORDS = (
@@ -78,6 +84,8 @@ _WIDE_PIECE = re.compile(
 
 
 _OPENING = "（“‘「『《"
+# Punctuation that closes or ends what comes before it: never the first thing on a line.
+_CLOSING = "）」』》”’。，、；：！？"
 
 
 def _columns(text: str) -> int:
@@ -94,16 +102,36 @@ def _wide_wrapper(base: type) -> type:
             pieces: list[str] = []
             for chunk in super()._split(text):
                 pieces.extend(_WIDE_PIECE.findall(chunk) if not chunk.isascii() else [chunk])
-            # An opening bracket or quote stays with what it opens, not at a line's end.
+            # An opening bracket or quote stays with what it opens, not at a line's end; a
+            # closing one (or a full stop, a comma) with what it closes, also after a word
+            # ("CSV）。"); a template expression ({{ password }}) is one piece.
             joined: list[str] = []
             for piece in pieces:
-                if joined and joined[-1][-1] in _OPENING and not piece.isspace():
+                if joined and (
+                    (joined[-1][-1] in _OPENING and not piece.isspace())
+                    or (piece[0] in _CLOSING and not joined[-1].isspace())
+                    or _open_template(joined[-1])
+                ):
                     joined[-1] += piece
                 else:
                     joined.append(piece)
             return joined
 
     return WideTextWrapper
+
+
+def _open_template(text: str) -> bool:
+    """`text` has a `{{` not yet closed by `}}`."""
+    return text.rfind("{{") > text.rfind("}}")
+
+
+def _heading_writer(base: type) -> Any:
+    def write_heading(self: Any, heading: str) -> None:
+        # Click writes "Options:" with a colon of its own; Chinese writes a full-width one.
+        line = i18n.gettext("{heading}:").format(heading=heading)
+        self.write(f"{'':>{self.current_indent}}{line}\n")
+
+    return write_heading
 
 
 def speak_clicks_words() -> None:
@@ -124,6 +152,22 @@ def speak_clicks_words() -> None:
         for module in (_textwrap, formatting):
             if hasattr(module, "term_len"):
                 module.term_len = _columns
+        formatter = getattr(formatting, "HelpFormatter", None)
+        if formatter is not None and hasattr(formatter, "write_heading"):
+            formatter.write_heading = _heading_writer(formatter)
+
+    # A click.Path keeps its name ("file") from when the option was made, at import: it is
+    # read through gettext when an error names it.
+    path_type = getattr(importlib.import_module("click.types"), "Path", None)
+    if path_type is not None and not isinstance(path_type.__dict__.get("name"), property):
+
+        def get_name(self: Any) -> str:
+            return i18n.gettext(self.__dict__.get("name", "path"))
+
+        def set_name(self: Any, value: str) -> None:
+            self.__dict__["name"] = value
+
+        path_type.name = property(get_name, set_name)
 
     # Not click.decorators: the words it translates are option help, stored when an option is
     # made (and the help option is made once and kept); help is translated when shown.
@@ -217,18 +261,23 @@ class TranslatedHelp:
         return first_sentence(translate_help(self.help) or "")
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # An option's help, and a default it shows as words ("[default: the bundled sample
+        # list]", show_default="..."), are translated as they are shown.
         originals = [
-            (param, param.help)
+            (param, param.help, param.show_default)
             for param in self.get_params(ctx)  # type: ignore[attr-defined]
             if isinstance(param, click.Option)
         ]
-        for param, text in originals:
+        for param, text, default in originals:
             param.help = translate_help(text)
+            if isinstance(default, str):
+                param.show_default = i18n.gettext(default)
         try:
             super().format_options(ctx, formatter)  # type: ignore[misc]
         finally:
-            for param, text in originals:
+            for param, text, default in originals:
                 param.help = text
+                param.show_default = default
 
 
 class TranslatedCommand(TranslatedHelp, click.Command):
@@ -267,6 +316,9 @@ def help_messages(group: click.Group) -> Iterator[tuple[str, str]]:
             text = getattr(param, "help", None)
             if text:
                 yield text, place
+            default = getattr(param, "show_default", None)
+            if isinstance(default, str) and default:
+                yield default, place
         if isinstance(command, click.Group):
             for sub in command.commands.values():
                 yield from walk(sub)

@@ -136,14 +136,29 @@ def secrets_option(func: Callable) -> Callable:
     )(func)
 
 
-def run_dir_option(func: Callable) -> Callable:
-    return click.option(
-        "--run-dir",
-        type=click.Path(file_okay=False),
-        default=None,
-        metavar="DIR",
-        help="Folder for screenshots and traces of failures (default runs/<time>-<flow>).",
-    )(func)
+RUN_DIR_HELP = (
+    "Folder for screenshots and traces of failures (default runs/<time>-<flow>; with --rows, "
+    "the run's folder beside the journal, $XDG_DATA_HOME/seller-agent/runs/<run_id>)."
+)
+BULK_RUN_DIR_HELP = (
+    "Folder for the run's log, screenshots and traces (default: "
+    "$XDG_DATA_HOME/seller-agent/runs/<run_id>, beside the journal)."
+)
+
+
+def run_dir_option(func: Callable | None = None, *, help: str = RUN_DIR_HELP) -> Callable:
+    """--run-dir; `help` says where the command puts its files when it is not given."""
+
+    def decorate(func: Callable) -> Callable:
+        return click.option(
+            "--run-dir",
+            type=click.Path(file_okay=False),
+            default=None,
+            metavar="DIR",
+            help=help,
+        )(func)
+
+    return decorate(func) if func is not None else decorate
 
 
 def bulk_options(func: Callable) -> Callable:
@@ -268,13 +283,14 @@ def browser_endpoint_option(func: Callable) -> Callable:
 def _check_shard(ctx: click.Context, param: click.Parameter, value: str | None) -> object:
     from agent.bulk.shard import parse_shard
     from agent.errors import UserError
+    from agent.i18n import shown
 
     if value is None:
         return None
     try:
         return parse_shard(value)
     except UserError as error:
-        raise click.BadParameter(str(error).removeprefix(f"--shard {value}: ")) from None
+        raise click.BadParameter(shown(error).removeprefix(f"--shard {value}: ")) from None
 
 
 def shard_option(func: Callable) -> Callable:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from agent.cli.language import TranslatedGroup
+from agent.i18n import gettext, ngettext
 
 AUTO_CANCEL_PRESETS = ("seed-30d", "amazon-7bd")
 
@@ -160,10 +161,16 @@ def serve(
             markup=markup,
         )
         server.run_portal(
-            config, host=host, port=port, threads=threads, workers=workers, reset=reset
+            config,
+            host=host,
+            port=port,
+            threads=threads,
+            workers=workers,
+            reset=reset,
+            translate=gettext,
         )
     except server.PortalError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(error.said(gettext)) from None
 
 
 @portal.command()
@@ -185,16 +192,24 @@ def reset(db_path: str | None, seed: int, orders: int) -> None:
 
     try:
         config = server.build_config(db_path=db_path, seed=seed, orders=orders)
-        app, _ = server.open_app(config)
+        app, _notes = server.open_app(config, translate=gettext)
         conn = db.connect(config["DATABASE"])
         try:
             summary = seeding.reset(conn, app.config)
         finally:
             conn.close()
     except server.PortalError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(error.said(gettext)) from None
     click.echo(
-        f"Reset {config['DATABASE']}: seed {summary['seed']}, {summary['orders']} orders "
-        f"for {summary['sellers'][0]}.",
+        ngettext(
+            "Reset {path}: seed {seed}, {count} order for {seller}.",
+            "Reset {path}: seed {seed}, {count} orders for {seller}.",
+            summary["orders"],
+        ).format(
+            path=config["DATABASE"],
+            seed=summary["seed"],
+            count=summary["orders"],
+            seller=summary["sellers"][0],
+        ),
         err=True,
     )

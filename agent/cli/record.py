@@ -16,7 +16,7 @@ import click
 from agent.cli.language import TranslatedCommand
 from agent.cli.options import InputError, browser_options, portal_option, quiet_option
 from agent.cli.run import parse_param_options
-from agent.i18n import _
+from agent.i18n import N_, _, as_told, ngettext, shown, told
 
 
 def _param_option(func: Callable) -> Callable:
@@ -177,16 +177,22 @@ def record(
             )
         )
     except (BrowserNotFound, FileNotFoundError) as error:
-        raise InputError(str(error)) from None
+        raise InputError(as_told(error)) from None
     except FlowError as error:
-        raise click.ClickException(f"the recording is not a valid flow: {error}") from None
+        raise click.ClickException(
+            _("the recording is not a valid flow: {error}").format(error=shown(error))
+        ) from None
     except RecordingError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(shown(error)) from None
     except Exception as error:
         if type(error).__module__.startswith("playwright"):
-            raise click.ClickException(f"browser: {one_line(error)} ({start})") from None
+            raise click.ClickException(
+                _("browser: {error} ({start})").format(error=one_line(error), start=start)
+            ) from None
         raise
-    _write(dump_flow(flow), output, quiet, f"flow '{flow['name']}' ({len(flow['steps'])} steps)")
+    steps = len(flow["steps"])
+    what = ngettext("flow {name} ({count} step)", "flow {name} ({count} steps)", steps)
+    _write(dump_flow(flow), output, quiet, what.format(name=repr(flow["name"]), count=steps))
 
 
 @click.command("import", cls=TranslatedCommand)
@@ -264,14 +270,16 @@ def import_(
         }
         if kind == "chrome-recorder":
             if tests:
-                raise InputError("--test is for Selenium IDE projects")
+                raise InputError(_("--test is for Selenium IDE projects"))
             flows = [translate_chrome_recording(data, **options)]
         else:
             flows = translate_side_project(data, tests=list(tests) or None, **options)
     except RecordingError as error:
-        raise InputError(str(error)) from None
+        raise InputError(as_told(error)) from None
     except FlowError as error:
-        raise InputError(f"the translation is not a valid flow: {error}") from None
+        raise InputError(
+            told(N_("the translation is not a valid flow: {error}"), error=as_told(error))
+        ) from None
     if len(flows) == 1 and not (output != "-" and Path(output).is_dir()):
         _write(dump_flow(flows[0]), output, quiet, f"flow '{flows[0]['name']}'")
         return
@@ -336,7 +344,7 @@ def export(
     try:
         flow = load_flow(flow_ref)
     except FlowError as error:
-        raise InputError(str(error)) from None
+        raise InputError(as_told(error)) from None
     source = flow.source
     if source is None:
         raise InputError(_("{flow}: cannot find the flow's file").format(flow=flow_ref))
@@ -346,7 +354,7 @@ def export(
             data, portal=portal, params=parse_param_options(param_pairs)
         )
     except ExportError as error:
-        raise InputError(f"{source}: {error}") from None
+        raise InputError(told(N_("{file}: {error}"), file=source, error=as_told(error))) from None
     skipped = custom_steps_in(recording)
     if skipped and not quiet:
         click.echo(

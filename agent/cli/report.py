@@ -10,7 +10,7 @@ import click
 from agent.bulk.journal import Journal, JournalError, default_journal_path
 from agent.cli.language import TranslatedCommand
 from agent.cli.options import lang_option
-from agent.i18n import _, shown
+from agent.i18n import _, ngettext, shown
 from agent.report import FORMATS, build_report, run_kind, write_report
 
 
@@ -91,11 +91,13 @@ def report(
                 return
             data = build_report(journal, resolved, row_facts=_row_facts(journal, resolved))
     except JournalError as error:
-        raise click.UsageError(str(error)) from error
+        raise click.UsageError(shown(error)) from error
     try:
         write_report(data, fmt, output, redact=_redactor())
     except OSError as error:
-        raise click.ClickException(f"{output}: {error.strerror}") from error
+        raise click.ClickException(
+            _("{file}: {reason}").format(file=output, reason=error.strerror)
+        ) from error
 
 
 def _row_facts(journal: Journal, run_id: str) -> Callable | None:
@@ -120,7 +122,9 @@ def _show_log(journal: Journal, run_id: str, output: str) -> None:
             _("run {run} has no log at {log}").format(run=run_id, log=log)
         ) from None
     except OSError as error:
-        raise click.ClickException(f"{log}: {error.strerror}") from error
+        raise click.ClickException(
+            _("{file}: {reason}").format(file=log, reason=error.strerror)
+        ) from error
     redact = _redactor()
     if redact:
         text = redact(text)
@@ -130,7 +134,9 @@ def _show_log(journal: Journal, run_id: str, output: str) -> None:
     try:
         Path(output).write_text(text, encoding="utf-8")
     except OSError as error:
-        raise click.ClickException(f"{output}: {error.strerror}") from error
+        raise click.ClickException(
+            _("{file}: {reason}").format(file=output, reason=error.strerror)
+        ) from error
 
 
 def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
@@ -139,14 +145,20 @@ def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
     try:
         data = merge_runs(journals)
     except JournalError as error:
-        raise click.UsageError(str(error)) from error
+        raise click.UsageError(shown(error)) from error
     try:
         write_report(data, fmt, output, redact=_redactor())
     except OSError as error:
-        raise click.ClickException(f"{output}: {error.strerror}") from error
+        raise click.ClickException(
+            _("{file}: {reason}").format(file=output, reason=error.strerror)
+        ) from error
     if data["duplicates"]:
         click.echo(
-            _("Warning: {count} keys were played by two shards: {keys}").format(
+            ngettext(
+                "Warning: {count} key was played by two shards: {keys}",
+                "Warning: {count} keys were played by two shards: {keys}",
+                len(data["duplicates"]),
+            ).format(
                 count=len(data["duplicates"]),
                 keys=", ".join(item["key"] for item in data["duplicates"][:10]),
             ),

@@ -42,7 +42,7 @@ from agent.cli.options import (
     shard_option,
     workers_option,
 )
-from agent.i18n import _, as_told, shown
+from agent.i18n import _, as_told, pgettext, shown
 
 
 def default_run_dir(name: str) -> Path:
@@ -419,7 +419,9 @@ def _run(
 @browser_options
 @browser_endpoint_option
 @secrets_option
-@run_dir_option
+@run_dir_option(
+    help="Folder for screenshots and traces of a failed sign-in (default runs/<time>-login)."
+)
 @quiet_option
 def login(
     portal: str,
@@ -490,7 +492,9 @@ def login(
             _("signed in to {portal} (secrets from {source})").format(
                 # Where the secrets came from: files by name, the others in words.
                 portal=portal,
-                source=", ".join(_(part) if part else part for part in secrets.source.split(", ")),
+                source=pgettext("list", ", ").join(
+                    _(part) if part else part for part in secrets.source.split(", ")
+                ),
             ),
             err=True,
         )

@@ -150,7 +150,9 @@ def find_browser(explicit: str | None = None, *, headless: bool = False) -> str:
     (for headless work, a headless shell where one is installed)."""
     if explicit:
         if not os.access(explicit, os.X_OK):
-            raise FileNotFoundError(f"--browser-path {explicit}: not an executable file")
+            raise FileNotFoundError(
+                told(N_("--browser-path {path}: not an executable file"), path=explicit)
+            )
         return explicit
     env = os.environ.get("SELLER_AGENT_BROWSER")
     if env:

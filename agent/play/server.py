@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import SellerAgentError, UserError
+from agent.i18n import N_, told
 from agent.play.browser import CHROMIUM_ARGS, TOKEN_PATTERN, find_browser
 
 SCRIPT = Path(__file__).with_name("browser_server.js")
@@ -96,12 +97,24 @@ def start_server(
     if "wsEndpoint" not in answer:
         process.kill()
         process.wait()
-        reason = answer.get("error") or f"it exited with code {process.returncode}"
+        reason = answer.get("error") or told(
+            N_("it exited with code {code}"), code=process.returncode
+        )
         if "EADDRINUSE" in reason:
-            raise UserError(f"browser server: port {port} on {host} is already in use")
+            raise UserError(
+                told(
+                    N_("browser server: port {port} on {host} is already in use"),
+                    port=port,
+                    host=host,
+                )
+            )
         if "EADDRNOTAVAIL" in reason or "ENOTFOUND" in reason:
-            raise UserError(f"browser server: cannot listen on {host}: no such local address")
-        raise ServerError(f"browser server did not start: {reason}")
+            raise UserError(
+                told(
+                    N_("browser server: cannot listen on {host}: no such local address"), host=host
+                )
+            )
+        raise ServerError(told(N_("browser server did not start: {reason}"), reason=reason))
     return BrowserServer(process=process, endpoint=answer["wsEndpoint"])
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import yaml
 
 from agent.errors import UserError
+from agent.i18n import N_, told
 
 SESSION_FLOW = "login"
 # The portal's sign-in pages (docs/portal.md); steps on them are replaced by the session flow.
@@ -268,9 +269,9 @@ def read_json(path: Path | str, text: str | None = None) -> Any:
             text = Path(path).read_text(encoding="utf-8")
         return json.loads(text)
     except FileNotFoundError:
-        raise RecordingError(f"{path}: no such file") from None
+        raise RecordingError(told(N_("{file}: no such file"), file=path)) from None
     except UnicodeDecodeError:
-        raise RecordingError(f"{path}: not a UTF-8 text file") from None
+        raise RecordingError(told(N_("{file}: not a UTF-8 text file"), file=path)) from None
     except json.JSONDecodeError as error:
         raise RecordingError(
             f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno})"

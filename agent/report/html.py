@@ -24,6 +24,7 @@ from agent.i18n import (
     format_number,
     language,
     pgettext,
+    portal_word,
     reason_label,
     translations,
     using,
@@ -57,11 +58,12 @@ def _data_uri(path: Path) -> str | None:
 
 
 def _value_text(value: Any) -> str:
-    """A flow's extracted value as words: yes/no, a dash for nothing, text as it is."""
+    """A flow's extracted value as words: yes/no, a dash for nothing, the portal's words (a
+    reason, who cancelled) in the report's language, other text as it is."""
     if value is None or isinstance(value, bool):
         return yes_no(value)
     if isinstance(value, str):
-        return value
+        return portal_word(value)
     if isinstance(value, int | float):
         return str(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
@@ -129,7 +131,8 @@ def _row_view(row: dict[str, Any], card: bool) -> dict[str, Any]:
             _("The confirmation was missed; the order's page shows this run cancelled it.")
         )
     details += [
-        f"{value_name(name)}: {_value_text(value)}" for name, value in sorted(values.items())
+        _("{name}: {value}").format(name=value_name(name), value=_value_text(value))
+        for name, value in sorted(values.items())
     ]
     counts = row.get("counts_toward_rate")
     return {

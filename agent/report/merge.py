@@ -28,13 +28,13 @@ def merge_runs(journals: Sequence[str | Path]) -> dict[str, Any]:
     from agent.report import build_report, selector_health
 
     if not journals:
-        raise JournalError("--merge: give the journals of the shards to merge")
+        raise JournalError(told(N_("--merge: give the journals of the shards to merge")))
     parts: list[dict[str, Any]] = []
     records: list[Any] = []
     for given in journals:
         path = Path(given)
         if not path.is_file():
-            raise JournalError(f"{path}: no journal there")
+            raise JournalError(told(N_("{path}: no journal there"), path=path))
         with Journal(path) as journal:
             run_id = journal.resolve_run_id("last")
             report = build_report(journal, run_id)

@@ -169,7 +169,7 @@ class FlowRunner:
                     trace=trace_to is None,
                 )
                 if trace_to is not None:
-                    trace_to.parent.mkdir(parents=True, exist_ok=True)
+                    browserlib.private_dir(trace_to.parent)
                     await context.tracing.stop(path=str(trace_to))
                     redact_zip(trace_to, secrets)
                 return result
@@ -271,7 +271,7 @@ class KeptTraces:
             if not path.is_file():
                 continue
             if keep:
-                output.mkdir(parents=True, exist_ok=True)
+                browserlib.private_dir(output)
                 shutil.move(str(path), output / name)
                 kept.append(output / name)
             else:
