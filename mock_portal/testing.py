@@ -185,7 +185,7 @@ class PortalProcess:
     def _healthy(self) -> bool:
         try:
             return self.api_get("/mock/api/health", timeout=2).get("ok") is True
-        except urllib.error.HTTPError:
+        except (urllib.error.HTTPError, PortalAPIError):
             return True  # it answers; the API is only switched off (API_ENABLED False)
         except (OSError, ValueError):
             return False
