@@ -4,8 +4,8 @@ import pytest
 
 from agent.bulk.rows import InputError, read_param_rows
 from agent.bulk.runs import bind_rows
-from agent.flow import load_flow
 from agent.cancel.orders import read_order_rows
+from agent.flow import load_flow
 
 A = "111-1111111-1111111"
 B = "222-2222222-2222222"
