@@ -111,7 +111,10 @@ def build_report(
         "pending": states.get("pending", 0) + states.get("running", 0),
         "outcomes": dict(sorted(outcomes.items())),
         "states": states,
+        # Retried: played more than one attempt of its own. Replayed: played again because the
+        # portal as a whole was unreachable or throttling, which costs no attempt.
         "retried": [row.key for row in rows if row.attempts > 1],
+        "replayed": [row.key for row in rows if row.replays],
         "resumed": [row.key for row in rows if row.resumed],
         "fallback_steps": dict(fallbacks),
         "selector_health": selector_health(rows),
@@ -312,6 +315,15 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
             retried=len(report["retried"]), resumed=len(report["resumed"])
         )
     )
+    replayed = len(report.get("replayed") or [])
+    if replayed:
+        lines.append(
+            ngettext(
+                "Row played again after the portal's trouble (not an attempt): {count}",
+                "Rows played again after the portal's trouble (not attempts): {count}",
+                replayed,
+            ).format(count=replayed)
+        )
     rate = report["rate"]
     if rate["before"] is not None or rate["after_measured"] is not None:
         lines.append(
@@ -362,6 +374,7 @@ CSV_COLUMNS = [
     "evidence",
     "seconds",
     "counts_toward_rate",
+    "replays",
 ]
 
 
@@ -391,6 +404,7 @@ def render_csv(report: dict[str, Any]) -> str:
                 " ".join(row["evidence"]),
                 "" if row.get("seconds") is None else f"{row['seconds']:.3f}",
                 _csv_bool(row.get("counts_toward_rate")),
+                row.get("replays", 0),
             ]
         )
     return buffer.getvalue()

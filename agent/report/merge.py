@@ -104,6 +104,7 @@ def merge_runs(journals: Sequence[str | Path]) -> dict[str, Any]:
         "outcomes": dict(sorted(_sum(part["outcomes"] for part in parts).items())),
         "states": dict(_sum(part["states"] for part in parts)),
         "retried": [key for part in parts for key in part["retried"]],
+        "replayed": [key for part in parts for key in part.get("replayed", [])],
         "resumed": [key for part in parts for key in part["resumed"]],
         "fallback_steps": dict(_sum(part["fallback_steps"] for part in parts)),
         "selector_health": selector_health(records),
