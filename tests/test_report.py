@@ -25,6 +25,7 @@ from agent.report import (
     render_json,
     render_table,
 )
+from agent.report.merge import merge_runs
 
 A, B, C, D = (f"11{n}-0000000-000000{n}" for n in range(1, 5))
 
@@ -409,3 +410,37 @@ def test_selector_health_counts_each_candidate_per_step_and_flags_drift():
             ],
         }
     ]
+
+
+def test_the_speed_counts_rows_played_to_an_end_not_rows_never_played(tmp_path):
+    # Stopped early (--max-outage, Ctrl-C): 2 rows done, 1 failed, 7 never played, in 12.5 s
+    # of running. The speed is 3 rows in 12.5 s, not 10.
+    keys = [f"112-0000001-{n:07d}" for n in range(1, 11)]
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p",
+            rows=[(key, {"order_id": key}) for key in keys], options={"max_cancel_rate": 2.5},
+        )  # fmt: skip
+        for key in keys[:2]:
+            journal.mark_running(run_id, key)
+            journal.mark_done(run_id, key, outcome="cancelled", ok=True)
+        journal.mark_running(run_id, keys[2])
+        journal.mark_failed(run_id, keys[2], error="HTTP 500", error_kind="http_5xx")
+        journal.mark_running(run_id, keys[3])  # in flight when the run stopped
+        journal.set_run_status(run_id, "interrupted")
+        span = journal.open_event(run_id, "active")
+        journal.db.execute(
+            "UPDATE run_events SET started_at = ?, ended_at = ? WHERE id = ?",
+            ("2026-11-26T12:00:00.000000Z", "2026-11-26T12:00:12.500000Z", span),
+        )
+        data = build_report(journal, run_id)
+    assert (data["total"], data["ended"], data["pending"]) == (10, 3, 7)
+    assert data["seconds"] == pytest.approx(12.5)
+    assert data["rows_per_second"] == pytest.approx(0.24)
+    assert json.loads(render_json(data))["rows_per_second"] == pytest.approx(0.24)
+    assert "Time: 12.5 s running (0.24 rows/s)" in render_table(data, "en")
+    assert "(0.24 rows/s)" in render_html(data, tmp_path, "en")
+    # The merged report of shards counts the same way.
+    merged = merge_runs([tmp_path / "journal.db"])
+    assert merged["ended"] == 3
+    assert merged["rows_per_second"] == pytest.approx(3 / merged["seconds"])

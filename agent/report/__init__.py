@@ -31,6 +31,17 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
 
 RowFacts = Callable[[Any], Mapping[str, Any]]
 
+# A row played to an end, whatever its outcome: done (an outcome) or failed.
+ENDED_STATES = ("done", "failed")
+
+
+def rows_per_second(ended: int, seconds: float | None) -> float | None:
+    """The run's speed: rows played to an end per second of running. Rows not played yet (a
+    run stopped early) are no part of it. None when the time is not known."""
+    if seconds is None:
+        return None
+    return ended / seconds if seconds > 0 else 0.0
+
 
 def run_kind(options: Mapping[str, Any]) -> str:
     """ "cancel" for a run of `seller-agent cancel` (it records its rate limit), "flow" for
@@ -91,6 +102,7 @@ def build_report(
     if seconds is None:
         seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
     pauses = [event.to_dict() for event in journal.events(run_id, ["outage", "throttled"])]
+    ended = sum(states.get(state, 0) for state in ENDED_STATES)
     return {
         "run": {
             "id": run.id,
@@ -130,6 +142,9 @@ def build_report(
         # stood still (the portal down or throttling: each kind, start, end, seconds, reason).
         "problems": list(run.options.get("problems") or []),
         "seconds": seconds,
+        # Rows played to an end (done or failed) and how many of them a second of running.
+        "ended": ended,
+        "rows_per_second": rows_per_second(ended, seconds),
         "pauses": pauses,
         "paused_seconds": sum(pause["seconds"] or 0.0 for pause in pauses),
         "log": run.options.get("log"),
@@ -336,7 +351,7 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
             )
         )
     if report["seconds"] is not None:
-        per_second = report["total"] / report["seconds"] if report["seconds"] else 0.0
+        per_second = report.get("rows_per_second") or 0.0
         lines.append(
             _("Time: {duration} running ({per_second} rows/s)").format(
                 duration=format_duration(report["seconds"]), per_second=f"{per_second:.2f}"

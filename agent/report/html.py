@@ -271,6 +271,9 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "started": format_datetime(run["created_at"]),
         "ended": format_datetime(run["finished_at"]) if run["finished_at"] else None,
         "took": format_duration(report["seconds"]) if report["seconds"] is not None else None,
+        "speed": None
+        if report.get("rows_per_second") is None
+        else _("{rate} rows/s").format(rate=f"{report['rows_per_second']:.2f}"),
         "summary": [
             {"id": ident, "label": label, "value": format_number(value), "tone": tone}
             for ident, label, value, tone in summary
