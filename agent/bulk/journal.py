@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import UserError
+from agent.play.home import data_dir
 
 ROW_STATES = ("pending", "running", "done", "failed", "skipped")
 RUN_STATUSES = ("running", "finished", "interrupted", "stopped", "paused")
@@ -122,8 +123,7 @@ class JournalError(UserError):
 
 
 def default_journal_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "seller-agent" / "journal.db"
+    return data_dir() / "journal.db"
 
 
 def now_iso() -> str:

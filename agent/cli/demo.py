@@ -80,7 +80,8 @@ def demo(
     from agent.bulk.journal import Journal
     from agent.cancel.job import CancelRequest, execute_cancel
     from agent.cancel.rules import report_facts
-    from agent.play.browser import data_dir
+    from agent.play.home import data_dir, data_home
+    from agent.play.secrets import DEMO_ACCOUNT, ENV_NAMES
     from mock_portal.testing import PortalStartError, running_portal
 
     def say(message: str) -> None:
@@ -93,9 +94,10 @@ def demo(
     if portal_db.exists():
         portal_db.unlink()  # every demo starts from the same seeded data
     # The demo signs in to its own portal with the demo account, whatever the environment
-    # says about the user's real account.
-    for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
-        os.environ.pop(name, None)
+    # or the secrets file says about the user's real account (the environment wins over the
+    # file).
+    for name, env in ENV_NAMES.items():
+        os.environ[env] = DEMO_ACCOUNT[name]
 
     with contextlib.ExitStack() as stack:
         try:
@@ -128,7 +130,10 @@ def demo(
                 browser_path=browser_path,
             ),
         )
-        outcome = execute_cancel(request, say=say)
+        # The run's saved session and one-time-code ledger stay in the demo folder too: the
+        # portal's random port would leave a session folder in the user's data home each time.
+        with data_home(folder):
+            outcome = execute_cancel(request, say=say)
         if outcome.run_id is None:
             raise click.ClickException(shown(outcome.message or _("the demo run did not start")))
         if outcome.message:
