@@ -686,7 +686,10 @@ def test_an_outage_pauses_every_worker_and_costs_no_row_an_attempt(
     result = play(journal, flow, run_id, tmp_path, options=options, on_event=said.append)
     assert result.status == "finished" and result.exit_code == 0
     assert [row.outcome for row in result.rows] == ["cancelled"] * 6
-    assert journal.row(run_id, IDS[1]).attempts == 2
+    # The try the outage cut short is no attempt: the row was tried once, replayed once.
+    row = journal.row(run_id, IDS[1])
+    assert (row.attempts, row.replays) == (1, 1)
+    assert all((row.attempts, row.replays) == (1, 0) for row in result.rows if row.key != IDS[1])
     # No row started while the portal was away: the probes come between two flow runs.
     kinds = world.kinds()
     first, last = kinds.index("probe"), len(kinds) - 1 - kinds[::-1].index("probe")
@@ -701,6 +704,11 @@ def test_an_outage_pauses_every_worker_and_costs_no_row_an_attempt(
     assert "portal unreachable since" in log and "every worker paused" in log
     assert f"{IDS[1]}: network while the portal was unreachable" in log
     assert "portal answers again" in log
+    # The log counts as the journal does: one attempt, one replay.
+    assert (
+        f"{IDS[1]}: cancelled (1 try played again for the portal's trouble, not counted as "
+        "attempts)"
+    ) in log
 
 
 def test_a_portal_gone_longer_than_max_outage_ends_the_run_resumable(
@@ -739,6 +747,11 @@ def test_a_portal_gone_longer_than_max_outage_ends_the_run_resumable(
     assert again.status == "finished"
     assert {row.state for row in again.rows} == {"done"}
     assert journal.row(run_id, IDS[1]).resumed
+    # The tries the outage cut short were no attempts: each of the two rows it caught was
+    # tried once, by the resume, and replayed once.
+    counted = {row.key: (row.attempts, row.replays) for row in journal.rows(run_id)}
+    assert counted[IDS[0]] == (1, 1) and counted[IDS[1]] == (1, 1)
+    assert {counted[key] for key in IDS[2:5]} == {(1, 0)}
 
 
 def test_a_failure_the_portal_answers_to_stays_the_rows_own(
@@ -763,7 +776,8 @@ def test_a_burst_of_429s_slows_the_run_and_fails_no_row(monkeypatch, journal, fl
     said = []
     result = play(journal, flow, run_id, tmp_path, options=options, on_event=said.append)
     assert [row.outcome for row in result.rows] == ["cancelled"] * 4
-    assert [row.attempts for row in result.rows] == [4, 4, 4, 1]
+    # Throttled tries are no attempts: each row was tried once, and replayed three times.
+    assert [(row.attempts, row.replays) for row in result.rows] == [(1, 3)] * 3 + [(1, 0)]
     assert world.probes == 0  # a 429 is an answer: no outage
     events = journal.events(run_id, ["throttled"])
     assert events and all(event.ended_at for event in events)

@@ -12,7 +12,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_demo_cancels_the_sample_list_and_writes_the_report(tmp_path):
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"))
+    # The user's data home and config exist, and the demo touches neither: its session and
+    # one-time-code ledger stay in its own folder, and it ignores the user's real account.
+    data, config = tmp_path / "data", tmp_path / "config"
+    data.mkdir()
+    secrets = config / "seller-agent" / "secrets.yaml"
+    secrets.parent.mkdir(parents=True)
+    secrets.write_text("email: me@real.example\npassword: real-password\n")
+    secrets.chmod(0o600)
+    env = dict(os.environ, XDG_DATA_HOME=str(data), XDG_CONFIG_HOME=str(config))
     env["SELLER_AGENT_PASSWORD"] = "not-the-demo-password"  # the demo must ignore a real account
     out = tmp_path / "demo"
     result = subprocess.run(
@@ -57,3 +65,6 @@ def test_demo_cancels_the_sample_list_and_writes_the_report(tmp_path):
     html = report.read_text()
     assert "112-0000001-0000005" in html and "demo-password" not in html
     assert (out / "journal.db").exists() and (out / "portal.db").exists()
+    assert list(data.iterdir()) == []
+    assert [path for path in config.rglob("*") if path.is_file()] == [secrets]
+    assert list((out / "sessions").glob("127.0.0.1_*/*.json"))

@@ -231,3 +231,55 @@ def test_release_gives_a_running_row_back_as_pending(journal):
     assert [row.key for row in plan_resume(journal, run_id)] == ["a", "b", "c"]
     with pytest.raises(JournalError, match="cannot go from pending to pending"):
         journal.release(run_id, "a")
+
+
+def test_a_try_the_portal_cut_short_is_a_replay_not_an_attempt(journal):
+    run_id = make_run(journal)
+    journal.mark_running(run_id, "a")
+    # Played again at once (the portal answers again): still the row's first attempt.
+    journal.note_replay(run_id, "a", "net::ERR_CONNECTION_REFUSED", "network")
+    journal.note_replay(run_id, "a", "HTTP 429", "http_429")
+    row = journal.row(run_id, "a")
+    assert (row.state, row.attempts, row.replays, row.error_kind) == ("running", 1, 2, "http_429")
+    journal.mark_done(run_id, "a", outcome="cancelled", ok=True)
+    assert (journal.row(run_id, "a").attempts, journal.row(run_id, "a").replays) == (1, 2)
+    # Left for a resume (the run stopped during the outage): the resume's try is the attempt.
+    journal.mark_running(run_id, "b")
+    journal.note_replay(run_id, "b", "net::ERR_CONNECTION_REFUSED", "network", again=False)
+    journal.release(run_id, "b")
+    journal.mark_running(run_id, "b")
+    row = journal.row(run_id, "b")
+    assert (row.state, row.attempts, row.replays) == ("running", 1, 1)
+    with pytest.raises(JournalError, match="cannot replay a pending row"):
+        journal.note_replay(run_id, "c", "x", "network")
+
+
+def test_a_journal_from_before_replays_gets_the_column(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            """
+            CREATE TABLE runs (id TEXT PRIMARY KEY, flow TEXT NOT NULL, params TEXT NOT NULL,
+                portal TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT,
+                status TEXT NOT NULL, options TEXT NOT NULL);
+            CREATE TABLE rows (run_id TEXT NOT NULL REFERENCES runs(id), key TEXT NOT NULL,
+                seq INTEGER NOT NULL, params TEXT NOT NULL, state TEXT NOT NULL, outcome TEXT,
+                ok INTEGER, result_values TEXT NOT NULL DEFAULT '{}',
+                attempts INTEGER NOT NULL DEFAULT 0, error TEXT, error_kind TEXT,
+                evidence TEXT NOT NULL DEFAULT '[]', matches TEXT NOT NULL DEFAULT '[]',
+                resumed INTEGER NOT NULL DEFAULT 0, started_at TEXT, finished_at TEXT,
+                PRIMARY KEY (run_id, key));
+            INSERT INTO runs VALUES ('r', 'f', '{}', 'p', '2026-01-01T00:00:00Z', NULL,
+                'interrupted', '{}');
+            INSERT INTO rows (run_id, key, seq, params, state, attempts)
+                VALUES ('r', 'a', 1, '{}', 'running', 2);
+            """
+        )
+    db.close()
+    with Journal(path) as journal:
+        row = journal.row("r", "a")
+        assert (row.attempts, row.replays) == (2, 0)
+        journal.note_replay("r", "a", "x", "network")
+        assert journal.row("r", "a").replays == 1
+    with Journal(path) as journal:  # opened again: the column is there once
+        assert journal.row("r", "a").replays == 1

@@ -109,3 +109,23 @@ def test_two_sign_ins_in_a_row_both_work_where_codes_are_single_use(tmp_path):
         assert result.returncode == 0, result.stderr[-2000:]
     # The second waited for a code of its own rather than having the portal refuse it.
     assert time.monotonic() - started < 120
+
+
+def test_within_a_data_home_the_ledger_sessions_and_journal_stay_in_its_folder(
+    ledger_home, tmp_path
+):
+    from agent.bulk.journal import default_journal_path
+    from agent.play.browser import storage_state_path
+    from agent.play.home import data_home
+
+    folder = tmp_path / "demo"
+    key = otp.ledger_key("http://127.0.0.1:8600", "seller@example.com", SECRET)
+    with data_home(folder):
+        take(key, FakeTime(1_800_000_001.0))  # in an event loop, as a run signs in
+        session = storage_state_path("http://127.0.0.1:41234", "seller@example.com")
+        journal = default_journal_path()
+    assert (folder / otp.LEDGER).exists() and not ledger_home.exists()
+    assert session.parent == folder / "sessions" / "127.0.0.1_41234"
+    assert journal == folder / "journal.db"
+    # Outside it, the user's data home again.
+    assert default_journal_path() == ledger_home.parent / "journal.db"

@@ -25,6 +25,7 @@ from agent.report import (
     render_json,
     render_table,
 )
+from agent.report.merge import merge_runs
 
 A, B, C, D = (f"11{n}-0000000-000000{n}" for n in range(1, 5))
 
@@ -68,6 +69,8 @@ def recorded_run(tmp_path):
     journal.note_retry(run_id, B, "HTTP 500", "http_5xx")
     journal.mark_done(run_id, B, outcome="not_cancellable", ok=False)
     journal.mark_running(run_id, C)
+    # The portal was unreachable during C's first try: played again, not retried.
+    journal.note_replay(run_id, C, "net::ERR_CONNECTION_REFUSED", "network")
     journal.mark_failed(
         run_id,
         C,
@@ -88,6 +91,13 @@ def test_report_data(recorded_run):
     assert data["not_ok"] == 1 and data["pending"] == 1
     assert data["outcomes"] == {"cancelled": 1, "failed": 1, "not_cancellable": 1, "pending": 1}
     assert data["retried"] == [B]
+    assert data["replayed"] == [C]
+    assert [(row["attempts"], row["replays"]) for row in data["rows"]] == [
+        (1, 0),
+        (2, 0),
+        (1, 1),
+        (0, 0),
+    ]
     assert data["fallback_steps"] == {"3": 1}
     assert data["rate"]["before"] == 0.5 and data["rate"]["after_measured"] == 1.5
     assert data["run"]["kind"] == "cancel"
@@ -157,6 +167,7 @@ def test_table_summary(recorded_run):
         "<testid cancel-order> (password ***)"
     ) in text
     assert "Rows retried: 1" in text
+    assert "Row played again after the portal's trouble (not an attempt): 1" in text
     assert "Order Cancellation Rate: before 0.50%, projected 2.00%, after 1.50%" in text
     assert f"To go on with this run: seller-agent cancel --resume {run_id} --journal " in text
     assert "hunter2" not in text
@@ -185,6 +196,8 @@ def test_json_and_csv(recorded_run):
     lines = list(csv.DictReader(io.StringIO(render_csv(data))))
     assert [line["outcome"] for line in lines] == ["cancelled", "not_cancellable", "failed", ""]
     assert lines[1]["attempts"] == "2" and lines[0]["ok"] == "true"
+    assert [line["replays"] for line in lines] == ["0", "0", "1", "0"]
+    assert (lines[2]["attempts"], lines[2]["outcome"]) == ("1", "failed")
     assert json.loads(lines[0]["params"]) == {"order_id": A, "reason": "NoInventory"}
     assert lines[3]["seconds"] == "" and float(lines[0]["seconds"]) >= 0
 
@@ -220,6 +233,11 @@ def test_html_values_read_as_words(recorded_run):
         assert python_text not in shown
     assert rows[0]["w"] == "Cancelled" and rows[0]["r"] == "No Inventory"
     assert rows[2]["w"] == "Failed" and rows[3]["w"] == "Not played yet"
+    # C was played again once after an outage: said in its details, not counted as a try.
+    assert rows[2]["a"] == 1 and any("not counted as a try" in line for line in rows[2]["d"])
+    assert not any("portal's trouble" in line for line in rows[1]["d"])
+    assert re.search(r'data-testid="retried">1</b>Retried', html)
+    assert re.search(r'data-testid="replayed">1</b>Played again after the portal', html)
     assert (
         "<dt>Workers</dt><dd>2</dd>" in html
         and "<dt>Seller memo</dt><dd>batch &lt;7&gt;</dd>" in html
@@ -428,3 +446,37 @@ def test_the_parties_are_the_portals_words():
     from mock_portal.i18n import STRINGS
 
     assert PARTIES == {"Seller": STRINGS["by_seller"], "Buyer": STRINGS["by_buyer"]}
+
+
+def test_the_speed_counts_rows_played_to_an_end_not_rows_never_played(tmp_path):
+    # Stopped early (--max-outage, Ctrl-C): 2 rows done, 1 failed, 7 never played, in 12.5 s
+    # of running. The speed is 3 rows in 12.5 s, not 10.
+    keys = [f"112-0000001-{n:07d}" for n in range(1, 11)]
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p",
+            rows=[(key, {"order_id": key}) for key in keys], options={"max_cancel_rate": 2.5},
+        )  # fmt: skip
+        for key in keys[:2]:
+            journal.mark_running(run_id, key)
+            journal.mark_done(run_id, key, outcome="cancelled", ok=True)
+        journal.mark_running(run_id, keys[2])
+        journal.mark_failed(run_id, keys[2], error="HTTP 500", error_kind="http_5xx")
+        journal.mark_running(run_id, keys[3])  # in flight when the run stopped
+        journal.set_run_status(run_id, "interrupted")
+        span = journal.open_event(run_id, "active")
+        journal.db.execute(
+            "UPDATE run_events SET started_at = ?, ended_at = ? WHERE id = ?",
+            ("2026-11-26T12:00:00.000000Z", "2026-11-26T12:00:12.500000Z", span),
+        )
+        data = build_report(journal, run_id)
+    assert (data["total"], data["ended"], data["pending"]) == (10, 3, 7)
+    assert data["seconds"] == pytest.approx(12.5)
+    assert data["rows_per_second"] == pytest.approx(0.24)
+    assert json.loads(render_json(data))["rows_per_second"] == pytest.approx(0.24)
+    assert "Time: 12.5 s running (0.24 rows/s)" in render_table(data, "en")
+    assert "(0.24 rows/s)" in render_html(data, tmp_path, "en")
+    # The merged report of shards counts the same way.
+    merged = merge_runs([tmp_path / "journal.db"])
+    assert merged["ended"] == 3
+    assert merged["rows_per_second"] == pytest.approx(3 / merged["seconds"])

@@ -87,6 +87,13 @@ def test_the_installed_wheel_runs_the_demo_end_to_end(installed, outside, tmp_pa
     assert str(ROOT) not in where and "site-packages" in where
 
 
+def test_the_installed_wheel_gives_the_readme_tour_its_sample_list(installed, outside):
+    # The README's tour: `seller-agent demo --sample-list FILE`, then `cancel --from FILE`.
+    run([str(installed), "demo", "--sample-list", "sample_orders.csv"], **outside)
+    written = (outside["cwd"] / "sample_orders.csv").read_bytes()
+    assert written == (ROOT / "agent" / "data" / "sample_orders.csv").read_bytes()
+
+
 def test_the_installed_wheel_speaks_chinese(installed, outside):
     # The compiled catalogs ship in the wheel and are read without Babel (not installed here).
     journal = outside["cwd"] / "journal.db"

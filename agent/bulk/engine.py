@@ -811,9 +811,8 @@ class BulkRunner:
         row_dir = self.run_dir / _safe_name(key)
         attempt = 0  # the row's own attempts: the portal's outages and throttling are not its
         throttled = 0
-        tries = 0
+        replays = 0  # tries played again for the portal's trouble (attempts of none)
         while True:
-            tries += 1
             result = await self._run_once(page, params, row_dir)
             if self.stop.hard and result.outcome == "failed":
                 # Stopped at once mid-row: the failure may be the stop itself, after the portal
@@ -840,9 +839,10 @@ class BulkRunner:
             portal_trouble = failed and result.error_kind in PORTAL_KINDS and not self.stop.soft
             if portal_trouble and await self.watch.suspect(result.error or ""):
                 if self.watch.gave_up or self.stop.soft:
-                    self._give_back(key, may_have_acted, "the portal stayed unreachable")
+                    self._give_back(key, result, may_have_acted, "the portal stayed unreachable")
                     return page
-                self.journal.note_retry(self.run_id, key, result.error, result.error_kind)
+                replays += 1
+                self.journal.note_replay(self.run_id, key, result.error, result.error_kind)
                 self.log.write(
                     f"{key}: {result.error_kind} while the portal was unreachable "
                     f"({result.error}); trying again, not counted as an attempt"
@@ -855,11 +855,11 @@ class BulkRunner:
                 if throttled <= limit:
                     self._throttled(key, result.retry_after)
                     if self._throttled_too_long():
-                        self._give_back(key, may_have_acted, "the portal kept throttling")
+                        self._give_back(key, result, may_have_acted, "the portal kept throttling")
                         return page
-                    self.journal.note_retry(self.run_id, key, result.error, result.error_kind)
-                    if self.progress is not None:
-                        self.progress.row_retried()
+                    # Not an attempt of the row's: the whole run slows down instead.
+                    replays += 1
+                    self.journal.note_replay(self.run_id, key, result.error, result.error_kind)
                     await self.pace.acquire()
                     page = await self._fresh_page(context, page, number, row)
                     continue
@@ -877,15 +877,16 @@ class BulkRunner:
             await asyncio.sleep(delay)
             page = await self._fresh_page(context, page, number, row)
         self._record(row, params, self.pool.tag(number, result), may_have_acted, reclaimed)
+        # The log counts as the journal does: attempts, and apart from them the tries the
+        # portal's trouble cut short.
+        counted = f" after {attempt} attempts" if attempt > 1 else ""
+        if replays:
+            counted += f" ({replays} {'try' if replays == 1 else 'tries'} played again for the"
+            counted += " portal's trouble, not counted as attempts)"
         if failed:
-            self.log.write(
-                f"{key}: failed after {tries} tries ({result.error_kind}: {result.error})"
-            )
+            self.log.write(f"{key}: failed{counted} ({result.error_kind}: {result.error})")
         else:
-            self.log.write(
-                f"{key}: {self.journal.row(self.run_id, key).outcome}"
-                + (f" after {tries} tries" if tries > 1 else "")
-            )
+            self.log.write(f"{key}: {self.journal.row(self.run_id, key).outcome}{counted}")
         return page
 
     async def _fresh_page(self, context: Any, page: Any, number: int, row: RowRecord) -> Any:
@@ -900,10 +901,12 @@ class BulkRunner:
             await self.pool.check(number, replace(row, state="running"))
             raise
 
-    def _give_back(self, key: str, may_have_acted: bool, why: str) -> None:
+    def _give_back(self, key: str, result: Any, may_have_acted: bool, why: str) -> None:
         """The run stops while a row waits for the portal. A row that cannot have acted goes
         back to pending; one that may have (past its guard) stays running, so the resumed
-        run replays it through the guard."""
+        run replays it through the guard. Either way the try the portal cut short is no
+        attempt: the resume's try is."""
+        self.journal.note_replay(self.run_id, key, result.error, result.error_kind, again=False)
         if may_have_acted:
             self.log.write(f"{key}: {why}; left for the resume to check through the guard")
             return

@@ -20,6 +20,7 @@ from typing import Any
 
 from agent.errors import UserError
 from agent.i18n import N_, told
+from agent.play.home import data_dir
 
 ROW_STATES = ("pending", "running", "done", "failed", "skipped")
 RUN_STATUSES = ("running", "finished", "interrupted", "stopped", "paused")
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS rows (
     ok INTEGER,
     result_values TEXT NOT NULL DEFAULT '{}',
     attempts INTEGER NOT NULL DEFAULT 0,
+    replays INTEGER NOT NULL DEFAULT 0,
     error TEXT,
     error_kind TEXT,
     evidence TEXT NOT NULL DEFAULT '[]',
@@ -75,6 +77,9 @@ CREATE TABLE IF NOT EXISTS run_events (
 );
 CREATE INDEX IF NOT EXISTS run_events_by_run ON run_events (run_id, started_at);
 """
+
+# Columns added to `rows` since the first journals: an older journal gets them when opened.
+_ADDED_ROW_COLUMNS = {"replays": "INTEGER NOT NULL DEFAULT 0"}
 
 # Kinds of run event: "active" is one stretch of the run being played (from a start or a
 # resume to its end); the others are pauses within it.
@@ -119,8 +124,7 @@ class JournalError(UserError):
 
 
 def default_journal_path() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "seller-agent" / "journal.db"
+    return data_dir() / "journal.db"
 
 
 def now_iso() -> str:
@@ -154,7 +158,10 @@ class RowRecord:
     outcome: str | None = None
     ok: bool | None = None
     values: dict[str, Any] = field(default_factory=dict)
-    attempts: int = 0
+    attempts: int = 0  # the row's own tries (a try the portal's trouble cut short is none)
+    # Tries played again because of the portal as a whole (unreachable, or throttling): no
+    # attempts of the row's.
+    replays: int = 0
     error: str | None = None
     error_kind: str | None = None
     evidence: list[str] = field(default_factory=list)
@@ -173,6 +180,7 @@ class RowRecord:
             "ok": self.ok,
             "values": self.values,
             "attempts": self.attempts,
+            "replays": self.replays,
             "error": self.error,
             "error_kind": self.error_kind,
             "evidence": self.evidence,
@@ -210,10 +218,24 @@ class Journal:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
+        self._add_columns()
         try:
             os.chmod(self.path, 0o600)
         except OSError:
             pass
+
+    def _add_columns(self) -> None:
+        for name, kind in _ADDED_ROW_COLUMNS.items():
+            have = {found["name"] for found in self.db.execute("PRAGMA table_info(rows)")}
+            if name in have:
+                continue
+            try:
+                self.db.execute(f"ALTER TABLE rows ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError:
+                # Another process opening the same journal added it first.
+                have = {found["name"] for found in self.db.execute("PRAGMA table_info(rows)")}
+                if name not in have:
+                    raise
 
     def close(self) -> None:
         self.db.close()
@@ -474,6 +496,28 @@ class Journal:
             current = self.row(run_id, key).state
             raise JournalError(f"row {key} of run {run_id}: cannot retry a {current} row")
 
+    def note_replay(
+        self,
+        run_id: str,
+        key: str,
+        error: str | None,
+        error_kind: str | None,
+        *,
+        again: bool = True,
+    ) -> None:
+        """A try the portal's trouble cut short (it was unreachable, or throttling): no attempt
+        of the row's. The row stays running. With `again`, the row is played again now and
+        that try is the attempt this one was counted as; without, the row waits for a resume
+        (which counts its own try), so this try's count is taken back."""
+        cursor = self.db.execute(
+            "UPDATE rows SET replays = replays + 1, attempts = MAX(0, attempts - ?),"
+            " error = ?, error_kind = ? WHERE run_id = ? AND key = ? AND state = 'running'",
+            (0 if again else 1, self._text(error), error_kind, run_id, key),
+        )
+        if cursor.rowcount != 1:
+            current = self.row(run_id, key).state
+            raise JournalError(f"row {key} of run {run_id}: cannot replay a {current} row")
+
     def mark_done(
         self,
         run_id: str,
@@ -570,6 +614,7 @@ def _row_record(found: sqlite3.Row) -> RowRecord:
         ok=None if found["ok"] is None else bool(found["ok"]),
         values=json.loads(found["result_values"]),
         attempts=found["attempts"],
+        replays=found["replays"],
         error=found["error"],
         error_kind=found["error_kind"],
         evidence=json.loads(found["evidence"]),

@@ -82,6 +82,7 @@ def order_lines(journal_rows: list[Any]) -> list[dict[str, Any]]:
                 "ok": bool(row.ok),
                 "error": row.error,
                 "attempts": row.attempts,
+                "replays": row.replays,
             }
         )
     return lines

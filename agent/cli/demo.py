@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sys
 import time
 from importlib import resources
@@ -17,6 +18,27 @@ from agent.i18n import _, shown
 
 # Shipped inside the package, so the demo works from an installed wheel as from a checkout.
 SAMPLE_ORDERS = Path(str(resources.files("agent").joinpath("data", "sample_orders.csv")))
+
+
+def write_sample_list(target: str) -> None:
+    """The bundled sample list, byte for byte, to `target` ('-': stdout). An existing file is
+    not replaced (it may be the user's own list)."""
+    data = SAMPLE_ORDERS.read_bytes()
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        with open(target, "xb") as file:
+            file.write(data)
+    except FileExistsError:
+        raise click.ClickException(
+            _("{path} exists already; choose another name or remove it").format(path=target)
+        ) from None
+    except OSError as error:
+        raise click.ClickException(
+            _("{file}: cannot write ({error})").format(file=target, error=error.strerror or error)
+        ) from None
 
 
 @click.command("demo", cls=TranslatedCommand)
@@ -43,6 +65,15 @@ SAMPLE_ORDERS = Path(str(resources.files("agent").joinpath("data", "sample_order
     "$XDG_DATA_HOME/seller-agent/demo/).",
 )
 @click.option(
+    "--sample-list",
+    "sample_list",
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+    default=None,
+    metavar="FILE",
+    help="Only write the bundled sample list to FILE ('-' for stdout), for `seller-agent cancel "
+    "--from FILE` on the demo portal, and start nothing.",
+)
+@click.option(
     "--keep-running",
     is_flag=True,
     help="Leave the portal running afterwards (until Ctrl-C) so you can look around in it.",
@@ -54,6 +85,7 @@ def demo(
     source: str,
     orders: int,
     out: str | None,
+    sample_list: str | None,
     keep_running: bool,
     workers: int | None,
     browser_path: str | None,
@@ -74,13 +106,29 @@ def demo(
     \b
         seller-agent demo
         seller-agent demo --workers 2 --keep-running
+        seller-agent demo --sample-list sample_orders.csv
     """
+    if sample_list is not None:
+        write_sample_list(sample_list)
+        if sample_list != "-" and not quiet:
+            click.echo(
+                _("Sample list written to {path}; try: {command}").format(
+                    path=sample_list,
+                    command=shlex.join(
+                        ["seller-agent", "cancel", "--from", sample_list, "--dry-run"]
+                    ),
+                ),
+                err=True,
+            )
+        return
     from agent import report as report_mod
     from agent.bulk.engine import BulkOptions, default_workers
     from agent.bulk.journal import Journal
     from agent.cancel.job import CancelRequest, execute_cancel
     from agent.cancel.rules import report_facts
-    from agent.play.browser import data_dir, private_dir
+    from agent.play.browser import private_dir
+    from agent.play.home import data_dir, data_home
+    from agent.play.secrets import DEMO_ACCOUNT, ENV_NAMES
     from mock_portal.testing import PortalStartError, running_portal
 
     def say(message: str) -> None:
@@ -93,9 +141,10 @@ def demo(
     if portal_db.exists():
         portal_db.unlink()  # every demo starts from the same seeded data
     # The demo signs in to its own portal with the demo account, whatever the environment
-    # says about the user's real account.
-    for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD", "SELLER_AGENT_TOTP_SECRET"):
-        os.environ.pop(name, None)
+    # or the secrets file says about the user's real account (the environment wins over the
+    # file).
+    for name, env in ENV_NAMES.items():
+        os.environ[env] = DEMO_ACCOUNT[name]
 
     with contextlib.ExitStack() as stack:
         try:
@@ -128,7 +177,10 @@ def demo(
                 browser_path=browser_path,
             ),
         )
-        outcome = execute_cancel(request, say=say)
+        # The run's saved session and one-time-code ledger stay in the demo folder too: the
+        # portal's random port would leave a session folder in the user's data home each time.
+        with data_home(folder):
+            outcome = execute_cancel(request, say=say)
         if outcome.run_id is None:
             raise click.ClickException(shown(outcome.message or _("the demo run did not start")))
         if outcome.message:

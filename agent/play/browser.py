@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agent.errors import UserError
 from agent.i18n import N_, Told, _, told
+from agent.play.home import data_dir
 
 # Without these, Chromium keeps calling home (updates, sync, field trials); on a closed network
 # that is a stream of refused connections at every start.
@@ -530,11 +531,6 @@ async def collect_garbage(page: Any) -> bool:
         page, "HeapProfiler.collectGarbage", timeout=COLLECT_TIMEOUT_SECONDS
     )
     return answer is not None
-
-
-def data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "seller-agent"
 
 
 def storage_state_path(portal: str, email: str) -> Path:

@@ -31,6 +31,17 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
 
 RowFacts = Callable[[Any], Mapping[str, Any]]
 
+# A row played to an end, whatever its outcome: done (an outcome) or failed.
+ENDED_STATES = ("done", "failed")
+
+
+def rows_per_second(ended: int, seconds: float | None) -> float | None:
+    """The run's speed: rows played to an end per second of running. Rows not played yet (a
+    run stopped early) are no part of it. None when the time is not known."""
+    if seconds is None:
+        return None
+    return ended / seconds if seconds > 0 else 0.0
+
 
 def run_kind(options: Mapping[str, Any]) -> str:
     """ "cancel" for a run of `seller-agent cancel` (it records its rate limit), "flow" for
@@ -91,6 +102,7 @@ def build_report(
     if seconds is None:
         seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
     pauses = [event.to_dict() for event in journal.events(run_id, ["outage", "throttled"])]
+    ended = sum(states.get(state, 0) for state in ENDED_STATES)
     return {
         "run": {
             "id": run.id,
@@ -111,7 +123,10 @@ def build_report(
         "pending": states.get("pending", 0) + states.get("running", 0),
         "outcomes": dict(sorted(outcomes.items())),
         "states": states,
+        # Retried: played more than one attempt of its own. Replayed: played again because the
+        # portal as a whole was unreachable or throttling, which costs no attempt.
         "retried": [row.key for row in rows if row.attempts > 1],
+        "replayed": [row.key for row in rows if row.replays],
         "resumed": [row.key for row in rows if row.resumed],
         "fallback_steps": dict(fallbacks),
         "selector_health": selector_health(rows),
@@ -127,6 +142,9 @@ def build_report(
         # stood still (the portal down or throttling: each kind, start, end, seconds, reason).
         "problems": list(run.options.get("problems") or []),
         "seconds": seconds,
+        # Rows played to an end (done or failed) and how many of them a second of running.
+        "ended": ended,
+        "rows_per_second": rows_per_second(ended, seconds),
         "pauses": pauses,
         "paused_seconds": sum(pause["seconds"] or 0.0 for pause in pauses),
         "log": run.options.get("log"),
@@ -324,6 +342,15 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
             retried=len(report["retried"]), resumed=len(report["resumed"])
         )
     )
+    replayed = len(report.get("replayed") or [])
+    if replayed:
+        lines.append(
+            ngettext(
+                "Row played again after the portal's trouble (not an attempt): {count}",
+                "Rows played again after the portal's trouble (not attempts): {count}",
+                replayed,
+            ).format(count=replayed)
+        )
     rate = report["rate"]
     if rate["before"] is not None or rate["after_measured"] is not None:
         lines.append(
@@ -336,7 +363,7 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
             )
         )
     if report["seconds"] is not None:
-        per_second = report["total"] / report["seconds"] if report["seconds"] else 0.0
+        per_second = report.get("rows_per_second") or 0.0
         lines.append(
             _("Time: {duration} running ({per_second} rows/s)").format(
                 duration=format_duration(report["seconds"]), per_second=f"{per_second:.2f}"
@@ -374,6 +401,7 @@ CSV_COLUMNS = [
     "evidence",
     "seconds",
     "counts_toward_rate",
+    "replays",
 ]
 
 
@@ -403,6 +431,7 @@ def render_csv(report: dict[str, Any]) -> str:
                 " ".join(row["evidence"]),
                 "" if row.get("seconds") is None else f"{row['seconds']:.3f}",
                 _csv_bool(row.get("counts_toward_rate")),
+                row.get("replays", 0),
             ]
         )
     return buffer.getvalue()

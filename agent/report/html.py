@@ -23,6 +23,7 @@ from agent.i18n import (
     format_duration,
     format_number,
     language,
+    ngettext,
     pgettext,
     portal_word,
     reason_label,
@@ -122,6 +123,16 @@ def _row_view(row: dict[str, Any], card: bool) -> dict[str, Any]:
         details.append(" — ".join(part for part in (kind, _error_text(row.get("error"))) if part))
     if row.get("resumed"):
         details.append(_("Played again after an interruption."))
+    if row.get("replays"):
+        details.append(
+            ngettext(
+                "Played again once after the portal's trouble (unreachable or throttling); "
+                "not counted as a try.",
+                "Played again {count} times after the portal's trouble (unreachable or "
+                "throttling); not counted as tries.",
+                row["replays"],
+            ).format(count=row["replays"])
+        )
     details += [_fallback_text(match) for match in row.get("fallbacks") or []]
     values = dict(row.get("values") or {})
     if values.pop("reconciled_from", None):
@@ -249,6 +260,10 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         ("retried", _("Retried"), len(report["retried"]), ""),
         ("resumed", _("Played again after an interruption"), len(report["resumed"]), ""),
     ]
+    if report.get("replayed"):
+        # Not retries: the portal was unreachable or throttling, and no attempt was spent.
+        label = _("Played again after the portal's trouble (not tries)")
+        summary.append(("replayed", label, len(report["replayed"]), ""))
     return {
         "lang": language(),
         "report": report,
@@ -259,6 +274,9 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
         "started": format_datetime(run["created_at"]),
         "ended": format_datetime(run["finished_at"]) if run["finished_at"] else None,
         "took": format_duration(report["seconds"]) if report["seconds"] is not None else None,
+        "speed": None
+        if report.get("rows_per_second") is None
+        else _("{rate} rows/s").format(rate=f"{report['rows_per_second']:.2f}"),
         "summary": [
             {"id": ident, "label": label, "value": format_number(value), "tone": tone}
             for ident, label, value, tone in summary

@@ -78,7 +78,10 @@ def merge_runs(journals: Sequence[str | Path]) -> dict[str, Any]:
     rows = [row for part in parts for row in part["rows"]]
     starts = [row["started_at"] for row in rows if row["started_at"]]
     ends = [row["finished_at"] for row in rows if row["finished_at"]]
-    from agent.report import _seconds_between
+    from agent.report import ENDED_STATES, _seconds_between, rows_per_second
+
+    seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
+    ended = sum(1 for row in rows if row["state"] in ENDED_STATES)
 
     statuses = {part["run"]["status"] for part in parts}
     return {
@@ -104,6 +107,7 @@ def merge_runs(journals: Sequence[str | Path]) -> dict[str, Any]:
         "outcomes": dict(sorted(_sum(part["outcomes"] for part in parts).items())),
         "states": dict(_sum(part["states"] for part in parts)),
         "retried": [key for part in parts for key in part["retried"]],
+        "replayed": [key for part in parts for key in part.get("replayed", [])],
         "resumed": [key for part in parts for key in part["resumed"]],
         "fallback_steps": dict(_sum(part["fallback_steps"] for part in parts)),
         "selector_health": selector_health(records),
@@ -118,7 +122,9 @@ def merge_runs(journals: Sequence[str | Path]) -> dict[str, Any]:
                 {key for part in parts for key in part["rate"]["buyer_canceled_unofficial"]}
             ),
         },
-        "seconds": _seconds_between(min(starts) if starts else None, max(ends) if ends else None),
+        "seconds": seconds,
+        "ended": ended,
+        "rows_per_second": rows_per_second(ended, seconds),
         "rows": rows,
         "shards": shards,
         "duplicates": duplicates,
