@@ -527,3 +527,56 @@ def test_waits_last_until_the_page_changes_and_go_on_polling_for_the_rest(
     result = runner.run(page, path, {}, portal.url)
     assert (result.outcome, result.ok, result.error) == ("ready", True, None)
     assert result.values["busy_left"] is False
+
+
+def test_a_fill_on_a_select_chooses_the_option_by_value_or_label(
+    runner, portal, signed_in, unshipped_orders, tmp_path
+):
+    # What importing Chrome's recording of a select's change gives: `change` says nothing
+    # about the element, so it becomes a fill; Chrome's replay sets whatever element it is.
+    (order_id,) = unshipped_orders(1)
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        params:
+          order_id: {type: string}
+        steps:
+          - goto: /orders-v3/order/{{ order_id }}/cancel
+          - fill: {target: [{label: Reason for cancellation, exact: true}], value: NoInventory}
+          - expect: {target: {testid: cancel-reason}, value: NoInventory}
+          - fill: {target: {testid: cancel-reason}, value: Pricing Error}
+          - expect: {target: {testid: cancel-reason}, value: PricingError}
+          - fill: {target: {testid: cancel-memo}, value: typed as ever}
+          - expect: {target: {testid: cancel-memo}, value: typed as ever}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {"order_id": order_id}, portal.url)
+    assert (result.outcome, result.ok, result.error) == ("completed", True, None)
+    assert portal.order(order_id)["status"] == "Unshipped"  # chosen, never submitted
+
+
+def test_a_fill_nothing_can_take_fails_with_playwrights_reason_once(
+    runner, portal, signed_in, unshipped_orders, tmp_path
+):
+    (order_id,) = unshipped_orders(1)
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        params:
+          order_id: {type: string}
+        steps:
+          - goto: /orders-v3/order/{{ order_id }}/cancel
+          - fill: {target: {testid: cancel-submit}, value: x}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {"order_id": order_id}, portal.url)
+    assert (result.outcome, result.error_kind) == ("failed", "step")
+    reason = result.error.split(" (evidence: ")[0]
+    assert reason.startswith("step fill (line 7): Element is not an <input>"), reason
+    assert "Error:" not in result.error

@@ -21,6 +21,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from agent import flow as flowlib
 from agent.errors import StepError, one_line, playwright_error_kind
@@ -34,6 +35,7 @@ TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
 LOADED_CHECK_SECONDS = 2.0
 SCREENSHOT_MS = 10000  # a failure's screenshot, on a page that may still be loading
 RESOLVE_GRACE = 1.0  # seconds a target lookup may take beyond its step's timeout
+LOOK_MS = 1000  # asking what an element is, after Playwright refused to act on it
 # The element the portal's "automated access blocked" page carries (answered with HTTP 403).
 _BLOCKED_PAGE = re.compile(
     r'<(\w+)[^>]*\bid=["\']automated-access-blocked["\'][^>]*>(.*?)</\1>', re.DOTALL
@@ -699,7 +701,7 @@ class _Runner:
         elif kind == "fill":
             locator = await self._target(scope, step, ctx, timeout)
             await self._fresh_code(args["value"])
-            await self._guarded(locator.fill(self.typed(args["value"], ctx), timeout=timeout))
+            await self._fill(locator, self.typed(args["value"], ctx), timeout)
         elif kind == "type":
             locator = await self._target(scope, step, ctx, timeout)
             await self._fresh_code(args["value"])
@@ -797,6 +799,28 @@ class _Runner:
             )
         elif kind == "evaluate":
             await self._guarded(page.evaluate(flowlib.render(args["expression"], ctx)))
+
+    async def _fill(self, locator: Any, value: str, timeout: int) -> None:
+        """Fill a field; on a <select>, choose the option whose value (else label) is the value.
+
+        Chrome's Recorder records a select's change as a `change` step that does not say what
+        the element is (imported as a fill), and its replay sets the value of whatever element
+        it is. Playwright refuses to fill a select; only then is the element's tag asked, so an
+        ordinary fill costs nothing more."""
+        try:
+            await self._guarded(locator.fill(value, timeout=timeout))
+        except PlaywrightTimeout:
+            raise
+        except PlaywrightError:
+            try:
+                tag = await self._guarded(
+                    locator.evaluate("element => element.localName", timeout=LOOK_MS)
+                )
+            except PlaywrightError:
+                tag = None
+            if tag != "select":
+                raise
+            await self._guarded(locator.select_option(value, timeout=timeout))
 
     def _first_look(self, scope: Any, step: flowlib.Step, ctx: dict) -> Any:
         """The locator with an element when the step would act on its first candidate: that
