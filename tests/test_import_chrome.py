@@ -20,6 +20,7 @@ from agent.recording.import_chrome import (
     STEP_TYPES,
     import_chrome_recording,
     translate_chrome_recording,
+    unwrap_wait_expression,
 )
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
@@ -181,6 +182,56 @@ def test_asserted_events_become_waits_after_their_step():
         {"wait": {"url": "/mail"}},
         {"expect": {"title": "Mail"}},
     ]
+
+
+def test_wait_for_expression_polls_for_the_steps_timeout_else_the_recordings():
+    data = recording(
+        {"type": "waitForExpression", "expression": "window.ready"},
+        {"type": "waitForExpression", "expression": "window.done", "timeout": 700},
+    )
+    data["timeout"] = 2000
+    flow = translate(data)
+    assert flow["timeout"] == 2000
+    limits = [unwrap_wait_expression(step["evaluate"]) for step in flow["steps"][1:]]
+    assert limits == [("window.ready", 2000), ("window.done", 700)]
+    # No timeout anywhere: the flow's default.
+    del data["timeout"]
+    first = translate(data)["steps"][1]["evaluate"]
+    assert unwrap_wait_expression(first) == ("window.ready", 15000)
+
+
+@pytest.mark.parametrize(
+    ("fields", "step"),
+    [
+        # puppeteer/replay: `visible: false` waits until its count comparison (default: at
+        # least 1) no longer holds - until no element is there.
+        ({}, {"wait": {"target": {"testid": "x"}, "state": "detached"}}),
+        (
+            {"operator": ">=", "count": 1},
+            {"wait": {"target": {"testid": "x"}, "state": "detached"}},
+        ),
+        (
+            {"operator": ">=", "count": 3},
+            {"expect": {"not": {"target": {"testid": "x", "nth": 2}, "count": 1}}},
+        ),
+        (
+            {"operator": "<=", "count": 1},
+            {"wait": {"target": {"testid": "x", "nth": 1}, "state": "attached"}},
+        ),
+        (
+            {"operator": "==", "count": 2},
+            {"expect": {"not": {"target": {"testid": "x"}, "count": 2}}},
+        ),
+        (
+            {"properties": {"value": "a"}},
+            {"expect": {"not": {"target": {"testid": "x"}, "value": "a"}}},
+        ),
+    ],
+)
+def test_visible_false_waits_for_the_opposite_of_the_count(fields, step):
+    wait = {"type": "waitForElement", "selectors": [['[data-testid="x"]']], "visible": False}
+    flow = translate(recording({**wait, **fields}))
+    assert flow["steps"][1] == step
 
 
 def test_a_password_typed_outside_the_sign_in_is_the_password_secret():
