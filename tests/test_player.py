@@ -580,3 +580,62 @@ def test_a_fill_nothing_can_take_fails_with_playwrights_reason_once(
     reason = result.error.split(" (evidence: ")[0]
     assert reason.startswith("step fill (line 7): Element is not an <input>"), reason
     assert "Error:" not in result.error
+
+
+def test_an_outcome_missing_from_a_loaded_page_is_a_final_selector_failure(
+    runner, portal, signed_in, tmp_path
+):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        timeout: 1500
+        params:
+          order_id: {type: string}
+        steps:
+          - goto: /orders-v3/order/{{ order_id }}
+        outcomes:
+          found: {testid: order-status}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {"order_id": "999-0000000-0000000"}, portal.url)
+    # The portal answered "No orders found": waiting or retrying changes nothing.
+    assert (result.outcome, result.error_kind) == ("failed", "selector"), result.error
+    assert not result.transient
+    assert result.error.startswith("no outcome (found) was reached within 1500 ms")
+
+
+def test_an_outcome_behind_a_page_that_never_answers_is_a_transient_timeout(
+    runner, own_portal, secrets, tmp_path
+):
+    storage = runner.loop.run_until_complete(
+        session.ensure_session(
+            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
+        )
+    )
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        timeout: 1500
+        steps:
+          - goto: /home
+          - evaluate: location.assign('/orders-v3/')
+        outcomes:
+          listed: {testid: tab-shipped}
+        """,
+    )
+    page = runner.page(storage, own_portal.url)
+    own_portal.api_post(
+        "/mock/api/faults", {"stall_every": 1, "stall_seconds": 4, "paths": ["/orders-v3/"]}
+    )
+    try:
+        result = runner.run(page, path, {}, own_portal.url)
+    finally:
+        own_portal.api_post("/mock/api/faults", {})
+    assert (result.outcome, result.error_kind) == ("failed", "timeout"), result.error
+    assert result.transient
+

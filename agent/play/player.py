@@ -53,14 +53,14 @@ class RunResult:
 
     `error_kind`, when the run failed:
     - `timeout`: the page did not load in time (a navigation still pending, the document
-      still loading), or no outcome was reached in time; transient.
+      still loading), also when a target or an outcome was waited for on it; transient.
     - `http_5xx`, `http_429` (with `retry_after`): the main page answered with that status;
       transient.
     - `network`: the connection failed or the page or browser closed; transient.
     - `session`: signing in again failed, or the portal kept returning to the sign-in page;
       transient.
-    - `selector`: the page loaded, and a step's target (or waited-for condition) never
-      appeared on it: the page is not what the flow expects; final.
+    - `selector`: the page loaded, and a step's target (or waited-for condition, or any of
+      the outcomes) never appeared on it: the page is not what the flow expects; final.
     - `step`: anything else the flow cannot do (a failed expectation, a bad template, a
       bad param of a sub-flow); final.
     """
@@ -1000,9 +1000,13 @@ class _Runner:
             if await self._on_sign_in_page():
                 raise _SignInNeeded()
             if time.monotonic() >= deadline:
+                # As for a step's target: `selector` when the page had loaded and none of the
+                # outcomes is on it (a retry would find the same page), `timeout` when the page
+                # itself was still on its way (or moved while an outcome that held was read).
                 names = ", ".join(self.flow.outcomes)
                 raise StepError(
-                    f"no outcome ({names}) was reached within {self.flow.timeout} ms", "timeout"
+                    f"no outcome ({names}) was reached within {self.flow.timeout} ms",
+                    "timeout" if found is not None else await self._missing_kind(),
                 )
             if found is not None:
                 continue
