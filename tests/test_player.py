@@ -639,3 +639,48 @@ def test_an_outcome_behind_a_page_that_never_answers_is_a_transient_timeout(
     assert (result.outcome, result.error_kind) == ("failed", "timeout"), result.error
     assert result.transient
 
+
+def test_a_candidate_that_matches_several_elements_gives_way_to_one_that_matches_one(
+    runner, portal, signed_in, tmp_path
+):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /orders-v3/
+          - click: [{text: Canceled}, {testid: tab-canceled}]
+            name: open Canceled
+        outcomes:
+          canceled: {url: /orders-v3/mfn/canceled}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url)
+    assert (result.outcome, result.ok, result.error) == ("canceled", True, None)
+    assert result.matches == [
+        {"step": "open Canceled", "line": 5, "candidate": 1, "spec": "testid=tab-canceled"}
+    ]
+
+
+def test_a_target_no_candidate_of_which_matches_one_element_fails_in_one_whole_line(
+    runner, portal, signed_in, tmp_path
+):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /orders-v3/
+          - click: [{text: Canceled}, {testid: no-such-tab}]
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url)
+    assert (result.outcome, result.error_kind) == ("failed", "step")
+    assert result.error.split(" (evidence: ")[0] == (
+        "step click (line 5): text=Canceled matched 2 elements, testid=no-such-tab matched 0 "
+        "elements; a target must match one element (add nth, has_text or a narrower candidate)"
+    )

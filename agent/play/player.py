@@ -693,48 +693,55 @@ class _Runner:
             url = _join(self.portal, flowlib.render(args["url"], ctx))
             await self._guarded(page.goto(url, timeout=timeout))
         elif kind == "click":
-            locator = await self._target(scope, step, ctx, timeout)
             options = {k: args[k] for k in ("button", "modifiers", "force") if k in args}
             if "count" in args:
                 options["click_count"] = args["count"]
-            await self._guarded(locator.click(timeout=timeout, **options))
-        elif kind == "fill":
-            locator = await self._target(scope, step, ctx, timeout)
-            await self._fresh_code(args["value"])
-            await self._fill(locator, self.typed(args["value"], ctx), timeout)
-        elif kind == "type":
-            locator = await self._target(scope, step, ctx, timeout)
-            await self._fresh_code(args["value"])
-            await self._guarded(
-                locator.press_sequentially(
-                    self.typed(args["value"], ctx),
-                    delay=args.get("delay", 0),
-                    timeout=timeout,
-                )
+            await self._act(
+                scope, step, ctx, timeout, lambda it: it.click(timeout=timeout, **options)
             )
+        elif kind in ("fill", "type"):
+            entered: list[str] = []
+
+            async def enter(it: Any) -> None:
+                if not entered:
+                    # Once the field is found: a one-time code is made as late as it can be.
+                    await self._fresh_code(args["value"])
+                    entered.append(self.typed(args["value"], ctx))
+                if kind == "fill":
+                    await self._fill(it, entered[0], timeout)
+                else:
+                    delay = args.get("delay", 0)
+                    await it.press_sequentially(entered[0], delay=delay, timeout=timeout)
+
+            await self._act(scope, step, ctx, timeout, enter)
         elif kind == "select":
-            locator = await self._target(scope, step, ctx, timeout)
-            await self._guarded(
-                locator.select_option(flowlib.render(args["option"], ctx), timeout=timeout)
+            option = flowlib.render(args["option"], ctx)
+            await self._act(
+                scope, step, ctx, timeout, lambda it: it.select_option(option, timeout=timeout)
             )
         elif kind in ("check", "uncheck"):
-            locator = await self._target(scope, step, ctx, timeout)
-            action = locator.check if kind == "check" else locator.uncheck
-            await self._guarded(action(timeout=timeout))
+            await self._act(
+                scope, step, ctx, timeout, lambda it: getattr(it, kind)(timeout=timeout)
+            )
         elif kind == "press":
             key = flowlib.render(args["key"], ctx)
             if "target" in args:
-                locator = await self._target(scope, step, ctx, timeout)
-                await self._guarded(locator.press(key, timeout=timeout))
+                await self._act(
+                    scope, step, ctx, timeout, lambda it: it.press(key, timeout=timeout)
+                )
             else:
                 await self._guarded(page.keyboard.press(key))
         elif kind == "hover":
-            locator = await self._target(scope, step, ctx, timeout)
-            await self._guarded(locator.hover(timeout=timeout))
+            await self._act(scope, step, ctx, timeout, lambda it: it.hover(timeout=timeout))
         elif kind == "scroll":
             if "target" in args:
-                locator = await self._target(scope, step, ctx, timeout)
-                await self._guarded(locator.scroll_into_view_if_needed(timeout=timeout))
+                await self._act(
+                    scope,
+                    step,
+                    ctx,
+                    timeout,
+                    lambda it: it.scroll_into_view_if_needed(timeout=timeout),
+                )
             else:
                 await self._guarded(page.mouse.wheel(args["x"], args["y"]))
         elif kind == "wait":
@@ -800,6 +807,53 @@ class _Runner:
         elif kind == "evaluate":
             await self._guarded(page.evaluate(flowlib.render(args["expression"], ctx)))
 
+    async def _act(
+        self,
+        scope: Any,
+        step: flowlib.Step,
+        ctx: dict,
+        timeout: int,
+        action: Callable[[Any], Awaitable[Any]],
+    ) -> None:
+        """Find the step's target and act on it. A candidate that matches several elements
+        is no answer (Playwright refuses to act on it, "strict mode violation"): then the first
+        candidate that matches exactly one element (or has exactly one visible) is used, and
+        when none does, one line says how many each matched. Asked only after a refusal, so
+        the usual step costs nothing more."""
+        locator = await self._target(scope, step, ctx, timeout)
+        try:
+            await self._guarded(action(locator))
+            return
+        except PlaywrightError as error:
+            if "strict mode violation" not in str(error):
+                raise
+        await self._guarded(action(await self._only_one(scope, step, ctx)))
+
+    async def _only_one(self, scope: Any, step: flowlib.Step, ctx: dict) -> Any:
+        """The first candidate of the step's target with exactly one element, or one visible
+        element (then that one); recorded as the step's match. StepError when there is none."""
+        specs = flowlib.render(step.args["target"], ctx)
+        counts = []
+        for index, spec in enumerate(specs):
+            locator = locate.build(scope, spec)
+            found = await self._guarded(locator.count())
+            if found > 1:
+                shown = await self._guarded(locate.visible(locator).count())
+                if shown == 1:
+                    locator, found = locate.visible(locator), 1
+            if found == 1:
+                self.matches[-1].update(
+                    candidate=index, spec=self.secrets.redact(targets.describe(spec))
+                )
+                return locator
+            counts.append(f"{targets.describe(spec)} matched {found} elements")
+        said = ", ".join(counts)
+        raise StepError(
+            f"step {step.label()}: {said}; a target must match one element "
+            f"(add nth, has_text or a narrower candidate)",
+            "step",
+        )
+
     async def _fill(self, locator: Any, value: str, timeout: int) -> None:
         """Fill a field; on a <select>, choose the option whose value (else label) is the value.
 
@@ -808,19 +862,17 @@ class _Runner:
         it is. Playwright refuses to fill a select; only then is the element's tag asked, so an
         ordinary fill costs nothing more."""
         try:
-            await self._guarded(locator.fill(value, timeout=timeout))
+            await locator.fill(value, timeout=timeout)
         except PlaywrightTimeout:
             raise
         except PlaywrightError:
             try:
-                tag = await self._guarded(
-                    locator.evaluate("element => element.localName", timeout=LOOK_MS)
-                )
+                tag = await locator.evaluate("element => element.localName", timeout=LOOK_MS)
             except PlaywrightError:
                 tag = None
             if tag != "select":
                 raise
-            await self._guarded(locator.select_option(value, timeout=timeout))
+            await locator.select_option(value, timeout=timeout)
 
     def _first_look(self, scope: Any, step: flowlib.Step, ctx: dict) -> Any:
         """The locator with an element when the step would act on its first candidate: that
