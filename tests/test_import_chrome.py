@@ -360,6 +360,41 @@ def test_import_command_fails_in_one_line_and_writes_nothing(tmp_path):
     assert "Traceback" not in result.output and not out.exists()
 
 
+def test_a_recording_saved_with_a_byte_order_mark_imports(tmp_path):
+    data = recording(click(['[data-testid="tab-shipped"]']))
+    marked = tmp_path / "bom.json"
+    marked.write_bytes(b"\xef\xbb\xbf" + json.dumps(data).encode("utf-8"))
+    out = tmp_path / "out.yaml"
+    result = CliRunner().invoke(cli, ["import", str(marked), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_flow(out).steps[1].args["target"] == [{"kind": "testid", "value": "tab-shipped"}]
+    # The same from stdin.
+    piped = CliRunner().invoke(cli, ["import", "-"], input="\ufeff" + json.dumps(data))
+    assert piped.exit_code == 0, piped.output
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "says"),
+    [
+        ('{"title": "x"}', [], "not a Chrome DevTools Recorder recording"),
+        ('{"title": "x"}', ["--format", "chrome-recorder"], "the recording has no 'steps'"),
+        ("[]", ["--format", "selenium-ide"], "a Selenium IDE project is an object"),
+        (
+            json.dumps(recording()),
+            ["--test", "Cancel"],
+            "--test is for Selenium IDE projects",
+        ),
+    ],
+)
+def test_every_import_error_line_names_the_file(tmp_path, text, options, says):
+    bad = tmp_path / "bad.json"
+    bad.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(bad), *options])
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: {bad}: ") and says in line, line
+
+
 # -- replays on the portal -------------------------------------------------------------------
 
 

@@ -142,7 +142,7 @@ def _pattern(values: frozenset[str], as_bytes: bool) -> re.Pattern | None:
 def _read_file(path: Path) -> dict[str, str]:
     try:
         mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
         raise SecretsError(
             told(N_("{path}: cannot read the secrets file ({why})"), path=path, why=error.strerror)
