@@ -684,3 +684,51 @@ def test_a_target_no_candidate_of_which_matches_one_element_fails_in_one_whole_l
         "step click (line 5): text=Canceled matched 2 elements, testid=no-such-tab matched 0 "
         "elements; a target must match one element (add nth, has_text or a narrower candidate)"
     )
+
+
+def test_error_lines_name_rendered_values_but_templates_of_secrets_as_written(
+    runner, portal, signed_in, tmp_path
+):
+    page = runner.page(signed_in, portal.url)
+    params = {"order_id": "112-0000001-0000001", "api_key": "k-secret-value"}
+    said = {}
+    for step in (
+        "wait: {url: '/nothing/{{ order_id }}'}",
+        "expect: {text: 'key {{ api_key | upper }} of {{ order_id }}'}",
+        "click: {testid: 'x-{{ order_id }}-{{ password | upper }}'}",
+        "click: [{testid: 'x-{{ order_id }}'}, {text: '{{ api_key }}'}]",
+    ):
+        path = write_flow(
+            tmp_path,
+            f"""\
+            name: probe
+            session: login
+            params:
+              order_id: {{type: string}}
+              api_key: {{type: string, secret: true}}
+            steps:
+              - goto: /home
+              - {step}
+                timeout: 500
+            """,
+        )
+        result = runner.run(page, path, params, portal.url)
+        assert result.outcome == "failed"
+        assert "K-SECRET-VALUE" not in result.error and "DEMO-PASSWORD" not in result.error
+        said[step.split(":")[0]] = said.get(step.split(":")[0], []) + [
+            result.error.split(" (evidence: ")[0]
+        ]
+    assert said == {
+        "wait": [
+            "step wait (line 8): timed out after 500 ms waiting for url /nothing/112-0000001-0000001"
+        ],
+        "expect": [
+            "step expect (line 8): expected text=key {{ api_key | upper }} of {{ order_id }} within 500 ms"
+        ],
+        "click": [
+            "step click (line 8): no element matched testid=x-{{ order_id }}-{{ password | upper }} "
+            "within 500 ms",
+            "step click (line 8): no element matched testid=x-112-0000001-0000001 or "
+            "text={{ api_key }} within 500 ms",
+        ],
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import io
 import re
 import secrets as token_source
@@ -217,6 +218,28 @@ class _Runner:
         if "totp_secret" in names:
             self._hide_codes_around_now()
         return value
+
+    def _shown(self, value: Any, ctx: dict) -> Any:
+        """value as an error line or a report names it: its templates rendered, except one
+        that uses a secret (the account's, a `secret: true` param, a one-time code made from
+        one), which is named as written - a rendered secret may be changed by a filter past
+        what redaction recognises."""
+        if isinstance(value, list):
+            return [self._shown(item, ctx) for item in value]
+        if isinstance(value, dict):
+            return {key: self._shown(item, ctx) for key, item in value.items()}
+        if not (isinstance(value, str) and flowlib.has_template(value)):
+            return value
+        try:
+            if _template_names(value) & set(self.secrets.values()):
+                return value
+            return str(flowlib.render(value, ctx))
+        except Exception:
+            return value
+
+    def _describe_spec(self, target: Any, index: int, ctx: dict) -> str:
+        """Candidate `index` of a target as written in the flow, rendered as _shown says."""
+        return self.secrets.redact(targets.describe(self._shown(target[index], ctx)))
 
     async def _fresh_code(self, template: Any) -> None:
         """Before a one-time code is typed: wait, if this machine already used the current
@@ -593,32 +616,40 @@ class _Runner:
             # navigation of the main frame started or committed since (page_moves counts both).
             locator, index = locate.build(scope, specs[0]), 0
         else:
-            locator, index = await self._resolve(scope, specs, timeout, state)
+            locator, index = await self._resolve(
+                scope, specs, timeout, state, (step.args["target"], ctx)
+            )
         self.matches.append(
             {
                 "step": step.name or step.path,
                 "line": step.line,
                 "candidate": index,
-                "spec": self.secrets.redact(targets.describe(specs[index])),
+                "spec": self._describe_spec(step.args["target"], index, ctx),
             }
         )
         return locator
 
     async def _resolve(
-        self, scope: Any, specs: list[dict], timeout: int, state: str
+        self,
+        scope: Any,
+        specs: list[dict],
+        timeout: int,
+        state: str,
+        written: tuple[list, dict] | None = None,
     ) -> tuple[Any, int]:
         """locate.resolve, held to the step's timeout: while the page navigates to a server
-        that does not answer, Playwright's queries wait for the new document, however long."""
+        that does not answer, Playwright's queries wait for the new document, however long.
+        `written`: the target as the flow has it and its context, for the error to name the
+        candidates as _shown says rather than as rendered."""
         try:
             return await self._guarded(
                 asyncio.wait_for(
                     locate.resolve(scope, specs, timeout, state), timeout / 1000 + RESOLVE_GRACE
                 )
             )
-        except locate.TargetTimeout:
-            raise
-        except TimeoutError:
-            tried = " or ".join(targets.describe(spec) for spec in specs)
+        except (locate.TargetTimeout, TimeoutError):
+            shown = self._shown(*written) if written else specs
+            tried = " or ".join(targets.describe(spec) for spec in shown)
             raise locate.TargetTimeout(
                 f"no element matched {tried} within {int(timeout)} ms"
             ) from None
@@ -749,7 +780,8 @@ class _Runner:
         elif kind == "expect":
             if not await self.wait_for(scope, args["condition"], ctx, timeout):
                 raise StepError(
-                    f"step {step.label()}: expected {_describe_condition(args['condition'])} within {timeout} ms",
+                    f"step {step.label()}: expected "
+                    f"{_describe_condition(self._shown(args['condition'], ctx))} within {timeout} ms",
                     "step",
                 )
         elif kind == "extract":
@@ -843,10 +875,12 @@ class _Runner:
                     locator, found = locate.visible(locator), 1
             if found == 1:
                 self.matches[-1].update(
-                    candidate=index, spec=self.secrets.redact(targets.describe(spec))
+                    candidate=index, spec=self._describe_spec(step.args["target"], index, ctx)
                 )
                 return locator
-            counts.append(f"{targets.describe(spec)} matched {found} elements")
+            counts.append(
+                f"{self._describe_spec(step.args['target'], index, ctx)} matched {found} elements"
+            )
         said = ", ".join(counts)
         raise StepError(
             f"step {step.label()}: {said}; a target must match one element "
@@ -928,7 +962,7 @@ class _Runner:
             if not await self.wait_for(scope, args["condition"], ctx, timeout):
                 raise StepError(
                     f"step {step.label()}: timed out after {timeout} ms waiting for "
-                    f"{_describe_condition(args['condition'])}",
+                    f"{_describe_condition(self._shown(args['condition'], ctx))}",
                     await self._missing_kind(),
                 )
             return
@@ -1257,6 +1291,11 @@ def _flat_any(items: list[dict]) -> list[dict]:
     for item in items:
         flat.extend(_flat_any(item["items"]) if item["kind"] == "any" else [item])
     return flat
+
+
+@functools.lru_cache(maxsize=2048)
+def _template_names(text: str) -> frozenset[str]:
+    return frozenset(flowlib.template_names(text))
 
 
 def _describe_condition(condition: dict) -> str:
