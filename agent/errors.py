@@ -7,6 +7,9 @@ import re
 # Playwright's messages carry a multi-line call log and ANSI colours; users get the first line.
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _API_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z]*\.)?[a-z_]+[A-Za-z_]*: ")
+# What follows the API's name in Playwright's messages ("Locator.fill: Error: Element is not
+# ..."): the line already says it is an error.
+_ERROR_PREFIX = re.compile(r"^(?:(?:[A-Z][A-Za-z]*)?Error: )+")
 
 
 class SellerAgentError(Exception):
@@ -45,7 +48,7 @@ def one_line(text: object) -> str:
     """The first meaningful line of an error message, without ANSI colours or API prefixes."""
     cleaned = _ANSI.sub("", str(text)).strip()
     first = next((line.strip() for line in cleaned.splitlines() if line.strip()), "")
-    first = _API_PREFIX.sub("", first)
+    first = _ERROR_PREFIX.sub("", _API_PREFIX.sub("", first))
     return first.rstrip(".") if first.endswith("..") else first
 
 

@@ -102,6 +102,27 @@ def test_every_bundled_flow_survives_the_round_trip_unchanged(path: Path):
     assert ordered_flow(round_trip(data)) == ordered_flow(data)
 
 
+@pytest.mark.parametrize(
+    ("state", "fields"),
+    [
+        # Chrome's replay counts elements in the DOM, seen or not: both are "one is there".
+        ("visible", {}),
+        ("attached", {}),
+        ("hidden", {"count": 0, "operator": "=="}),
+        ("detached", {"count": 0, "operator": "=="}),
+    ],
+)
+def test_a_wait_for_a_targets_state_is_what_chromes_replay_means(state, fields):
+    flow = {
+        "name": "waits",
+        "steps": [{"goto": "/home"}, {"wait": {"target": {"testid": "x"}, "state": state}}],
+    }
+    steps = export_chrome_recording(flow, portal=PORTAL)["steps"]
+    waits = [step for step in steps if step["type"] == "waitForElement"]
+    assert waits == [{"type": "waitForElement", "selectors": [['[data-testid="x"]']], **fields}]
+    assert round_trip(flow)["steps"] == flow["steps"]
+
+
 def test_the_round_trip_of_a_simple_flow_is_exact_and_valid():
     back = round_trip(copy.deepcopy(SIMPLE))
     assert ordered_flow(back) == ordered_flow(SIMPLE)

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -321,3 +322,72 @@ def test_import_refuses_a_recording_that_carries_one(tmp_path):
         "steps[0].goto: template: attribute access ('.') is not allowed\n"
     )
     assert not output.exists()
+
+
+def nested_aliases(levels: int, width: int = 9) -> str:
+    """A flow whose outcomes nest aliases: each level repeats the one before `width` times."""
+    lines = ["  a: &a {any: [" + ", ".join(["{text: x}"] * width) + "]}"]
+    names = "abcdefghijklmnop"[:levels]
+    for before, name in zip(names, names[1:], strict=False):
+        lines.append(f"  {name}: &{name} {{any: [" + ", ".join([f"*{before}"] * width) + "]}")
+    return "name: laughs\noutcomes:\n" + "\n".join(lines) + f"\nsteps:\n  - expect: *{names[-1]}\n"
+
+
+def test_nested_aliases_are_refused_at_once_naming_the_file_and_line(tmp_path):
+    path = tmp_path / "laughs.yaml"
+    text = nested_aliases(8)  # 9**8 values once expanded, from 522 bytes
+    assert len(text) < 800
+    path.write_text(text, encoding="utf-8")
+    # In a child process with a deadline: before the guard, checking this took minutes.
+    started = time.monotonic()
+    done = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "seller-agent"),
+            "flows",
+            "check",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, "LANG": "C"},
+    )
+    assert time.monotonic() - started < 5
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    # Line 7: `e`, the first level past the limit.
+    assert done.stderr == (
+        f"Error: {path}:7: its aliases (*name) expand it to more than 100,000 values; "
+        "write the parts out or share fewer\n"
+    )
+
+
+def test_aliases_that_share_a_part_still_load(tmp_path):
+    path = tmp_path / "shared.yaml"
+    path.write_text(nested_aliases(4), encoding="utf-8")  # 9**4 values: an ordinary size
+    result = invoke("flows", "check", str(path))
+    assert result.exit_code == 0, result.output
+    shared = tmp_path / "anchor.yaml"
+    shared.write_text(
+        "name: shared\nsteps:\n  - click: &submit [{role: button, name: Submit}, {testid: go}]\n"
+        "  - click: *submit\n",
+        encoding="utf-8",
+    )
+    assert invoke("flows", "check", str(shared)).exit_code == 0
+
+
+def test_a_secrets_file_with_nested_aliases_is_refused_at_once(tmp_path):
+    from agent.errors import SecretsError
+    from agent.play.secrets import load_secrets
+
+    path = tmp_path / "secrets.yaml"
+    path.write_text(nested_aliases(8).replace("name: laughs\n", ""), encoding="utf-8")
+    path.chmod(0o600)
+    started = time.monotonic()
+    with pytest.raises(SecretsError) as caught:
+        load_secrets(path)
+    assert time.monotonic() - started < 2
+    assert str(caught.value) == (
+        f"{path}:6: not valid YAML: its aliases (*name) expand it to more than 100,000 values; "
+        "write the parts out or share fewer"
+    )

@@ -147,3 +147,17 @@ def test_every_command_has_a_checked_help_block_in_the_docs():
         for match in HELP_BLOCK.finditer((root / name).read_text())
     }
     assert sorted(set(commands(cli)) - documented) == []
+
+
+def test_flow_files_saved_with_a_byte_order_mark_are_read(tmp_path):
+    text = {
+        "yaml": "name: marked\nsteps:\n  - goto: /home\n",
+        "json": '{"name": "marked", "steps": [{"goto": "/home"}]}',
+    }
+    paths = []
+    for suffix, body in text.items():
+        path = tmp_path / f"marked.{suffix}"
+        path.write_bytes(b"\xef\xbb\xbf" + body.encode("utf-8"))
+        paths.append(str(path))
+    result = invoke("flows", "check", *paths)
+    assert result.exit_code == 0, result.output

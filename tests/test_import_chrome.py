@@ -20,6 +20,7 @@ from agent.recording.import_chrome import (
     STEP_TYPES,
     import_chrome_recording,
     translate_chrome_recording,
+    unwrap_wait_expression,
 )
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
@@ -183,6 +184,56 @@ def test_asserted_events_become_waits_after_their_step():
     ]
 
 
+def test_wait_for_expression_polls_for_the_steps_timeout_else_the_recordings():
+    data = recording(
+        {"type": "waitForExpression", "expression": "window.ready"},
+        {"type": "waitForExpression", "expression": "window.done", "timeout": 700},
+    )
+    data["timeout"] = 2000
+    flow = translate(data)
+    assert flow["timeout"] == 2000
+    limits = [unwrap_wait_expression(step["evaluate"]) for step in flow["steps"][1:]]
+    assert limits == [("window.ready", 2000), ("window.done", 700)]
+    # No timeout anywhere: the flow's default.
+    del data["timeout"]
+    first = translate(data)["steps"][1]["evaluate"]
+    assert unwrap_wait_expression(first) == ("window.ready", 15000)
+
+
+@pytest.mark.parametrize(
+    ("fields", "step"),
+    [
+        # puppeteer/replay: `visible: false` waits until its count comparison (default: at
+        # least 1) no longer holds - until no element is there.
+        ({}, {"wait": {"target": {"testid": "x"}, "state": "detached"}}),
+        (
+            {"operator": ">=", "count": 1},
+            {"wait": {"target": {"testid": "x"}, "state": "detached"}},
+        ),
+        (
+            {"operator": ">=", "count": 3},
+            {"expect": {"not": {"target": {"testid": "x", "nth": 2}, "count": 1}}},
+        ),
+        (
+            {"operator": "<=", "count": 1},
+            {"wait": {"target": {"testid": "x", "nth": 1}, "state": "attached"}},
+        ),
+        (
+            {"operator": "==", "count": 2},
+            {"expect": {"not": {"target": {"testid": "x"}, "count": 2}}},
+        ),
+        (
+            {"properties": {"value": "a"}},
+            {"expect": {"not": {"target": {"testid": "x"}, "value": "a"}}},
+        ),
+    ],
+)
+def test_visible_false_waits_for_the_opposite_of_the_count(fields, step):
+    wait = {"type": "waitForElement", "selectors": [['[data-testid="x"]']], "visible": False}
+    flow = translate(recording({**wait, **fields}))
+    assert flow["steps"][1] == step
+
+
 def test_a_password_typed_outside_the_sign_in_is_the_password_secret():
     notes: list[str] = []
     flow = translate(
@@ -307,6 +358,41 @@ def test_import_command_fails_in_one_line_and_writes_nothing(tmp_path):
     result = CliRunner().invoke(cli, ["import", str(bad), "-o", str(out)])
     assert result.exit_code == 2 and "step 1 (emulateNetworkConditions)" in result.stderr
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_recording_saved_with_a_byte_order_mark_imports(tmp_path):
+    data = recording(click(['[data-testid="tab-shipped"]']))
+    marked = tmp_path / "bom.json"
+    marked.write_bytes(b"\xef\xbb\xbf" + json.dumps(data).encode("utf-8"))
+    out = tmp_path / "out.yaml"
+    result = CliRunner().invoke(cli, ["import", str(marked), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_flow(out).steps[1].args["target"] == [{"kind": "testid", "value": "tab-shipped"}]
+    # The same from stdin.
+    piped = CliRunner().invoke(cli, ["import", "-"], input="\ufeff" + json.dumps(data))
+    assert piped.exit_code == 0, piped.output
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "says"),
+    [
+        ('{"title": "x"}', [], "not a Chrome DevTools Recorder recording"),
+        ('{"title": "x"}', ["--format", "chrome-recorder"], "the recording has no 'steps'"),
+        ("[]", ["--format", "selenium-ide"], "a Selenium IDE project is an object"),
+        (
+            json.dumps(recording()),
+            ["--test", "Cancel"],
+            "--test is for Selenium IDE projects",
+        ),
+    ],
+)
+def test_every_import_error_line_names_the_file(tmp_path, text, options, says):
+    bad = tmp_path / "bad.json"
+    bad.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(bad), *options])
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: {bad}: ") and says in line, line
 
 
 # -- replays on the portal -------------------------------------------------------------------

@@ -527,3 +527,208 @@ def test_waits_last_until_the_page_changes_and_go_on_polling_for_the_rest(
     result = runner.run(page, path, {}, portal.url)
     assert (result.outcome, result.ok, result.error) == ("ready", True, None)
     assert result.values["busy_left"] is False
+
+
+def test_a_fill_on_a_select_chooses_the_option_by_value_or_label(
+    runner, portal, signed_in, unshipped_orders, tmp_path
+):
+    # What importing Chrome's recording of a select's change gives: `change` says nothing
+    # about the element, so it becomes a fill; Chrome's replay sets whatever element it is.
+    (order_id,) = unshipped_orders(1)
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        params:
+          order_id: {type: string}
+        steps:
+          - goto: /orders-v3/order/{{ order_id }}/cancel
+          - fill: {target: [{label: Reason for cancellation, exact: true}], value: NoInventory}
+          - expect: {target: {testid: cancel-reason}, value: NoInventory}
+          - fill: {target: {testid: cancel-reason}, value: Pricing Error}
+          - expect: {target: {testid: cancel-reason}, value: PricingError}
+          - fill: {target: {testid: cancel-memo}, value: typed as ever}
+          - expect: {target: {testid: cancel-memo}, value: typed as ever}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {"order_id": order_id}, portal.url)
+    assert (result.outcome, result.ok, result.error) == ("completed", True, None)
+    assert portal.order(order_id)["status"] == "Unshipped"  # chosen, never submitted
+
+
+def test_a_fill_nothing_can_take_fails_with_playwrights_reason_once(
+    runner, portal, signed_in, unshipped_orders, tmp_path
+):
+    (order_id,) = unshipped_orders(1)
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        params:
+          order_id: {type: string}
+        steps:
+          - goto: /orders-v3/order/{{ order_id }}/cancel
+          - fill: {target: {testid: cancel-submit}, value: x}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {"order_id": order_id}, portal.url)
+    assert (result.outcome, result.error_kind) == ("failed", "step")
+    reason = result.error.split(" (evidence: ")[0]
+    assert reason.startswith("step fill (line 7): Element is not an <input>"), reason
+    assert "Error:" not in result.error
+
+
+def test_an_outcome_missing_from_a_loaded_page_is_a_final_selector_failure(
+    runner, portal, signed_in, tmp_path
+):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        timeout: 1500
+        params:
+          order_id: {type: string}
+        steps:
+          - goto: /orders-v3/order/{{ order_id }}
+        outcomes:
+          found: {testid: order-status}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {"order_id": "999-0000000-0000000"}, portal.url)
+    # The portal answered "No orders found": waiting or retrying changes nothing.
+    assert (result.outcome, result.error_kind) == ("failed", "selector"), result.error
+    assert not result.transient
+    assert result.error.startswith("no outcome (found) was reached within 1500 ms")
+
+
+def test_an_outcome_behind_a_page_that_never_answers_is_a_transient_timeout(
+    runner, own_portal, secrets, tmp_path
+):
+    storage = runner.loop.run_until_complete(
+        session.ensure_session(
+            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
+        )
+    )
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        timeout: 1500
+        steps:
+          - goto: /home
+          - evaluate: location.assign('/orders-v3/')
+        outcomes:
+          listed: {testid: tab-shipped}
+        """,
+    )
+    page = runner.page(storage, own_portal.url)
+    own_portal.api_post(
+        "/mock/api/faults", {"stall_every": 1, "stall_seconds": 4, "paths": ["/orders-v3/"]}
+    )
+    try:
+        result = runner.run(page, path, {}, own_portal.url)
+    finally:
+        own_portal.api_post("/mock/api/faults", {})
+    assert (result.outcome, result.error_kind) == ("failed", "timeout"), result.error
+    assert result.transient
+
+
+def test_a_candidate_that_matches_several_elements_gives_way_to_one_that_matches_one(
+    runner, portal, signed_in, tmp_path
+):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /orders-v3/
+          - click: [{text: Canceled}, {testid: tab-canceled}]
+            name: open Canceled
+        outcomes:
+          canceled: {url: /orders-v3/mfn/canceled}
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url)
+    assert (result.outcome, result.ok, result.error) == ("canceled", True, None)
+    assert result.matches == [
+        {"step": "open Canceled", "line": 5, "candidate": 1, "spec": "testid=tab-canceled"}
+    ]
+
+
+def test_a_target_no_candidate_of_which_matches_one_element_fails_in_one_whole_line(
+    runner, portal, signed_in, tmp_path
+):
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /orders-v3/
+          - click: [{text: Canceled}, {testid: no-such-tab}]
+        """,
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {}, portal.url)
+    assert (result.outcome, result.error_kind) == ("failed", "step")
+    assert result.error.split(" (evidence: ")[0] == (
+        "step click (line 5): text=Canceled matched 2 elements, testid=no-such-tab matched 0 "
+        "elements; a target must match one element (add nth, has_text or a narrower candidate)"
+    )
+
+
+def test_error_lines_name_rendered_values_but_templates_of_secrets_as_written(
+    runner, portal, signed_in, tmp_path
+):
+    page = runner.page(signed_in, portal.url)
+    params = {"order_id": "112-0000001-0000001", "api_key": "k-secret-value"}
+    said = {}
+    for step in (
+        "wait: {url: '/nothing/{{ order_id }}'}",
+        "expect: {text: 'key {{ api_key | upper }} of {{ order_id }}'}",
+        "click: {testid: 'x-{{ order_id }}-{{ password | upper }}'}",
+        "click: [{testid: 'x-{{ order_id }}'}, {text: '{{ api_key }}'}]",
+    ):
+        path = write_flow(
+            tmp_path,
+            f"""\
+            name: probe
+            session: login
+            params:
+              order_id: {{type: string}}
+              api_key: {{type: string, secret: true}}
+            steps:
+              - goto: /home
+              - {step}
+                timeout: 500
+            """,
+        )
+        result = runner.run(page, path, params, portal.url)
+        assert result.outcome == "failed"
+        assert "K-SECRET-VALUE" not in result.error and "DEMO-PASSWORD" not in result.error
+        said[step.split(":")[0]] = said.get(step.split(":")[0], []) + [
+            result.error.split(" (evidence: ")[0]
+        ]
+    assert said == {
+        "wait": [
+            "step wait (line 8): timed out after 500 ms waiting for url /nothing/112-0000001-0000001"
+        ],
+        "expect": [
+            "step expect (line 8): expected text=key {{ api_key | upper }} of {{ order_id }} within 500 ms"
+        ],
+        "click": [
+            "step click (line 8): no element matched testid=x-{{ order_id }}-{{ password | upper }} "
+            "within 500 ms",
+            "step click (line 8): no element matched testid=x-112-0000001-0000001 or "
+            "text={{ api_key }} within 500 ms",
+        ],
+    }

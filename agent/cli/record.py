@@ -260,9 +260,10 @@ def import_(
             data = read_json("<stdin>", sys.stdin.read())
         else:
             data = read_json(recording)
-        kind = detect_format(data) if source_format == "auto" else source_format
+        source = recording if recording != "-" else "<stdin>"
+        kind = detect_format(data, source) if source_format == "auto" else source_format
         options: dict[str, Any] = {
-            "source": recording if recording != "-" else "<stdin>",
+            "source": source,
             "portal": portal,
             "params": params,
             "skip_unsupported": skip_unsupported,
@@ -270,15 +271,25 @@ def import_(
         }
         if kind == "chrome-recorder":
             if tests:
-                raise InputError(_("--test is for Selenium IDE projects"))
+                raise InputError(
+                    told(N_("{file}: --test is for Selenium IDE projects"), file=source)
+                )
             flows = [translate_chrome_recording(data, **options)]
         else:
             flows = translate_side_project(data, tests=list(tests) or None, **options)
     except RecordingError as error:
         raise InputError(as_told(error)) from None
     except FlowError as error:
+        # Every line names the file: the translation's own error names the recording.
+        where = error.source or (recording if recording != "-" else "<stdin>")
+        if error.line:
+            where = f"{where}:{error.line}"
         raise InputError(
-            told(N_("the translation is not a valid flow: {error}"), error=as_told(error))
+            told(
+                N_("{where}: the translation is not a valid flow: {error}"),
+                where=where,
+                error=error.message,
+            )
         ) from None
     if len(flows) == 1 and not (output != "-" and Path(output).is_dir()):
         _write(dump_flow(flows[0]), output, quiet, f"flow '{flows[0]['name']}'")
@@ -348,7 +359,7 @@ def export(
     source = flow.source
     if source is None:
         raise InputError(_("{flow}: cannot find the flow's file").format(flow=flow_ref))
-    data = parse_text(Path(source).read_text(encoding="utf-8"), str(source))
+    data = parse_text(Path(source).read_text(encoding="utf-8-sig"), str(source))
     try:
         recording = export_chrome_recording(
             data, portal=portal, params=parse_param_options(param_pairs)

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from agent.flow.model import FlowError
-from agent.i18n import _
+from agent.i18n import N_, _, told
 
 
 class _LineDict(dict):
@@ -52,6 +52,76 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
+# A document is at most this many values once its aliases are expanded: far more than any flow
+# (the bundled ones are a few hundred), far less than nested aliases can give in a few hundred
+# bytes (9 aliases of 9 aliases of ... is 9**8 values: a "billion laughs"), which every walk
+# over the data (the checker, the player) would then visit one by one.
+MAX_EXPANDED_VALUES = 100_000
+
+
+def expanded_size(node: yaml.Node) -> int:
+    """How many values `node` stands for once its aliases are expanded, counted without expanding
+    them (each node's size is worked out once). Past MAX_EXPANDED_VALUES, ExpandsTooFar names the
+    line of the first (innermost) value that expands that far."""
+    sizes: dict[int, int] = {}
+    first_too_far: list[yaml.Node] = []
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # a node that contains itself counts once (the loader refuses it)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > MAX_EXPANDED_VALUES:
+                if not first_too_far:
+                    first_too_far.append(node)
+                break
+        sizes[id(node)] = total
+        return total
+
+    total = size(node)
+    if total > MAX_EXPANDED_VALUES:
+        raise ExpandsTooFar(first_too_far[0].start_mark.line + 1)
+    return total
+
+
+def load_yaml(text: str, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
+    """The data of one YAML document, refused (ExpandsTooFar) when its aliases expand it past
+    MAX_EXPANDED_VALUES values; ordinary anchors and aliases that share a part are fine."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        expanded_size(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+class ExpandsTooFar(Exception):
+    """A YAML document whose aliases expand it past MAX_EXPANDED_VALUES values; `why` says so."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.why = told(
+            N_(
+                "its aliases (*name) expand it to more than {limit} values; "
+                "write the parts out or share fewer"
+            ),
+            limit=f"{MAX_EXPANDED_VALUES:,}",
+        )
+        super().__init__(self.why)
+
+
 def _line_of(data: Any, key: Any = None) -> int | None:
     if key is not None:
         if isinstance(data, _LineDict) and key in data.key_lines:
@@ -71,7 +141,9 @@ def parse_text(text: str, source: str) -> Any:
                 _("not valid JSON: {why}").format(why=error.msg), source, error.lineno
             ) from None
     try:
-        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
+        return load_yaml(text, _LineLoader)
+    except ExpandsTooFar as error:
+        raise FlowError(error.why.shown, source, error.line) from None
     except FlowError as error:
         raise FlowError(error.message, source, error.line) from None
     except yaml.YAMLError as error:

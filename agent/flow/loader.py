@@ -69,7 +69,7 @@ def _load_ref(ref: str, base_dir: Path | None, stack: tuple[str, ...]) -> Flow:
         raise FlowError(_("flow '{ref}' includes itself").format(ref=ref), ref)
     source = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark is not part of it
     except OSError as error:
         raise FlowError(_("cannot read ({why})").format(why=error.strerror), source) from None
     data = parse_text(text, source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import io
 import re
 import secrets as token_source
@@ -21,6 +22,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from agent import flow as flowlib
 from agent.errors import StepError, one_line, playwright_error_kind
@@ -34,6 +36,7 @@ TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
 LOADED_CHECK_SECONDS = 2.0
 SCREENSHOT_MS = 10000  # a failure's screenshot, on a page that may still be loading
 RESOLVE_GRACE = 1.0  # seconds a target lookup may take beyond its step's timeout
+LOOK_MS = 1000  # asking what an element is, after Playwright refused to act on it
 # The element the portal's "automated access blocked" page carries (answered with HTTP 403).
 _BLOCKED_PAGE = re.compile(
     r'<(\w+)[^>]*\bid=["\']automated-access-blocked["\'][^>]*>(.*?)</\1>', re.DOTALL
@@ -51,14 +54,14 @@ class RunResult:
 
     `error_kind`, when the run failed:
     - `timeout`: the page did not load in time (a navigation still pending, the document
-      still loading), or no outcome was reached in time; transient.
+      still loading), also when a target or an outcome was waited for on it; transient.
     - `http_5xx`, `http_429` (with `retry_after`): the main page answered with that status;
       transient.
     - `network`: the connection failed or the page or browser closed; transient.
     - `session`: signing in again failed, or the portal kept returning to the sign-in page;
       transient.
-    - `selector`: the page loaded, and a step's target (or waited-for condition) never
-      appeared on it: the page is not what the flow expects; final.
+    - `selector`: the page loaded, and a step's target (or waited-for condition, or any of
+      the outcomes) never appeared on it: the page is not what the flow expects; final.
     - `step`: anything else the flow cannot do (a failed expectation, a bad template, a
       bad param of a sub-flow); final.
     """
@@ -215,6 +218,28 @@ class _Runner:
         if "totp_secret" in names:
             self._hide_codes_around_now()
         return value
+
+    def _shown(self, value: Any, ctx: dict) -> Any:
+        """value as an error line or a report names it: its templates rendered, except one
+        that uses a secret (the account's, a `secret: true` param, a one-time code made from
+        one), which is named as written - a rendered secret may be changed by a filter past
+        what redaction recognises."""
+        if isinstance(value, list):
+            return [self._shown(item, ctx) for item in value]
+        if isinstance(value, dict):
+            return {key: self._shown(item, ctx) for key, item in value.items()}
+        if not (isinstance(value, str) and flowlib.has_template(value)):
+            return value
+        try:
+            if _template_names(value) & set(self.secrets.values()):
+                return value
+            return str(flowlib.render(value, ctx))
+        except Exception:
+            return value
+
+    def _describe_spec(self, target: Any, index: int, ctx: dict) -> str:
+        """Candidate `index` of a target as written in the flow, rendered as _shown says."""
+        return self.secrets.redact(targets.describe(self._shown(target[index], ctx)))
 
     async def _fresh_code(self, template: Any) -> None:
         """Before a one-time code is typed: wait, if this machine already used the current
@@ -591,32 +616,40 @@ class _Runner:
             # navigation of the main frame started or committed since (page_moves counts both).
             locator, index = locate.build(scope, specs[0]), 0
         else:
-            locator, index = await self._resolve(scope, specs, timeout, state)
+            locator, index = await self._resolve(
+                scope, specs, timeout, state, (step.args["target"], ctx)
+            )
         self.matches.append(
             {
                 "step": step.name or step.path,
                 "line": step.line,
                 "candidate": index,
-                "spec": self.secrets.redact(targets.describe(specs[index])),
+                "spec": self._describe_spec(step.args["target"], index, ctx),
             }
         )
         return locator
 
     async def _resolve(
-        self, scope: Any, specs: list[dict], timeout: int, state: str
+        self,
+        scope: Any,
+        specs: list[dict],
+        timeout: int,
+        state: str,
+        written: tuple[list, dict] | None = None,
     ) -> tuple[Any, int]:
         """locate.resolve, held to the step's timeout: while the page navigates to a server
-        that does not answer, Playwright's queries wait for the new document, however long."""
+        that does not answer, Playwright's queries wait for the new document, however long.
+        `written`: the target as the flow has it and its context, for the error to name the
+        candidates as _shown says rather than as rendered."""
         try:
             return await self._guarded(
                 asyncio.wait_for(
                     locate.resolve(scope, specs, timeout, state), timeout / 1000 + RESOLVE_GRACE
                 )
             )
-        except locate.TargetTimeout:
-            raise
-        except TimeoutError:
-            tried = " or ".join(targets.describe(spec) for spec in specs)
+        except (locate.TargetTimeout, TimeoutError):
+            shown = self._shown(*written) if written else specs
+            tried = " or ".join(targets.describe(spec) for spec in shown)
             raise locate.TargetTimeout(
                 f"no element matched {tried} within {int(timeout)} ms"
             ) from None
@@ -691,48 +724,55 @@ class _Runner:
             url = _join(self.portal, flowlib.render(args["url"], ctx))
             await self._guarded(page.goto(url, timeout=timeout))
         elif kind == "click":
-            locator = await self._target(scope, step, ctx, timeout)
             options = {k: args[k] for k in ("button", "modifiers", "force") if k in args}
             if "count" in args:
                 options["click_count"] = args["count"]
-            await self._guarded(locator.click(timeout=timeout, **options))
-        elif kind == "fill":
-            locator = await self._target(scope, step, ctx, timeout)
-            await self._fresh_code(args["value"])
-            await self._guarded(locator.fill(self.typed(args["value"], ctx), timeout=timeout))
-        elif kind == "type":
-            locator = await self._target(scope, step, ctx, timeout)
-            await self._fresh_code(args["value"])
-            await self._guarded(
-                locator.press_sequentially(
-                    self.typed(args["value"], ctx),
-                    delay=args.get("delay", 0),
-                    timeout=timeout,
-                )
+            await self._act(
+                scope, step, ctx, timeout, lambda it: it.click(timeout=timeout, **options)
             )
+        elif kind in ("fill", "type"):
+            entered: list[str] = []
+
+            async def enter(it: Any) -> None:
+                if not entered:
+                    # Once the field is found: a one-time code is made as late as it can be.
+                    await self._fresh_code(args["value"])
+                    entered.append(self.typed(args["value"], ctx))
+                if kind == "fill":
+                    await self._fill(it, entered[0], timeout)
+                else:
+                    delay = args.get("delay", 0)
+                    await it.press_sequentially(entered[0], delay=delay, timeout=timeout)
+
+            await self._act(scope, step, ctx, timeout, enter)
         elif kind == "select":
-            locator = await self._target(scope, step, ctx, timeout)
-            await self._guarded(
-                locator.select_option(flowlib.render(args["option"], ctx), timeout=timeout)
+            option = flowlib.render(args["option"], ctx)
+            await self._act(
+                scope, step, ctx, timeout, lambda it: it.select_option(option, timeout=timeout)
             )
         elif kind in ("check", "uncheck"):
-            locator = await self._target(scope, step, ctx, timeout)
-            action = locator.check if kind == "check" else locator.uncheck
-            await self._guarded(action(timeout=timeout))
+            await self._act(
+                scope, step, ctx, timeout, lambda it: getattr(it, kind)(timeout=timeout)
+            )
         elif kind == "press":
             key = flowlib.render(args["key"], ctx)
             if "target" in args:
-                locator = await self._target(scope, step, ctx, timeout)
-                await self._guarded(locator.press(key, timeout=timeout))
+                await self._act(
+                    scope, step, ctx, timeout, lambda it: it.press(key, timeout=timeout)
+                )
             else:
                 await self._guarded(page.keyboard.press(key))
         elif kind == "hover":
-            locator = await self._target(scope, step, ctx, timeout)
-            await self._guarded(locator.hover(timeout=timeout))
+            await self._act(scope, step, ctx, timeout, lambda it: it.hover(timeout=timeout))
         elif kind == "scroll":
             if "target" in args:
-                locator = await self._target(scope, step, ctx, timeout)
-                await self._guarded(locator.scroll_into_view_if_needed(timeout=timeout))
+                await self._act(
+                    scope,
+                    step,
+                    ctx,
+                    timeout,
+                    lambda it: it.scroll_into_view_if_needed(timeout=timeout),
+                )
             else:
                 await self._guarded(page.mouse.wheel(args["x"], args["y"]))
         elif kind == "wait":
@@ -740,7 +780,8 @@ class _Runner:
         elif kind == "expect":
             if not await self.wait_for(scope, args["condition"], ctx, timeout):
                 raise StepError(
-                    f"step {step.label()}: expected {_describe_condition(args['condition'])} within {timeout} ms",
+                    f"step {step.label()}: expected "
+                    f"{_describe_condition(self._shown(args['condition'], ctx))} within {timeout} ms",
                     "step",
                 )
         elif kind == "extract":
@@ -798,6 +839,75 @@ class _Runner:
         elif kind == "evaluate":
             await self._guarded(page.evaluate(flowlib.render(args["expression"], ctx)))
 
+    async def _act(
+        self,
+        scope: Any,
+        step: flowlib.Step,
+        ctx: dict,
+        timeout: int,
+        action: Callable[[Any], Awaitable[Any]],
+    ) -> None:
+        """Find the step's target and act on it. A candidate that matches several elements
+        is no answer (Playwright refuses to act on it, "strict mode violation"): then the first
+        candidate that matches exactly one element (or has exactly one visible) is used, and
+        when none does, one line says how many each matched. Asked only after a refusal, so
+        the usual step costs nothing more."""
+        locator = await self._target(scope, step, ctx, timeout)
+        try:
+            await self._guarded(action(locator))
+            return
+        except PlaywrightError as error:
+            if "strict mode violation" not in str(error):
+                raise
+        await self._guarded(action(await self._only_one(scope, step, ctx)))
+
+    async def _only_one(self, scope: Any, step: flowlib.Step, ctx: dict) -> Any:
+        """The first candidate of the step's target with exactly one element, or one visible
+        element (then that one); recorded as the step's match. StepError when there is none."""
+        specs = flowlib.render(step.args["target"], ctx)
+        counts = []
+        for index, spec in enumerate(specs):
+            locator = locate.build(scope, spec)
+            found = await self._guarded(locator.count())
+            if found > 1:
+                shown = await self._guarded(locate.visible(locator).count())
+                if shown == 1:
+                    locator, found = locate.visible(locator), 1
+            if found == 1:
+                self.matches[-1].update(
+                    candidate=index, spec=self._describe_spec(step.args["target"], index, ctx)
+                )
+                return locator
+            counts.append(
+                f"{self._describe_spec(step.args['target'], index, ctx)} matched {found} elements"
+            )
+        said = ", ".join(counts)
+        raise StepError(
+            f"step {step.label()}: {said}; a target must match one element "
+            f"(add nth, has_text or a narrower candidate)",
+            "step",
+        )
+
+    async def _fill(self, locator: Any, value: str, timeout: int) -> None:
+        """Fill a field; on a <select>, choose the option whose value (else label) is the value.
+
+        Chrome's Recorder records a select's change as a `change` step that does not say what
+        the element is (imported as a fill), and its replay sets the value of whatever element
+        it is. Playwright refuses to fill a select; only then is the element's tag asked, so an
+        ordinary fill costs nothing more."""
+        try:
+            await locator.fill(value, timeout=timeout)
+        except PlaywrightTimeout:
+            raise
+        except PlaywrightError:
+            try:
+                tag = await locator.evaluate("element => element.localName", timeout=LOOK_MS)
+            except PlaywrightError:
+                tag = None
+            if tag != "select":
+                raise
+            await locator.select_option(value, timeout=timeout)
+
     def _first_look(self, scope: Any, step: flowlib.Step, ctx: dict) -> Any:
         """The locator with an element when the step would act on its first candidate: that
         candidate visible, or for a `within`, its first candidate visible and holding its
@@ -852,7 +962,7 @@ class _Runner:
             if not await self.wait_for(scope, args["condition"], ctx, timeout):
                 raise StepError(
                     f"step {step.label()}: timed out after {timeout} ms waiting for "
-                    f"{_describe_condition(args['condition'])}",
+                    f"{_describe_condition(self._shown(args['condition'], ctx))}",
                     await self._missing_kind(),
                 )
             return
@@ -976,9 +1086,13 @@ class _Runner:
             if await self._on_sign_in_page():
                 raise _SignInNeeded()
             if time.monotonic() >= deadline:
+                # As for a step's target: `selector` when the page had loaded and none of the
+                # outcomes is on it (a retry would find the same page), `timeout` when the page
+                # itself was still on its way (or moved while an outcome that held was read).
                 names = ", ".join(self.flow.outcomes)
                 raise StepError(
-                    f"no outcome ({names}) was reached within {self.flow.timeout} ms", "timeout"
+                    f"no outcome ({names}) was reached within {self.flow.timeout} ms",
+                    "timeout" if found is not None else await self._missing_kind(),
                 )
             if found is not None:
                 continue
@@ -1177,6 +1291,11 @@ def _flat_any(items: list[dict]) -> list[dict]:
     for item in items:
         flat.extend(_flat_any(item["items"]) if item["kind"] == "any" else [item])
     return flat
+
+
+@functools.lru_cache(maxsize=2048)
+def _template_names(text: str) -> frozenset[str]:
+    return frozenset(flowlib.template_names(text))
 
 
 def _describe_condition(condition: dict) -> str:

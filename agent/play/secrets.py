@@ -22,6 +22,7 @@ from urllib.parse import quote, quote_plus
 import yaml
 
 from agent.errors import SecretsError
+from agent.flow.lines import ExpandsTooFar, load_yaml
 from agent.i18n import N_, told
 
 ENV_NAMES = {
@@ -141,7 +142,7 @@ def _pattern(values: frozenset[str], as_bytes: bool) -> re.Pattern | None:
 def _read_file(path: Path) -> dict[str, str]:
     try:
         mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
         raise SecretsError(
             told(N_("{path}: cannot read the secrets file ({why})"), path=path, why=error.strerror)
@@ -154,7 +155,11 @@ def _read_file(path: Path) -> dict[str, str]:
             )
         )
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except ExpandsTooFar as error:
+        raise SecretsError(
+            told(N_("{where}: not valid YAML: {why}"), where=f"{path}:{error.line}", why=error.why)
+        ) from None
     except yaml.YAMLError as error:
         line = getattr(getattr(error, "problem_mark", None), "line", None)
         where = f"{path}:{line + 1}" if line is not None else str(path)

@@ -261,13 +261,14 @@ def validate(data: Mapping[str, Any], source: str) -> None:
 
 
 def read_json(path: Path | str, text: str | None = None) -> Any:
-    """A recording's JSON, with a one-line error naming the file, line and column."""
+    """A recording's JSON, with a one-line error naming the file, line and column. A byte order
+    mark at the start (Windows editors save one) is not part of the text."""
     import json
 
     try:
         if text is None:
-            text = Path(path).read_text(encoding="utf-8")
-        return json.loads(text)
+            text = Path(path).read_text(encoding="utf-8-sig")
+        return json.loads(text.removeprefix("\ufeff"))
     except FileNotFoundError:
         raise RecordingError(told(N_("{file}: no such file"), file=path)) from None
     except UnicodeDecodeError:
@@ -278,13 +279,14 @@ def read_json(path: Path | str, text: str | None = None) -> Any:
         ) from None
 
 
-def detect_format(data: object) -> str:
-    """'chrome-recorder' or 'selenium-ide' for a parsed recording, else RecordingError."""
+def detect_format(data: object, source: str) -> str:
+    """'chrome-recorder' or 'selenium-ide' for a parsed recording, else RecordingError naming
+    the file (`source`)."""
     if isinstance(data, dict) and isinstance(data.get("tests"), list) and "version" in data:
         return "selenium-ide"
     if isinstance(data, dict) and "steps" in data:
         return "chrome-recorder"
     raise RecordingError(
-        "not a Chrome DevTools Recorder recording (an object with 'title' and 'steps') "
+        f"{source}: not a Chrome DevTools Recorder recording (an object with 'title' and 'steps') "
         "nor a Selenium IDE project (an object with 'version' and 'tests')"
     )

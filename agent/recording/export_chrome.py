@@ -506,11 +506,12 @@ class _Exporter:
             if extra:
                 return None
             fields: dict[str, Any] = {}
+            # Chrome's replay counts the elements in the DOM, seen or not: `visible` and
+            # `attached` are both "one is there"; `visible: false` would wait for the opposite.
             state = condition.get("state", "visible")
             if state in ("hidden", "detached"):
                 fields["count"] = 0
-            elif state == "attached":
-                fields["visible"] = False
+                fields["operator"] = "=="
             if "count" in condition:
                 fields["count"] = condition["count"]
             if "value" in condition:

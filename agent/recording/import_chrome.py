@@ -418,7 +418,11 @@ class _Translator:
             raise _Refused(f"operator {operator!r} is not one of ==, >=, <=")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise _Refused("'count' must be a whole number, 0 or more")
-        hidden = step.get("hidden") is True or step.get("visible") is False
+        # puppeteer/replay's waitForElement counts the elements the selectors find (in the
+        # DOM, seen or not) and compares the count; `visible: false` waits for the opposite of
+        # that comparison (`return result === visible`): with the defaults, until no element
+        # is there any more.
+        negated = step.get("visible") is False or step.get("hidden") is True
         extra = {key for key in ("attributes", "properties") if step.get(key)}
         properties = step.get("properties") or {}
         if step.get("attributes") or set(properties) - {"value"}:
@@ -428,11 +432,13 @@ class _Translator:
             )
         target = _target(candidates)
         if "value" in properties:
-            self._emit({"expect": {"target": target, "value": str(properties["value"])}}, step)
-            return
-        if operator == "==" and count == 1:
-            state = "hidden" if hidden else "visible"
-            self._emit({"wait": {"target": target, "state": state}}, step)
+            condition = {"target": target, "value": str(properties["value"])}
+            self._emit({"expect": {"not": condition} if negated else condition}, step)
+        elif negated:
+            # Chrome's own default operator is >=.
+            self._emit(self._wait_not(candidates, step.get("operator", ">="), count), step)
+        elif operator == "==" and count == 1:
+            self._emit({"wait": {"target": target, "state": "visible"}}, step)
         elif count == 0 and operator in ("==", "<="):
             self._emit({"wait": {"target": target, "state": "hidden"}}, step)
         elif operator == ">=":
@@ -447,13 +453,28 @@ class _Translator:
         else:
             self._emit({"expect": {"target": target, "count": count}}, step)
 
+    @staticmethod
+    def _wait_not(candidates: list[dict | str], operator: str, count: int) -> dict[str, Any]:
+        """The flow step that waits until `count operator N` no longer holds."""
+        if operator == ">=":
+            if count <= 1:
+                # Fewer than one: no element left.
+                return {"wait": {"target": _target(candidates), "state": "detached"}}
+            # Fewer than N: no N-th match.
+            return {"expect": {"not": {"target": _with_nth(candidates, count - 1), "count": 1}}}
+        if operator == "<=":
+            # More than N: the (N+1)-th match exists.
+            return {"wait": {"target": _with_nth(candidates, count), "state": "attached"}}
+        return {"expect": {"not": {"target": _target(candidates), "count": count}}}
+
     def _waitForExpression(self, step: Mapping[str, Any]) -> None:
         expression = _need(step, "expression", str, "a JavaScript expression")
         if step.get("frame"):
             raise _Refused("waiting on an expression inside a frame is not supported")
-        self._emit(
-            {"evaluate": wait_expression(expression, step.get("timeout"))}, step, timeout=False
-        )
+        # Polled for as long as any other step of the flow would wait: the step's own
+        # timeout, else the recording's.
+        limit = next((t for t in (step.get("timeout"), self._flow_timeout()) if _ms(t)), None)
+        self._emit({"evaluate": wait_expression(expression, limit)}, step, timeout=False)
 
     def _waitForURL(self, step: Mapping[str, Any]) -> None:
         url = _need(step, "url", str, "a URL")
@@ -566,6 +587,11 @@ class _Translator:
             self.steps.append({"goto": landing})
         self.current_url = landing
 
+    def _flow_timeout(self) -> int | None:
+        """The flow's timeout: what our own export kept, else the recording's `timeout`."""
+        timeout = self.meta.get("timeout") or self.data.get("timeout")
+        return timeout if _ms(timeout) else None
+
     def _flow(self) -> dict[str, Any]:
         title = self.data.get("title") or Path(self.source).stem
         new_params = order_id_params(self.typed_values, self.params)
@@ -596,13 +622,18 @@ class _Translator:
         for key in ("login_page", "success"):
             if meta.get(key):
                 flow[key] = meta[key]
-        timeout = meta.get("timeout") or self.data.get("timeout")
-        if isinstance(timeout, int) and not isinstance(timeout, bool):
+        timeout = self._flow_timeout()
+        if timeout is not None:
             flow["timeout"] = timeout
         flow["steps"] = steps
         if outcomes:
             flow["outcomes"] = outcomes
         return flow
+
+
+def _ms(value: object) -> bool:
+    """Whether a recording's value is a timeout (a whole number of milliseconds)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _with_nth(candidates: list[dict | str], nth: int) -> dict | str | list:
