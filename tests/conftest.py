@@ -221,3 +221,22 @@ def chromium(loop: asyncio.AbstractEventLoop, data_home: Path) -> Iterator[objec
     finally:
         loop.run_until_complete(browser.close())
         loop.run_until_complete(playwright.stop())
+
+
+async def heap_collected(context, page) -> tuple[int, int, bool]:
+    """Tens of MB kept by the page long enough to reach the old generation, then dropped
+    (garbage only a full collection gives back), and agent.play.browser.collect_garbage
+    asked: the renderer's heap before and after, and whether the collection answered."""
+    from agent.play import browser as browserlib
+
+    await page.goto("data:text/html,<p>garbage</p>")
+    await page.evaluate(
+        "() => { window.kept = []; for (let i = 0; i < 100; i++)"
+        " window.kept.push(new Array(25000).fill(i).map(String)); }"
+    )
+    await page.evaluate("() => { window.kept = null; }")
+    cdp = await context.new_cdp_session(page)
+    before = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
+    asked = await browserlib.collect_garbage(page)
+    after = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
+    return before, after, asked

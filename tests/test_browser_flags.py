@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import playwright
+from conftest import heap_collected
 
 from agent.play import browser as browserlib
 
@@ -96,18 +97,7 @@ def test_collect_garbage_gives_back_a_renderers_heap(chromium, loop) -> None:
         context = await browserlib.new_context(chromium)
         try:
             page = await context.new_page()
-            await page.goto("data:text/html,<p>garbage</p>")
-            # Tens of MB kept long enough to reach the old generation, then dropped: garbage
-            # that only a full collection gives back.
-            await page.evaluate(
-                "() => { window.kept = []; for (let i = 0; i < 100; i++)"
-                " window.kept.push(new Array(25000).fill(i).map(String)); }"
-            )
-            await page.evaluate("() => { window.kept = null; }")
-            cdp = await context.new_cdp_session(page)
-            before = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
-            asked = await browserlib.collect_garbage(page)
-            after = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
+            before, after, asked = await heap_collected(context, page)
             await page.close()
             closed = await browserlib.collect_garbage(page)
             return before, after, asked and not closed

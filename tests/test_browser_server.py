@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import heap_collected
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
@@ -337,16 +338,8 @@ def test_a_devtools_endpoint_collects_garbage_and_checks_sessions(
             browser = await browserlib.connect_endpoint(playwright, parse_endpoint(endpoint))
             context = await browserlib.new_context(browser)
             page = await context.new_page()
-            await page.goto("data:text/html,<p>garbage</p>")
-            await page.evaluate(
-                "() => { window.kept = []; for (let i = 0; i < 100; i++)"
-                " window.kept.push(new Array(25000).fill(i).map(String)); }"
-            )
-            await page.evaluate("() => { window.kept = null; }")
-            cdp = await context.new_cdp_session(page)
-            seen["heap before"] = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
-            seen["collected"] = await browserlib.collect_garbage(page)
-            seen["heap after"] = (await cdp.send("Runtime.getHeapUsage"))["usedSize"]
+            before, after, collected = await heap_collected(context, page)
+            seen.update({"heap before": before, "heap after": after, "collected": collected})
             await context.close()
 
             portal = fresh_portal.url
