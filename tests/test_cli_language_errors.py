@@ -97,7 +97,7 @@ def test_the_rate_guard_warns_in_chinese_and_its_error_stays_english_underneath(
     with using("zh-CN"):
         projection, refusal = job.check_rate(request, SimpleNamespace(rows=[]), said.append)
     assert (projection, refusal) == (None, None)
-    assert said[0].startswith(f"警告：无法预估取消率：{portal}：无法读取 mock/api/metrics（")
+    assert said[0].startswith(f"警告：无法预估取消率：{portal}: 无法读取 mock/api/metrics（")
 
     with using("zh-CN"):
         with pytest.raises(GuardError) as raised:
