@@ -289,3 +289,44 @@ def test_errors_about_runs_journals_and_options_read_in_chinese_and_stay_english
     with pytest.raises(UserError) as error:
         parse_shard("1-3")
     assert str(error.value) == "--shard 1-3: expected K/N, such as 1/3"
+
+
+def test_an_import_error_reads_in_chinese_with_lang_and_in_english_by_default(tmp_path):
+    from agent.recording.common import RecordingError
+    from agent.recording.import_chrome import translate_chrome_recording
+
+    throttled = {"type": "emulateNetworkConditions", "download": 1, "upload": 1, "latency": 1}
+    recording = tmp_path / "chore.json"
+    recording.write_text(json.dumps({"title": "x", "steps": [throttled]}), encoding="utf-8")
+    zh = invoke("--lang", "zh-CN", "import", str(recording), "-o", str(tmp_path / "out.yaml"))
+    assert zh.exit_code == 2
+    # The file and the step's type stay as written, with the location's ASCII colon.
+    assert zh.output == (
+        f"错误：{recording}: 第 1 步 (emulateNetworkConditions): 网络限速在流程中没有对应的步骤"
+        "（流程按网络的实际速度运行）；请删除该步骤，或加上 --skip-unsupported 导入\n"
+    )
+    en = invoke("import", str(recording), "-o", str(tmp_path / "out.yaml"))
+    assert en.exit_code == 2
+    assert en.output == (
+        f"Error: {recording}: step 1 (emulateNetworkConditions): network throttling has no flow "
+        "equivalent (flows run at the network's real speed); remove the step, or import with "
+        "--skip-unsupported\n"
+    )
+    assert not (tmp_path / "out.yaml").exists()
+    # Skipped on request: the note reads in Chinese too.
+    recording.write_text(
+        json.dumps({"title": "x", "steps": [throttled, {"type": "navigate", "url": "/home"}]}),
+        encoding="utf-8",
+    )
+    skipped = invoke(
+        "import", str(recording), "--skip-unsupported", "--lang", "zh-CN", env={"LANG": "C"}
+    )
+    assert skipped.exit_code == 0, skipped.output
+    assert (
+        f"注意：已跳过 {recording}: 第 1 步 (emulateNetworkConditions): 网络限速" in skipped.stderr
+    )
+    # The error itself stays English underneath (str), carrying its translation.
+    with using("zh-CN"), pytest.raises(RecordingError) as raised:
+        translate_chrome_recording({"title": "x", "steps": [{"type": "clik"}]}, source="r.json")
+    assert str(raised.value).startswith("r.json: step 1: unknown step type 'clik' (known: ")
+    assert shown(raised.value).startswith("r.json: 第 1 步: 未知的步骤类型 'clik'（已知类型：")

@@ -236,6 +236,44 @@ def test_messages_say_what_is_refused(tmp_path):
     assert error("{% for i in x %}").startswith("bad template: ")
 
 
+def test_only_a_list_extracted_with_all_takes_an_item(tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_text(flow_text(json.dumps("/search?q={{ order_id[0] }}")))
+    result = invoke("flows", "check", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {path}:5: steps[0].goto: template takes an item of 'order_id' (order_id[N]), "
+        "which is not a list extracted with 'all: true'\n"
+    )
+    # A value extracted without `all` is a text too; with it, a list that takes items - until
+    # the name is extracted again as a text.
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: lists
+            steps:
+              - extract: {target: {css: a}, as: ids, all: true}
+              - goto: /o/{{ ids[0] }}/{{ ids[1] | upper }}
+              - extract: {target: {css: b}, as: one}
+              - goto: /o/{{ one[0] }}
+            """
+        )
+    )
+    result = invoke("flows", "check", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {path}:6: steps[3].goto: template takes an item of 'one' (one[N]), which is "
+        "not a list extracted with 'all: true'\n"
+    )
+    path.write_text(path.read_text().replace("as: one}", "as: ids}").replace("one[0]", "ids[0]"))
+    assert "ids[N]" in invoke("flows", "check", str(path)).stderr
+    path.write_text(path.read_text().replace("as: ids}", "as: ids, all: true}"))
+    assert invoke("flows", "check", str(path)).exit_code == 0
+    # The sandbox never takes a character of a text either.
+    with pytest.raises(TemplateError, match="only item N of a list, not of a text"):
+        render("{{ q[0] }}", {"q": "mug"})
+
+
 def test_jinja_names_cannot_be_declared(tmp_path):
     path = tmp_path / "f.yaml"
     path.write_text("name: f\nparams:\n  self: {}\nsteps:\n  - goto: /x\n")

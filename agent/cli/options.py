@@ -169,7 +169,8 @@ def bulk_options(func: Callable) -> Callable:
         default=4,
         show_default=True,
         metavar="N",
-        help="Tries per row when the portal is slow or errs (timeouts, HTTP 5xx, 429).",
+        help="Tries per row when its page fails (timeouts, network errors, HTTP 5xx); "
+        "throttling (429) and an unreachable portal use none.",
     )(func)
     func = click.option(
         "--recycle-every",

@@ -45,7 +45,7 @@ def _output_option(func: Callable) -> Callable:
 def _warner(quiet: bool) -> Callable[[str], None]:
     def warn(message: str) -> None:
         if not quiet:
-            click.echo(f"note: {message}", err=True)
+            click.echo(_("note: {message}").format(message=shown(message)), err=True)
 
     return warn
 
@@ -64,6 +64,10 @@ def _write(text: str, output: str, quiet: bool, what: str) -> None:
         ) from None
     if not quiet:
         click.echo(_("wrote {what} to {file}").format(what=what, file=output), err=True)
+
+
+def _flow_named(name: str) -> str:
+    return _("flow {name}").format(name=repr(name))
 
 
 def _absolute_start(url: str | None, portal: str) -> str:
@@ -292,16 +296,20 @@ def import_(
             )
         ) from None
     if len(flows) == 1 and not (output != "-" and Path(output).is_dir()):
-        _write(dump_flow(flows[0]), output, quiet, f"flow '{flows[0]['name']}'")
+        _write(dump_flow(flows[0]), output, quiet, _flow_named(flows[0]["name"]))
         return
     if output == "-" or Path(output).suffix in (".yaml", ".yml", ".json"):
         raise InputError(
-            f"{recording} has {len(flows)} tests: pass -o a folder, or pick one with --test"
+            told(
+                N_("{file} has {count} tests: pass -o a folder, or pick one with --test"),
+                file=recording,
+                count=len(flows),
+            )
         )
     folder = Path(output)
     for flow in flows:
         path = folder / f"{flow['name']}.yaml"
-        _write(dump_flow(flow), str(path), quiet, f"flow '{flow['name']}'")
+        _write(dump_flow(flow), str(path), quiet, _flow_named(flow["name"]))
         click.echo(str(path))
 
 
@@ -369,9 +377,12 @@ def export(
     skipped = custom_steps_in(recording)
     if skipped and not quiet:
         click.echo(
-            f"note: Chrome will skip step(s) {', '.join(map(str, skipped))} "
-            "(no Chrome equivalent; kept for import back)",
+            _(
+                "note: Chrome will skip step(s) {steps} (no Chrome equivalent; kept for import "
+                "back)"
+            ).format(steps=", ".join(map(str, skipped))),
             err=True,
         )
     text = json.dumps(recording, ensure_ascii=False, indent=2) + "\n"
-    _write(text, output, quiet, f"Chrome Recorder JSON of '{flow.name}'")
+    what = _("the Chrome Recorder JSON of {name}").format(name=repr(flow.name))
+    _write(text, output, quiet, what)

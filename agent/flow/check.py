@@ -30,7 +30,7 @@ from agent.flow.model import (
 from agent.flow.model import suggest as _suggest
 from agent.flow.params import coerce
 from agent.flow.steps import BY_NAME, STEP_KINDS, StepInput
-from agent.flow.templates import FILTERS, JINJA_NAMES, TemplateRefused, has_template, template_names
+from agent.flow.templates import FILTERS, JINJA_NAMES, TemplateRefused, has_template, template_uses
 from agent.i18n import _
 
 
@@ -50,6 +50,8 @@ class _Checker:
         self.base_dir = base_dir
         self.stack = stack
         self.known: set[str] = set()
+        # The known names that are lists (extracted with `all: true`): only they take NAME[N].
+        self.lists: set[str] = set()
         self.outcome_names: list[str] = []
 
     def fail(self, field: str, message: str, data: Any = None, key: Any = None) -> FlowError:
@@ -62,7 +64,7 @@ class _Checker:
             if not has_template(value):
                 return
             try:
-                names = template_names(value)
+                names, indexed = template_uses(value)
             except TemplateSyntaxError as error:
                 raise self.fail(
                     field, _("bad template: {error}").format(error=error.message), data, key
@@ -85,6 +87,17 @@ class _Checker:
                         "template names '{name}', which is not a param, a secret or a value "
                         "extracted earlier{hint}"
                     ).format(name=name, hint=hint),
+                    data,
+                    key,
+                )
+            not_lists = sorted(indexed - self.lists)
+            if not_lists:
+                raise self.fail(
+                    field,
+                    _(
+                        "template takes an item of '{name}' ({example}), which is not a list "
+                        "extracted with 'all: true'"
+                    ).format(name=not_lists[0], example=f"{not_lists[0]}[N]"),
                     data,
                     key,
                 )
@@ -451,6 +464,8 @@ class _Checker:
                 )
         # Names the child extracts become usable after the step, as if written here.
         self.known.update(_extracted_names(child.steps))
+        self.lists.difference_update(_extracted_names(child.steps))
+        self.lists.update(_extracted_names(child.steps, lists=True))
         return {"flow": child, "params": dict(given)}
 
     # -- params and the whole file -------------------------------------------------------
@@ -622,13 +637,24 @@ class _Checker:
         )
 
 
-def _extracted_names(steps: list[Step]) -> set[str]:
+def _extracted_names(steps: list[Step], lists: bool = False) -> set[str]:
+    """The names the steps extract (with lists, those whose last extract is `all: true`)."""
     names: set[str] = set()
     for step in steps:
         if step.kind == "extract":
-            names.add(step.args["as"])
+            if not lists or step.args["all"]:
+                names.add(step.args["as"])
+            else:
+                names.discard(step.args["as"])
         elif step.kind == "within":
-            names |= _extracted_names(step.args["steps"])
+            names = _later(names, step.args["steps"], lists)
         elif step.kind == "flow":
-            names |= _extracted_names(step.args["flow"].steps)
+            names = _later(names, step.args["flow"].steps, lists)
     return names
+
+
+def _later(names: set[str], steps: list[Step], lists: bool) -> set[str]:
+    """`names` updated by what `steps` extract after them."""
+    if not lists:
+        return names | _extracted_names(steps)
+    return (names - _extracted_names(steps)) | _extracted_names(steps, lists=True)

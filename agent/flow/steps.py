@@ -57,6 +57,7 @@ class Checker(Protocol):
     """The parts of the flow checker a step kind's check uses (check.py's _Checker)."""
 
     known: set[str]
+    lists: set[str]
     outcome_names: list[str]
 
     def fail(self, field: str, message: str, data: Any = None, key: Any = None) -> FlowError: ...
@@ -292,8 +293,12 @@ def _extract(step: StepInput) -> dict[str, Any]:
         raise step.fail("as", _("'{name}' is one of Jinja's own names").format(name=name))
     result = step.checker.extract_options(step.args, step.where, step.data)
     result["as"] = name
-    # Later templates may name it.
+    # Later templates may name it (and take its items, when it is a list).
     step.checker.known.add(name)
+    if result["all"]:
+        step.checker.lists.add(name)
+    else:
+        step.checker.lists.discard(name)
     return result
 
 

@@ -183,13 +183,13 @@ def _finalize(value: Any) -> Any:
 
 class _FlowEnvironment(SandboxedEnvironment):
     """The sandbox narrowed to what the check allows: no attributes at all, and items only of
-    texts and lists by a whole number."""
+    lists by a whole number."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         raise SecurityError(f"attribute access is not allowed ({_kind(obj)}.{attribute})")
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        if not isinstance(obj, str | list | tuple) or type(argument) is not int:
+        if not isinstance(obj, list | tuple) or type(argument) is not int:
             raise SecurityError(f"'[...]' is only item N of a list, not of {_kind(obj)}")
         return super().getitem(obj, argument)
 
@@ -266,7 +266,7 @@ def _filter_list() -> str:
     return ", ".join(FILTERS)
 
 
-def _check_expression(node: nodes.Node, depth: int, names: set[str]) -> None:
+def _check_expression(node: nodes.Node, depth: int, names: set[str], indexed: set[str]) -> None:
     if depth > MAX_DEPTH:
         raise TemplateRefused(
             _("template: nested more than {depth} levels deep").format(depth=MAX_DEPTH)
@@ -293,7 +293,9 @@ def _check_expression(node: nodes.Node, depth: int, names: set[str]) -> None:
         and type(node.arg.value) is int
     ):
         # An item of a list extracted earlier (`all: true`) - plain data, by a plain number.
-        _check_expression(node.node, depth + 1, names)
+        # Which names are such lists is the flow's to say (check.py): the name is noted.
+        _check_expression(node.node, depth + 1, names, indexed)
+        indexed.add(node.node.name)
         return
     if isinstance(node, nodes.Filter) and node.node is not None:
         spec = FILTERS.get(node.name)
@@ -329,7 +331,7 @@ def _check_expression(node: nodes.Node, depth: int, names: set[str]) -> None:
                 raise TemplateRefused(
                     _("template: filter '{name}' takes texts in quotes only").format(name=node.name)
                 )
-        _check_expression(node.node, depth + 1, names)
+        _check_expression(node.node, depth + 1, names, indexed)
         return
     raise TemplateRefused(_("template: {why}").format(why=_why(node)))
 
@@ -339,6 +341,12 @@ def check_template(text: str) -> set[str]:
 
     Raises TemplateSyntaxError for a template that does not parse, TemplateRefused for one
     that parses but uses more than names, constants and the filters above."""
+    return template_uses(text)[0]
+
+
+def template_uses(text: str) -> tuple[set[str], set[str]]:
+    """The names a template uses, and those of them it takes an item of (`NAME[N]`, which
+    only a list extracted with `all: true` has), after checking it as check_template does."""
     if len(text) > MAX_TEMPLATE_CHARS:
         raise TemplateRefused(
             _("template: longer than {count} characters").format(count=MAX_TEMPLATE_CHARS)
@@ -350,6 +358,7 @@ def check_template(text: str) -> set[str]:
             _("template: nested more than {depth} levels deep").format(depth=MAX_DEPTH)
         ) from None
     names: set[str] = set()
+    indexed: set[str] = set()
     for statement in tree.body:
         if not isinstance(statement, nodes.Output):
             word = _STATEMENT_WORDS.get(type(statement).__name__, type(statement).__name__)
@@ -360,8 +369,8 @@ def check_template(text: str) -> set[str]:
             )
         for node in statement.nodes:
             if not isinstance(node, nodes.TemplateData):
-                _check_expression(node, 1, names)
-    return names
+                _check_expression(node, 1, names, indexed)
+    return names, indexed
 
 
 def template_names(text: str) -> set[str]:

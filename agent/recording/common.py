@@ -275,7 +275,13 @@ def read_json(path: Path | str, text: str | None = None) -> Any:
         raise RecordingError(told(N_("{file}: not a UTF-8 text file"), file=path)) from None
     except json.JSONDecodeError as error:
         raise RecordingError(
-            f"{path}:{error.lineno}: not valid JSON ({error.msg}, column {error.colno})"
+            told(
+                N_("{file}:{line}: not valid JSON ({error}, column {column})"),
+                file=path,
+                line=error.lineno,
+                error=error.msg,
+                column=error.colno,
+            )
         ) from None
 
 
@@ -287,6 +293,11 @@ def detect_format(data: object, source: str) -> str:
     if isinstance(data, dict) and "steps" in data:
         return "chrome-recorder"
     raise RecordingError(
-        f"{source}: not a Chrome DevTools Recorder recording (an object with 'title' and 'steps') "
-        "nor a Selenium IDE project (an object with 'version' and 'tests')"
+        told(
+            N_(
+                "{file}: not a Chrome DevTools Recorder recording (an object with 'title' and "
+                "'steps') nor a Selenium IDE project (an object with 'version' and 'tests')"
+            ),
+            file=source,
+        )
     )

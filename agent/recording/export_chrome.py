@@ -18,6 +18,7 @@ from typing import Any
 
 from agent.errors import UserError
 from agent.flow import targets
+from agent.i18n import N_, told
 from agent.recording.common import RecordingError, absolute_url
 from agent.recording.import_chrome import (
     FLOW_META_STEP,
@@ -225,7 +226,9 @@ class _Exporter:
         steps = self.data.get("steps") or []
         for number, step in enumerate(steps, start=1):
             if not isinstance(step, dict):
-                raise ExportError(f"step {number}: a step must be a mapping")
+                raise ExportError(
+                    told(N_("step {number}: a step must be a mapping"), number=number)
+                )
             self.number = number
             self._export(step, number)
         self._success_wait()
@@ -252,7 +255,13 @@ class _Exporter:
     def _export(self, step: Mapping[str, Any], number: int) -> None:
         action = next((key for key in ACTION_KEYS if key in step), None)
         if action is None:
-            raise ExportError(f"step {number}: no known action in {sorted(step)}")
+            raise ExportError(
+                told(
+                    N_("step {number}: no known action in {keys}"),
+                    number=number,
+                    keys=str(sorted(step)),
+                )
+            )
         value = step[action]
         if action == "wait" and isinstance(value, dict) and set(value) == {"url"}:
             if self._assert_navigation(value["url"]):
@@ -309,10 +318,19 @@ class _Exporter:
         self.originals[str(len(self.chrome) + 1)] = {"fingerprint": fingerprint(wait), "steps": []}
 
     def _refuse(self, why: str, inner: int | None = None, action: str | None = None) -> None:
-        where = f"step {self.number}"
-        if inner is not None:
-            where += f" (within), its step {inner} ({action})"
-        raise ExportError(f"{where}: {why}")
+        """Refuse the step being exported (its `within` step `inner`, an `action`), because
+        `why` (a Told)."""
+        if inner is None:
+            raise ExportError(told(N_("step {number}: {why}"), number=self.number, why=why))
+        raise ExportError(
+            told(
+                N_("step {number} (within), its step {inner} ({action}): {why}"),
+                number=self.number,
+                inner=inner,
+                action=action,
+                why=why,
+            )
+        )
 
     def _translates_back(self, produced: list[dict], step: Mapping[str, Any]) -> bool:
         try:
@@ -455,15 +473,24 @@ class _Exporter:
         if not acts:
             return None  # nothing Chrome must do: one custom step, for import back
         if frame or not scope_css:
-            why = "it is inside a frame" if frame else "none of its candidates is plain CSS"
+            why = (
+                told(N_("it is inside a frame"))
+                if frame
+                else told(N_("none of its candidates is plain CSS"))
+            )
             self._refuse(
-                f"Chrome cannot scope steps to this target ({why}); give it a css or testid "
-                "candidate"
+                told(
+                    N_(
+                        "Chrome cannot scope steps to this target ({why}); give it a css or "
+                        "testid candidate"
+                    ),
+                    why=why,
+                )
             )
         produced: list[dict[str, Any]] = []
         for number, inner in enumerate(inner_steps, start=1):
             if not isinstance(inner, dict):
-                self._refuse("a step must be a mapping", number, "?")
+                self._refuse(told(N_("a step must be a mapping")), number, "?")
             action = next((key for key in ACTION_KEYS if key in inner), None)
             is_action = action in (*ACTIONS, "within", "goto")
             chrome_steps = None
@@ -472,16 +499,20 @@ class _Exporter:
             if not chrome_steps:
                 if not is_action:
                     continue
-                self._refuse(_why_not_scoped(inner, action), number, action or "?")
+                self._refuse(told(_why_not_scoped(inner, action)), number, action or "?")
             for chrome in chrome_steps:
                 if "selectors" not in chrome:
                     continue
                 inner_css = [css for css in (_css_of(e) for e in chrome["selectors"]) if css]
                 if chrome.get("frame") or not inner_css:
                     self._refuse(
-                        "none of its target's candidates is plain CSS outside a frame, which "
-                        "is all Chrome can find inside another element; give it a css or "
-                        "testid candidate",
+                        told(
+                            N_(
+                                "none of its target's candidates is plain CSS outside a frame, "
+                                "which is all Chrome can find inside another element; give it "
+                                "a css or testid candidate"
+                            )
+                        ),
                         number,
                         action,
                     )
@@ -525,13 +556,14 @@ class _Exporter:
 
 
 def _why_not_scoped(step: Mapping[str, Any], action: str | None) -> str:
+    """Why a step inside `within` cannot be exported (a message marked with N_())."""
     if "when" in step:
-        return "Chrome cannot decide a conditional (when) step"
+        return N_("Chrome cannot decide a conditional (when) step")
     return {
-        None: "no known action",
-        "goto": "a page cannot be opened inside an element",
-        "within": "Chrome cannot nest one scope in another",
-    }.get(action, "Chrome has no step that does this")
+        None: N_("no known action"),
+        "goto": N_("a page cannot be opened inside an element"),
+        "within": N_("Chrome cannot nest one scope in another"),
+    }.get(action, N_("Chrome has no step that does this"))
 
 
 def _visible_css(selectors: list[str]) -> str:

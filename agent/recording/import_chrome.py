@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from agent.i18n import N_, Told, as_told, told
 from agent.recording.common import (
     SESSION_FLOW,
     SIGN_IN_HINTS,
@@ -105,7 +106,7 @@ def unwrap_wait_expression(script: str) -> tuple[str, int] | None:
 
 
 class _Refused(Exception):
-    """One step cannot be translated; the message says why, in a few words."""
+    """One step cannot be translated; the message (a Told) says why, in a few words."""
 
 
 def _json_text(value: str) -> str:
@@ -124,20 +125,20 @@ def _single_spec(selector: str, selector_attribute: str | None) -> list[dict | s
                 spec["exact"] = True
             return [spec]
         if not name:
-            raise _Refused(f"empty aria selector {selector!r}")
+            raise _Refused(told(N_("empty aria selector {selector!r}"), selector=selector))
         # Without a role, Chrome matches any element by accessible name: a field's label, or a
         # button's or link's own text. Playwright has no role-less name query, so both go in.
         return [{"label": name, "exact": True}, {"text": name, "exact": True}]
     if selector.startswith("text/"):
         text = selector[5:].strip()
         if not text:
-            raise _Refused(f"empty text selector {selector!r}")
+            raise _Refused(told(N_("empty text selector {selector!r}"), selector=selector))
         return [{"text": text}]
     if selector.startswith("xpath/"):
         return [{"xpath": selector[6:]}]
     css = selector[7:] if selector.startswith("pierce/") else selector
     if not css.strip():
-        raise _Refused("an empty selector")
+        raise _Refused(told(N_("an empty selector")))
     match = _ATTR_CSS.match(css.strip())
     if match:
         value = match["dq"] if match["dq"] is not None else match["sq"] or match["bare"]
@@ -172,11 +173,17 @@ def frame_selector(frame: object) -> str | None:
     if not isinstance(frame, list) or not all(
         isinstance(i, int) and not isinstance(i, bool) for i in frame
     ):
-        raise _Refused("'frame' must be a list of frame indexes such as [0]")
+        raise _Refused(told(N_("'frame' must be a list of frame indexes such as [0]")))
     if not frame:
         return None
     if len(frame) > 1:
-        raise _Refused(f"frames nested {len(frame)} deep ({frame}) are not supported, only one")
+        raise _Refused(
+            told(
+                N_("frames nested {depth} deep ({frame}) are not supported, only one"),
+                depth=len(frame),
+                frame=frame,
+            )
+        )
     return f"iframe >> nth={frame[0]}"
 
 
@@ -185,7 +192,7 @@ def convert_selectors(
 ) -> list[dict | str]:
     """Chrome's selector list as our target candidates, in the same order, duplicates dropped."""
     if not isinstance(selectors, list) or not selectors:
-        raise _Refused("'selectors' must be a non-empty list")
+        raise _Refused(told(N_("'selectors' must be a non-empty list")))
     candidates: list[dict | str] = []
     for selector in selectors:
         if isinstance(selector, list) and len(selector) == 1:
@@ -204,7 +211,12 @@ def convert_selectors(
             # the way Playwright's own frame_locator writes it.
             specs = [f"{frame} >> internal:control=enter-frame >> {chain}" if frame else chain]
         else:
-            raise _Refused(f"selector {selector!r} is neither a string nor a list of strings")
+            raise _Refused(
+                told(
+                    N_("selector {selector} is neither a string nor a list of strings"),
+                    selector=repr(selector),
+                )
+            )
         for spec in specs:
             if spec not in candidates:
                 candidates.append(spec)
@@ -227,13 +239,14 @@ def _selectors_text(step: Mapping[str, Any]) -> str:
 
 
 def _need(step: Mapping[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
-    """step[key], refused when missing or of the wrong type (true/false is not a number)."""
+    """step[key], refused when missing or of the wrong type (true/false is not a number);
+    `what` (marked with N_()) says what it should be."""
     if key not in step:
-        raise _Refused(f"missing '{key}'")
+        raise _Refused(told(N_("missing '{key}'"), key=key))
     value = step[key]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise _Refused(f"'{key}' must be {what}")
+        raise _Refused(told(N_("'{key}' must be {what}"), key=key, what=told(what)))
     return value
 
 
@@ -268,15 +281,26 @@ class _Translator:
     def run(self) -> dict[str, Any]:
         raw_steps = self.data["steps"]
         for index, step in enumerate(raw_steps, start=1):
-            where = f"{self.source}: step {index}"
+            where = told(N_("{file}: step {index}"), file=self.source, index=index)
             if not isinstance(step, dict):
-                raise RecordingError(f"{where}: a step must be an object, not {step!r}")
+                raise RecordingError(
+                    told(
+                        N_("{where}: a step must be an object, not {step}"),
+                        where=where,
+                        step=repr(step),
+                    )
+                )
             kind = step.get("type")
             if not isinstance(kind, str):
-                raise RecordingError(f"{where}: the step has no 'type'")
+                raise RecordingError(told(N_("{where}: the step has no 'type'"), where=where))
             if kind not in STEP_TYPES:
                 raise RecordingError(
-                    f"{where}: unknown step type {kind!r} (known: {', '.join(STEP_TYPES)})"
+                    told(
+                        N_("{where}: unknown step type {kind!r} (known: {known})"),
+                        where=where,
+                        kind=kind,
+                        known=", ".join(STEP_TYPES),
+                    )
                 )
             original = (self.meta.get("originals") or {}).get(str(index))
             try:
@@ -288,10 +312,10 @@ class _Translator:
                     continue
                 self._step(step, kind, is_last=index == len(raw_steps))
             except _Refused as refusal:
-                message = f"{where} ({kind}): {refusal}"
+                message = refused(where, kind, refusal)
                 if not self.skip_unsupported:
                     raise RecordingError(message) from None
-                self.warn(f"skipped {message}")
+                self.warn(told(N_("skipped {message}"), message=message))
         self._flush_modifiers()
         return self._flow()
 
@@ -301,13 +325,16 @@ class _Translator:
         target_page = step.get("target", "main")
         if target_page not in (None, "main"):
             raise _Refused(
-                f"steps in another tab or window (target {target_page!r}) are not supported"
+                told(
+                    N_("steps in another tab or window (target {target}) are not supported"),
+                    target=repr(target_page),
+                )
             )
         if kind == "customStep":
             self._custom(step)
             return
         if kind == "navigate":
-            url = _need(step, "url", str, "a URL")
+            url = _need(step, "url", str, N_("a URL"))
             self._leave_sign_in_if(url)
             if is_sign_in_url(url):
                 self._enter_sign_in(url)
@@ -329,8 +356,8 @@ class _Translator:
         self._asserted(step, self.steps[-1:])
 
     def _setViewport(self, step: Mapping[str, Any]) -> None:  # Chrome's step names
-        width = _need(step, "width", (int, float), "a number")
-        height = _need(step, "height", (int, float), "a number")
+        width = _need(step, "width", (int, float), N_("a number"))
+        height = _need(step, "height", (int, float), N_("a number"))
         self._emit({"set_viewport": {"width": int(width), "height": int(height)}}, step)
 
     def _click(self, step: Mapping[str, Any], count: int = 1) -> None:
@@ -338,7 +365,10 @@ class _Translator:
         button = step.get("button", "primary")
         if button not in MOUSE_BUTTONS:
             raise _Refused(
-                f"mouse button {button!r} is not supported (primary, auxiliary, secondary)"
+                told(
+                    N_("mouse button {button} is not supported (primary, auxiliary, secondary)"),
+                    button=repr(button),
+                )
             )
         options: dict[str, Any] = {}
         if MOUSE_BUTTONS[button]:
@@ -358,12 +388,18 @@ class _Translator:
 
     def _change(self, step: Mapping[str, Any]) -> None:
         target = self._target(step)
-        value = _need(step, "value", str, "a text")
+        value = _need(step, "value", str, N_("a text"))
         hints = _selectors_text(step)
         if _PASSWORD_HINTS.search(hints):
             self.warn(
-                f"{self.source}: a typed password became {{{{ password }}}} "
-                "(it comes from the secrets, never from the flow file)"
+                told(
+                    N_(
+                        "{file}: a typed password became {template} (it comes from the "
+                        "secrets, never from the flow file)"
+                    ),
+                    file=self.source,
+                    template="{{ password }}",
+                )
             )
             value = "{{ password }}"
         else:
@@ -374,7 +410,7 @@ class _Translator:
             self._emit({"fill": {"target": target, "value": value}}, step)
 
     def _keyDown(self, step: Mapping[str, Any]) -> None:
-        key = KEY_NAMES.get(_need(step, "key", str, "a key name"), step["key"])
+        key = KEY_NAMES.get(_need(step, "key", str, N_("a key name")), step["key"])
         if key in MODIFIER_KEYS:
             if key not in self.held:
                 self.held.append(key)
@@ -384,7 +420,7 @@ class _Translator:
         self._emit({"press": "+".join([*self.held, key])}, step)
 
     def _keyUp(self, step: Mapping[str, Any]) -> None:
-        key = KEY_NAMES.get(_need(step, "key", str, "a key name"), step["key"])
+        key = KEY_NAMES.get(_need(step, "key", str, N_("a key name")), step["key"])
         # The press was written at keyDown; keyUp only matters for a modifier pressed alone.
         if key in self.held:
             self.held.remove(key)
@@ -405,7 +441,7 @@ class _Translator:
         x, y = step.get("x", 0), step.get("y", 0)
         for value in (x, y):
             if not isinstance(value, int | float) or isinstance(value, bool):
-                raise _Refused("'x' and 'y' must be numbers")
+                raise _Refused(told(N_("'x' and 'y' must be numbers")))
         self._emit({"scroll": {"x": int(x), "y": int(y)}}, step)
 
     def _waitForElement(self, step: Mapping[str, Any]) -> None:
@@ -415,9 +451,11 @@ class _Translator:
         operator = step.get("operator", "==")
         count = step.get("count", 1)
         if operator not in ("==", ">=", "<="):
-            raise _Refused(f"operator {operator!r} is not one of ==, >=, <=")
+            raise _Refused(
+                told(N_("operator {operator} is not one of ==, >=, <="), operator=repr(operator))
+            )
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise _Refused("'count' must be a whole number, 0 or more")
+            raise _Refused(told(N_("'count' must be a whole number, 0 or more")))
         # puppeteer/replay's waitForElement counts the elements the selectors find (in the
         # DOM, seen or not) and compares the count; `visible: false` waits for the opposite of
         # that comparison (`return result === visible`): with the defaults, until no element
@@ -427,8 +465,10 @@ class _Translator:
         properties = step.get("properties") or {}
         if step.get("attributes") or set(properties) - {"value"}:
             raise _Refused(
-                f"waiting on element {' and '.join(sorted(extra))} other than 'value' has no "
-                "flow equivalent"
+                told(
+                    N_("waiting on element {keys} other than 'value' has no flow equivalent"),
+                    keys=", ".join(sorted(extra)),
+                )
             )
         target = _target(candidates)
         if "value" in properties:
@@ -468,25 +508,29 @@ class _Translator:
         return {"expect": {"not": {"target": _target(candidates), "count": count}}}
 
     def _waitForExpression(self, step: Mapping[str, Any]) -> None:
-        expression = _need(step, "expression", str, "a JavaScript expression")
+        expression = _need(step, "expression", str, N_("a JavaScript expression"))
         if step.get("frame"):
-            raise _Refused("waiting on an expression inside a frame is not supported")
+            raise _Refused(told(N_("waiting on an expression inside a frame is not supported")))
         # Polled for as long as any other step of the flow would wait: the step's own
         # timeout, else the recording's.
         limit = next((t for t in (step.get("timeout"), self._flow_timeout()) if _ms(t)), None)
         self._emit({"evaluate": wait_expression(expression, limit)}, step, timeout=False)
 
     def _waitForURL(self, step: Mapping[str, Any]) -> None:
-        url = _need(step, "url", str, "a URL")
+        url = _need(step, "url", str, N_("a URL"))
         self._emit({"wait": {"url": relative_url(url, self.portal)}}, step)
 
     def _close(self, step: Mapping[str, Any]) -> None:
-        raise _Refused("closing the page before the end has no flow equivalent")
+        raise _Refused(told(N_("closing the page before the end has no flow equivalent")))
 
     def _emulateNetworkConditions(self, step: Mapping[str, Any]) -> None:
         raise _Refused(
-            "network throttling has no flow equivalent (flows run at the network's real speed); "
-            "remove the step, or import with --skip-unsupported"
+            told(
+                N_(
+                    "network throttling has no flow equivalent (flows run at the network's real "
+                    "speed); remove the step, or import with --skip-unsupported"
+                )
+            )
         )
 
     def _custom(self, step: Mapping[str, Any]) -> None:
@@ -503,7 +547,10 @@ class _Translator:
             self.steps.append(dict(parameters["step"]))
             return
         raise _Refused(
-            f"custom step {name!r} belongs to a Chrome extension; seller-agent cannot run it"
+            told(
+                N_("custom step {name} belongs to a Chrome extension; seller-agent cannot run it"),
+                name=repr(name),
+            )
         )
 
     # -- helpers --------------------------------------------------------------------------
@@ -513,7 +560,7 @@ class _Translator:
 
     def _target(self, step: Mapping[str, Any]) -> dict | str | list:
         if "selectors" not in step:
-            raise _Refused("missing 'selectors'")
+            raise _Refused(told(N_("missing '{key}'"), key="selectors"))
         return _target(
             convert_selectors(step["selectors"], self._frame(step), self.selector_attribute)
         )
@@ -533,10 +580,15 @@ class _Translator:
         """assertedEvents (a navigation the step causes) become waits after the step."""
         events = step.get("assertedEvents") or []
         if not isinstance(events, list):
-            raise _Refused("'assertedEvents' must be a list")
+            raise _Refused(told(N_("'assertedEvents' must be a list")))
         for event in events:
             if not isinstance(event, dict) or event.get("type") != "navigation":
-                raise _Refused(f"asserted event {event!r} is not supported (only navigation)")
+                raise _Refused(
+                    told(
+                        N_("asserted event {event} is not supported (only navigation)"),
+                        event=repr(event),
+                    )
+                )
             url = event.get("url")
             if url:
                 if is_sign_in_url(url):
@@ -597,7 +649,12 @@ class _Translator:
         new_params = order_id_params(self.typed_values, self.params)
         for name, value in new_params.items():
             self.warn(
-                f"{self.source}: {value!r} looks like an order id: written as {{{{ {name} }}}}"
+                told(
+                    N_("{file}: {value!r} looks like an order id: written as {template}"),
+                    file=self.source,
+                    value=value,
+                    template="{{ " + name + " }}",
+                )
             )
         given = {**self.params, **new_params}
         steps = parameterize(self.steps, given)
@@ -631,6 +688,11 @@ class _Translator:
         return flow
 
 
+def refused(where: Told, kind: str, refusal: Exception) -> Told:
+    """The line for a step that has no translation: where it is, its type, and why."""
+    return told(N_("{where} ({kind}): {why}"), where=where, kind=kind, why=as_told(refusal))
+
+
 def _ms(value: object) -> bool:
     """Whether a recording's value is a timeout (a whole number of milliseconds)."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
@@ -646,15 +708,17 @@ def _with_nth(candidates: list[dict | str], nth: int) -> dict | str | list:
 
 def _check_top(data: object, source: str) -> Mapping[str, Any]:
     if not isinstance(data, dict):
-        raise RecordingError(f"{source}: a Chrome Recorder recording is a JSON object")
+        raise RecordingError(
+            told(N_("{file}: a Chrome Recorder recording is a JSON object"), file=source)
+        )
     if "steps" not in data:
-        raise RecordingError(f"{source}: the recording has no 'steps'")
+        raise RecordingError(told(N_("{file}: the recording has no 'steps'"), file=source))
     if not isinstance(data["steps"], list):
-        raise RecordingError(f"{source}: 'steps' must be a list")
+        raise RecordingError(told(N_("{file}: 'steps' must be a list"), file=source))
     if not data["steps"]:
-        raise RecordingError(f"{source}: the recording has no steps")
+        raise RecordingError(told(N_("{file}: the recording has no steps"), file=source))
     if "title" in data and not isinstance(data["title"], str):
-        raise RecordingError(f"{source}: 'title' must be a text")
+        raise RecordingError(told(N_("{file}: 'title' must be a text"), file=source))
     return data
 
 
@@ -686,7 +750,9 @@ def translate_chrome_recording(
         warn=warn or (lambda message: None),
     ).run()
     if not flow["steps"]:
-        raise RecordingError(f"{source}: nothing is left to replay once the sign-in is removed")
+        raise RecordingError(
+            told(N_("{file}: nothing is left to replay once the sign-in is removed"), file=source)
+        )
     if check:
         validate(flow, source)
     return flow

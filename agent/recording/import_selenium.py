@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from agent.i18n import N_, as_told, told
 from agent.recording.common import (
     SESSION_FLOW,
     SIGN_IN_HINTS,
@@ -66,7 +67,7 @@ _TESTID_CSS = re.compile(r"""^\[data-testid=(?:"([^"]*)"|'([^']*)'|([\w-]+))\]$"
 
 
 class _Refused(Exception):
-    pass
+    """One command cannot be translated; the message (a Told) says why, in a few words."""
 
 
 def convert_locator(locator: str) -> list[dict[str, Any]]:
@@ -77,7 +78,12 @@ def convert_locator(locator: str) -> list[dict[str, Any]]:
     if locator.startswith("//") or locator.startswith("(//"):
         return [{"xpath": locator}]
     if not sep or not value:
-        raise _Refused(f"locator {locator!r} has no strategy (id=, name=, css=, xpath=, linkText=)")
+        raise _Refused(
+            told(
+                N_("locator {locator!r} has no strategy (id=, name=, css=, xpath=, linkText=)"),
+                locator=locator,
+            )
+        )
     if strategy == "id":
         return [{"css": f"#{value}" if _CSS_IDENT.match(value) else f'[id="{value}"]'}]
     if strategy == "name":
@@ -99,7 +105,7 @@ def convert_locator(locator: str) -> list[dict[str, Any]]:
         ]
     if strategy == "partialLinkText":
         return [{"role": "link", "name": value}, {"role": "button", "name": value}]
-    raise _Refused(f"locator strategy {strategy!r} is not supported")
+    raise _Refused(told(N_("locator strategy {strategy!r} is not supported"), strategy=strategy))
 
 
 def _targets(command: Mapping[str, Any]) -> dict | list:
@@ -115,7 +121,7 @@ def _targets(command: Mapping[str, Any]) -> dict | list:
             if spec not in candidates:
                 candidates.append(spec)
     if not candidates:
-        raise _Refused("the command has no target")
+        raise _Refused(told(N_("the command has no target")))
     return candidates[0] if len(candidates) == 1 else candidates
 
 
@@ -153,23 +159,38 @@ class _TestTranslator:
         test_name = self.test.get("name") or "test"
         commands = self.test.get("commands")
         if not isinstance(commands, list):
-            raise RecordingError(f"{self.source}: test {test_name!r} has no 'commands' list")
+            raise RecordingError(
+                told(
+                    N_("{file}: test {test} has no 'commands' list"),
+                    file=self.source,
+                    test=repr(test_name),
+                )
+            )
         for index, command in enumerate(commands, start=1):
-            where = f"{self.source}: test {test_name!r}, command {index}"
+            where = told(
+                N_("{file}: test {test}, command {index}"),
+                file=self.source,
+                test=repr(test_name),
+                index=index,
+            )
             if not isinstance(command, dict):
-                raise RecordingError(f"{where}: a command must be an object")
+                raise RecordingError(told(N_("{where}: a command must be an object"), where=where))
             name = command.get("command")
             if not isinstance(name, str):
-                raise RecordingError(f"{where}: the command has no 'command' name")
+                raise RecordingError(
+                    told(N_("{where}: the command has no 'command' name"), where=where)
+                )
             if not name or name.startswith("//"):
                 continue  # disabled in the IDE
             try:
                 self._command(name, command)
             except _Refused as refusal:
-                message = f"{where} ({name}): {refusal}"
+                message = told(
+                    N_("{where} ({kind}): {why}"), where=where, kind=name, why=as_told(refusal)
+                )
                 if not self.skip_unsupported:
                     raise RecordingError(message) from None
-                self.warn(f"skipped {message}")
+                self.warn(told(N_("skipped {message}"), message=message))
         return self._flow(test_name)
 
     def _command(self, name: str, command: Mapping[str, Any]) -> None:
@@ -177,7 +198,7 @@ class _TestTranslator:
         value = str(command.get("value") or "")
         if name == "open":
             if not target:
-                raise _Refused("'open' needs a URL")
+                raise _Refused(told(N_("'open' needs a URL")))
             url = urljoin(self.base_url.rstrip("/") + "/", target) if self.base_url else target
             if is_sign_in_url(url):
                 self._enter_sign_in(url)
@@ -192,7 +213,11 @@ class _TestTranslator:
         handler = _HANDLERS.get(name)
         if handler is None:
             raise _Refused(
-                f"the command {name!r} is not supported (supported: {', '.join(sorted(_HANDLERS))})"
+                told(
+                    N_("the command {name!r} is not supported (supported: {known})"),
+                    name=name,
+                    known=", ".join(sorted(_HANDLERS)),
+                )
             )
         handler(self, command, target, value)
 
@@ -206,7 +231,13 @@ class _TestTranslator:
 
     def type_text(self, command: Mapping[str, Any], target: str, value: str) -> None:
         if _PASSWORD_HINTS.search(f"{target} {command.get('targets') or ''}"):
-            self.warn(f"{self.source}: a typed password became {{{{ password }}}}")
+            self.warn(
+                told(
+                    N_("{file}: a typed password became {template}"),
+                    file=self.source,
+                    template="{{ password }}",
+                )
+            )
             value = "{{ password }}"
         else:
             self.typed.append(value)
@@ -221,7 +252,9 @@ class _TestTranslator:
                 self.steps.append({"type": {"target": spec, "value": text}})
             key = KEYS.get(match.group(1))
             if key is None:
-                raise _Refused(f"key ${{KEY_{match.group(1)}}} is not supported")
+                raise _Refused(
+                    told(N_("key {key} is not supported"), key="${KEY_" + match.group(1) + "}")
+                )
             self.steps.append({"press": {"target": spec, "key": key}})
             position = match.end()
         if position < len(value):
@@ -230,7 +263,12 @@ class _TestTranslator:
     def select(self, command: Mapping[str, Any], target: str, value: str) -> None:
         kind, sep, option = value.partition("=")
         if not sep or kind not in ("label", "value"):
-            raise _Refused(f"option {value!r}: only label=... and value=... are supported")
+            raise _Refused(
+                told(
+                    N_("option {option!r}: only label=... and value=... are supported"),
+                    option=value,
+                )
+            )
         self.steps.append({"select": {"target": _targets(command), "option": _variables(option)}})
 
     def check(self, command: Mapping[str, Any], target: str, value: str) -> None:
@@ -278,25 +316,25 @@ class _TestTranslator:
     def store(self, command: Mapping[str, Any], target: str, value: str) -> None:
         # `store` sets a variable to a fixed text: a param with that default, overridable per row.
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise _Refused(f"variable name {value!r} is not a valid name")
+            raise _Refused(told(N_("variable name {name!r} is not a valid name"), name=value))
         self.stored[value] = {"type": "string", "default": target}
 
     def store_text(self, command: Mapping[str, Any], target: str, value: str) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise _Refused(f"variable name {value!r} is not a valid name")
+            raise _Refused(told(N_("variable name {name!r} is not a valid name"), name=value))
         self.steps.append({"extract": {"target": _targets(command), "as": value}})
 
     def set_window_size(self, command: Mapping[str, Any], target: str, value: str) -> None:
         match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", target)
         if not match:
-            raise _Refused(f"window size {target!r} is not WIDTHxHEIGHT")
+            raise _Refused(told(N_("window size {size!r} is not WIDTHxHEIGHT"), size=target))
         self.steps.append(
             {"set_viewport": {"width": int(match.group(1)), "height": int(match.group(2))}}
         )
 
     def run_script(self, command: Mapping[str, Any], target: str, value: str) -> None:
         if value:
-            raise _Refused("storing a script's result is not supported")
+            raise _Refused(told(N_("storing a script's result is not supported")))
         self.steps.append({"evaluate": target})
 
     def close(self, command: Mapping[str, Any], target: str, value: str) -> None:
@@ -326,13 +364,22 @@ class _TestTranslator:
         new_params = order_id_params(self.typed, self.params)
         for name, value in new_params.items():
             self.warn(
-                f"{self.source}: {value!r} looks like an order id: written as {{{{ {name} }}}}"
+                told(
+                    N_("{file}: {value!r} looks like an order id: written as {template}"),
+                    file=self.source,
+                    value=value,
+                    template="{{ " + name + " }}",
+                )
             )
         given = {**self.params, **new_params}
         steps = parameterize(self.steps, given)
         if not steps:
             raise RecordingError(
-                f"{self.source}: test {test_name!r} has nothing to replay once the sign-in is removed"
+                told(
+                    N_("{file}: test {test} has nothing to replay once the sign-in is removed"),
+                    file=self.source,
+                    test=repr(test_name),
+                )
             )
         flow: dict[str, Any] = {
             "name": flow_name(test_name, "imported"),
@@ -400,19 +447,28 @@ def translate_side_project(
     command) for anything malformed or unsupported.
     """
     if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
-        raise RecordingError(f"{source}: a Selenium IDE project is an object with a 'tests' list")
+        raise RecordingError(
+            told(N_("{file}: a Selenium IDE project is an object with a 'tests' list"), file=source)
+        )
     if not data["tests"]:
-        raise RecordingError(f"{source}: the project has no tests")
+        raise RecordingError(told(N_("{file}: the project has no tests"), file=source))
     known = [test.get("name") for test in data["tests"] if isinstance(test, dict)]
     for wanted in tests or []:
         if wanted not in known:
             raise RecordingError(
-                f"{source}: no test named {wanted!r} (tests: {', '.join(map(str, known))})"
+                told(
+                    N_("{file}: no test named {name!r} (tests: {tests})"),
+                    file=source,
+                    name=wanted,
+                    tests=", ".join(map(str, known)),
+                )
             )
     flows: list[dict[str, Any]] = []
     for index, test in enumerate(data["tests"], start=1):
         if not isinstance(test, dict):
-            raise RecordingError(f"{source}: test {index} must be an object")
+            raise RecordingError(
+                told(N_("{file}: test {index} must be an object"), file=source, index=index)
+            )
         if tests and test.get("name") not in tests:
             continue
         flow = _TestTranslator(

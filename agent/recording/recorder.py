@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from agent.i18n import N_, told
 from agent.play.signals import loop_signals
 from agent.recording.common import (
     SESSION_FLOW,
@@ -277,7 +278,12 @@ class Recorder:
         steps = [{k: v for k, v in step.items() if not k.startswith("_")} for step in self.steps]
         if not steps:
             raise RecordingError(
-                "nothing was recorded (sign-in pages are left out: the session flow does that)"
+                told(
+                    N_(
+                        "nothing was recorded (sign-in pages are left out: the session flow "
+                        "does that)"
+                    )
+                )
             )
         typed = [
             step["fill"]["value"]
@@ -287,8 +293,15 @@ class Recorder:
         new_params = order_id_params(typed, self.params)
         for name, value in new_params.items():
             self.warn(
-                f"the typed value {value!r} looks like an order id: written as {{{{ {name} }}}} "
-                f"(param {name}; rename it in the file if you like)"
+                told(
+                    N_(
+                        "the typed value {value!r} looks like an order id: written as "
+                        "{template} (param {name}; rename it in the file if you like)"
+                    ),
+                    value=value,
+                    template="{{ " + name + " }}",
+                    name=name,
+                )
             )
         given = {**self.params, **new_params}
         steps = parameterize(steps, given)
