@@ -22,7 +22,6 @@ from urllib.parse import quote, quote_plus
 import yaml
 
 from agent.errors import SecretsError
-from agent.flow.lines import ExpandsTooFar, load_yaml
 from agent.i18n import N_, told
 
 ENV_NAMES = {
@@ -154,6 +153,10 @@ def _read_file(path: Path) -> dict[str, str]:
                 path=path,
             )
         )
+    # Imported here: the flow package is heavy, and a report (which only redacts) needs none
+    # of it.
+    from agent.flow.lines import ExpandsTooFar, load_yaml
+
     try:
         data = load_yaml(text)
     except ExpandsTooFar as error:
