@@ -567,3 +567,10 @@ def test_ids_in_a_pasted_message_are_read_and_its_other_lines_left_out(tmp_path)
     path = write(tmp_path, "orders.csv", f"sku,price\n{A},1\n".encode())
     with pytest.raises(InputError, match="no order id column"):
         read_order_rows([path])
+
+
+def test_a_title_with_a_date_and_time_is_no_order_id(tmp_path):
+    text = f"2026-11-30 12:00:00,export\norder-id,qty\n{A},1\n"
+    path = write(tmp_path, "orders.csv", text.encode())
+    rowset = read_order_rows([path])
+    assert rowset.keys == [A] and rowset.problems == []

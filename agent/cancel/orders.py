@@ -224,8 +224,9 @@ def _id_like(cell: str) -> bool:
     or two typed for a digit): the file has no header row and its first column is the ids."""
     text = normalize_order_id(cell)
     digits = sum(char.isdigit() for char in text)
-    others = sum(not (char.isdigit() or char in "- ") for char in text)
-    return digits >= 10 and others <= 2 or bool(re.fullmatch(r"[\d\-\s]+", text)) and digits > 0
+    others = [char for char in text if not (char.isdigit() or char in "- ")]
+    typo = digits >= 10 and "-" in text and len(others) <= 2 and all(c.isalpha() for c in others)
+    return typo or bool(re.fullmatch(r"[\d\-\s]+", text)) and digits > 0
 
 
 def _no_id_column(name: str, line: int, header: list[str]) -> InputError:
