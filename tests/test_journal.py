@@ -283,3 +283,45 @@ def test_a_journal_from_before_replays_gets_the_column(tmp_path):
         assert journal.row("r", "a").replays == 1
     with Journal(path) as journal:  # opened again: the column is there once
         assert journal.row("r", "a").replays == 1
+
+
+def test_a_run_is_played_by_one_live_process_at_a_time(journal):
+    import socket
+    import subprocess
+    import sys
+
+    from agent.bulk.journal import RunBusy, owner_tag
+
+    run_id = make_run(journal)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        journal.db.execute(
+            "INSERT INTO run_events (run_id, kind, started_at, owner)"
+            " VALUES (?, 'active', '2026-11-30T10:00:00Z', ?)",
+            (run_id, owner_tag(other.pid)),
+        )
+        with pytest.raises(RunBusy) as busy:
+            journal.claim_run(run_id)
+        assert str(busy.value) == (
+            f"run {run_id} is being played by another process (pid {other.pid}, since "
+            "2026-11-30T10:00:00Z); wait for it to end, or stop it and resume"
+        )
+    finally:
+        other.kill()
+        other.wait()
+    # Gone (killed, crashed): its stretch left open does not stand in the way.
+    mine = journal.claim_run(run_id)
+    with pytest.raises(RunBusy):  # nor may this process play it twice at once
+        journal.claim_run(run_id)
+    journal.close_event(mine)
+    journal.close_event(journal.claim_run(run_id))
+    # A pid used again by a later process is not the owner; another machine cannot be asked.
+    stale = owner_tag().replace(":", ":1", 1)
+    elsewhere = owner_tag().rsplit("@", 1)[0] + "@not-" + socket.gethostname()
+    for owner in (stale, elsewhere):
+        journal.db.execute(
+            "INSERT INTO run_events (run_id, kind, started_at, owner)"
+            " VALUES (?, 'active', '2026-11-30T11:00:00Z', ?)",
+            (run_id, owner),
+        )
+    journal.close_event(journal.claim_run(run_id))

@@ -146,3 +146,34 @@ def test_from_requests_names_the_messages_it_left_out():
     assert requests_lines(BuyerRequests([], []), set()) == [
         "--from-requests: 0 orders whose buyer officially requested cancellation"
     ]
+
+
+def test_a_run_another_live_process_plays_is_refused_without_a_summary(tmp_path):
+    import subprocess
+    import sys
+
+    from agent.bulk.journal import owner_tag
+
+    path = tmp_path / "journal.db"
+    run_id = recorded_run(path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with Journal(path) as journal:
+            journal.db.execute(
+                "INSERT INTO run_events (run_id, kind, started_at, owner)"
+                " VALUES (?, 'active', '2026-11-30T10:00:00Z', ?)",
+                (run_id, owner_tag(other.pid)),
+            )
+        for command in (("cancel",), ("run", "cancel_order")):
+            result = invoke(*command, "--resume", run_id, "--journal", str(path))
+            assert result.exit_code == 2, result.output
+            assert result.stdout == ""
+            assert result.stderr.splitlines()[-1] == (
+                f"Error: run {run_id} is being played by another process (pid {other.pid}, since "
+                "2026-11-30T10:00:00Z); wait for it to end, or stop it and resume"
+            )
+    finally:
+        other.kill()
+        other.wait()
+    # Once that process is gone, the run goes on (here: nothing was left to play).
+    assert invoke("cancel", "--resume", run_id, "--journal", str(path)).exit_code == 0

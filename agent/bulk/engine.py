@@ -382,9 +382,14 @@ class BulkRunner:
         self.timings = Timings()
 
     async def run(self) -> BulkResult:
+        played_before = bool(self.journal.events(self.run_id, ["active"]))
+        # Before anything is read or written: another live process playing this run stops
+        # this one here (RunBusy), not halfway through rows it is playing.
+        active = self.journal.claim_run(self.run_id)
         todo = plan_resume(self.journal, self.run_id, include_failed=self.options.retry_failed)
         if not todo:
             # Nothing left to play (a finished run resumed again): no browser needed.
+            self.journal.close_event(active)
             self.journal.set_run_status(self.run_id, "finished")
             return BulkResult(self.run_id, "finished", self.journal.rows(self.run_id))
         self.journal.set_run_status(self.run_id, "running")
@@ -398,14 +403,11 @@ class BulkRunner:
             to_play = ngettext("{count} row to play", "{count} rows to play", len(todo)).format(
                 count=len(todo)
             )
-        resumed = any(row.state != "pending" for row in todo) or bool(
-            self.journal.events(self.run_id, ["active"])
-        )
+        resumed = any(row.state != "pending" for row in todo) or played_before
         self.log.write(
             f"run {self.run_id} {'resumed' if resumed else 'started'}: {to_play},"
             f" flow {self.flow.name}, portal {self.portal}, {english_settings}"
         )
-        active = self.journal.open_event(self.run_id, "active")
         # Anything that ends the run early (an exception, a cancellation) leaves it
         # "interrupted": resumable, never mistaken for finished.
         status = "interrupted"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets as _random
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -78,8 +79,12 @@ CREATE TABLE IF NOT EXISTS run_events (
 CREATE INDEX IF NOT EXISTS run_events_by_run ON run_events (run_id, started_at);
 """
 
-# Columns added to `rows` since the first journals: an older journal gets them when opened.
-_ADDED_ROW_COLUMNS = {"replays": "INTEGER NOT NULL DEFAULT 0"}
+# Columns added since the first journals, by table: an older journal gets them when opened.
+_ADDED_COLUMNS = {
+    "rows": {"replays": "INTEGER NOT NULL DEFAULT 0"},
+    # Which process plays the run in an "active" stretch ("pid:start@host", see owner_tag).
+    "run_events": {"owner": "TEXT"},
+}
 
 # Kinds of run event: "active" is one stretch of the run being played (from a start or a
 # resume to its end); the others are pauses within it.
@@ -121,6 +126,45 @@ def seconds_between(start: str, end: str) -> float:
 
 class JournalError(UserError):
     """A transition the journal refuses (e.g. a done row asked to run again), or no such run."""
+
+
+class RunBusy(JournalError):
+    """The run is being played by another process that is still alive."""
+
+
+def _process_start(pid: int) -> str | None:
+    """When the process started (clock ticks since boot, from /proc), to tell it from a later
+    process given the same pid; None where /proc cannot say."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def owner_tag(pid: int | None = None) -> str:
+    """This process as the owner of a run's active stretch: "pid:start@host"."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{_process_start(pid) or ''}@{socket.gethostname()}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process an owner tag names still runs (False for one of another machine,
+    which cannot be asked)."""
+    try:
+        process, host = owner.rsplit("@", 1)
+        pid_text, start = process.split(":", 1)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    return not start or _process_start(pid) == start
 
 
 def default_journal_path() -> Path:
@@ -225,17 +269,19 @@ class Journal:
             pass
 
     def _add_columns(self) -> None:
-        for name, kind in _ADDED_ROW_COLUMNS.items():
-            have = {found["name"] for found in self.db.execute("PRAGMA table_info(rows)")}
-            if name in have:
-                continue
-            try:
-                self.db.execute(f"ALTER TABLE rows ADD COLUMN {name} {kind}")
-            except sqlite3.OperationalError:
-                # Another process opening the same journal added it first.
-                have = {found["name"] for found in self.db.execute("PRAGMA table_info(rows)")}
-                if name not in have:
-                    raise
+        for table, columns in _ADDED_COLUMNS.items():
+            for name, kind in columns.items():
+                if name in self._columns(table):
+                    continue
+                try:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError:
+                    # Another process opening the same journal added it first.
+                    if name not in self._columns(table):
+                        raise
+
+    def _columns(self, table: str) -> set[str]:
+        return {found["name"] for found in self.db.execute(f"PRAGMA table_info({table})")}
 
     def close(self) -> None:
         self.db.close()
@@ -348,6 +394,38 @@ class Journal:
             "INSERT INTO run_events (run_id, kind, started_at, reason) VALUES (?, ?, ?, ?)",
             (run_id, kind, now_iso(), self._text(reason)),
         )
+        return int(cursor.lastrowid or 0)
+
+    def claim_run(self, run_id: str) -> int:
+        """Open the run's "active" stretch for this process, and return it (close it with
+        close_event). RunBusy when a process on this machine that is still alive has one
+        open: two processes playing one run would each take rows the other is playing.
+        A stretch left open by a process that is gone (killed, crashed) does not stand in
+        the way; nor, since it cannot be asked, does one from another machine."""
+        me = owner_tag()
+        with _Transaction(self.db):
+            for found in self.db.execute(
+                "SELECT owner, started_at FROM run_events"
+                " WHERE run_id = ? AND kind = 'active' AND ended_at IS NULL",
+                (run_id,),
+            ).fetchall():
+                if found["owner"] and owner_alive(found["owner"]):
+                    raise RunBusy(
+                        told(
+                            N_(
+                                "run {run} is being played by another process (pid {pid}, "
+                                "since {since}); wait for it to end, or stop it and resume"
+                            ),
+                            run=run_id,
+                            pid=found["owner"].split(":", 1)[0],
+                            since=found["started_at"],
+                        )
+                    )
+            cursor = self.db.execute(
+                "INSERT INTO run_events (run_id, kind, started_at, owner)"
+                " VALUES (?, 'active', ?, ?)",
+                (run_id, now_iso(), me),
+            )
         return int(cursor.lastrowid or 0)
 
     def close_event(self, event_id: int, reason: str | None = None) -> None:

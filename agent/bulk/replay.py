@@ -81,7 +81,7 @@ def execute_rows(
     not give (rows left out, an encoding guessed), which --quiet does not silence (default:
     say)."""
     warn = warn or say
-    from agent.bulk.journal import Journal, JournalError
+    from agent.bulk.journal import Journal, JournalError, RunBusy
     from agent.bulk.rows import InputError, read_param_rows
     from agent.errors import SellerAgentError
     from agent.flow import FlowError, load_flow
@@ -166,6 +166,9 @@ def execute_rows(
             reconcile=request.reconcile,
         )
         return RowsOutcome(result.exit_code, run_id=run_id, result=result)
+    except RunBusy as error:
+        # Another process plays the run: nothing of this one to report, only why.
+        return RowsOutcome(2, message=as_told(error))
     except (
         InputError,
         FlowError,

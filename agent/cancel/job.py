@@ -305,7 +305,7 @@ def execute_cancel(
     Input errors come back as exit code 2 with one message line, before anything is written.
     warn: for what the input could not give (rows left out, an encoding guessed), which
     --quiet does not silence (default: say)."""
-    from agent.bulk.journal import JournalError
+    from agent.bulk.journal import JournalError, RunBusy
     from agent.cancel.guard import DEFAULT_MAX_CANCEL_RATE, GuardError
     from agent.cancel.orders import read_order_rows
     from agent.errors import SellerAgentError
@@ -438,6 +438,9 @@ def execute_cancel(
         )
         _note_rate_after(journal, run_id, request, secrets.email)
         return CancelOutcome(result.exit_code, run_id=run_id, result=result, projection=projection)
+    except RunBusy as error:
+        # Another process plays the run: nothing of this one to report, only why.
+        return CancelOutcome(2, message=as_told(error))
     except (
         InputError,
         FlowError,
