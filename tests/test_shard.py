@@ -1,6 +1,8 @@
 """--shard K/N and `report --merge`: deterministic, disjoint, complete slices of a row list,
 and one report from the journals of a sharded job (run end to end in test_scale_e2e.py)."""
 
+import csv
+import io
 import json
 from collections import Counter
 
@@ -181,3 +183,77 @@ def test_a_shard_is_for_new_runs_only(tmp_path):
     assert result.exit_code == 2 and "--shard applies to a new run" in result.output
     result = CliRunner().invoke(cli, ["run", "cancel_order", "--shard", "1/2"])
     assert result.exit_code == 2 and "--shard applies to a new --rows run" in result.output
+
+
+def test_merged_rows_keep_the_rate_flag_and_their_shard_in_every_format(tmp_path):
+    journals = [
+        shard_journal(tmp_path / "1.db", "1/2", {"a": "cancelled"}),
+        shard_journal(tmp_path / "2.db", "2/2", {"b": "cancelled", "c": "already_cancelled"}),
+    ]
+    # What `cancel` records: each row's reason, so the rate flag can be worked out.
+    for path in journals:
+        with Journal(path) as journal:
+            run_id = journal.resolve_run_id("last")
+            journal.update_run_options(run_id, max_cancel_rate=2.5)
+            journal.db.execute(
+                "UPDATE rows SET params = json_set(params, '$.reason', 'NoInventory')"
+                " WHERE run_id = ?",
+                (run_id,),
+            )
+    data = json.loads(
+        CliRunner()
+        .invoke(cli, ["report", "--merge", *map(str, journals), "--format", "json"])
+        .stdout
+    )
+    flags = {row["key"]: row["counts_toward_rate"] for row in data["rows"]}
+    single = json.loads(
+        CliRunner()
+        .invoke(cli, ["report", "--journal", str(journals[1]), "--format", "json"])
+        .stdout
+    )
+    assert (
+        flags["b"] is True
+        and flags["b"] == {r["key"]: r["counts_toward_rate"] for r in single["rows"]}["b"]
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                CliRunner()
+                .invoke(cli, ["report", "--merge", *map(str, journals), "--format", "csv"])
+                .stdout
+            )
+        )
+    )
+    assert [(row["key"], row["shard"], row["counts_toward_rate"]) for row in rows] == [
+        ("a", "1/2", "true"),
+        ("b", "2/2", "true"),
+        ("c", "2/2", flags["c"] and "true" or ""),
+    ]
+    html = (
+        CliRunner()
+        .invoke(cli, ["report", "--merge", *map(str, journals), "--format", "html", "--lang", "en"])
+        .stdout
+    )
+    assert "Shard 2/2" in html
+
+
+def test_a_merged_time_is_the_shards_active_stretches_together(tmp_path):
+    journals = [
+        shard_journal(tmp_path / "1.db", "1/2", {"a": "cancelled"}),
+        shard_journal(tmp_path / "2.db", "2/2", {"b": "cancelled"}),
+    ]
+    stretches = [
+        ("2026-11-30T10:00:00.000000Z", "2026-11-30T10:00:06.800000Z"),
+        ("2026-11-30T10:00:01.000000Z", "2026-11-30T10:00:05.900000Z"),
+    ]
+    for path, (start, end) in zip(journals, stretches, strict=True):
+        with Journal(path) as journal:
+            run_id = journal.resolve_run_id("last")
+            span = journal.open_event(run_id, "active")
+            journal.db.execute(
+                "UPDATE run_events SET started_at = ?, ended_at = ? WHERE id = ?",
+                (start, end, span),
+            )
+    assert merge_runs(journals[:1])["seconds"] == pytest.approx(6.8)
+    # Side by side, the job took as long as both together cover: 6.8 s, not the rows' span.
+    assert merge_runs(journals)["seconds"] == pytest.approx(6.8)

@@ -459,17 +459,23 @@ class Journal:
         between an interruption and its resume. A stretch whose process died without closing
         it ends at the last thing it recorded (a row's start or end, a pause). None for a
         run with no recorded stretch (a journal older than them)."""
-        spans = self.events(run_id, ["active"])
+        spans = self.active_spans(run_id)
         if not spans:
             return None
-        total = 0.0
+        return sum(max(0.0, seconds_between(start, end)) for start, end in spans)
+
+    def active_spans(self, run_id: str) -> list[tuple[str, str]]:
+        """The run's active stretches as (start, end); one whose process died without closing
+        it ends at the last thing it recorded."""
+        spans = self.events(run_id, ["active"])
+        found = []
         for index, span in enumerate(spans):
             end = span.ended_at
             if end is None:
                 limit = spans[index + 1].started_at if index + 1 < len(spans) else "9999"
                 end = self._last_mark(run_id, span.started_at, limit) or span.started_at
-            total += max(0.0, seconds_between(span.started_at, end))
-        return total
+            found.append((span.started_at, end))
+        return found
 
     def _last_mark(self, run_id: str, start: str, limit: str) -> str | None:
         found = self.db.execute(

@@ -143,7 +143,7 @@ def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
     from agent.report.merge import merge_runs
 
     try:
-        data = merge_runs(journals)
+        data = merge_runs(journals, row_facts=_row_facts)
     except JournalError as error:
         raise click.UsageError(shown(error)) from error
     try:

@@ -412,8 +412,11 @@ def _csv_bool(value: bool | None) -> str:
 def render_csv(report: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    # A merged report (report --merge) names each row's shard, in a last column.
+    sharded = "shards" in report
+    writer.writerow(CSV_COLUMNS + (["shard"] if sharded else []))
     for row in report["rows"]:
+        shard = [row.get("shard") or row.get("journal") or ""] if sharded else []
         writer.writerow(
             [
                 row["key"],
@@ -433,6 +436,7 @@ def render_csv(report: dict[str, Any]) -> str:
                 _csv_bool(row.get("counts_toward_rate")),
                 row.get("replays", 0),
             ]
+            + shard
         )
     return buffer.getvalue()
 

@@ -118,6 +118,8 @@ def _row_view(row: dict[str, Any], card: bool) -> dict[str, Any]:
     """One row as the script shows it, every value already in words. Short keys: with
     10,000 rows they are most of the page's weight."""
     details = []
+    if row.get("shard"):  # a merged report's row names its shard
+        details.append(_("Shard {shard}").format(shard=row["shard"]))
     if row["state"] == "failed" or row.get("error"):
         kind = error_kind_word(row.get("error_kind")) if row["state"] == "failed" else ""
         details.append(" — ".join(part for part in (kind, _error_text(row.get("error"))) if part))

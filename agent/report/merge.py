@@ -5,12 +5,15 @@ shard, flags any key that two shards both played, and says which shards are miss
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.bulk.journal import Journal, JournalError
 from agent.i18n import N_, _, display_width, pad, pgettext, shown, told
+
+if TYPE_CHECKING:
+    from agent.report import RowFacts
 
 PLAYED = ("done", "failed", "running")
 
@@ -23,22 +26,29 @@ def _shard_number(text: str | None) -> tuple[int, int] | None:
     return index, count
 
 
-def merge_runs(journals: Sequence[str | Path]) -> dict[str, Any]:
-    """The merged report of the newest run in each journal."""
+def merge_runs(
+    journals: Sequence[str | Path],
+    row_facts: Callable[[Journal, str], RowFacts | None] | None = None,
+) -> dict[str, Any]:
+    """The merged report of the newest run in each journal. row_facts(journal, run_id): what
+    the job adds to each row of that run (as for one run's report), or None."""
     from agent.report import build_report, selector_health
 
     if not journals:
         raise JournalError(told(N_("--merge: give the journals of the shards to merge")))
     parts: list[dict[str, Any]] = []
     records: list[Any] = []
+    spans: list[tuple[str, str]] = []
     for given in journals:
         path = Path(given)
         if not path.is_file():
             raise JournalError(told(N_("{path}: no journal there"), path=path))
         with Journal(path) as journal:
             run_id = journal.resolve_run_id("last")
-            report = build_report(journal, run_id)
+            facts = row_facts(journal, run_id) if row_facts is not None else None
+            report = build_report(journal, run_id, row_facts=facts)
             records.extend(journal.rows(run_id))
+            spans.extend(journal.active_spans(run_id))
         shard = report["run"]["options"].get("shard")
         report["journal"] = str(path)
         for row in report["rows"]:
@@ -80,7 +90,11 @@ def merge_runs(journals: Sequence[str | Path]) -> dict[str, Any]:
     ends = [row["finished_at"] for row in rows if row["finished_at"]]
     from agent.report import ENDED_STATES, _seconds_between, rows_per_second
 
-    seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
+    # The time the job was being played: the shards' active stretches taken together (they
+    # run side by side), as one run's report counts its own; rows' times for older journals.
+    seconds = _covered_seconds(spans) if spans else None
+    if seconds is None:
+        seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
     ended = sum(1 for row in rows if row["state"] in ENDED_STATES)
 
     statuses = {part["run"]["status"] for part in parts}
@@ -136,6 +150,24 @@ def _sum(counters: Any) -> Counter:
     total: Counter = Counter()
     for counter in counters:
         total.update(counter)
+    return total
+
+
+def _covered_seconds(spans: list[tuple[str, str]]) -> float:
+    """Seconds covered by any of the spans (overlaps counted once)."""
+    from agent.report import _seconds_between
+
+    total = 0.0
+    current: list[str] | None = None
+    for start, end in sorted(spans):
+        if current is not None and start <= current[1]:
+            current[1] = max(current[1], end)
+            continue
+        if current is not None:
+            total += max(0.0, _seconds_between(*current) or 0.0)
+        current = [start, end]
+    if current is not None:
+        total += max(0.0, _seconds_between(*current) or 0.0)
     return total
 
 
