@@ -89,11 +89,13 @@ def test_cancel_prints_one_line_per_order_and_both_parties_get_emails(portal, un
         portal, plain, flagged, "--reason", "buyer canceled", "--memo", "asked by phone"
     )
     assert result.exit_code == 0, result.output
-    lines = [line for line in result.stdout.splitlines()]
-    assert lines == [
-        f"{plain}  cancelled          BuyerCanceled   counts toward rate",
-        f"{flagged}  cancelled          BuyerCanceled   does not count toward rate",
-    ]
+    # Not a terminal: each line came as its order ended, in the order they ended.
+    assert sorted(result.stdout.splitlines()) == sorted(
+        [
+            f"{plain}  cancelled          BuyerCanceled   counts toward rate",
+            f"{flagged}  cancelled          BuyerCanceled   does not count toward rate",
+        ]
+    )
     assert f"warning: {plain}: the buyer did not request cancellation officially" in result.stderr
     for order_id in (plain, flagged):
         order = portal.order(order_id)
@@ -183,3 +185,37 @@ def test_rows_left_out_are_said_even_quietly_and_kept_in_the_json_and_the_report
     report = invoke("report", "last")
     assert report.exit_code == 0
     assert f"Rows left out (their input was not usable): 1\n  {left_out}\n" in report.stdout
+
+
+def test_into_a_pipe_each_orders_line_comes_as_the_order_ends(portal, unshipped_orders, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    orders = unshipped_orders(3)
+    program = os.path.join(os.path.dirname(sys.executable), "seller-agent")
+    # One worker at one order every 2 s: the run outlasts its first line by seconds.
+    process = subprocess.Popen(
+        [program, "cancel", *orders, "--portal", portal.url, "--max-cancel-rate", "100"]
+        + ["--reason", "NoInventory", "--workers", "1", "--rate", "0.5/s", "-q"]
+        + ["--journal", str(tmp_path / "journal.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stdout.readline()
+        first_at = time.monotonic()
+        rest, _ = process.communicate(timeout=120)
+        ended_at = time.monotonic()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert first == f"{orders[0]}  cancelled          NoInventory     counts toward rate\n"
+    # Two more orders were still to come, 2 s apart: printed at the end, the first line would
+    # have come with them.
+    assert ended_at - first_at > 2.5, "the first line came only when the run was over"
+    # Each order once, none printed again at the end.
+    assert sorted((first + rest).splitlines()) == sorted(
+        f"{order}  cancelled          NoInventory     counts toward rate" for order in orders
+    )

@@ -347,6 +347,7 @@ class BulkRunner:
         on_event: Callable[[str], None] | None = None,
         reconcile: ReconcileRule | None = None,
         backend: Backend | None = None,
+        on_row: Callable[[RowRecord], None] | None = None,
     ) -> None:
         self.reconcile = reconcile
         self.backend = backend or playwright_backend()
@@ -360,6 +361,8 @@ class BulkRunner:
         self.shared_params = dict(shared_params or {})
         self.confirm_canary = confirm_canary
         self.on_event = on_event or (lambda message: None)
+        # Told each row as it ends (done or failed), as the journal has it.
+        self.on_row = on_row
         self.stop = _Stop()
         self.failures = 0
         self.pace = AdaptivePace(options.rate)
@@ -937,6 +940,7 @@ class BulkRunner:
             self.failures += 1
             if self.progress is not None:
                 self.progress.row_finished(False)
+            self._tell_row(key)
             limit = self.options.max_failures
             if limit is not None and self.failures >= limit and not self.stop.soft:
                 message = told_plural(
@@ -975,6 +979,15 @@ class BulkRunner:
         )
         if self.progress is not None:
             self.progress.row_finished(ok)
+        self._tell_row(key)
+
+    def _tell_row(self, key: str) -> None:
+        if self.on_row is None:
+            return
+        try:
+            self.on_row(self.journal.row(self.run_id, key))
+        except Exception as error:  # noqa: BLE001 - a reader's trouble never stops the run
+            self.log.write(f"{key}: could not be told as it ended: {error}")
 
 
 async def run_bulk(
@@ -991,9 +1004,11 @@ async def run_bulk(
     on_event: Callable[[str], None] | None = None,
     reconcile: ReconcileRule | None = None,
     backend: Backend | None = None,
+    on_row: Callable[[RowRecord], None] | None = None,
 ) -> BulkResult:
     """Play every row of `run_id` that is still to do (pending, or running after an
-    interruption). The run must exist in the journal (`start_run`)."""
+    interruption). The run must exist in the journal (`start_run`). on_row: told each row
+    as it ends."""
     runner = BulkRunner(
         flow,
         journal,
@@ -1007,6 +1022,7 @@ async def run_bulk(
         on_event=on_event,
         reconcile=reconcile,
         backend=backend,
+        on_row=on_row,
     )
     return await runner.run()
 
@@ -1028,9 +1044,11 @@ def play_run(
     say: Callable[[str], None],
     confirm_canary: ConfirmCallback | None = None,
     reconcile: ReconcileRule | None = None,
+    on_row: Callable[[RowRecord], None] | None = None,
 ) -> BulkResult:
     """Play a recorded run, new or resumed, to its end: what `cancel` and `run --rows` share.
-    Evidence goes under run_dir/RUN_ID (default: beside the journal)."""
+    Evidence goes under run_dir/RUN_ID (default: beside the journal). on_row: told each row
+    as it ends (done or failed)."""
     say(_("run {run}: journal {path}").format(run=run_id, path=journal.path))
     options = etiquette.paced(options, portal, say)
     return asyncio.run(
@@ -1047,5 +1065,6 @@ def play_run(
             confirm_canary=confirm_canary,
             on_event=say,
             reconcile=reconcile,
+            on_row=on_row,
         )
     )

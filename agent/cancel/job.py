@@ -300,6 +300,7 @@ def execute_cancel(
     say: Callable[[str], None] | None = None,
     warn: Callable[[str], None] | None = None,
     stdin: Any = None,
+    on_row: Callable[[Any], None] | None = None,
 ) -> CancelOutcome:
     """Validate the input, check the rate guard, record (or resume) the run, and play it.
     Input errors come back as exit code 2 with one message line, before anything is written.
@@ -435,6 +436,7 @@ def execute_cancel(
             say=say,
             confirm_canary=confirm_canary,
             reconcile=rules.reconcile,
+            on_row=on_row,
         )
         _note_rate_after(journal, run_id, request, secrets.email)
         return CancelOutcome(result.exit_code, run_id=run_id, result=result, projection=projection)

@@ -377,6 +377,16 @@ def _cancel(
         ),
         given=given_settings(click.get_current_context()),
     )
+    # Into a file or a pipe, each order's line is written as the order ends, so a log kept
+    # with `> file` or `| tee` is current and survives the process; on a terminal the
+    # progress display has stderr, and the lines come together at the end.
+    told_lines: set[str] = set()
+
+    def tell_row(row: Any) -> None:
+        click.echo(format_line(order_lines([row])[0]))
+        told_lines.add(row.key)
+
+    streaming = not as_json and not sys.stdout.isatty()
     outcome = run_cancel(
         request,
         confirm_canary=canary_prompt(yes),
@@ -384,6 +394,7 @@ def _cancel(
         say=say,
         warn=warn,
         stdin=sys.stdin,
+        on_row=tell_row if streaming else None,
     )
     if outcome.run_id is None:
         raise InputError(outcome.message or _("nothing to run"))
@@ -406,7 +417,8 @@ def _cancel(
         )
     else:
         for row in rows:
-            click.echo(format_line(row))
+            if row["order_id"] not in told_lines:
+                click.echo(format_line(row))
     for row in rows:
         if row["counts_toward_rate"] and row["reason"] == "BuyerCanceled":
             warn(
