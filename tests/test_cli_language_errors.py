@@ -235,6 +235,8 @@ def test_the_demo_speaks_chinese_from_its_first_line(tmp_path):
     assert lines[1] == f"正在取消 {orders} 中的订单"
     assert lines[2] == "演示会跳过取消率保护（--max-cancel-rate 100）。"
     assert lines[-1].startswith(f"错误：{orders}: 没有有效的订单编号")
+    # The demo account was the command's only: nothing of it is left in the environment.
+    assert not any(name in os.environ for name in ("SELLER_AGENT_EMAIL", "SELLER_AGENT_PASSWORD"))
 
 
 def test_a_wrong_param_reads_in_chinese_on_the_terminal_and_stays_english_written_down():

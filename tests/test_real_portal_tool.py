@@ -369,7 +369,10 @@ def test_login_skips_the_phone_page_and_takes_the_configured_account(portal, hom
 
     # The secrets file's `account`, which a name not offered does not match.
     secrets_file = home / "secrets.yaml"
-    secrets_file.write_text("account: Brazil\n")
+    secrets_file.write_text(
+        "email: seller@example.com\npassword: demo-password\ntotp_secret: JBSWY3DPEHPK3PXP\n"
+        "account: Brazil\n"
+    )
     secrets_file.chmod(0o600)
     for path in session_files(home):
         path.unlink()

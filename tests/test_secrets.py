@@ -28,24 +28,65 @@ def test_demo_account_when_nothing_is_configured(clean_env):
 
 def test_environment_wins_over_the_file(clean_env, tmp_path):
     path = private_file(
-        tmp_path / "s.yaml", "email: file@example.com\npassword: file-pass\napi_key: k-123\n"
+        tmp_path / "s.yaml",
+        "email: file@example.com\npassword: file-pass\ntotp_secret: GEZDGNBVGY3TQOJQ\n"
+        "api_key: k-123\n",
     )
     clean_env.setenv("SELLER_AGENT_PASSWORD", "env-pass")
     secrets = load_secrets(path)
     assert secrets.email == "file@example.com"
     assert secrets.password == "env-pass"
-    assert secrets.totp_secret == DEMO_ACCOUNT["totp_secret"]
+    assert secrets.totp_secret == "GEZDGNBVGY3TQOJQ"
     assert secrets.values()["api_key"] == "k-123"
+
+
+def test_an_account_given_in_part_is_never_filled_from_the_demo_account(clean_env, tmp_path):
+    # Filled in, the demo password would go to the user's own portal.
+    path = private_file(tmp_path / "s.yaml", "email: me@example.com\n")
+    with pytest.raises(SecretsError) as caught:
+        load_secrets(path)
+    assert str(caught.value) == (
+        f"{path}: the account has no password, totp_secret; give them in the secrets file or "
+        "as SELLER_AGENT_PASSWORD, SELLER_AGENT_TOTP_SECRET (the demo account is used only "
+        "when no account detail is given)"
+    )
+    empty = private_file(tmp_path / "empty.yaml", "")
+    with pytest.raises(SecretsError, match="the account has no email, password, totp_secret"):
+        load_secrets(empty)  # a file named on purpose is the user's account, even empty
+    clean_env.setenv("SELLER_AGENT_EMAIL", "me@example.com")
+    with pytest.raises(SecretsError, match="^environment: the account has no password"):
+        load_secrets()
+    # Nothing given anywhere: the bundled portal's demo account.
+    clean_env.delenv("SELLER_AGENT_EMAIL")
+    assert load_secrets().password == DEMO_ACCOUNT["password"]
+
+
+def test_a_totp_secret_that_is_no_base32_key_is_refused_before_any_browser(clean_env, tmp_path):
+    path = private_file(
+        tmp_path / "s.yaml", "email: me@example.com\npassword: pw-1\ntotp_secret: not base32!!\n"
+    )
+    with pytest.raises(SecretsError, match=r"s.yaml: totp_secret is not a base32 key"):
+        load_secrets(path)
+    # As people copy it: spaces, dashes, lower case.
+    spaced = private_file(
+        tmp_path / "t.yaml",
+        "email: me@example.com\npassword: pw-1\ntotp_secret: jbsw y3dp-ehpk 3pxp\n",
+    )
+    assert load_secrets(spaced).totp_secret == "jbsw y3dp-ehpk 3pxp"
 
 
 def test_default_file_location_is_used(clean_env, tmp_path):
     folder = tmp_path / "config" / "seller-agent"
     folder.mkdir(parents=True)
-    private_file(folder / "secrets.yaml", "password: from-default\n")
+    private_file(
+        folder / "secrets.yaml",
+        "email: me@example.com\npassword: from-default\ntotp_secret: JBSWY3DPEHPK3PXP\n",
+    )
     assert load_secrets().password == "from-default"
 
 
 def test_redact_masks_every_secret_everywhere(clean_env):
+    clean_env.setenv("SELLER_AGENT_EMAIL", "seller@example.com")
     clean_env.setenv("SELLER_AGENT_PASSWORD", "s3cr3t")
     clean_env.setenv("SELLER_AGENT_TOTP_SECRET", "s3cr3tTOTP")
     secrets = load_secrets()

@@ -143,8 +143,19 @@ def demo(
     # The demo signs in to its own portal with the demo account, whatever the environment
     # or the secrets file says about the user's real account (the environment wins over the
     # file).
+    # Set for the command's duration only: the user's own values come back when it ends.
+    previous = {env: os.environ.get(env) for env in ENV_NAMES.values()}
     for name, env in ENV_NAMES.items():
         os.environ[env] = DEMO_ACCOUNT[name]
+
+    def restore() -> None:
+        for env, value in previous.items():
+            if value is None:
+                os.environ.pop(env, None)
+            else:
+                os.environ[env] = value
+
+    click.get_current_context().call_on_close(restore)
 
     with contextlib.ExitStack() as stack:
         try:

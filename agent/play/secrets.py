@@ -9,6 +9,8 @@ trace stores it in: URL-encoded, JSON-escaped, HTML-escaped.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import json
 import os
@@ -22,7 +24,7 @@ from urllib.parse import quote, quote_plus
 import yaml
 
 from agent.errors import SecretsError
-from agent.i18n import N_, told
+from agent.i18n import N_, _, told
 
 ENV_NAMES = {
     "email": "SELLER_AGENT_EMAIL",
@@ -181,8 +183,19 @@ def _read_file(path: Path) -> dict[str, str]:
     return result
 
 
+def _base32(secret: str) -> bool:
+    """Whether a TOTP secret decodes as base32 (spaces, dashes and case as people type it)."""
+    cleaned = secret.replace(" ", "").replace("-", "").upper()
+    try:
+        return bool(base64.b32decode(cleaned + "=" * (-len(cleaned) % 8), casefold=True))
+    except (binascii.Error, ValueError):
+        return False
+
+
 def load_secrets(path: Path | None = None) -> Secrets:
-    """Secrets by name: each from its environment variable, else the file, else the demo account.
+    """Secrets by name: each from its environment variable, else the file. When no detail of
+    an account is given anywhere (and no file is named), the bundled portal's demo account.
+    SecretsError when an account is given only in part, or its TOTP secret is no base32 key.
 
     `path` is the secrets file (default ~/.config/seller-agent/secrets.yaml); a missing default
     file is fine, a missing explicit one is an error.
@@ -200,8 +213,35 @@ def load_secrets(path: Path | None = None) -> Secrets:
         elif file_values.get(name):
             chosen[name] = file_values[name]
             sources.add(str(source_path))
-        else:
-            chosen[name] = DEMO_ACCOUNT[name]
-            sources.add(N_("demo account"))
+    # The demo account stands in only when no detail of an account is given at all: filling
+    # the gaps of the user's own account with it would send the demo password to their portal.
+    if chosen or path is not None:
+        missing = [name for name in ENV_NAMES if name not in chosen]
+        if missing:
+            raise SecretsError(
+                told(
+                    N_(
+                        "{source}: the account has no {names}; give them in the secrets file "
+                        "or as {variables} (the demo account is used only when no account "
+                        "detail is given)"
+                    ),
+                    source=source_path if path is not None or file_values else _("environment"),
+                    names=", ".join(missing),
+                    variables=", ".join(ENV_NAMES[name] for name in missing),
+                )
+            )
+        if not _base32(chosen["totp_secret"]):
+            raise SecretsError(
+                told(
+                    N_(
+                        "{source}: totp_secret is not a base32 key (the letters A-Z and digits "
+                        "2-7 the portal showed when two-step verification was set up)"
+                    ),
+                    source=source_path if file_values.get("totp_secret") else _("environment"),
+                )
+            )
+    else:
+        chosen = dict(DEMO_ACCOUNT)
+        sources.add(N_("demo account"))
     extra = {k: v for k, v in file_values.items() if k not in ENV_NAMES}
     return Secrets(**chosen, extra=extra, source=", ".join(sorted(sources)))
