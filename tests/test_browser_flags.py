@@ -169,3 +169,24 @@ def test_a_failures_screenshot_does_not_wait_on_a_renderer_that_does_not_answer(
     assert (image is None) != (trouble is None)  # a picture, or why there is none
     if image is not None:
         assert image.startswith(b"\x89PNG")
+
+
+def test_headed_without_a_display_is_one_line_and_exit_two(tmp_path) -> None:
+    """A window asked for where none can be shown (a server, a container): said plainly, before
+    any browser starts, instead of the browser's own 'Target page ... has been closed'."""
+    from click.testing import CliRunner
+
+    from agent.cli import cli
+
+    env = {"DISPLAY": None, "WAYLAND_DISPLAY": None, "XDG_DATA_HOME": str(tmp_path / "data")}
+    for command in (
+        ["login", "--headed", "--portal", "http://127.0.0.1:9"],
+        ["run", "account_health", "--headed", "--portal", "http://127.0.0.1:9"],
+    ):
+        result = CliRunner().invoke(cli, command, env=env)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.splitlines()[-1] == (
+            "Error: --headed opens a browser window, and this session has no display to show it "
+            "on (no DISPLAY or WAYLAND_DISPLAY): run it on a desktop or through remote desktop, "
+            "or under xvfb-run, or leave --headed out"
+        )

@@ -100,6 +100,16 @@ class BrowserNotFound(UserError):
         return _(self.MESSAGE)
 
 
+class NoDisplay(BrowserNotFound):
+    """A window was asked for (--headed) where there is no display to show it on."""
+
+    MESSAGE = N_(
+        "--headed opens a browser window, and this session has no display to show it on (no "
+        "DISPLAY or WAYLAND_DISPLAY): run it on a desktop or through remote desktop, or under "
+        "xvfb-run, or leave --headed out"
+    )
+
+
 def playwright_browsers_dir() -> Path:
     env = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
     if env and env != "0":
@@ -182,6 +192,9 @@ async def launch(
     browser endpoint (see parse_endpoint). The only place a browser is started."""
     if connect:
         return await connect_endpoint(playwright, parse_endpoint(connect), slowmo=slowmo)
+    if headed and sys.platform.startswith("linux"):
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise NoDisplay()
     return await playwright.chromium.launch(
         executable_path=find_browser(browser_path, headless=not headed),
         headless=not headed,
