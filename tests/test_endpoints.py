@@ -273,7 +273,8 @@ def test_a_lost_endpoint_s_row_is_replayed_through_the_guard_elsewhere(tmp_path)
             assert ("play", entry[1], B) in world.log[world.log.index(entry) :]
             assert rows[entry[1]].values["endpoint"] == LABEL_B
     assert sorted(key for key in rows if rows[key].state == "done") == sorted(IDS)
-    assert any(f"browser endpoint {LABEL_A} lost" in event for event in events)
+    # Said once, however many of its workers found it gone.
+    assert sum(f"browser endpoint {LABEL_A} lost" in event for event in events) == 1
 
 
 def test_the_last_endpoint_lost_stops_the_run_for_resume(tmp_path):
@@ -321,3 +322,35 @@ def test_the_pools_words_are_english_in_the_log_and_the_readers_on_the_terminal(
         str(said) == "no browser endpoint left: 3 rows not played; resume the run when one is back"
     )
     assert shown(said) == "没有可用的浏览器端点：3 行未执行；有端点恢复后请继续此运行"
+
+
+def test_an_endpoint_found_gone_by_several_workers_at_once_is_said_once():
+    import asyncio
+
+    from agent.bulk.endpoints import BrowserPool, EndpointLost, Slot
+
+    class Gone:
+        """A browser whose server was killed: still 'connected' until asked, then refusing."""
+
+        def is_connected(self):
+            return True
+
+        async def new_context(self):
+            await asyncio.sleep(0.05)
+            raise ConnectionError("closed")
+
+    said: list[str] = []
+    pool = BrowserPool([Slot(LABEL_A, Gone())], [0, 0, 0], on_event=said.append)
+
+    async def ask(worker):
+        try:
+            await pool.check(worker)
+        except EndpointLost:
+            return "lost"
+        return "alive"
+
+    async def all_at_once():
+        return await asyncio.gather(*(ask(worker) for worker in range(3)))
+
+    assert asyncio.run(all_at_once()) == ["lost", "lost", "lost"]
+    assert len(said) == 1 and f"browser endpoint {LABEL_A} lost" in said[0]

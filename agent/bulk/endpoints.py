@@ -87,7 +87,9 @@ class BrowserPool:
         """Raise EndpointLost when the worker's browser no longer answers. A browser object
         that cannot tell (a test's stand-in) is taken as alive."""
         slot = self.slots[self.assignment[worker]]
-        if not slot.lost and not await _answers(slot.browser, remote=slot.label is not None):
+        answered = slot.lost or await _answers(slot.browser, remote=slot.label is not None)
+        # Several workers may ask at once: the first to learn it is gone says so, once.
+        if not answered and not slot.lost:
             slot.lost = True
             left = sum(1 for other in self.slots if not other.lost)
             if slot.label is None:
