@@ -306,6 +306,18 @@ async def sign_in(page, portal_url: str) -> None:
     await page.get_by_test_id("nav-account").wait_for()
 
 
+async def signed_in_page(playwright, portal_url: str) -> tuple:
+    """A launched browser's new context and page, signed in to the portal, and a DevTools
+    session on the page: (context, page, devtools)."""
+    from agent.play import browser as browserlib
+
+    browser = await browserlib.launch(playwright)
+    context = await browserlib.new_context(browser)
+    page = await context.new_page()
+    await sign_in(page, portal_url)
+    return context, page, await context.new_cdp_session(page)
+
+
 async def tuned_script(portal_url: str, ids: list[str], workers: int) -> None:
     """The second baseline: what a skilled user writes in an afternoon with Playwright's async
     API. One browser with the same flags as the engine, signed in once, `workers` contexts

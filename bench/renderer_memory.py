@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bulk import SEED, TICKS, _children, process_kind, reseed, sign_in  # noqa: E402
+from bulk import SEED, TICKS, _children, process_kind, reseed, signed_in_page  # noqa: E402
 
 from mock_portal.testing import running_portal  # noqa: E402
 
@@ -71,11 +71,7 @@ async def one_context(portal, ids: list[str], every: int | None) -> None:
 
     label = f"collected every {every} orders" if every else "never collected"
     async with async_playwright() as playwright:
-        browser = await browserlib.launch(playwright)
-        context = await browserlib.new_context(browser)
-        page = await context.new_page()
-        await sign_in(page, portal.url)
-        devtools = await context.new_cdp_session(page)
+        context, page, devtools = await signed_in_page(playwright, portal.url)
         skip = portal.process.pid
         cpu_before = cpu_seconds(processes(skip)) + time.process_time()
         collections: list[float] = []
@@ -103,7 +99,7 @@ async def one_context(portal, ids: list[str], every: int | None) -> None:
         if collections:
             mean = 1000 * sum(collections) / len(collections)
             print(f"{label}: one collection took {mean:.1f} ms (mean of {len(collections)})")
-        await browser.close()
+        await context.browser.close()
 
 
 def main() -> int:

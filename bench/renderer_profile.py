@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bulk import DEMO, reseed, sign_in  # noqa: E402
+from bulk import DEMO, reseed, signed_in_page  # noqa: E402
 
 from mock_portal.testing import running_portal  # noqa: E402
 
@@ -52,18 +52,13 @@ async def profile_flow(portal, ids: list[str], flow_ref: str, top: int) -> dict[
     from playwright.async_api import async_playwright
 
     from agent import flow as flowlib
-    from agent.play import browser as browserlib
     from agent.play.player import run_flow
     from agent.play.secrets import Secrets
 
     flow = flowlib.load_flow(flow_ref)
     secrets = Secrets(email=DEMO, password="demo-password", totp_secret="JBSWY3DPEHPK3PXP")
     async with async_playwright() as playwright:
-        browser = await browserlib.launch(playwright)
-        context = await browserlib.new_context(browser)
-        page = await context.new_page()
-        await sign_in(page, portal.url)
-        devtools = await context.new_cdp_session(page)
+        context, page, devtools = await signed_in_page(playwright, portal.url)
         await devtools.send("Profiler.enable")
         await devtools.send("Profiler.setSamplingInterval", {"interval": 100})
         with tempfile.TemporaryDirectory() as runs:
@@ -82,7 +77,7 @@ async def profile_flow(portal, ids: list[str], flow_ref: str, top: int) -> dict[
             for order_id in ids[WARM_UP:]:
                 await cancel(order_id)
             profile = (await devtools.send("Profiler.stop"))["profile"]
-        await browser.close()
+        await context.browser.close()
     orders = len(ids) - WARM_UP
     spent = by_function(profile)
     idle = spent.pop("(idle)", 0)

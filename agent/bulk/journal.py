@@ -387,12 +387,15 @@ class Journal:
 
     # Events: when the run was played, and its pauses
 
-    def open_event(self, run_id: str, kind: str, reason: str | None = None) -> int:
+    def open_event(
+        self, run_id: str, kind: str, reason: str | None = None, *, owner: str | None = None
+    ) -> int:
         if kind not in EVENT_KINDS:
             raise JournalError(f"unknown run event {kind!r}")
         cursor = self.db.execute(
-            "INSERT INTO run_events (run_id, kind, started_at, reason) VALUES (?, ?, ?, ?)",
-            (run_id, kind, now_iso(), self._text(reason)),
+            "INSERT INTO run_events (run_id, kind, started_at, reason, owner)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (run_id, kind, now_iso(), self._text(reason), owner),
         )
         return int(cursor.lastrowid or 0)
 
@@ -421,12 +424,7 @@ class Journal:
                             since=found["started_at"],
                         )
                     )
-            cursor = self.db.execute(
-                "INSERT INTO run_events (run_id, kind, started_at, owner)"
-                " VALUES (?, 'active', ?, ?)",
-                (run_id, now_iso(), me),
-            )
-        return int(cursor.lastrowid or 0)
+            return self.open_event(run_id, "active", owner=me)
 
     def close_event(self, event_id: int, reason: str | None = None) -> None:
         """End an event (once: a closed event keeps its end); a reason replaces the first."""

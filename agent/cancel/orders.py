@@ -284,10 +284,11 @@ def _collect_table(collector: _Collector, table: Table) -> None:
         return record[column]
 
     for line, record in body:
+        typed = cell(record, id_column)
         collector.add(
             name,
             line,
-            cell(record, id_column) if len(record) > id_column else "",
+            "" if typed is None else typed,
             cell(record, reason_column),
             cell(record, memo_column),
             items=items,
