@@ -389,3 +389,21 @@ def test_the_replay_ends_waiting_for_a_success_outcome_which_import_drops():
     data["outcomes"]["done"] = {"any": [{"text": "/^Order 1 was canceled\\.$/"}, {"url": "/x"}]}
     expression = export_chrome_recording(data, portal=PORTAL)["steps"][-1]["expression"]
     assert 'new RegExp("^Order 1 was canceled\\\\.$", "")' in expression
+
+
+def test_an_exact_count_is_exported_with_its_operator_and_comes_back_exact():
+    flow = {
+        "name": "counts",
+        "steps": [{"goto": "/home"}, {"expect": {"target": {"testid": "x"}, "count": 3}}],
+    }
+    steps = export_chrome_recording(flow, portal=PORTAL)["steps"]
+    waits = [step for step in steps if step["type"] == "waitForElement"]
+    assert waits == [
+        {
+            "type": "waitForElement",
+            "selectors": [['[data-testid="x"]']],
+            "count": 3,
+            "operator": "==",
+        }
+    ]
+    assert round_trip(flow)["steps"] == flow["steps"]

@@ -481,3 +481,19 @@ def test_a_recording_that_starts_by_signing_in_starts_where_the_sign_in_leads():
         {"goto": "/home"},
         {"click": {"role": "button", "name": "Orders", "exact": True}},
     ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "step"),
+    [
+        # Chrome's replay reads a missing operator as ">=": a count alone is "at least".
+        ({"count": 3}, {"wait": {"target": {"testid": "x", "nth": 2}, "state": "attached"}}),
+        ({"count": 3, "operator": "=="}, {"expect": {"target": {"testid": "x"}, "count": 3}}),
+        ({"count": 1}, {"wait": {"target": {"testid": "x"}, "state": "visible"}}),
+        ({"count": 0}, {"wait": {"target": {"testid": "x"}, "state": "hidden"}}),
+        ({"count": 0, "operator": ">="}, {"wait": {"target": {"testid": "x"}, "state": "hidden"}}),
+    ],
+)
+def test_a_count_without_an_operator_means_at_least_as_in_chromes_replay(fields, step):
+    wait = {"type": "waitForElement", "selectors": [['[data-testid="x"]']], **fields}
+    assert translate(recording(wait))["steps"][1] == step

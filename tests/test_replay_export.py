@@ -131,3 +131,26 @@ def test_exported_bundled_flows_replay_in_chromes_engine_and_cancel_the_order(
     order = fresh_portal.order(order_id)
     assert (order["status"], order["cancel_events"]) == ("Canceled", 1)
     assert (order["cancel_reason"], order["cancelled_by"]) == ("NoInventory", "seller")
+
+
+def test_chromes_replay_reads_a_count_without_an_operator_as_at_least(
+    replay_script, portal, tmp_path
+):
+    """What the import's "no operator is >=" rests on, asked of Chrome's own engine: on a
+    Manage Orders page with more than two rows, `count: 2` alone holds and `"=="` 2 does not."""
+    rows = [["[data-testid=order-row]"]]
+    page = {"type": "navigate", "url": f"{portal.url}/orders-v3"}
+
+    def waiting(**fields) -> dict:
+        return {
+            "title": "Count rows",
+            "timeout": 3000,
+            "steps": [page, {"type": "waitForElement", "selectors": rows, **fields}],
+        }
+
+    sign_in = recorded_sign_in(portal.url)
+    at_least = replay(replay_script, tmp_path, sign_in, waiting(count=2))
+    assert at_least.returncode == 0, at_least.stderr[-2000:]
+    exactly = replay(replay_script, tmp_path, sign_in, waiting(count=2, operator="=="))
+    assert exactly.returncode == 1
+    assert "step 2" in exactly.stderr

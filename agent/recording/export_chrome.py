@@ -544,7 +544,9 @@ class _Exporter:
                 fields["count"] = 0
                 fields["operator"] = "=="
             if "count" in condition:
+                # An exact count: without an operator Chrome's replay would read "at least".
                 fields["count"] = condition["count"]
+                fields["operator"] = "=="
             if "value" in condition:
                 fields["properties"] = {"value": condition["value"]}
             wait = self._with_target("waitForElement", condition["target"], **fields)

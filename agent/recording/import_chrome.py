@@ -448,7 +448,9 @@ class _Translator:
         candidates = convert_selectors(
             step.get("selectors"), self._frame(step), self.selector_attribute
         )
-        operator = step.get("operator", "==")
+        # puppeteer/replay's runner (what Chrome's Replay button runs) compares with ">=" when
+        # the recording gives no operator: `count: 3` alone means at least three.
+        operator = step.get("operator", ">=")
         count = step.get("count", 1)
         if operator not in ("==", ">=", "<="):
             raise _Refused(
@@ -475,11 +477,12 @@ class _Translator:
             condition = {"target": target, "value": str(properties["value"])}
             self._emit({"expect": {"not": condition} if negated else condition}, step)
         elif negated:
-            # Chrome's own default operator is >=.
-            self._emit(self._wait_not(candidates, step.get("operator", ">="), count), step)
-        elif operator == "==" and count == 1:
+            self._emit(self._wait_not(candidates, operator, count), step)
+        elif count == 1 and (operator == "==" or "operator" not in step):
+            # One element there (the usual recording): a plain wait.
             self._emit({"wait": {"target": target, "state": "visible"}}, step)
-        elif count == 0 and operator in ("==", "<="):
+        elif count == 0:
+            # ">= 0" always holds in Chrome; a recording says it only to mean "none left".
             self._emit({"wait": {"target": target, "state": "hidden"}}, step)
         elif operator == ">=":
             # At least N: the N-th match exists.
