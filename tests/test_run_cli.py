@@ -124,3 +124,45 @@ def test_a_used_fallback_is_noted_on_stderr(portal, tmp_path):
     assert (
         result.stderr == "note: open Shipped (line 5) used fallback target #2: testid=tab-shipped\n"
     )
+
+
+def test_extract_steps_say_which_candidate_they_read(portal, tmp_path):
+    path = tmp_path / "reads.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            name: reads
+            session: login
+            steps:
+              - goto: /orders-v3/
+              - extract:
+                  target: [{testid: no-such-cell}, {css: 'tr[data-testid=order-row]'}]
+                  attribute: data-order-id
+                  as: first_id
+                name: read the first order
+              - extract:
+                  target: [{css: 'tr[data-testid=order-row]'}]
+                  attribute: data-order-id
+                  all: true
+                  as: ids
+              - extract: {target: [{testid: no-such-banner}], present: true, as: banner}
+            outcomes:
+              read: {url: /orders-v3/}
+            """
+        )
+    )
+    result = invoke("run", str(path), "--json", "--portal", portal.url)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["values"]["first_id"] == data["values"]["ids"][0]
+    # A `present: true` read asks only whether any candidate is there: no match of its own.
+    assert [(m["step"], m["line"], m["candidate"], m["spec"]) for m in data["matches"]] == [
+        ("read the first order", 5, 1, "css=tr[data-testid=order-row]"),
+        ("steps[2]", 10, 0, "css=tr[data-testid=order-row]"),
+    ]
+    result = invoke("run", str(path), "-q", "--portal", portal.url)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "note: read the first order (line 5) used fallback target #2: "
+        "css=tr[data-testid=order-row]\n"
+    )

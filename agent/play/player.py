@@ -170,6 +170,7 @@ class _Runner:
         self.params = dict(params)
         self.values: dict[str, Any] = {}
         self.matches: list[dict] = []
+        self._picked: int | None = None  # the candidate the last read used
         self.evidence: list[str] = []
         self.interrupt: BaseException | None = None
         self.interrupted = asyncio.Event()
@@ -619,6 +620,11 @@ class _Runner:
             locator, index = await self._resolve(
                 scope, specs, timeout, state, (step.args["target"], ctx)
             )
+        self._match(step, index, ctx)
+        return locator
+
+    def _match(self, step: flowlib.Step, index: int, ctx: dict) -> None:
+        """Note which candidate of the step's target was used (`matches` in the result)."""
         self.matches.append(
             {
                 "step": step.name or step.path,
@@ -627,7 +633,6 @@ class _Runner:
                 "spec": self._describe_spec(step.args["target"], index, ctx),
             }
         )
-        return locator
 
     async def _resolve(
         self,
@@ -981,7 +986,7 @@ class _Runner:
             found = await locate.present(scope, specs)
             if found is None:
                 return []
-            locator = found[0]
+            locator, self._picked = found
             if options["attribute"]:
                 values = [
                     await item.get_attribute(options["attribute"]) for item in await locator.all()
@@ -991,14 +996,19 @@ class _Runner:
             if options["unique"]:
                 values = list(dict.fromkeys(values))
             return values
-        locator, _ = await self._resolve(scope, specs, timeout, "attached")
+        locator, index = await self._resolve(scope, specs, timeout, "attached")
+        self._picked = index
         if options["attribute"]:
             return await locator.first.get_attribute(options["attribute"], timeout=timeout)
         return (await locator.first.inner_text(timeout=timeout)).strip()
 
     async def _extract(self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int) -> None:
         specs = flowlib.render(step.args["target"], ctx)
+        self._picked = None
         self.values[step.args["as"]] = await self._read(scope, specs, step.args, timeout)
+        if self._picked is not None:
+            # Which candidate was read (a `present: true` read only asks whether any is there).
+            self._match(step, self._picked, ctx)
 
     async def _outcome_extracts(self, condition: dict, ctx: dict) -> None:
         for name, spec in condition.get("extract", {}).items():
