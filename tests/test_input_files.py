@@ -512,6 +512,37 @@ def test_a_reason_column_that_is_not_read_stops_the_run(tmp_path, title):
         read_order_rows([path])
 
 
+def test_a_report_with_the_buyers_own_reason_is_read(tmp_path):
+    # Seller Central's unshipped orders report: a line per item, and the buyer's request in
+    # words of their own; those words are not a cancellation reason to send.
+    header = (
+        "order-id\torder-item-id\tpurchase-date\tsku\tquantity-purchased\t"
+        "is-buyer-requested-cancellation\tbuyer-requested-cancel-reason\n"
+    )
+    text = (
+        header
+        + f"{A}\t111\t2026-11-28T10:00:00+00:00\tS1\t1\ttrue\tOrder Created By Mistake\n"
+        + f"{A}\t112\t2026-11-28T10:00:00+00:00\tS2\t1\ttrue\tOrder Created By Mistake\n"
+        + f"{B}\t113\t2026-11-29T08:30:00+00:00\tS1\t2\tfalse\t\n"
+    )
+    path = write(tmp_path, "UnshippedOrders.txt", text.encode())
+    rowset = read_order_rows([path], default_reason="NoInventory", strict=True)
+    assert [row.params for row in rowset.rows] == [
+        {"order_id": A, "reason": "NoInventory"},
+        {"order_id": B, "reason": "NoInventory"},
+    ]
+    assert rowset.problems == []
+
+
+@pytest.mark.parametrize("title", ["return-reason", "买家取消原因", "Customer Reason", "返品理由"])
+def test_someone_elses_reason_column_is_left_unread(tmp_path, title):
+    path = write(
+        tmp_path, "orders.csv", f"order-id,reason,{title}\n{A},No Inventory,Changed mind\n".encode()
+    )
+    rowset = read_order_rows([path], default_reason="BuyerCanceled")
+    assert [row.params for row in rowset.rows] == [{"order_id": A, "reason": "NoInventory"}]
+
+
 # Orders named in emails and messages
 
 

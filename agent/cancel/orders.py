@@ -67,6 +67,29 @@ REASON_COLUMNS = (
 # Words in a header that says it holds a reason. Such a column that is not read would send
 # every order with --reason instead of what the file says, so it is an error.
 REASON_WORDS = ("reason", "原因", "理由", "사유")
+# Words that make such a column someone else's reason, never the seller's choice: the buyer's
+# own words on a request (Seller Central's order reports have `buyer-requested-cancel-reason`),
+# or a return's or refund's reason. It is left unread, and the file is read.
+OTHERS_REASON_WORDS = (
+    "buyer",
+    "customer",
+    "return",
+    "refund",
+    "买家",
+    "買家",
+    "顾客",
+    "顧客",
+    "客户",
+    "退货",
+    "退貨",
+    "退款",
+    "購入者",
+    "返品",
+    "返金",
+    "구매자",
+    "반품",
+    "환불",
+)
 MEMO_COLUMNS = ("memo", "seller-memo", "note", "备注", "備註", "メモ", "備考", "메모")
 # Columns that make a file one line per item (Seller Central's order reports): an order of
 # several items is on several lines, and its id repeats without being a duplicate.
@@ -263,7 +286,12 @@ def _collect_table(collector: _Collector, table: Table) -> None:
     reason_column = find_column(header, REASON_COLUMNS)
     memo_column = find_column(header, MEMO_COLUMNS)
     for position, title in enumerate(header):
-        if position != reason_column and any(word in fold(title) for word in REASON_WORDS):
+        folded = fold(title)
+        if (
+            position != reason_column
+            and any(word in folded for word in REASON_WORDS)
+            and not any(word in folded for word in OTHERS_REASON_WORDS)
+        ):
             raise InputError(
                 _(
                     "{file}:{line}: column {column} looks like a cancellation reason, but the "
