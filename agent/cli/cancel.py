@@ -26,6 +26,7 @@ from agent.cli.options import (
     given_settings,
     input_file_options,
     json_option,
+    max_outage_option,
     parse_duration,
     parse_rate,
     portal_option,
@@ -173,13 +174,9 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     help="Go on with an interrupted run (its id, or 'last'): done orders are skipped.",
 )
 @click.option("--retry-failed", is_flag=True, help="With --resume: play failed orders again too.")
-@click.option(
-    "--max-outage",
-    default="15m",
-    show_default=True,
-    metavar="DURATION",
+@max_outage_option(
     help="How long the portal may be unreachable (or throttle every request) before the run "
-    "stops, resumable: 90s, 15m, 1h. Waiting for it costs no order an attempt.",
+    "stops, resumable: 90s, 15m, 1h. Waiting for it costs no order an attempt."
 )
 @click.option(
     "--journal",

@@ -161,6 +161,14 @@ def run_dir_option(func: Callable | None = None, *, help: str = RUN_DIR_HELP) ->
     return decorate(func) if func is not None else decorate
 
 
+def max_outage_option(help: str) -> Callable:
+    """--max-outage (parsed by parse_duration where the run starts); `help` says to which
+    runs of the command it applies."""
+    return click.option(
+        "--max-outage", default="15m", show_default=True, metavar="DURATION", help=help
+    )
+
+
 def bulk_options(func: Callable) -> Callable:
     """How a bulk run treats its rows: attempts, context recycling, media, traces."""
     func = click.option(

@@ -33,6 +33,7 @@ from agent.cli.options import (
     given_settings,
     input_file_options,
     json_option,
+    max_outage_option,
     parse_duration,
     parse_rate,
     portal_option,
@@ -254,13 +255,9 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     "--rate", "pace", metavar="N/s", help="With --rows: at most this many rows per second."
 )
 @click.option("--retry-failed", is_flag=True, help="With --resume: play failed rows again too.")
-@click.option(
-    "--max-outage",
-    default="15m",
-    show_default=True,
-    metavar="DURATION",
+@max_outage_option(
     help="With --rows: how long the portal may be unreachable (or throttle every request) "
-    "before the run stops, resumable: 90s, 15m, 1h.",
+    "before the run stops, resumable: 90s, 15m, 1h."
 )
 @bulk_options
 @shard_option
