@@ -543,6 +543,17 @@ def test_someone_elses_reason_column_is_left_unread(tmp_path, title):
     assert [row.params for row in rowset.rows] == [{"order_id": A, "reason": "NoInventory"}]
 
 
+def test_an_erp_export_gives_the_marketplaces_order_id_not_its_own(tmp_path):
+    # 店小秘-style: the ERP's own number first, the marketplace's beside it.
+    text = f"订单号,平台订单号,店铺,取消原因\nXM240001,{A},US-1,无库存\nXM240002,{B},US-1,\n"
+    path = write(tmp_path, "导出订单.csv", text.encode("gb18030"))
+    rowset = read_order_rows([path], default_reason="BuyerCanceled", strict=True)
+    assert [row.params for row in rowset.rows] == [
+        {"order_id": A, "reason": "NoInventory"},
+        {"order_id": B, "reason": "BuyerCanceled"},
+    ]
+
+
 # Orders named in emails and messages
 
 

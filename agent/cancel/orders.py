@@ -35,9 +35,16 @@ ORDER_ID_PATTERN = re.compile(r"^\d{3}-\d{7}-\d{7}$")
 ORDER_ID_EXAMPLE = "112-0000001-0000001"
 # Column names for the id in Seller Central's own reports (English, Chinese and Japanese
 # Seller Central) and in people's spreadsheets. Compared folded: "Order ID" is "order_id".
+# The first name a header has wins: the marketplace's own id before a plain "order id",
+# which in a seller's ERP export (店小秘, 马帮 and the like) is often the ERP's own number
+# beside the marketplace's (平台订单号).
 ORDER_ID_COLUMNS = (
-    "order-id",
     "amazon-order-id",
+    "platform-order-id",
+    "平台订单号",
+    "平台单号",
+    "平台訂單號",
+    "order-id",
     "order number",
     "order no",
     "订单号",
