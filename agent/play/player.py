@@ -65,7 +65,12 @@ class RunResult:
     - `session`: signing in again failed, or the portal kept returning to the sign-in page;
       transient.
     - `selector`: the page loaded, and a step's target (or waited-for condition, or any of
-      the outcomes) never appeared on it: the page is not what the flow expects; final.
+      the outcomes) never appeared on it, or an element found never took the step's action
+      (disabled, covered, hidden, read-only, a select without the option), or a wait for
+      `hidden` or `detached` never held: the page is not what the flow expects; final.
+
+    `error` is a Told for the player's own messages (agent.i18n): English as str(), the
+    reader's language as `shown`, and its message id and values for the journal.
     - `step`: anything else the flow cannot do (a failed expectation, a bad template, a
       bad param of a sub-flow); final.
     """
