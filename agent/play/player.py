@@ -68,11 +68,11 @@ class RunResult:
       the outcomes) never appeared on it, or an element found never took the step's action
       (disabled, covered, hidden, read-only, a select without the option), or a wait for
       `hidden` or `detached` never held: the page is not what the flow expects; final.
+    - `step`: anything else the flow cannot do (a failed expectation, a bad template, a
+      bad param of a sub-flow); final.
 
     `error` is a Told for the player's own messages (agent.i18n): English as str(), the
     reader's language as `shown`, and its message id and values for the journal.
-    - `step`: anything else the flow cannot do (a failed expectation, a bad template, a
-      bad param of a sub-flow); final.
     """
 
     outcome: str
@@ -686,7 +686,8 @@ class _Runner:
                 raise locate.TargetTimeout(
                     told(
                         N_(
-                            "no visible element matched {targets} within {timeout} ms ({count} on the page, hidden)"
+                            "no visible element matched {targets} within {timeout} ms "
+                            "({count} on the page, hidden)"
                         ),
                         targets=tried,
                         timeout=int(timeout),
