@@ -210,9 +210,9 @@ def told(message: str, /, **values: object) -> Told:
 
 
 def _kept(value: object) -> str | Told:
-    """A value of a told() message as it is kept: a Told as itself (an error raised with one as
-    that Told, one that says itself otherwise in translation as a Told of both), anything else
-    as its text."""
+    """A value of a told() message as it is kept: a Told as itself; an error raised with a Told
+    as that Told; one that reads otherwise in translation (a `shown` of its own) as a Told of
+    both; anything else as its text."""
     if isinstance(value, Told):
         return value
     carried = as_told(value)
