@@ -788,6 +788,15 @@ steps:
             "step wait (line 9): testid=cancel-submit was still on the page after 1500 ms",
         ),
         (
+            "const style = document.createElement('style'); style.textContent ="
+            " '@keyframes sway { to { transform: translateX(40px) } }"
+            " [data-testid=cancel-submit] { animation: sway 0.3s infinite linear }';"
+            " document.head.append(style)",
+            "click: {testid: cancel-submit}",
+            # Nothing of ours to say: Playwright's line, and what its call log says.
+            "step click (line 9): Timeout 1500ms exceeded (element is not stable)",
+        ),
+        (
             "document.querySelector('[data-testid=cancel-submit]').style.display = 'none'",
             "click: {testid: cancel-submit}",
             "step click (line 9): no visible element matched testid=cancel-submit within "
@@ -801,6 +810,7 @@ steps:
         "no-such-option",
         "never-hidden",
         "never-detached",
+        "unstable",
         "hidden",
     ],
 )

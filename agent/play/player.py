@@ -25,7 +25,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from agent import flow as flowlib
-from agent.errors import StepError, one_line, playwright_error_kind
+from agent.errors import StepError, held_back, one_line, playwright_error_kind
 from agent.flow import targets, totp
 from agent.i18n import N_, Told, as_told, told, told_map
 from agent.play import ahead, locate, otp
@@ -931,7 +931,13 @@ class _Runner:
         except PlaywrightTimeout as error:
             kind = await self._missing_kind()
             why = await self._why_refused(locator, step, timeout, option)
-            raise StepError(_step_told(step, why or one_line(error)), kind) from None
+            if why is None:
+                # Told in Playwright's words: its line, and what its call log says held it back.
+                why = one_line(error)
+                reason = held_back(error)
+                if reason:
+                    why = f"{why.rstrip('.')} ({reason})"
+            raise StepError(_step_told(step, why), kind) from None
 
     async def _why_refused(
         self, locator: Any, step: flowlib.Step, timeout: int, option: Any
