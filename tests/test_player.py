@@ -720,15 +720,15 @@ def test_error_lines_name_rendered_values_but_templates_of_secrets_as_written(
         ]
     assert said == {
         "wait": [
-            "step wait (line 9): timed out after 500 ms waiting for url /nothing/112-0000001-0000001"
+            "step wait (line 8): timed out after 500 ms waiting for url /nothing/112-0000001-0000001"
         ],
         "expect": [
-            "step expect (line 9): expected text=key {{ api_key | upper }} of {{ order_id }} within 500 ms"
+            "step expect (line 8): expected text=key {{ api_key | upper }} of {{ order_id }} within 500 ms"
         ],
         "click": [
-            "step click (line 9): no element matched testid=x-{{ order_id }}-{{ password | upper }} "
+            "step click (line 8): no element matched testid=x-{{ order_id }}-{{ password | upper }} "
             "within 500 ms",
-            "step click (line 9): no element matched testid=x-112-0000001-0000001 or "
+            "step click (line 8): no element matched testid=x-112-0000001-0000001 or "
             "text={{ api_key }} within 500 ms",
         ],
     }
