@@ -52,6 +52,21 @@ def one_line(text: object) -> str:
     return first.rstrip(".") if first.endswith("..") else first
 
 
+# What Playwright's call log says held an action back, in its own words ("element is not
+# stable", "<div class="veil"> intercepts pointer events").
+_HELD_BACK = re.compile(
+    r"^\s*- ((?:element is (?:not|outside) [a-z ]+)|(?:.+ intercepts pointer events)|"
+    r"(?:did not find some options))\s*$",
+    re.MULTILINE,
+)
+
+
+def held_back(text: object) -> str | None:
+    """The last reason Playwright's call log gives for not acting on an element, or None."""
+    found = _HELD_BACK.findall(_ANSI.sub("", str(text)))
+    return found[-1][:200] if found else None
+
+
 def playwright_error_kind(error: BaseException) -> str:
     """The RunResult error kind of a Playwright exception."""
     from playwright.async_api import TimeoutError as PlaywrightTimeout

@@ -18,7 +18,7 @@ import contextlib
 import gettext as _gettext
 import os
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import cache
@@ -171,21 +171,52 @@ def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802
 class Told(str):
     """A message in English that carries its translation: str() is the English (what the run's
     log, the journal and JSON keep), `shown` is what a person reads. Errors raised with one
-    show it on the terminal and stay English wherever they are written down."""
+    show it on the terminal and stay English wherever they are written down.
+
+    One made by told() also keeps its message id and values (`message`, `values`), so it can
+    be written down (`told_record`) and told again later in another reader's language
+    (`retell`): the report of a run in Chinese shows the run's errors in Chinese."""
 
     shown: str
+    message: str | None
+    values: dict[str, str | Told]
 
-    def __new__(cls, english: str, shown: str | None = None) -> Told:
+    def __new__(
+        cls,
+        english: str,
+        shown: str | None = None,
+        message: str | None = None,
+        values: Mapping[str, str | Told] | None = None,
+    ) -> Told:
         made = super().__new__(cls, english)
         made.shown = english if shown is None else shown
+        made.message = message
+        made.values = dict(values or {})
         return made
 
 
 def told(message: str, /, **values: object) -> Told:
     """`message` (marked with N_()) filled in with `values`, in English and translated; a value
-    that is itself a Told is shown translated in the translation."""
-    english = message.format(**{name: str(value) for name, value in values.items()})
-    return Told(english, gettext(message).format(**{k: shown(v) for k, v in values.items()}))
+    that is itself a Told (or an error raised with one) is shown translated in the
+    translation."""
+    kept = {name: _kept(value) for name, value in values.items()}
+    english = message.format(**{name: str(value) for name, value in kept.items()})
+    return Told(
+        english,
+        gettext(message).format(**{k: shown(v) for k, v in kept.items()}),
+        message,
+        kept,
+    )
+
+
+def _kept(value: object) -> str | Told:
+    """A value of a told() message as it is kept: a Told as itself; an error raised with a Told
+    as that Told; one that reads otherwise in translation (a `shown` of its own) as a Told of
+    both; anything else as its text."""
+    if isinstance(value, Told):
+        return value
+    carried = as_told(value)
+    return carried if carried.message is not None or carried.shown != carried else str(value)
 
 
 def told_plural(messages: tuple[str, str], count: int, /, **values: object) -> Told:
@@ -217,8 +248,56 @@ def shown(thing: object) -> str:
 
 def as_told(thing: object) -> Told:
     """An error (or a message) as a Told: English as str(), its translation as shown, to be
-    passed on to where it is printed or written."""
+    passed on to where it is printed or written. A Told, or an error raised with one, keeps
+    its message id and values."""
+    if isinstance(thing, Told):
+        return thing
+    if isinstance(thing, BaseException) and len(thing.args) == 1:
+        inner = thing.args[0]
+        if isinstance(inner, Told) and str(thing) == str(inner):
+            return inner
     return Told(str(thing), shown(thing))
+
+
+def told_map(thing: str, change: Callable[[str], str]) -> str:
+    """`change` (such as masking secrets) applied to a message: to a Told's English, its
+    translation and every value it keeps; to any other text as it is."""
+    if not isinstance(thing, Told):
+        return change(thing)
+    values = {name: told_map(value, change) for name, value in thing.values.items()}
+    return Told(change(str(thing)), change(thing.shown), thing.message, values)
+
+
+def told_record(thing: object) -> dict | None:
+    """What a Told made by told() needs to be told again in another language: its message id
+    and values (a value that is a Told of its own as a record in turn), as JSON-ready data;
+    None for any other message."""
+    if not isinstance(thing, Told) or thing.message is None:
+        return None
+    values: dict[str, object] = {}
+    for name, value in thing.values.items():
+        values[name] = told_record(value) or str(value)
+    return {"message": thing.message, "values": values}
+
+
+def retell(record: object, english: str | None = None) -> str | None:
+    """A message written down with told_record, in the language in force; `english` (the text
+    kept beside it) when the record is missing or cannot be told again (say, a message whose
+    translation since names other values)."""
+    if not isinstance(record, Mapping):
+        return english
+    try:
+        return _retold(record)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return english
+
+
+def _retold(record: Mapping) -> str:
+    values = {
+        name: _retold(value) if isinstance(value, Mapping) else str(value)
+        for name, value in record["values"].items()
+    }
+    return gettext(record["message"]).format(**values)
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent.errors import one_line
+from agent.errors import held_back, one_line
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,25 @@ from agent.errors import one_line
 )
 def test_playwrights_prefixes_and_call_log_are_left_out(raw, line):
     assert one_line(raw) == line
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (
+            "Locator.click: Timeout 1500ms exceeded.\nCall log:\n  - attempting click action\n"
+            "    2 × waiting for element to be visible, enabled and stable\n"
+            "      - element is not stable\n    - retrying click action\n"
+            "      - element is not visible\n",
+            "element is not visible",  # the last one said
+        ),
+        (
+            "Locator.click: Timeout 1000ms exceeded.\nCall log:\n"
+            '  - <div class="veil"></div> intercepts pointer events\n',
+            '<div class="veil"></div> intercepts pointer events',
+        ),
+        ("Locator.click: Timeout 1000ms exceeded.\nCall log:\n  - waiting for x\n", None),
+    ],
+)
+def test_what_held_an_action_back_is_read_from_playwrights_call_log(raw, reason):
+    assert held_back(raw) == reason

@@ -228,3 +228,49 @@ def test_a_location_at_the_start_of_a_message_keeps_its_ascii_colon_in_chinese()
                 checked += 1
                 assert string.startswith(found[1] + ": "), (ids[0], string)
     assert checked > 30
+
+
+def test_a_failed_steps_location_keeps_its_ascii_colon_in_chinese():
+    # "step click (line 5): ..." names the step in the reader's words ("步骤 click（第 5 行）"),
+    # and the reason follows an ASCII ": " as after any other location.
+    checked = 0
+    for path in catalogs.po_paths():
+        for message in catalogs.read_catalog(path):
+            if isinstance(message.id, str) and message.id.startswith("step {step}: "):
+                checked += 1
+                assert re.match(r"^[^:：]*\{step\}: ", message.string), (message.id, message.string)
+    assert checked >= 4
+
+
+def test_a_told_message_is_told_again_in_the_readers_language_from_its_record():
+    inner = i18n.told(i18n.N_("{target} stayed disabled for {timeout} ms"), target="x", timeout=5)
+    outer = i18n.told(i18n.N_("step {step}: {why}"), step="click (line 3)", why=inner)
+    record = i18n.told_record(outer)
+    assert record == {
+        "message": "step {step}: {why}",
+        "values": {
+            "step": "click (line 3)",
+            "why": {
+                "message": "{target} stayed disabled for {timeout} ms",
+                "values": {"target": "x", "timeout": "5"},
+            },
+        },
+    }
+    with using("en"):
+        assert (
+            i18n.retell(record, "English")
+            == str(outer)
+            == "step click (line 3): x stayed disabled for 5 ms"
+        )
+    with using("zh-CN"):
+        assert (
+            i18n.retell(record, str(outer)) == "步骤 click (line 3): x 在 5 毫秒内一直处于禁用状态"
+        )
+        # A record that cannot be told again (its values do not fit) gives the English kept.
+        broken = {"message": "step {step}: {why}", "values": {"step": "x"}}
+        assert i18n.retell(broken, "the English") == "the English"
+        assert i18n.retell(None, "the English") == "the English"
+    # Masking secrets reaches the English, the translation and the values alike.
+    masked = i18n.told_map(outer, lambda text: text.replace("x", "***"))
+    assert "x" not in str(masked) and "x" not in i18n.shown(masked)
+    assert i18n.told_record(masked)["values"]["why"]["values"]["target"] == "***"

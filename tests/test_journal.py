@@ -2,6 +2,7 @@ import sqlite3
 
 import pytest
 
+from agent import i18n
 from agent.bulk.journal import Journal, JournalError, new_run_id, plan_resume
 
 
@@ -271,14 +272,18 @@ def test_a_journal_from_before_replays_gets_the_column(tmp_path):
                 PRIMARY KEY (run_id, key));
             INSERT INTO runs VALUES ('r', 'f', '{}', 'p', '2026-01-01T00:00:00Z', NULL,
                 'interrupted', '{}');
-            INSERT INTO rows (run_id, key, seq, params, state, attempts)
-                VALUES ('r', 'a', 1, '{}', 'running', 2);
+            INSERT INTO rows (run_id, key, seq, params, state, attempts, error)
+                VALUES ('r', 'a', 1, '{}', 'running', 2, 'step click (line 5): gone');
             """
         )
     db.close()
     with Journal(path) as journal:
         row = journal.row("r", "a")
         assert (row.attempts, row.replays) == (2, 0)
+        # Written before errors kept their message id: told in English, in any language.
+        assert row.error_told is None
+        with i18n.using("zh-CN"):
+            assert row.error_shown == "step click (line 5): gone"
         journal.note_replay("r", "a", "x", "network")
         assert journal.row("r", "a").replays == 1
     with Journal(path) as journal:  # opened again: the column is there once
@@ -325,3 +330,32 @@ def test_a_run_is_played_by_one_live_process_at_a_time(journal):
             (run_id, owner),
         )
     journal.close_event(journal.claim_run(run_id))
+
+
+def test_a_told_error_keeps_its_message_id_and_values_beside_the_english(journal):
+    run_id = make_run(journal)
+    journal.mark_running(run_id, "a")
+    step = i18n.told(i18n.N_("{step} (line {line})"), step="fill", line=4)
+    error = i18n.told(
+        i18n.N_("step {step}: {why}"), step=step, why="typed hunter2 into a closed page"
+    )
+    journal.note_retry(run_id, "a", error, "timeout")
+    row = journal.row(run_id, "a")
+    assert row.error == "step fill (line 4): typed *** into a closed page"
+    assert row.error_told == {
+        "message": "step {step}: {why}",
+        "values": {
+            "step": {"message": "{step} (line {line})", "values": {"step": "fill", "line": "4"}},
+            "why": "typed *** into a closed page",
+        },
+    }
+    with i18n.using("zh-CN"):
+        assert row.error_shown == "步骤 fill（第 4 行）: typed *** into a closed page"
+    # An error in English only replaces it whole: no message id of an earlier error is left.
+    journal.mark_failed(
+        run_id, "a", error="Target page, context or browser has been closed", error_kind="network"
+    )
+    row = journal.row(run_id, "a")
+    assert (row.error, row.error_told) == ("Target page, context or browser has been closed", None)
+    with i18n.using("zh-CN"):
+        assert row.error_shown == row.error

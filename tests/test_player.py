@@ -732,3 +732,150 @@ def test_error_lines_name_rendered_values_but_templates_of_secrets_as_written(
             "text={{ api_key }} within 500 ms",
         ],
     }
+
+
+# An element found that never takes the step's action, on a page that has loaded: the page is
+# not what the flow expects, and a retry would meet the same page (selector, final), told
+# with the reason, after the step's own timeout and no later.
+REFUSALS = """\
+name: probe
+session: login
+timeout: 20000
+params:
+  order_id: {type: string}
+steps:
+  - goto: /orders-v3/order/{{ order_id }}/cancel
+  - evaluate: "%s"
+  - %s
+    timeout: 1500
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "step", "said"),
+    [
+        (
+            "document.querySelector('[data-testid=cancel-submit]').disabled = true",
+            "click: {testid: cancel-submit}",
+            "step click (line 9): testid=cancel-submit stayed disabled for 1500 ms",
+        ),
+        (
+            "const cover = document.createElement('div'); cover.id = 'veil';"
+            " cover.style.cssText = 'position:fixed;inset:0;z-index:9'; document.body.append(cover)",
+            "click: {testid: cancel-submit}",
+            'step click (line 9): testid=cancel-submit stayed covered by <div id="veil"> '
+            "for 1500 ms",
+        ),
+        (
+            "document.querySelector('[data-testid=cancel-memo]').readOnly = true",
+            "fill: {target: {testid: cancel-memo}, value: x}",
+            "step fill (line 9): testid=cancel-memo stayed read-only for 1500 ms",
+        ),
+        (
+            "document.title = 'ready'",
+            "select: {target: {testid: cancel-reason}, option: NoSuchReason}",
+            "step select (line 9): no option 'NoSuchReason' in testid=cancel-reason within "
+            "1500 ms (its options: ",
+        ),
+        (
+            "document.title = 'ready'",
+            "wait: {target: {testid: cancel-submit}, state: hidden}",
+            "step wait (line 9): testid=cancel-submit was still visible after 1500 ms",
+        ),
+        (
+            "document.title = 'ready'",
+            "wait: {target: {testid: cancel-submit}, state: detached}",
+            "step wait (line 9): testid=cancel-submit was still on the page after 1500 ms",
+        ),
+        (
+            "const style = document.createElement('style'); style.textContent ="
+            " '@keyframes sway { to { transform: translateX(40px) } }"
+            " [data-testid=cancel-submit] { animation: sway 0.3s infinite linear }';"
+            " document.head.append(style)",
+            "click: {testid: cancel-submit}",
+            # Nothing of ours to say: Playwright's line, and what its call log says.
+            "step click (line 9): Timeout 1500ms exceeded (element is not stable)",
+        ),
+        (
+            "document.querySelector('[data-testid=cancel-submit]').style.display = 'none'",
+            "click: {testid: cancel-submit}",
+            "step click (line 9): no visible element matched testid=cancel-submit within "
+            "1500 ms (1 on the page, hidden)",
+        ),
+    ],
+    ids=[
+        "disabled",
+        "covered",
+        "read-only",
+        "no-such-option",
+        "never-hidden",
+        "never-detached",
+        "unstable",
+        "hidden",
+    ],
+)
+def test_an_element_that_never_takes_its_action_on_a_loaded_page_is_a_final_selector_failure(
+    runner, portal, signed_in, unshipped_orders, tmp_path, setup, step, said
+):
+    (order_id,) = unshipped_orders(1)
+    path = write_flow(tmp_path, REFUSALS % (setup.replace('"', '\\"'), step))
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {"order_id": order_id}, portal.url)
+    assert (result.outcome, result.error_kind) == ("failed", "selector"), result.error
+    assert not result.transient
+    assert result.error.startswith(said), result.error
+    # The step's own 1500 ms, and the look at why: far from the flow's 20 s.
+    assert result.duration < 10, result.duration
+    assert portal.order(order_id)["status"] == "Unshipped"
+
+
+def test_a_missing_option_lists_the_selects_options(
+    runner, portal, signed_in, unshipped_orders, tmp_path
+):
+    (order_id,) = unshipped_orders(1)
+    path = write_flow(
+        tmp_path,
+        REFUSALS
+        % ("document.title = 'ready'", "select: {target: {testid: cancel-reason}, option: Nope}"),
+    )
+    page = runner.page(signed_in, portal.url)
+    result = runner.run(page, path, {"order_id": order_id}, portal.url)
+    options = result.error.split("(its options: ")[1].split(")")[0]
+    assert "'No Inventory'" in options and "'Buyer Canceled'" in options, result.error
+
+
+def test_an_action_on_a_page_still_loading_stays_a_transient_timeout(
+    runner, own_portal, secrets, tmp_path
+):
+    storage = runner.loop.run_until_complete(
+        session.ensure_session(
+            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
+        )
+    )
+    # The button is there but disabled, and the page is on its way to another that never
+    # answers: the page did not load, so a retry may well help.
+    path = write_flow(
+        tmp_path,
+        """\
+        name: probe
+        session: login
+        steps:
+          - goto: /home
+          - evaluate: >-
+              document.body.insertAdjacentHTML('beforeend',
+              '<button data-testid=stuck disabled>Stuck</button>');
+              setTimeout(() => location.assign('/orders-v3/'), 100)
+          - click: {testid: stuck}
+            timeout: 1500
+        """,
+    )
+    page = runner.page(storage, own_portal.url)
+    own_portal.api_post(
+        "/mock/api/faults", {"stall_every": 1, "stall_seconds": 5, "paths": ["/orders-v3/"]}
+    )
+    try:
+        result = runner.run(page, path, {}, own_portal.url)
+    finally:
+        own_portal.api_post("/mock/api/faults", {})
+    assert (result.outcome, result.error_kind) == ("failed", "timeout"), result.error
+    assert result.transient

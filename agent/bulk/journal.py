@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import UserError
-from agent.i18n import N_, told
+from agent.i18n import N_, retell, told, told_map, told_record
 from agent.play.home import data_dir
 
 ROW_STATES = ("pending", "running", "done", "failed", "skipped")
@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS rows (
     attempts INTEGER NOT NULL DEFAULT 0,
     replays INTEGER NOT NULL DEFAULT 0,
     error TEXT,
+    error_told TEXT,
     error_kind TEXT,
     evidence TEXT NOT NULL DEFAULT '[]',
     matches TEXT NOT NULL DEFAULT '[]',
@@ -81,7 +82,9 @@ CREATE INDEX IF NOT EXISTS run_events_by_run ON run_events (run_id, started_at);
 
 # Columns added since the first journals, by table: an older journal gets them when opened.
 _ADDED_COLUMNS = {
-    "rows": {"replays": "INTEGER NOT NULL DEFAULT 0"},
+    # error_told: the error's message id and values (JSON, agent.i18n.told_record) when the
+    # error was told in words of the tool's own, so a report tells it in its reader's language.
+    "rows": {"replays": "INTEGER NOT NULL DEFAULT 0", "error_told": "TEXT"},
     # Which process plays the run in an "active" stretch ("pid:start@host", see owner_tag).
     "run_events": {"owner": "TEXT"},
 }
@@ -206,13 +209,21 @@ class RowRecord:
     # Tries played again because of the portal as a whole (unreachable, or throttling): no
     # attempts of the row's.
     replays: int = 0
-    error: str | None = None
+    error: str | None = None  # in English, as every log keeps it
     error_kind: str | None = None
     evidence: list[str] = field(default_factory=list)
     matches: list[dict[str, Any]] = field(default_factory=list)
     resumed: bool = False
     started_at: str | None = None
     finished_at: str | None = None
+    # The error's message id and values (agent.i18n.told_record), None for an error told in
+    # English only (Playwright's own, or one written by an older version).
+    error_told: dict[str, Any] | None = None
+
+    @property
+    def error_shown(self) -> str | None:
+        """The error in the language in force, when it can be told in it; else the English."""
+        return retell(self.error_told, self.error)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,6 +238,7 @@ class RowRecord:
             "replays": self.replays,
             "error": self.error,
             "error_kind": self.error_kind,
+            "error_told": self.error_told,
             "evidence": self.evidence,
             "matches": self.matches,
             "resumed": self.resumed,
@@ -297,6 +309,12 @@ class Journal:
 
     def _text(self, value: str | None) -> str | None:
         return None if value is None else self.redact(value)
+
+    def _told(self, error: str | None) -> str | None:
+        """An error's message id and values as JSON (secrets masked in each value), when it
+        was told (agent.i18n.told); None otherwise."""
+        record = told_record(told_map(error, self.redact)) if error is not None else None
+        return None if record is None else self._json(record)
 
     # Runs
 
@@ -570,9 +588,9 @@ class Journal:
     def note_retry(self, run_id: str, key: str, error: str | None, error_kind: str | None) -> None:
         """A transient failure that will be retried: the row stays running, one more attempt."""
         cursor = self.db.execute(
-            "UPDATE rows SET attempts = attempts + 1, error = ?, error_kind = ?"
+            "UPDATE rows SET attempts = attempts + 1, error = ?, error_told = ?, error_kind = ?"
             " WHERE run_id = ? AND key = ? AND state = 'running'",
-            (self._text(error), error_kind, run_id, key),
+            (self._text(error), self._told(error), error_kind, run_id, key),
         )
         if cursor.rowcount != 1:
             current = self.row(run_id, key).state
@@ -593,8 +611,9 @@ class Journal:
         (which counts its own try), so this try's count is taken back."""
         cursor = self.db.execute(
             "UPDATE rows SET replays = replays + 1, attempts = MAX(0, attempts - ?),"
-            " error = ?, error_kind = ? WHERE run_id = ? AND key = ? AND state = 'running'",
-            (0 if again else 1, self._text(error), error_kind, run_id, key),
+            " error = ?, error_told = ?, error_kind = ?"
+            " WHERE run_id = ? AND key = ? AND state = 'running'",
+            (0 if again else 1, self._text(error), self._told(error), error_kind, run_id, key),
         )
         if cursor.rowcount != 1:
             current = self.row(run_id, key).state
@@ -620,7 +639,7 @@ class Journal:
             "done",
             ", outcome = ?, ok = ?, result_values = ?, evidence = ?, matches = ?,"
             " resumed = MAX(resumed, ?),"
-            " error = ?, error_kind = NULL, finished_at = ?",
+            " error = ?, error_told = ?, error_kind = NULL, finished_at = ?",
             (
                 outcome,
                 int(ok),
@@ -629,6 +648,7 @@ class Journal:
                 self._json([dict(item) for item in matches]),
                 int(resumed),
                 self._text(error),
+                self._told(error),
                 now_iso(),
             ),
         )
@@ -649,10 +669,11 @@ class Journal:
             run_id,
             key,
             "failed",
-            ", outcome = 'failed', ok = 0, error = ?, error_kind = ?, evidence = ?, matches = ?,"
-            " result_values = ?, finished_at = ?",
+            ", outcome = 'failed', ok = 0, error = ?, error_told = ?, error_kind = ?, evidence = ?,"
+            " matches = ?, result_values = ?, finished_at = ?",
             (
                 self._text(error),
+                self._told(error),
                 error_kind,
                 self._json(list(evidence)),
                 self._json([dict(item) for item in matches]),
@@ -666,8 +687,8 @@ class Journal:
             run_id,
             key,
             "skipped",
-            ", error = ?, finished_at = ?",
-            (self._text(why), now_iso()),
+            ", error = ?, error_told = ?, finished_at = ?",
+            (self._text(why), self._told(why), now_iso()),
         )
 
     def plan_resume(self, run_id: str, *, include_failed: bool = False) -> list[RowRecord]:
@@ -704,7 +725,17 @@ def _row_record(found: sqlite3.Row) -> RowRecord:
         resumed=bool(found["resumed"]),
         started_at=found["started_at"],
         finished_at=found["finished_at"],
+        error_told=_json_or_none(found["error_told"]),
     )
+
+
+def _json_or_none(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def plan_resume(journal: Journal, run_id: str, *, include_failed: bool = False) -> list[RowRecord]:

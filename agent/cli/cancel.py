@@ -36,7 +36,7 @@ from agent.cli.options import (
     shard_option,
     workers_option,
 )
-from agent.i18n import N_, _, as_told, ngettext, told
+from agent.i18n import N_, Told, _, as_told, ngettext, shown, told
 
 
 def format_line(row: dict[str, Any]) -> str:
@@ -58,7 +58,7 @@ def format_line(row: dict[str, Any]) -> str:
         f"{counts[row['counts_toward_rate']]}"
     )
     if row.get("error"):
-        line += f"  ({row['error']})"
+        line += f"  ({shown(row['error'])})"
     return line
 
 
@@ -81,7 +81,8 @@ def order_lines(journal_rows: list[Any]) -> list[dict[str, Any]]:
                     outcome, reason, None if buyer_requested is None else bool(buyer_requested)
                 ),
                 "ok": bool(row.ok),
-                "error": row.error,
+                # English, as JSON keeps it; its translation for the order's line.
+                "error": Told(row.error, row.error_shown) if row.error else row.error,
                 "attempts": row.attempts,
                 "replays": row.replays,
             }

@@ -24,7 +24,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from agent.flow import totp as totplib
-from agent.i18n import _
+from agent.i18n import N_, Told, _, told
 
 # Room for any real URL, form value or script, not for a template built to exhaust memory.
 MAX_TEMPLATE_CHARS = 10_000
@@ -47,30 +47,36 @@ class _Filter:
     doc: str = ""
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any) -> Told:
     """What a value is, in words - never the value itself (it may be a secret)."""
     if isinstance(value, Undefined):
-        return "an undefined value"
+        return told(N_("an undefined value"))
     if isinstance(value, bool):
-        return "true/false"
+        return told(N_("true/false"))
     if isinstance(value, str):
-        return "a text"
+        return told(N_("a text"))
     if isinstance(value, int | float):
-        return "a number"
+        return told(N_("a number"))
     if isinstance(value, list | tuple):
-        return "a list"
+        return told(N_("a list"))
     if value is None:
-        return "nothing"
+        return told(N_("nothing"))
     if isinstance(value, Mapping):
-        return "a mapping"
-    return "an object"
+        return told(N_("a mapping"))
+    return told(N_("an object"))
 
 
 def _scalar(value: Any, name: str) -> str:
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises its own "'x' is undefined" here
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TemplateRuntimeError(f"filter '{name}' needs a text or a number, got {_kind(value)}")
+        raise TemplateRuntimeError(
+            told(
+                N_("filter '{name}' needs a text or a number, got {kind}"),
+                name=name,
+                kind=_kind(value),
+            )
+        )
     return str(value)
 
 
@@ -78,26 +84,40 @@ def _items(value: Any, name: str) -> list[str | int | float]:
     if isinstance(value, Undefined):
         str(value)
     if not isinstance(value, list | tuple):
-        raise TemplateRuntimeError(f"filter '{name}' needs a list, got {_kind(value)}")
+        raise TemplateRuntimeError(
+            told(N_("filter '{name}' needs a list, got {kind}"), name=name, kind=_kind(value))
+        )
     for item in value:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise TemplateRuntimeError(
-                f"filter '{name}' needs a list of texts or numbers, got {_kind(item)} in it"
+                told(
+                    N_("filter '{name}' needs a list of texts or numbers, got {kind} in it"),
+                    name=name,
+                    kind=_kind(item),
+                )
             )
     return list(value)
 
 
 def _capped(text: str, name: str) -> str:
     if len(text) > MAX_OUTPUT_CHARS:
-        raise TemplateRuntimeError(f"filter '{name}' gives more than {MAX_OUTPUT_CHARS} characters")
+        raise TemplateRuntimeError(_too_long(name))
     return text
+
+
+def _too_long(name: str) -> Told:
+    return told(
+        N_("filter '{name}' gives more than {count} characters"), name=name, count=MAX_OUTPUT_CHARS
+    )
 
 
 def _totp(value: Any) -> str:
     try:
         return totplib.totp(_scalar(value, "totp"))
     except totplib.BadSecret as error:
-        raise TemplateRuntimeError(f"filter 'totp': {error}") from None
+        raise TemplateRuntimeError(
+            told(N_("filter '{name}': {why}"), name="totp", why=error)
+        ) from None
 
 
 def _urlencode(value: Any) -> str:
@@ -109,9 +129,7 @@ def _replace(value: Any, old: str, new: str) -> str:
     # Worked out before replacing, so a short template cannot build a huge text first.
     grown = len(text) + text.count(old) * (len(new) - len(old))
     if grown > MAX_OUTPUT_CHARS:
-        raise TemplateRuntimeError(
-            f"filter 'replace' gives more than {MAX_OUTPUT_CHARS} characters"
-        )
+        raise TemplateRuntimeError(_too_long("replace"))
     return text.replace(old, new)
 
 
@@ -119,21 +137,21 @@ def _join(value: Any, separator: str = "") -> str:
     items = [str(item) for item in _items(value, "join")]
     size = sum(map(len, items)) + len(separator) * max(len(items) - 1, 0)
     if size > MAX_OUTPUT_CHARS:
-        raise TemplateRuntimeError(f"filter 'join' gives more than {MAX_OUTPUT_CHARS} characters")
+        raise TemplateRuntimeError(_too_long("join"))
     return separator.join(items)
 
 
 def _first(value: Any) -> Any:
     items = _items(value, "first")
     if not items:
-        raise TemplateRuntimeError("filter 'first' got an empty list")
+        raise TemplateRuntimeError(told(N_("filter '{name}' got an empty list"), name="first"))
     return items[0]
 
 
 def _last(value: Any) -> Any:
     items = _items(value, "last")
     if not items:
-        raise TemplateRuntimeError("filter 'last' got an empty list")
+        raise TemplateRuntimeError(told(N_("filter '{name}' got an empty list"), name="last"))
     return items[-1]
 
 
@@ -177,7 +195,9 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises its own "'x' is undefined" here
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise TemplateRuntimeError(f"the value is {_kind(value)}, not a text or a number")
+        raise TemplateRuntimeError(
+            told(N_("the value is {kind}, not a text or a number"), kind=_kind(value))
+        )
     return value
 
 
@@ -186,11 +206,19 @@ class _FlowEnvironment(SandboxedEnvironment):
     lists by a whole number."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        raise SecurityError(f"attribute access is not allowed ({_kind(obj)}.{attribute})")
+        raise SecurityError(
+            told(
+                N_("attribute access is not allowed ({kind}.{attribute})"),
+                kind=_kind(obj),
+                attribute=attribute,
+            )
+        )
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if not isinstance(obj, list | tuple) or type(argument) is not int:
-            raise SecurityError(f"'[...]' is only item N of a list, not of {_kind(obj)}")
+            raise SecurityError(
+                told(N_("'[...]' is only item N of a list, not of {kind}"), kind=_kind(obj))
+            )
         return super().getitem(obj, argument)
 
 
@@ -391,7 +419,9 @@ def _render_text(text: str, context: Mapping[str, Any]) -> str:
     for part in _compiled(text).generate(context):
         size += len(part)
         if size > MAX_OUTPUT_CHARS:
-            raise TemplateRuntimeError(f"the result is longer than {MAX_OUTPUT_CHARS} characters")
+            raise TemplateRuntimeError(
+                told(N_("the result is longer than {count} characters"), count=MAX_OUTPUT_CHARS)
+            )
         parts.append(part)
     return "".join(parts)
 

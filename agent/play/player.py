@@ -25,8 +25,9 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from agent import flow as flowlib
-from agent.errors import StepError, one_line, playwright_error_kind
+from agent.errors import StepError, held_back, one_line, playwright_error_kind
 from agent.flow import targets, totp
+from agent.i18n import N_, Told, as_told, told, told_map
 from agent.play import ahead, locate, otp
 from agent.play import browser as browserlib
 from agent.play.browser import private_dir, write_private_bytes
@@ -46,6 +47,9 @@ POLL_SECONDS = 0.1
 VISIBLE_TARGET_KINDS = ("click", "fill", "type", "select", "check", "uncheck", "press", "hover")
 NAVIGATION_WAKE_SECONDS = 5.0
 MAX_SIGN_INS = 2
+# How a failure's message names the files left as evidence (the HTML report, which shows the
+# files themselves, reads the message without it).
+EVIDENCE_NOTE = N_("{error} (evidence: {files})")
 
 
 @dataclass
@@ -61,9 +65,14 @@ class RunResult:
     - `session`: signing in again failed, or the portal kept returning to the sign-in page;
       transient.
     - `selector`: the page loaded, and a step's target (or waited-for condition, or any of
-      the outcomes) never appeared on it: the page is not what the flow expects; final.
+      the outcomes) never appeared on it, or an element found never took the step's action
+      (disabled, covered, hidden, read-only, a select without the option), or a wait for
+      `hidden` or `detached` never held: the page is not what the flow expects; final.
     - `step`: anything else the flow cannot do (a failed expectation, a bad template, a
       bad param of a sub-flow); final.
+
+    `error` is a Told for the player's own messages (agent.i18n): English as str(), the
+    reader's language as `shown`, and its message id and values for the journal.
     """
 
     outcome: str
@@ -288,10 +297,18 @@ class _Runner:
             with contextlib.suppress(ValueError, TypeError):
                 retry_after = float(response.headers.get("retry-after"))
             self._stop(
-                StepError(f"HTTP 429 Too Many Requests at {response.url}", "http_429", retry_after)
+                StepError(
+                    told(N_("HTTP 429 Too Many Requests at {url}"), url=response.url),
+                    "http_429",
+                    retry_after,
+                )
             )
         else:
-            self._stop(StepError(f"HTTP {status} at {response.url}", "http_5xx"))
+            self._stop(
+                StepError(
+                    told(N_("HTTP {status} at {url}"), status=status, url=response.url), "http_5xx"
+                )
+            )
 
     def _on_request(self, request: Any) -> None:
         with contextlib.suppress(Exception):
@@ -349,7 +366,12 @@ class _Runner:
                 found = _BLOCKED_PAGE.search(await response.text())
                 if found and self.interrupt is None:
                     said = " ".join(re.sub(r"<[^>]+>", " ", found.group(2)).split())[:300]
-                    self._stop(StepError(f"HTTP 403 at {response.url}: {said}", "blocked"))
+                    self._stop(
+                        StepError(
+                            told(N_("HTTP 403 at {url}: {said}"), url=response.url, said=said),
+                            "blocked",
+                        )
+                    )
 
         self._block_checks.append(asyncio.ensure_future(read()))
 
@@ -363,8 +385,10 @@ class _Runner:
             if str(frame.url).startswith("chrome-error://"):
                 # Chromium's own error page: the portal could not be reached. Waiting for a
                 # target there would only spend the step's whole timeout.
-                why = self.failed_navigation or "the page could not be loaded"
-                self._stop(StepError(f"Chromium showed its error page: {why}", "network"))
+                why = self.failed_navigation or told(N_("the page could not be loaded"))
+                self._stop(
+                    StepError(told(N_("Chromium showed its error page: {why}"), why=why), "network")
+                )
             elif self.sign_in_url and _matches_text(self.sign_in_url, frame.url):
                 self._stop(_SignInNeeded())
         except Exception:
@@ -655,8 +679,32 @@ class _Runner:
         except (locate.TargetTimeout, TimeoutError):
             shown = self._shown(*written) if written else specs
             tried = " or ".join(targets.describe(spec) for spec in shown)
+            hidden = 0
+            if state == "visible" and self.interrupt is None:
+                # Said when it is so: "no element matched" reads wrong for one that is there,
+                # hidden. One count, after the wait has failed.
+                with contextlib.suppress(Exception):
+                    hidden = await asyncio.wait_for(
+                        locate.union(scope, specs).count(), LOOK_MS / 1000
+                    )
+            if hidden:
+                raise locate.TargetTimeout(
+                    told(
+                        N_(
+                            "no visible element matched {targets} within {timeout} ms "
+                            "({count} on the page, hidden)"
+                        ),
+                        targets=tried,
+                        timeout=int(timeout),
+                        count=hidden,
+                    )
+                ) from None
             raise locate.TargetTimeout(
-                f"no element matched {tried} within {int(timeout)} ms"
+                told(
+                    N_("no element matched {targets} within {timeout} ms"),
+                    targets=tried,
+                    timeout=int(timeout),
+                )
             ) from None
 
     async def run_steps(
@@ -711,14 +759,16 @@ class _Runner:
         except locate.TargetTimeout as error:
             if step.optional:
                 return False
-            raise StepError(f"step {step.label()}: {error}", await self._missing_kind()) from None
+            raise StepError(_step_told(step, error), await self._missing_kind()) from None
         except PlaywrightError as error:
             kind = playwright_error_kind(error)
             if step.optional and kind == "timeout":
                 return False
-            raise StepError(f"step {step.label()}: {one_line(error)}", kind) from None
+            raise StepError(_step_told(step, one_line(error)), kind) from None
         except TemplateError as error:
-            raise StepError(f"step {step.label()}: template: {error}", "step") from None
+            raise StepError(
+                told(N_("step {step}: template: {why}"), step=_step_label(step), why=error), "step"
+            ) from None
         return True
 
     async def _do(
@@ -753,7 +803,12 @@ class _Runner:
         elif kind == "select":
             option = flowlib.render(args["option"], ctx)
             await self._act(
-                scope, step, ctx, timeout, lambda it: it.select_option(option, timeout=timeout)
+                scope,
+                step,
+                ctx,
+                timeout,
+                lambda it: it.select_option(option, timeout=timeout),
+                option=option,
             )
         elif kind in ("check", "uncheck"):
             await self._act(
@@ -785,8 +840,12 @@ class _Runner:
         elif kind == "expect":
             if not await self.wait_for(scope, args["condition"], ctx, timeout):
                 raise StepError(
-                    f"step {step.label()}: expected "
-                    f"{_describe_condition(self._shown(args['condition'], ctx))} within {timeout} ms",
+                    told(
+                        N_("step {step}: expected {condition} within {timeout} ms"),
+                        step=_step_label(step),
+                        condition=_describe_condition(self._shown(args["condition"], ctx)),
+                        timeout=timeout,
+                    ),
                     "step",
                 )
         elif kind == "extract":
@@ -803,7 +862,7 @@ class _Runner:
             try:
                 bound = flowlib.bind_params(child, given)
             except flowlib.FlowError as error:
-                raise StepError(f"step {step.label()}: {error}", "step") from None
+                raise StepError(_step_told(step, error), "step") from None
             child_ctx = {**bound, **self.secrets.values()}
             try:
                 await self.run_steps(scope, child.steps, child_ctx, child)
@@ -851,20 +910,84 @@ class _Runner:
         ctx: dict,
         timeout: int,
         action: Callable[[Any], Awaitable[Any]],
+        option: Any = None,
     ) -> None:
         """Find the step's target and act on it. A candidate that matches several elements
         is no answer (Playwright refuses to act on it, "strict mode violation"): then the first
         candidate that matches exactly one element (or has exactly one visible) is used, and
         when none does, one line says how many each matched. Asked only after a refusal, so
-        the usual step costs nothing more."""
+        the usual step costs nothing more.
+
+        An element found that never took the action (disabled, covered, hidden again, a select
+        without the option) fails the step as `selector` when the page had loaded, as a target
+        that never appeared does: a retry would meet the same page."""
         locator = await self._target(scope, step, ctx, timeout)
         try:
+            try:
+                await self._guarded(action(locator))
+                return
+            except PlaywrightError as error:
+                if isinstance(error, PlaywrightTimeout) or "strict mode violation" not in str(
+                    error
+                ):
+                    raise
+            locator = await self._only_one(scope, step, ctx)
             await self._guarded(action(locator))
-            return
-        except PlaywrightError as error:
-            if "strict mode violation" not in str(error):
-                raise
-        await self._guarded(action(await self._only_one(scope, step, ctx)))
+        except PlaywrightTimeout as error:
+            kind = await self._missing_kind()
+            why = await self._why_refused(locator, step, timeout, option)
+            if why is None:
+                # Told in Playwright's words: its line, and what its call log says held it back.
+                why = one_line(error)
+                reason = held_back(error)
+                if reason:
+                    why = f"{why.rstrip('.')} ({reason})"
+            raise StepError(_step_told(step, why), kind) from None
+
+    async def _why_refused(
+        self, locator: Any, step: flowlib.Step, timeout: int, option: Any
+    ) -> Told | None:
+        """Why an element found for a step never took its action, asked of the element once
+        the action has timed out (so a step that acts costs nothing more); None when it cannot
+        be told (the element now takes it, or the page cannot be asked)."""
+        if self.interrupt is not None:
+            return None
+        wanted = [str(option)] if isinstance(option, str | int | float) else None
+        try:
+            found = await asyncio.wait_for(
+                locator.first.evaluate(_WHY_REFUSED_JS, wanted, timeout=LOOK_MS),
+                LOOK_MS / 1000 + RESOLVE_GRACE,
+            )
+        except Exception:
+            return None
+        if not isinstance(found, dict):
+            return None
+        target = self.matches[-1]["spec"] if self.matches else step.kind
+        why = found.get("why")
+        if why == "option":
+            listed = [f"'{text}'" for text in found.get("options", [])[:12]]
+            if len(found.get("options", [])) > 12:
+                listed.append("...")
+            return told(
+                N_("no option {option} in {target} within {timeout} ms (its options: {options})"),
+                option=f"'{self.secrets.redact(wanted[0])}'" if wanted else "?",
+                target=target,
+                timeout=timeout,
+                options=", ".join(listed) or "-",
+            )
+        if why == "covered":
+            return told(
+                N_("{target} stayed covered by {cover} for {timeout} ms"),
+                target=target,
+                cover=found.get("by", "?"),
+                timeout=timeout,
+            )
+        said = {
+            "disabled": N_("{target} stayed disabled for {timeout} ms"),
+            "hidden": N_("{target} stayed hidden for {timeout} ms"),
+            "readonly": N_("{target} stayed read-only for {timeout} ms"),
+        }.get(str(why))
+        return told(said, target=target, timeout=timeout) if said else None
 
     async def _only_one(self, scope: Any, step: flowlib.Step, ctx: dict) -> Any:
         """The first candidate of the step's target with exactly one element, or one visible
@@ -884,12 +1007,27 @@ class _Runner:
                 )
                 return locator
             counts.append(
-                f"{self._describe_spec(step.args['target'], index, ctx)} matched {found} elements"
+                told(
+                    N_("{target} matched {count} elements"),
+                    target=self._describe_spec(step.args["target"], index, ctx),
+                    count=found,
+                )
             )
-        said = ", ".join(counts)
+        said = counts[-1]
+        for earlier in reversed(counts[:-1]):
+            # Translators: two items of a list, the second of which may be a list in turn.
+            said = told(N_("{first}, {rest}"), first=earlier, rest=said)
         raise StepError(
-            f"step {step.label()}: {said}; a target must match one element "
-            f"(add nth, has_text or a narrower candidate)",
+            _step_told(
+                step,
+                told(
+                    N_(
+                        "{counts}; a target must match one element (add nth, has_text or a "
+                        "narrower candidate)"
+                    ),
+                    counts=said,
+                ),
+            ),
             "step",
         )
 
@@ -966,8 +1104,12 @@ class _Runner:
         if "condition" in args:
             if not await self.wait_for(scope, args["condition"], ctx, timeout):
                 raise StepError(
-                    f"step {step.label()}: timed out after {timeout} ms waiting for "
-                    f"{_describe_condition(self._shown(args['condition'], ctx))}",
+                    told(
+                        N_("step {step}: timed out after {timeout} ms waiting for {condition}"),
+                        step=_step_label(step),
+                        timeout=timeout,
+                        condition=_describe_condition(self._shown(args["condition"], ctx)),
+                    ),
                     await self._missing_kind(),
                 )
             return
@@ -975,9 +1117,29 @@ class _Runner:
             await self._target(scope, step, ctx, timeout, args["state"])
             return
         specs = flowlib.render(args["target"], ctx)
-        await self._guarded(
-            locate.build(scope, specs[0]).first.wait_for(state=args["state"], timeout=timeout)
-        )
+        try:
+            await self._guarded(
+                locate.build(scope, specs[0]).first.wait_for(state=args["state"], timeout=timeout)
+            )
+        except PlaywrightTimeout:
+            # Still there on a page that has loaded: waiting longer, or again, changes nothing
+            # (`selector`); on a page still on its way, a timeout like any other.
+            still = (
+                N_("{target} was still visible after {timeout} ms")
+                if args["state"] == "hidden"
+                else N_("{target} was still on the page after {timeout} ms")
+            )
+            raise StepError(
+                _step_told(
+                    step,
+                    told(
+                        still,
+                        target=self._describe_spec(args["target"], 0, ctx),
+                        timeout=timeout,
+                    ),
+                ),
+                await self._missing_kind(),
+            ) from None
 
     async def _read(self, scope: Any, specs: list[dict], options: dict, timeout: int) -> Any:
         if options["present"]:
@@ -1057,17 +1219,27 @@ class _Runner:
             )
             if stop is not None:
                 # A person must answer, or the portal said stop: never a retry's business.
-                raise StepError(f"signing in again stopped: {stop}", stop.error_kind)
+                raise StepError(
+                    told(N_("signing in again stopped: {stop}"), stop=stop), stop.error_kind
+                )
             kind = (
                 result.error_kind
                 if result.error_kind in ("http_5xx", "http_429", "network", "timeout")
                 else "session"
             )
-            detail = result.error or f"ended as {result.outcome}"
+            detail = result.error or told(N_("ended as {outcome}"), outcome=result.outcome)
             message = result.values.get("message")
             if message:
-                detail = f"{detail}: {message}" if result.error else message
-            raise StepError(f"signing in again failed: {detail}", kind, result.retry_after)
+                detail = (
+                    told(N_("{detail}: {message}"), detail=detail, message=message)
+                    if result.error
+                    else message
+                )
+            raise StepError(
+                told(N_("signing in again failed: {detail}"), detail=detail),
+                kind,
+                result.retry_after,
+            )
         with contextlib.suppress(Exception):
             await browserlib.save_storage_state(
                 self.page.context, portal=self.portal, email=self.secrets.email
@@ -1101,7 +1273,11 @@ class _Runner:
                 # itself was still on its way (or moved while an outcome that held was read).
                 names = ", ".join(self.flow.outcomes)
                 raise StepError(
-                    f"no outcome ({names}) was reached within {self.flow.timeout} ms",
+                    told(
+                        N_("no outcome ({names}) was reached within {timeout} ms"),
+                        names=names,
+                        timeout=self.flow.timeout,
+                    ),
                     "timeout" if found is not None else await self._missing_kind(),
                 )
             if found is not None:
@@ -1154,7 +1330,8 @@ class _Runner:
                 sign_ins += 1
                 if sign_ins > MAX_SIGN_INS:
                     raise StepError(
-                        "the portal keeps returning to the sign-in page after signing in", "session"
+                        told(N_("the portal keeps returning to the sign-in page after signing in")),
+                        "session",
                     ) from None
                 self._clear_interrupt()
                 await self._sign_in_again()
@@ -1182,9 +1359,9 @@ class _Runner:
             except _Ended as ended:
                 outcome = ended.outcome
             except StepError as failure:
-                error, kind, retry_after = str(failure), failure.kind, failure.retry_after
+                error, kind, retry_after = as_told(failure), failure.kind, failure.retry_after
             except flowlib.FlowError as failure:
-                error, kind = str(failure), "step"
+                error, kind = as_told(failure), "step"
             except Exception as failure:
                 # A closed page or browser mid-run: report it as this run's failure, so a
                 # caller running many flows loses only this one.
@@ -1207,13 +1384,20 @@ class _Runner:
             ok=ok,
             values=self.secrets.redact_data(dict(self.values)),  # type: ignore[arg-type]
             matches=self.matches,
-            error=self.secrets.redact(one_line(error)) if error else None,
+            error=self._written(error) if error else None,
             error_kind=kind,
             retry_after=retry_after,
             evidence=self.evidence,
             duration=round(time.monotonic() - started, 3),
             sign_ins=self.sign_ins,
         )
+
+    def _written(self, error: str) -> str:
+        """A failure's message as the result keeps it: one line, secrets masked; a Told (the
+        player's own, made one line as it was made) keeps its translation and values."""
+        if isinstance(error, Told):
+            return told_map(error, self.secrets.redact)
+        return self.secrets.redact(one_line(error))
 
     async def _leave_evidence(self, error: str, tracing: bool) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -1250,10 +1434,12 @@ class _Runner:
                     shutil.rmtree(raw_dir, ignore_errors=True)
                 written.append(str(zipped))
         self.evidence.extend(written)
+        if not isinstance(error, Told):
+            error = one_line(error)
         if trouble:
-            error = f"{one_line(error)} (no screenshot: {trouble})"
+            error = told(N_("{error} (no screenshot: {trouble})"), error=error, trouble=trouble)
         if written:
-            error = f"{one_line(error)} (evidence: {', '.join(written)})"
+            error = told(EVIDENCE_NOTE, error=error, files=", ".join(written))
         return error
 
 
@@ -1306,6 +1492,49 @@ def _flat_any(items: list[dict]) -> list[dict]:
 @functools.lru_cache(maxsize=2048)
 def _template_names(text: str) -> frozenset[str]:
     return frozenset(flowlib.template_names(text))
+
+
+def _step_label(step: flowlib.Step) -> str:
+    """step.label(), in the reader's language where it names a line."""
+    if step.line:
+        return told(N_("{step} (line {line})"), step=step.name or step.kind, line=step.line)
+    return step.label()
+
+
+def _step_told(step: flowlib.Step, why: object) -> Told:
+    """A step's failure: where (the step and its line), then why."""
+    return told(N_("step {step}: {why}"), step=_step_label(step), why=why)
+
+
+# Why an element Playwright found never took an action (the reasons of Playwright's own
+# actionability checks, https://playwright.dev/docs/actionability): asked of the element
+# after the action timed out. `wanted`: the options a select step asked for.
+_WHY_REFUSED_JS = """(element, wanted) => {
+  if (wanted && element.localName === 'select') {
+    const options = Array.from(element.options);
+    const labels = options.map((option) => (option.label || option.value).trim());
+    const has = wanted.every((text) =>
+      options.some((option) => option.value === text || option.label === text));
+    if (!has) return {why: 'option', options: labels.map((label) => label.slice(0, 60))};
+  }
+  const style = getComputedStyle(element);
+  const box = element.getBoundingClientRect();
+  if (!box.width || !box.height || style.visibility !== 'visible') return {why: 'hidden'};
+  if (element.matches(':disabled') || element.closest('[aria-disabled="true"]'))
+    return {why: 'disabled'};
+  if (element.matches('input, textarea') && element.readOnly) return {why: 'readonly'};
+  const x = box.left + box.width / 2, y = box.top + box.height / 2;
+  const top = document.elementFromPoint(x, y);
+  if (top && top !== element && !element.contains(top)) {
+    let name = '<' + top.localName;
+    for (const attribute of ['id', 'data-testid', 'class']) {
+      const value = top.getAttribute(attribute);
+      if (value) name += ' ' + attribute + '="' + value.slice(0, 40) + '"';
+    }
+    return {why: 'covered', by: name + '>'};
+  }
+  return null;
+}"""
 
 
 def _describe_condition(condition: dict) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import SessionError
-from agent.i18n import N_, told
+from agent.i18n import N_, told, told_map
 from agent.play import browser as browserlib
 from agent.play import interstitials
 from agent.play.secrets import Secrets
@@ -66,8 +66,9 @@ def sign_in_error(result: Any, *, portal: str, secrets: Secrets) -> SessionError
     if stop is not None:
         return stop
     detail = result.values.get("message") or result.error
+    # A step's failure (a Told) stays one, so it reads in the reader's language too.
     detail = (
-        secrets.redact(str(detail))
+        told_map(detail if isinstance(detail, str) else str(detail), secrets.redact)
         if detail
         else told(N_("ended as {outcome}"), outcome=result.outcome)
     )

@@ -17,7 +17,7 @@ from typing import Any
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
 from agent.i18n import _, format_duration, ngettext, pad, using
 from agent.report.merge import merge_lines
-from agent.report.words import error_kind_word, outcome_word, status_word
+from agent.report.words import error_kind_word, error_words, outcome_word, status_word
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -313,7 +313,7 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
         lines += ["", _("Failures:")]
         for row in failures[:50]:
             kind = f" [{error_kind_word(row['error_kind'])}]" if row["error_kind"] else ""
-            lines.append(f"  {row['key']}{kind}: {row['error']}")
+            lines.append(f"  {row['key']}{kind}: {error_words(row)}")
         if len(failures) > 50:
             lines.append(
                 "  " + _("... and {count} more (see --format csv)").format(count=len(failures) - 50)

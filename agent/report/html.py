@@ -12,7 +12,6 @@ import base64
 import json
 import mimetypes
 import os
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from agent.i18n import (
 )
 from agent.report.words import (
     error_kind_word,
+    error_words,
     option_items,
     outcome_group,
     outcome_word,
@@ -70,13 +70,9 @@ def _value_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-# The player appends where it left its evidence to a failure's message; the page shows the
-# evidence itself, so the message reads better without the paths.
-_EVIDENCE_NOTE = re.compile(r"\s*\(evidence: [^()]*\)\s*$")
-
-
-def _error_text(error: str | None) -> str:
-    return _EVIDENCE_NOTE.sub("", error or "")
+def _error_text(row: dict[str, Any]) -> str:
+    # The page shows the evidence itself: the message reads better without the paths.
+    return error_words(row, evidence=False)
 
 
 def _fallback_text(match: dict[str, Any]) -> str:
@@ -122,7 +118,7 @@ def _row_view(row: dict[str, Any], card: bool) -> dict[str, Any]:
         details.append(_("Shard {shard}").format(shard=row["shard"]))
     if row["state"] == "failed" or row.get("error"):
         kind = error_kind_word(row.get("error_kind")) if row["state"] == "failed" else ""
-        details.append(" — ".join(part for part in (kind, _error_text(row.get("error"))) if part))
+        details.append(" — ".join(part for part in (kind, _error_text(row)) if part))
     if row.get("resumed"):
         details.append(_("Played again after an interruption."))
     if row.get("replays"):
@@ -205,7 +201,7 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
             {
                 "key": row["key"],
                 "kind": error_kind_word(row.get("error_kind")),
-                "error": _error_text(row.get("error")),
+                "error": _error_text(row),
                 "attempts": row["attempts"],
                 "time": format_duration(row.get("seconds")),
                 "reason": reason_label(row.get("reason")),

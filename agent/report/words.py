@@ -7,10 +7,11 @@ zh-CN pages call a cancelled order), so the report and the portal say the same t
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
-from agent.i18n import language, pgettext, using, yes_no
+from agent.i18n import language, pgettext, retell, using, yes_no
 
 
 @cache
@@ -47,6 +48,7 @@ def _words(lang: str) -> dict[str, dict[str, str]]:
                 "http_429": pgettext("error kind", "The portal asked to slow down (HTTP 429)"),
                 "network": pgettext("error kind", "Network error"),
                 "session": pgettext("error kind", "Signed out by the portal"),
+                "selector": pgettext("error kind", "The page did not have what the flow looks for"),
                 "step": pgettext("error kind", "The page was not as the flow expects"),
                 "blocked": pgettext("error kind", "The portal blocked the browser"),
             },
@@ -76,6 +78,27 @@ def status_word(code: str | None) -> str:
 def error_kind_word(code: str | None) -> str:
     """Why a row failed, in words a seller can act on."""
     return _words(language())["error kind"].get(code or "") or (code or "").replace("_", " ")
+
+
+def error_words(row: dict[str, Any], evidence: bool = True) -> str:
+    """A row's error in the language in force: told again from its message id and values
+    when the journal kept them (agent.i18n.told_record), else the English it kept. Without
+    `evidence`, the note naming the files left as evidence is left out (a page that shows
+    the files themselves)."""
+    english = row.get("error") or ""
+    record = row.get("error_told")
+    if not evidence:
+        from agent.play.player import EVIDENCE_NOTE
+
+        english = _EVIDENCE_SAID.sub("", english)
+        if isinstance(record, dict) and record.get("message") == EVIDENCE_NOTE:
+            inner = (record.get("values") or {}).get("error")
+            record = inner if isinstance(inner, dict) else None
+    return retell(record, english) or ""
+
+
+# The note the player appends to a failure's message in English (EVIDENCE_NOTE).
+_EVIDENCE_SAID = re.compile(r"\s*\(evidence: [^()]*\)\s*$")
 
 
 def value_name(name: str) -> str:
