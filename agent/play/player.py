@@ -31,6 +31,7 @@ from agent.i18n import N_, Told, as_told, told, told_map
 from agent.play import ahead, locate, otp
 from agent.play import browser as browserlib
 from agent.play.browser import private_dir, write_private_bytes
+from agent.play.notes import EVIDENCE_NOTE
 from agent.play.secrets import Secrets
 
 TRANSIENT_KINDS = ("timeout", "http_5xx", "http_429", "network", "session")
@@ -47,9 +48,6 @@ POLL_SECONDS = 0.1
 VISIBLE_TARGET_KINDS = ("click", "fill", "type", "select", "check", "uncheck", "press", "hover")
 NAVIGATION_WAKE_SECONDS = 5.0
 MAX_SIGN_INS = 2
-# How a failure's message names the files left as evidence (the HTML report, which shows the
-# files themselves, reads the message without it).
-EVIDENCE_NOTE = N_("{error} (evidence: {files})")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from agent.i18n import language, pgettext, retell, using, yes_no
+from agent.play.notes import EVIDENCE_NOTE
 
 
 @cache
@@ -88,8 +89,6 @@ def error_words(row: dict[str, Any], evidence: bool = True) -> str:
     english = row.get("error") or ""
     record = row.get("error_told")
     if not evidence:
-        from agent.play.player import EVIDENCE_NOTE
-
         english = _EVIDENCE_SAID.sub("", english)
         if isinstance(record, dict) and record.get("message") == EVIDENCE_NOTE:
             inner = (record.get("values") or {}).get("error")
