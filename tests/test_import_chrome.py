@@ -244,6 +244,34 @@ def test_a_password_typed_outside_the_sign_in_is_the_password_secret():
     assert "hunter2-secret" not in dump_flow(flow) and "hunter2-secret" not in " ".join(notes)
 
 
+@pytest.mark.parametrize(
+    "selectors",
+    [
+        [["aria/password"], ["input[type='password']"]],  # a label in lower case, quotes
+        [["#ap_password"], ['xpath///*[@id="ap_password"]']],  # Seller Central's own id
+        [["aria/Enter your password"]],
+        [["aria/Passwort"], ["#pass"]],
+        [["aria/密碼"]],
+        [["#login-pwd"]],
+    ],
+)
+def test_a_password_field_is_known_by_any_of_its_usual_names(selectors):
+    notes: list[str] = []
+    flow = translate(
+        recording({"type": "change", "value": "hunter2-secret", "selectors": selectors}),
+        warn=notes.append,
+    )
+    assert flow["steps"][1]["fill"]["value"] == "{{ password }}"
+    assert "hunter2-secret" not in dump_flow(flow) and "hunter2-secret" not in " ".join(notes)
+
+
+def test_a_field_that_only_mentions_passing_keeps_its_value():
+    flow = translate(
+        recording({"type": "change", "value": "Passenger 2", "selectors": [["#passenger"]]})
+    )
+    assert flow["steps"][1]["fill"]["value"] == "Passenger 2"
+
+
 def test_unsupported_steps_are_refused_by_name_or_skipped_on_request():
     cases = [
         (

@@ -44,6 +44,14 @@ SIGN_IN_HINTS = re.compile(
     r"登录|密码|电子邮箱|一次性密码|继续|保持登录",
     re.IGNORECASE,
 )
+# Words that name a password field in a selector (an id, a name, a label, in any case): what is
+# typed there becomes {{ password }} rather than text in the flow file. Generous on purpose: a
+# secret written into a flow is worse than a field's value to type again.
+PASSWORD_HINTS = re.compile(
+    r"pass(?:word|wd|wort)|(?<![a-z])(?:pwd|pass)(?![a-z])|mot[ -]de[ -]passe|contrase[ñn]a|"
+    r"密码|密碼|パスワード|비밀번호",
+    re.IGNORECASE,
+)
 # The first name in a template (the value a filter such as `| totp` works on).
 _TEMPLATE_NAME = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from agent.i18n import N_, Told, as_told, told
 from agent.recording.common import (
+    PASSWORD_HINTS,
     SESSION_FLOW,
     SIGN_IN_HINTS,
     SIGN_IN_LANDING,
@@ -74,9 +75,6 @@ DEFAULT_WAIT_MS = 15000
 _ARIA = re.compile(r'^(?P<name>.*?)(?:\[role="(?P<role>[^"]+)"\])?$', re.DOTALL)
 _ATTR_CSS = re.compile(
     r"""^\[(?P<attr>data-testid|placeholder)=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[\w-]+))\]$"""
-)
-_PASSWORD_HINTS = re.compile(
-    r"aria/Password|aria/密码|type=\"?password|name=\"?password|signin-password|#password\b"
 )
 _SELECT_HINTS = re.compile(
     r"(?:^|[\s>+~(])select(?:$|[\s.#\[:>])|\[role=\"(?:combobox|listbox)\"\]|//select"
@@ -390,7 +388,7 @@ class _Translator:
         target = self._target(step)
         value = _need(step, "value", str, N_("a text"))
         hints = _selectors_text(step)
-        if _PASSWORD_HINTS.search(hints):
+        if PASSWORD_HINTS.search(hints):
             self.warn(
                 told(
                     N_(

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from agent.i18n import N_, as_told, told
 from agent.recording.common import (
+    PASSWORD_HINTS,
     SESSION_FLOW,
     SIGN_IN_HINTS,
     SIGN_IN_LANDING,
@@ -61,7 +62,6 @@ KEYS = {
     "PAGEUP": "PageUp",
     "PAGEDOWN": "PageDown",
 }
-_PASSWORD_HINTS = re.compile(r"password|密码", re.IGNORECASE)
 _CSS_IDENT = re.compile(r"^[A-Za-z_][\w-]*$")
 _TESTID_CSS = re.compile(r"""^\[data-testid=(?:"([^"]*)"|'([^']*)'|([\w-]+))\]$""")
 
@@ -230,7 +230,7 @@ class _TestTranslator:
         self.steps.append({"click": {"target": _targets(command), "count": 2}})
 
     def type_text(self, command: Mapping[str, Any], target: str, value: str) -> None:
-        if _PASSWORD_HINTS.search(f"{target} {command.get('targets') or ''}"):
+        if PASSWORD_HINTS.search(f"{target} {command.get('targets') or ''}"):
             self.warn(
                 told(
                     N_("{file}: a typed password became {template}"),
