@@ -27,7 +27,7 @@ from agent.i18n import _, as_told, ngettext
 
 @dataclass
 class RowsRequest:
-    flow: str | None  # a flow file or bundled name; None when resuming
+    flow: str | None  # a flow file or bundled name; on resume, the run's (else its own is used)
     rows: str | None  # CSV path or "-"
     portal: str
     key: str | None = None  # the key column (default: the flow's first required param)
@@ -69,6 +69,41 @@ def key_column(flow: Any, chosen: str | None) -> str:
     return names[0]
 
 
+def flow_source(flow: Any) -> str | None:
+    """Where a resume finds the flow again, from any folder: a bundled flow by its name (the
+    package may move), a file by its absolute path."""
+    from agent.flow import flows_dir
+
+    if flow.source is None:
+        return None
+    path = Path(flow.source).resolve()
+    if path.parent == flows_dir().resolve():
+        return path.stem
+    return str(path)
+
+
+def resumed_flow(run_id: str, record: Any, given: str | None) -> Any:
+    """The flow a resumed run plays: the FLOW given, when it is the run's flow (typed from
+    wherever the user is now), else the one the run recorded. A FLOW that is another flow is
+    refused: the run's rows were bound to its own."""
+    from agent.flow import FlowError, load_flow
+
+    if given is not None:
+        try:
+            flow = load_flow(given)
+        except FlowError:
+            flow = None
+        if flow is not None and flow.name == record.flow:
+            return flow
+        if flow is not None:
+            raise FlowError(
+                _("run {run} played the flow {flow!r}, not {given!r}").format(
+                    run=run_id, flow=record.flow, given=flow.name
+                )
+            )
+    return load_flow(record.options.get("flow_source") or record.flow)
+
+
 def execute_rows(
     request: RowsRequest,
     *,
@@ -97,7 +132,7 @@ def execute_rows(
             journal = Journal(request.journal, redact=secrets.redact)
             run_id = journal.resolve_run_id(request.resume)
             record = journal.run(run_id)
-            flow = load_flow(record.options.get("flow_source") or record.flow)
+            flow = resumed_flow(run_id, record, request.flow)
             shared = dict(record.params)
             portal = record.portal
             options = resumed_options(journal, run_id, record.options, options, request.given)
@@ -149,7 +184,7 @@ def execute_rows(
                 shared_params=shared,
                 options=options.to_dict()
                 | {
-                    "flow_source": str(flow.source) if flow.source else None,
+                    "flow_source": flow_source(flow),
                     "shard": str(request.shard) if request.shard is not None else None,
                 },
             )

@@ -546,7 +546,7 @@ def run_rows(
             click.echo(message, err=True)
 
     request = RowsRequest(
-        flow=None if resume else flow_ref,
+        flow=flow_ref,
         rows=rows_file,
         portal=portal,
         key=key,
