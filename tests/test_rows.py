@@ -172,6 +172,27 @@ def test_generic_rows_bound_to_params(tmp_path):
         read_param_rows(path, key_column="sku", columns={"sku": 1}, strict=True)
 
 
+def test_generic_rows_under_a_title_with_headers_as_exports_write_them(tmp_path):
+    # Seller Central's report names the column order-id; a spreadsheet, Order ID; a title
+    # and a blank line sit above the header, as in a saved export.
+    path = write(
+        tmp_path,
+        "rows.csv",
+        "Orders to check,,\n,,\norder-id,Reason,Buyer Email\n112-0000001-0000001,NoInventory,a@b\n",
+    )
+    rowset = read_param_rows(path, key_column="order_id", columns={"order_id": 1, "reason": 1})
+    assert [(row.key, row.params, row.line) for row in rowset.rows] == [
+        ("112-0000001-0000001", {"order_id": "112-0000001-0000001", "reason": "NoInventory"}, 4)
+    ]
+    assert rowset.notes == [
+        f"{path}:3: columns read as the params of the same name: "
+        "'order-id' -> order_id, 'Reason' -> reason",
+        f"{path}:3: columns that are no param of the flow are left out: Buyer Email",
+    ]
+    with pytest.raises(InputError, match=r"rows.csv:1: no column 'sku' \(columns: Orders to che"):
+        read_param_rows(path, key_column="sku", columns={"sku": 1})
+
+
 def test_a_row_that_breaks_a_params_pattern_is_skipped_or_stops_a_strict_run(tmp_path):
     flow_file = tmp_path / "status.yaml"
     flow_file.write_text(

@@ -311,6 +311,10 @@ def clean_cell(text: str) -> str:
     return "".join(char for char in text if unicodedata.category(char) != "Cf").strip()
 
 
+# How far down a file its header row may sit, under a title or an export's notes.
+HEADER_SEARCH_LINES = 10
+
+
 def find_column(header: list[str], names: Iterable[str]) -> int | None:
     folded = [fold(cell) for cell in header]
     for name in names:
@@ -580,6 +584,17 @@ def inexact_number(column: str, cell: str) -> str | None:
     return None
 
 
+def param_of(cell: str, names: Iterable[str]) -> str | None:
+    """The param a header cell names: the one of that name, else the only one whose name is
+    the same in any case, with spaces and punctuation ignored (`Order ID` and `order-id`,
+    as exports write them, are `order_id`)."""
+    names = list(names)
+    if cell in names:
+        return cell
+    loose = [name for name in names if fold(name) == fold(cell) and fold(cell)]
+    return loose[0] if len(loose) == 1 else None
+
+
 def read_param_rows(
     source: str,
     *,
@@ -600,15 +615,37 @@ def read_param_rows(
     records = [(line, record) for line, record in table.records if filled(record)]
     if not records:
         raise InputError(_("{file}: empty file, expected a header row").format(file=name))
-    header_line, header_cells = records[0]
-    header = [clean_cell(cell) for cell in header_cells]
-    if key_column not in header:
+    names = list(columns) if columns is not None else [key_column]
+    # The header row: the first line, or one under a title or an export's notes.
+    for position, (line, cells) in enumerate(records[:HEADER_SEARCH_LINES]):
+        written = [clean_cell(cell) for cell in cells]
+        header = [param_of(cell, names) or cell for cell in written]
+        if key_column in header:
+            header_line, records = line, records[position:]
+            break
+    else:
+        header_line, header_cells = records[0]
         raise InputError(
             _("{file}:{line}: no column {column!r} (columns: {columns})").format(
-                file=name, line=header_line, column=key_column, columns=", ".join(header)
+                file=name,
+                line=header_line,
+                column=key_column,
+                columns=", ".join(clean_cell(cell) for cell in header_cells),
             )
         )
     rowset = RowSet(notes=[table.note] if table.note else [])
+    renamed = [
+        f"{cell!r} -> {column}"
+        for cell, column in zip(written, header, strict=True)
+        if cell != column
+    ]
+    if renamed:
+        # Said, so that a column taken for a param by a looser name is never a surprise.
+        rowset.notes.append(
+            _("{file}:{line}: columns read as the params of the same name: {columns}").format(
+                file=name, line=header_line, columns=", ".join(renamed)
+            )
+        )
     if columns is not None:
         # Other columns (an export's extra ones) are left out, and said so: a misspelt param's
         # column would otherwise be ignored in silence. Strict mode refuses them.
