@@ -6,7 +6,8 @@ The files are what spreadsheets write: CSV or tab-separated text in UTF-8 or UTF
 code page of the Windows that saved it (GB18030/GBK in China, Big5 in Taiwan, Shift_JIS in
 Japan, EUC-KR in Korea, Windows-1252 in Europe and the Americas), and .xlsx workbooks. A
 legacy encoding is never guessed blindly: it is chosen only when the file's own content
-settles it, and otherwise the user is asked for --encoding.
+settles it, and otherwise the user is asked for --encoding. Programs hand over JSON: an array
+of objects, or one object per line (JSON Lines), each object a row and its keys the columns.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import re
 import sys
 import unicodedata
@@ -439,7 +441,93 @@ def read_table(
     else:
         text = data
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return Table(name, _text_records(name, text), text, note)
+    records = _json_records(name, text)
+    if records is None:
+        records = _text_records(name, text)
+    return Table(name, records, text, note)
+
+
+def _json_cell(value: Any) -> str:
+    """A JSON value as a cell: text as it is, null empty, true/false and numbers as JSON
+    writes them, a list or an object as its JSON text."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+# What may stand between the objects of a JSON array.
+_JSON_GAP = re.compile(r"[\s,]*")
+
+
+def _json_records(name: str, text: str) -> list[tuple[int, list[str]]] | None:
+    """The rows of a JSON array of objects, or of JSON Lines (an object per line), as records
+    under a header of their keys (in the order they first appear), each at the line its object
+    starts on; None for any other text (a CSV, a list of ids, JSON of another shape, which a
+    file of order ids still reads as text)."""
+    body = text.lstrip()
+    if not body.startswith(("[", "{")):
+        return None
+    named_json = name.lower().endswith((".json", ".jsonl", ".ndjson"))
+    decoder = json.JSONDecoder()
+    objects: list[tuple[int, Any]] = []
+    position, line = len(text) - len(body), text.count("\n", 0, len(text) - len(body)) + 1
+    try:
+        if body.startswith("["):
+            position += 1
+            while True:
+                skipped = _JSON_GAP.match(text, position)
+                line += text.count("\n", position, skipped.end())
+                position = skipped.end()
+                if position >= len(text) or text[position] == "]":
+                    break
+                value, end = decoder.raw_decode(text, position)
+                objects.append((line, value))
+                line += text.count("\n", position, end)
+                position = end
+            if position >= len(text) or text[position + 1 :].strip():
+                raise ValueError("not one array")
+        else:
+            try:
+                whole = json.loads(text)
+            except ValueError:
+                whole = None
+            if whole is not None and "\n" in body.strip():
+                # One object over several lines (another program's document), not one per line.
+                if named_json:
+                    raise InputError(
+                        _(
+                            "{file}: one JSON object; rows are an array of objects, or an object "
+                            "per line"
+                        ).format(file=name)
+                    )
+                return None
+            for number, row in enumerate(text.split("\n"), start=1):
+                if row.strip():
+                    line = number
+                    objects.append((number, json.loads(row)))
+    except ValueError:
+        if not named_json:
+            return None
+        raise InputError(
+            _(
+                "{file}:{line}: not readable as JSON (an array of objects, or an object per line)"
+            ).format(file=name, line=line)
+        ) from None
+    if not all(isinstance(value, dict) for _line, value in objects):
+        if named_json and not all(isinstance(value, str) for _line, value in objects):
+            raise InputError(
+                _("{file}: JSON rows must be objects, one per row (a column per key)").format(
+                    file=name
+                )
+            )
+        return None
+    header = list(dict.fromkeys(key for _line, value in objects for key in value))
+    records = [(objects[0][0] if objects else 1, header)]
+    for line, value in objects:
+        records.append((line, [_json_cell(value.get(column)) for column in header]))
+    return records
 
 
 # Excel's hint for the delimiter, alone on a CSV file's first line ("sep=;").

@@ -223,8 +223,8 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     "--rows",
     "rows_file",
     metavar="FILE.csv",
-    help="Replay once per row of a CSV, tab-separated or .xlsx file, columns bound to the "
-    "params of the same name (- for stdin).",
+    help="Replay once per row of a CSV, tab-separated, .xlsx or JSON file (an array of objects, "
+    "or an object per line), columns bound to the params of the same name (- for stdin).",
 )
 @input_file_options
 @click.option(
