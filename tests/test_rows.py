@@ -193,6 +193,17 @@ def test_generic_rows_under_a_title_with_headers_as_exports_write_them(tmp_path)
         read_param_rows(path, key_column="sku", columns={"sku": 1})
 
 
+def test_the_key_column_may_be_a_column_that_is_no_param(tmp_path):
+    path = write(tmp_path, "rows.csv", f"row,order_id\nr1,{A}\nr2,{B}\nr1,{C}\n")
+    rowset = read_param_rows(path, key_column="row", columns={"order_id": 1}, strict=False)
+    assert [(row.key, row.params) for row in rowset.rows] == [
+        ("r1", {"order_id": A}),
+        ("r2", {"order_id": B}),
+    ]
+    assert rowset.notes == []  # the key column is read, so not said to be left out
+    assert messages(rowset) == [f"{path}:4: duplicate row 'r1' (first on line 2)"]
+
+
 def test_json_rows_an_array_of_objects_or_one_object_per_line(tmp_path):
     columns = {"order_id": 1, "qty": 1, "gift": 1, "memo": 1}
     array = write(

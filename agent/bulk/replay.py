@@ -65,7 +65,12 @@ def key_column(flow: Any, chosen: str | None) -> str:
     required = [name for name, param in flow.params.items() if param.required]
     names = required or list(flow.params)
     if not names:
-        raise ValueError(f"flow {flow.name} has no params to bind rows to")
+        from agent.flow import FlowError
+
+        raise FlowError(
+            _("the flow has no params for the rows' columns to fill"),
+            str(flow.source) if flow.source else flow.name,
+        )
     return names[0]
 
 

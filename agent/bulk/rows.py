@@ -734,10 +734,14 @@ def read_param_rows(
                 file=name, line=header_line, columns=", ".join(renamed)
             )
         )
+    key_index = header.index(key_column)
     if columns is not None:
         # Other columns (an export's extra ones) are left out, and said so: a misspelt param's
         # column would otherwise be ignored in silence. Strict mode refuses them.
-        unknown = [column for column in header if column and column not in columns]
+        # The key column (--key) names the rows, a param or not.
+        unknown = [
+            column for column in header if column and column not in columns and column != key_column
+        ]
         if unknown and strict:
             raise InputError(
                 _("{file}:{line}: column {column!r} is not a param of the flow").format(
@@ -753,7 +757,6 @@ def read_param_rows(
             )
         header = [column if column in columns else "" for column in header]
     seen: dict[str, int] = {}
-    key_index = header.index(key_column)
     for line, record in records[1:]:
         if len(record) > len(header):
             rowset.problems.append(
