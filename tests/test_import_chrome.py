@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -386,6 +387,20 @@ def test_import_command_fails_in_one_line_and_writes_nothing(tmp_path):
     result = CliRunner().invoke(cli, ["import", str(bad), "-o", str(out)])
     assert result.exit_code == 2 and "step 1 (emulateNetworkConditions)" in result.stderr
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_recording_that_is_a_folder_or_unreadable_is_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["import", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"Error: {tmp_path}: is a directory, not a file"]
+    locked = tmp_path / "locked.json"
+    locked.write_text(json.dumps(recording()))
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads it anyway
+        return
+    result = CliRunner().invoke(cli, ["import", str(locked)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"Error: {locked}: Permission denied"]
 
 
 def test_a_recording_saved_with_a_byte_order_mark_imports(tmp_path):

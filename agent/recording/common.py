@@ -279,6 +279,12 @@ def read_json(path: Path | str, text: str | None = None) -> Any:
         return json.loads(text.removeprefix("\ufeff"))
     except FileNotFoundError:
         raise RecordingError(told(N_("{file}: no such file"), file=path)) from None
+    except IsADirectoryError:
+        raise RecordingError(told(N_("{file}: is a directory, not a file"), file=path)) from None
+    except OSError as error:
+        raise RecordingError(
+            told(N_("{file}: {reason}"), file=path, reason=error.strerror)
+        ) from None
     except UnicodeDecodeError:
         raise RecordingError(told(N_("{file}: not a UTF-8 text file"), file=path)) from None
     except json.JSONDecodeError as error:
