@@ -148,6 +148,41 @@ def test_from_requests_names_the_messages_it_left_out():
     ]
 
 
+def test_from_requests_with_no_request_is_nothing_to_do_not_an_error(tmp_path):
+    """A seller who runs `cancel --from-requests` every hour meets hours without a request:
+    that ends at once with exit 0 and a line saying so, and records no run."""
+    import json
+
+    from mock_portal.testing import running_portal
+
+    journal = tmp_path / "journal.db"
+    with running_portal(orders=0) as portal:
+        common = ["--portal", portal.url, "--journal", str(journal), "--yes"]
+        result = invoke("cancel", "--from-requests", *common)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == ""
+        assert result.stderr.splitlines() == [
+            "--from-requests: 0 orders whose buyer officially requested cancellation",
+            "nothing to cancel: no buyer has officially requested cancellation",
+        ]
+        as_json = invoke("cancel", "--from-requests", "--json", *common)
+        assert as_json.exit_code == 0, as_json.output
+        assert json.loads(as_json.stdout) == {
+            "run_id": None,
+            "status": None,
+            "orders": [],
+            "outcomes": {},
+            "problems": [],
+            "ok": True,
+            "error": None,
+            "exit_code": 0,
+        }
+        # With order ids or a list beside it, those are the run, as before.
+        given = invoke("cancel", "--from-requests", "12-3", *common)
+        assert given.exit_code == 2
+    assert not journal.exists()
+
+
 def test_a_run_another_live_process_plays_is_refused_without_a_summary(tmp_path):
     import subprocess
     import sys

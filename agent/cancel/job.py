@@ -358,6 +358,15 @@ def execute_cancel(
                 for line in requests_lines(found, set(ids)):
                     say(line)
                 ids += [order_id for order_id in found.official if order_id not in ids]
+                if not ids and not request.sources:
+                    # No request now is a state of the account, not a mistake in the input:
+                    # a run every hour meets it.
+                    return CancelOutcome(
+                        0,
+                        message=_(
+                            "nothing to cancel: no buyer has officially requested cancellation"
+                        ),
+                    )
             rowset = read_order_rows(
                 request.sources,
                 ids,

@@ -396,6 +396,23 @@ def _cancel(
         stdin=sys.stdin,
         on_row=tell_row if streaming else None,
     )
+    if outcome.run_id is None and outcome.exit_code == 0:
+        # Nothing to do (no buyer request to act on): said, no run recorded.
+        if as_json:
+            echo_json(
+                {
+                    "run_id": None,
+                    "status": None,
+                    "orders": [],
+                    "outcomes": {},
+                    "problems": [],
+                    "ok": True,
+                    "error": None,
+                    "exit_code": 0,
+                }
+            )
+        say(outcome.message or _("nothing to run"))
+        return
     if outcome.run_id is None:
         raise InputError(outcome.message or _("nothing to run"))
     with Journal(request.journal) as opened:
