@@ -14,6 +14,7 @@ from agent.cli.language import (
     echo_json,
     json_errors,
     print_error,
+    stop_message,
     warn,
 )
 from agent.cli.options import (
@@ -428,7 +429,7 @@ def _cancel(
                 # Input rows left out before the run (each names its file and line).
                 "problems": data["problems"],
                 "ok": outcome.exit_code == 0,
-                "error": outcome.message,
+                "error": outcome.message or stop_message(outcome),
                 "exit_code": outcome.exit_code,
             }
         )

@@ -23,6 +23,7 @@ from agent.cli.language import (
     exit_with_json_error,
     json_errors,
     print_error,
+    stop_message,
     warn,
 )
 from agent.cli.options import (
@@ -595,7 +596,7 @@ def run_rows(
             {
                 "flow": data["run"]["flow"],
                 "ok": outcome.exit_code == 0,
-                "error": outcome.message,
+                "error": outcome.message or stop_message(outcome),
                 "exit_code": outcome.exit_code,
                 **data,
             }
