@@ -403,6 +403,35 @@ def test_a_recording_that_is_a_folder_or_unreadable_is_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [f"Error: {locked}: Permission denied"]
 
 
+@pytest.mark.parametrize(
+    ("pair", "says"),
+    [
+        (
+            "password=112-0000001-0000001",
+            "-p password: password is a secret's name (email, password, totp_secret), never a "
+            "param; choose another name",
+        ),
+        (
+            "order-id=112-0000001-0000001",
+            "-p order-id: a param's name is letters, digits and _, not starting with a digit "
+            "(such as order_id)",
+        ),
+    ],
+)
+def test_a_param_name_that_cannot_be_one_is_refused_before_anything(tmp_path, pair, says):
+    source = tmp_path / "r.json"
+    source.write_text(
+        json.dumps(
+            recording({"type": "change", "value": "112-0000001-0000001", "selectors": [["#q"]]})
+        )
+    )
+    out = tmp_path / "out.yaml"
+    result = CliRunner().invoke(cli, ["import", str(source), "-p", pair, "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"Error: {says}"]
+    assert not out.exists()
+
+
 def test_a_recording_saved_with_a_byte_order_mark_imports(tmp_path):
     data = recording(click(['[data-testid="tab-shipped"]']))
     marked = tmp_path / "bom.json"

@@ -6,6 +6,7 @@ Playwright is imported inside `record` only, so `seller-agent --help` stays fast
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,32 @@ def _param_option(func: Callable) -> Callable:
         help="A value that stands for a param: where it appears, {{ NAME }} is written "
         "instead (repeat for several).",
     )(func)
+
+
+def _recording_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """-p NAME=VALUE of record and import: NAME must be able to stand in a template, and must
+    not be a secret's (the value would be typed where the secret then goes: a search box, a
+    URL)."""
+    from agent.flow import SECRET_NAMES
+    from agent.flow.model import IDENTIFIER
+
+    params = parse_param_options(pairs)
+    for name in params:
+        if name in SECRET_NAMES:
+            raise InputError(
+                _(
+                    "-p {name}: {name} is a secret's name ({secrets}), never a param; choose "
+                    "another name"
+                ).format(name=name, secrets=", ".join(SECRET_NAMES))
+            )
+        if not IDENTIFIER.match(name):
+            raise InputError(
+                _(
+                    "-p {name}: a param's name is letters, digits and _, not starting with a "
+                    "digit (such as {example})"
+                ).format(name=name, example=re.sub(r"\W", "_", name).lstrip("0123456789") or "p")
+            )
+    return params
 
 
 def _output_option(func: Callable) -> Callable:
@@ -149,7 +176,7 @@ def record(
     from agent.recording.common import RecordingError, dump_flow
     from agent.recording.recorder import display_available, record_session
 
-    params = parse_param_options(param_pairs)
+    params = _recording_params(param_pairs)
     start = _absolute_start(url, portal)
     show = (headed or display_available()) and not headless
     warn = _warner(quiet)
@@ -257,7 +284,7 @@ def import_(
     from agent.recording.import_chrome import translate_chrome_recording
     from agent.recording.import_selenium import translate_side_project
 
-    params = parse_param_options(param_pairs)
+    params = _recording_params(param_pairs)
     warn = _warner(quiet)
     try:
         if recording == "-":
