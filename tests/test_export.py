@@ -389,3 +389,33 @@ def test_the_replay_ends_waiting_for_a_success_outcome_which_import_drops():
     data["outcomes"]["done"] = {"any": [{"text": "/^Order 1 was canceled\\.$/"}, {"url": "/x"}]}
     expression = export_chrome_recording(data, portal=PORTAL)["steps"][-1]["expression"]
     assert 'new RegExp("^Order 1 was canceled\\\\.$", "")' in expression
+
+
+def test_a_portal_typed_without_its_scheme_is_http_and_other_schemes_are_refused(tmp_path):
+    # Without a scheme the export's URLs stayed relative (Chrome cannot open them), the
+    # import kept the portal's URLs absolute, and the sign-in ledger took it for another
+    # portal than the same address with http://.
+    exported = CliRunner().invoke(
+        cli, ["export", "cancel_order", "--portal", "127.0.0.1:8731", "-q"]
+    )
+    assert exported.exit_code == 0, exported.output
+    navigate = next(s for s in json.loads(exported.stdout)["steps"] if s["type"] == "navigate")
+    assert navigate["url"].startswith("http://127.0.0.1:8731/orders-v3/")
+    recording = tmp_path / "r.json"
+    recording.write_text(
+        json.dumps(
+            {"title": "t", "steps": [{"type": "navigate", "url": "http://localhost:8731/home"}]}
+        )
+    )
+    imported = CliRunner().invoke(
+        cli, ["import", str(recording), "-q"], env={"SELLER_AGENT_PORTAL": "localhost:8731"}
+    )
+    assert imported.exit_code == 0, imported.output
+    assert "- goto: /home" in imported.stdout
+    for bad in ("ftp://example.com", "http://", "http://127.0.0.1:port"):
+        refused = CliRunner().invoke(cli, ["export", "cancel_order", "--portal", bad])
+        assert refused.exit_code == 2
+        assert refused.output.strip().splitlines()[-1] == (
+            "Error: Invalid value for '--portal': expected an http:// or https:// address such "
+            f"as http://127.0.0.1:8600, got {bad!r}"
+        )
