@@ -452,6 +452,18 @@ class Journal:
                     )
             return self.open_event(run_id, "active", owner=me)
 
+    def playing(self, run_id: str) -> str | None:
+        """The process id of the live process on this machine playing the run now (its open
+        "active" stretch), else None."""
+        for found in self.db.execute(
+            "SELECT owner FROM run_events"
+            " WHERE run_id = ? AND kind = 'active' AND ended_at IS NULL",
+            (run_id,),
+        ).fetchall():
+            if found["owner"] and owner_alive(found["owner"]):
+                return found["owner"].split(":", 1)[0]
+        return None
+
     def close_event(self, event_id: int, reason: str | None = None) -> None:
         """End an event (once: a closed event keeps its end); a reason replaces the first."""
         self.db.execute(

@@ -103,6 +103,7 @@ def build_report(
         seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
     pauses = [event.to_dict() for event in journal.events(run_id, ["outage", "throttled"])]
     ended = sum(states.get(state, 0) for state in ENDED_STATES)
+    playing = journal.playing(run_id) if run.status == "running" else None
     return {
         "run": {
             "id": run.id,
@@ -115,7 +116,11 @@ def build_report(
             "params": run.params,
             "options": {k: v for k, v in run.options.items() if k not in _NOT_OPTIONS},
         },
-        "resume": resume_commands(kind, run, getattr(journal, "path", None), states),
+        # A run a live process is playing goes on by itself: a resume would be refused.
+        "playing": playing,
+        "resume": None
+        if playing
+        else resume_commands(kind, run, getattr(journal, "path", None), states),
         "total": len(rows),
         "succeeded": sum(1 for row in rows if row.ok),
         "failed": states.get("failed", 0),
@@ -371,6 +376,12 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
         )
     lines += pause_lines(report)
     commands = (report.get("resume") or {}) if next_steps else {}
+    if report.get("playing"):
+        lines.append(
+            _("Being played now by process {pid}: this report shows it so far").format(
+                pid=report["playing"]
+            )
+        )
     if commands.get("resume"):
         lines.append(_("To go on with this run: {command}").format(command=commands["resume"]))
     if commands.get("retry_failed"):
