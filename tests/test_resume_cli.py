@@ -118,6 +118,12 @@ def test_report_log_shows_the_runs_log(tmp_path):
     shown = invoke("report", "last", "--journal", str(path), "--log")
     assert shown.exit_code == 0
     assert shown.output == "2026-11-26 12:01:07.000+01:00  portal unreachable since 12:01:07\n"
+    # Into a file: readable by the owner only, like the log itself and every report.
+    kept = tmp_path / "out" / "run.log"
+    written = invoke("report", "last", "--journal", str(path), "--log", "-o", str(kept))
+    assert written.exit_code == 0, written.output
+    assert kept.read_text() == "2026-11-26 12:01:07.000+01:00  portal unreachable since 12:01:07\n"
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
 
 
 def test_from_requests_reads_only_the_signed_in_sellers_requests(portal, unshipped_orders):
