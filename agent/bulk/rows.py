@@ -443,7 +443,8 @@ def read_table(
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     records = _json_records(name, text)
     if records is None:
-        records = _text_records(name, text)
+        records, read_note = _text_records(name, text)
+        note = "; ".join(part for part in (note, read_note) if part) or None
     return Table(name, records, text, note)
 
 
@@ -552,15 +553,10 @@ def looks_like_csv(name: str, text: str) -> bool:
     return any(mark in first for mark in ",\t;")
 
 
-def _text_records(name: str, text: str) -> list[tuple[int, list[str]]]:
-    hint = _SEPARATOR_LINE.match(text)
-    if hint:
-        body = text[hint.end() :]
-        reader = csv.reader(io.StringIO(body), delimiter=hint.group(1))
-        offset = 1
-    else:
-        reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
-        offset = 0
+def _read_records(
+    name: str, text: str, delimiter: str, offset: int, **dialect: Any
+) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, **dialect)
     records = []
     line = 1 + offset
     try:
@@ -574,6 +570,42 @@ def _text_records(name: str, text: str) -> list[tuple[int, list[str]]]:
             )
         ) from None
     return records
+
+
+def _text_records(name: str, text: str) -> tuple[list[tuple[int, list[str]]], str | None]:
+    """The records of a CSV or tab-separated text, and a note when the file had to be read
+    another way than as written."""
+    hint = _SEPARATOR_LINE.match(text)
+    if hint:
+        body, delimiter, offset = text[hint.end() :], hint.group(1), 1
+    else:
+        body, delimiter, offset = text, sniff_delimiter(text), 0
+    records = _read_records(name, body, delimiter, offset)
+    swallowed = next(
+        (line for line, record in records if any("\n" in cell for cell in record)), None
+    )
+    if swallowed is None:
+        return records, None
+    try:
+        _read_records(name, body, delimiter, offset, strict=True)
+        return records, None  # a cell with a line break, quoted as it should be
+    except InputError:
+        pass
+    # A quote that opens a cell and never closes where it should swallows the lines after it
+    # (a product name "12" pot" in a report): those rows would be lost without a word.
+    if delimiter == "\t":
+        # Seller Central writes its tab-separated reports without quoting: read them so.
+        return _read_records(name, body, delimiter, offset, quoting=csv.QUOTE_NONE), _(
+            "{file}:{line}: a cell starts with a quote that does not close; the file is read "
+            "without quoting, as Seller Central writes its reports"
+        ).format(file=name, line=swallowed)
+    raise InputError(
+        _(
+            "{file}:{line}: a quote opens a cell here and does not close where it should, so "
+            "the lines after it would be read as part of it; double a quote inside a quoted "
+            'cell ("") or remove it'
+        ).format(file=name, line=swallowed)
+    )
 
 
 def _cell_text(value: Any) -> str:
