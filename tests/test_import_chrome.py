@@ -287,7 +287,14 @@ def test_unsupported_steps_are_refused_by_name_or_skipped_on_request():
         ({**click(["#a"]), "target": "https://popup.example/"}, "another tab"),
         ({**click(["#a"]), "frame": [0, 2]}, "nested 2 deep"),
         (click(["#a"], button="forward"), "mouse button 'forward'"),
-        ({"type": "waitForElement", "selectors": [["#a"]], "attributes": {"x": "1"}}, "attributes"),
+        (
+            {"type": "waitForElement", "selectors": [["aria/A"]], "attributes": {"x": "1"}},
+            "attributes needs a CSS or XPath selector",
+        ),
+        (
+            {"type": "waitForElement", "selectors": [["#a"]], "properties": {"checked": True}},
+            "properties other than 'value'",
+        ),
     ]
     for step, words in cases:
         data = recording(step, click(["#b"]))
@@ -534,6 +541,64 @@ def test_the_portal_tour_replays_with_every_step_type(
     assert result.outcome == "completed"
     # The role+name candidates Chrome's aria selectors became are the ones that matched.
     assert any(match["candidate"] == 0 and "role=" in match["spec"] for match in result.matches)
+
+
+def test_waiting_on_attributes_narrows_the_css_and_xpath_candidates():
+    step = {
+        "type": "waitForElement",
+        "selectors": [
+            ["aria/Order row"],
+            ['[data-testid="order-row"]'],
+            ["tr.order"],
+            ["xpath///tr"],
+        ],
+        "attributes": {"data-order-id": "112-0000001-0000001", "data-x": 'a"b'},
+        "count": 1,
+        "operator": ">=",
+    }
+    flow = translate(recording(step))
+    assert flow["steps"][1] == {
+        "wait": {
+            "target": [
+                {
+                    "css": '[data-testid="order-row"][data-order-id="112-0000001-0000001"]'
+                    '[data-x="a\\"b"]',
+                    "nth": 0,
+                },
+                {"css": 'tr.order[data-order-id="112-0000001-0000001"][data-x="a\\"b"]', "nth": 0},
+                {"xpath": "(//tr)[@data-order-id='112-0000001-0000001'][@data-x='a\"b']", "nth": 0},
+            ],
+            "state": "attached",
+        }
+    }
+    # An XPath candidate takes them as a predicate unless a value has a single quote in it.
+    flow = translate(recording({**step, "attributes": {"data-x": "it's"}}))
+    assert [sorted(spec) for spec in flow["steps"][1]["wait"]["target"]] == [["css", "nth"]] * 2
+
+
+@pytest.mark.browser
+def test_a_wait_on_an_orders_row_by_its_attribute_replays(
+    loop, chromium, portal, portal_cases, tmp_path
+):
+    order_id = portal_cases["shipped"]
+    data = {
+        "title": "find an order",
+        "steps": [
+            {"type": "navigate", "url": f"{RECORDED_PORTAL}/orders-v3/search?q={order_id}"},
+            {
+                "type": "waitForElement",
+                "selectors": [['[data-testid="order-row"]'], ["aria/Order"]],
+                "attributes": {"data-order-id": order_id},
+            },
+        ],
+    }
+    found = replay(loop, chromium, translate(data), {}, portal.url, tmp_path)
+    assert found.ok, found.error
+    data["steps"][0]["url"] = f"{RECORDED_PORTAL}/orders-v3/search?q={portal_cases['pending']}"
+    flow = translate(data)
+    flow["timeout"] = 1500
+    missing = replay(loop, chromium, flow, {}, portal.url, tmp_path)
+    assert not missing.ok and "data-order-id" in missing.error
 
 
 def test_a_recording_that_starts_by_signing_in_starts_where_the_sign_in_leads():
