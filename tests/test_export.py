@@ -419,3 +419,18 @@ def test_a_portal_typed_without_its_scheme_is_http_and_other_schemes_are_refused
             "Error: Invalid value for '--portal': expected an http:// or https:// address such "
             f"as http://127.0.0.1:8600, got {bad!r}"
         )
+
+
+def test_a_param_the_flow_does_not_have_is_refused_not_left_unfilled():
+    result = CliRunner().invoke(
+        cli, ["export", "cancel_order", "-p", "order_di=112-0000001-0000001", "-q"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: param order_di: flow 'cancel_order' has no such param (params: order_id, "
+        "reason, memo) (did you mean 'order_id'?)"
+    ]
+    fine = CliRunner().invoke(
+        cli, ["export", "cancel_order", "-p", "order_id=112-0000001-0000001", "-q"]
+    )
+    assert fine.exit_code == 0 and "112-0000001-0000001" in fine.stdout

@@ -395,10 +395,24 @@ def export(
     if source is None:
         raise InputError(_("{flow}: cannot find the flow's file").format(flow=flow_ref))
     data = parse_text(Path(source).read_text(encoding="utf-8-sig"), str(source))
+    params = parse_param_options(param_pairs)
+    from agent.flow.model import suggest
+    from agent.recording.common import template_names
+
+    used = template_names(data)
+    for name in params:
+        # A misspelt -p would leave its {{ NAME }} unfilled, typed as it is in Chrome.
+        if name not in flow.params and name not in used:
+            raise InputError(
+                _("param {name}: flow '{flow}' has no such param (params: {known}){hint}").format(
+                    name=name,
+                    flow=flow.name,
+                    known=", ".join(flow.params) or _("none"),
+                    hint=suggest(name, [*flow.params, *used]),
+                )
+            )
     try:
-        recording = export_chrome_recording(
-            data, portal=portal, params=parse_param_options(param_pairs)
-        )
+        recording = export_chrome_recording(data, portal=portal, params=params)
     except ExportError as error:
         raise InputError(told(N_("{file}: {error}"), file=source, error=as_told(error))) from None
     skipped = custom_steps_in(recording)
