@@ -439,6 +439,19 @@ def test_a_param_name_that_cannot_be_one_is_refused_before_anything(tmp_path, pa
     assert not out.exists()
 
 
+def test_a_param_value_found_nowhere_is_said(tmp_path):
+    source = tmp_path / "r.json"
+    source.write_text(
+        json.dumps(recording({"type": "change", "value": "mug", "selectors": [["#q"]]}))
+    )
+    result = CliRunner().invoke(cli, ["import", str(source), "-p", "q=mugs", "-p", "x=mug"])
+    assert result.exit_code == 0, result.output
+    assert "value: '{{ x }}'" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"note: {source}: -p q: 'mugs' appears nowhere in the recording; no param q"
+    ]
+
+
 def test_a_recording_saved_with_a_byte_order_mark_imports(tmp_path):
     data = recording(click(['[data-testid="tab-shipped"]']))
     marked = tmp_path / "bom.json"

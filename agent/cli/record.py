@@ -58,6 +58,23 @@ def _recording_params(pairs: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
+def _note_unused_params(
+    params: dict[str, str], flows: list[dict], source: str, warn: Callable[[str], None]
+) -> None:
+    """Says which -p values appear nowhere in what was recorded: a mistyped value would
+    otherwise leave the flow without the param the user asked for, unsaid."""
+    from agent.recording.common import template_names
+
+    used = {name for flow in flows for name in template_names(flow)}
+    for name, value in params.items():
+        if name not in used:
+            warn(
+                _(
+                    "{file}: -p {name}: {value!r} appears nowhere in the recording; no param {name}"
+                ).format(file=source, name=name, value=value)
+            )
+
+
 def _output_option(func: Callable) -> Callable:
     return click.option(
         "-o",
@@ -221,6 +238,7 @@ def record(
                 _("browser: {error} ({start})").format(error=one_line(error), start=start)
             ) from None
         raise
+    _note_unused_params(params, [flow], start, warn)
     steps = len(flow["steps"])
     what = ngettext("flow {name} ({count} step)", "flow {name} ({count} steps)", steps)
     _write(dump_flow(flow), output, quiet, what.format(name=repr(flow["name"]), count=steps))
@@ -322,6 +340,7 @@ def import_(
                 error=error.message,
             )
         ) from None
+    _note_unused_params(params, flows, source, warn)
     if len(flows) == 1 and not (output != "-" and Path(output).is_dir()):
         _write(dump_flow(flows[0]), output, quiet, _flow_named(flows[0]["name"]))
         return
