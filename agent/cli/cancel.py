@@ -120,7 +120,7 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     "sources",
     multiple=True,
     metavar="FILE",
-    help="Orders to cancel: CSV, tab-separated text or .xlsx (an order id column such as "
+    help="Orders to cancel: CSV, tab-separated text, .xlsx or JSON (an order id column such as "
     "order-id, amazon-order-id, 订单号 or 注文番号, optional reason and memo columns; or the ids "
     "without a header), one id per line, or a saved email (.eml) or message naming the "
     "orders; - for stdin. Repeatable.",
