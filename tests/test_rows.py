@@ -204,6 +204,20 @@ def test_the_key_column_may_be_a_column_that_is_no_param(tmp_path):
     assert messages(rowset) == [f"{path}:4: duplicate row 'r1' (first on line 2)"]
 
 
+def test_the_key_may_be_named_as_the_file_or_the_flow_writes_it(tmp_path):
+    path = write(tmp_path, "rows.csv", f"Order ID,SKU\n{A},s1\n{B},s2\n")
+    by_header = read_param_rows(path, key_column="Order ID", columns={"order_id": 1})
+    assert [(row.key, row.params) for row in by_header.rows] == [
+        (A, {"order_id": A}),
+        (B, {"order_id": B}),
+    ]
+    other = read_param_rows(path, key_column="sku", columns={"order_id": 1})
+    assert [(row.key, row.params) for row in other.rows] == [
+        ("s1", {"order_id": A}),
+        ("s2", {"order_id": B}),
+    ]
+
+
 def test_json_rows_an_array_of_objects_or_one_object_per_line(tmp_path):
     columns = {"order_id": 1, "qty": 1, "gift": 1, "memo": 1}
     array = write(

@@ -735,11 +735,19 @@ def read_param_rows(
     records = [(line, record) for line, record in table.records if filled(record)]
     if not records:
         raise InputError(_("{file}: empty file, expected a header row").format(file=name))
-    names = list(columns) if columns is not None else [key_column]
+    names = list(columns) if columns is not None else []
+    # --key as the user wrote it (a param's name, or the column's as the file has it, in any
+    # case): the param it names, else the column.
+    key_column = param_of(key_column, names) or key_column
     # The header row: the first line, or one under a title or an export's notes.
     for position, (line, cells) in enumerate(records[:HEADER_SEARCH_LINES]):
         written = [clean_cell(cell) for cell in cells]
         header = [param_of(cell, names) or cell for cell in written]
+        if key_column not in header:
+            header = [
+                key_column if cell == mapped and param_of(cell, [key_column]) else mapped
+                for cell, mapped in zip(written, header, strict=True)
+            ]
         if key_column in header:
             header_line, records = line, records[position:]
             break
