@@ -434,3 +434,15 @@ def test_a_param_the_flow_does_not_have_is_refused_not_left_unfilled():
         cli, ["export", "cancel_order", "-p", "order_id=112-0000001-0000001", "-q"]
     )
     assert fine.exit_code == 0 and "112-0000001-0000001" in fine.stdout
+
+
+def test_a_portal_address_with_a_password_is_refused_without_repeating_it():
+    result = CliRunner().invoke(
+        cli, ["export", "cancel_order", "--portal", "http://admin:hunter2@127.0.0.1:8731/x"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--portal': a password in the address would be written into "
+        "journals, logs and reports; give the address without it (http://127.0.0.1:8731/x)"
+    )
+    assert "hunter2" not in result.output

@@ -31,6 +31,15 @@ def portal_url(_ctx: click.Context | None, _param: click.Parameter | None, value
                 example=DEFAULT_PORTAL, value=value
             )
         )
+    if parts.password:
+        # The address is written into journals, logs, reports and every "running on" line:
+        # a password in it would be kept everywhere secrets never are.
+        raise click.BadParameter(
+            _(
+                "a password in the address would be written into journals, logs and reports; "
+                "give the address without it ({address})"
+            ).format(address=parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl())
+        )
     return text
 
 
