@@ -74,6 +74,45 @@ def key_column(flow: Any, chosen: str | None) -> str:
     return names[0]
 
 
+def secret_params_given(flow: Any, given: Mapping[str, Any], secrets: Any) -> dict[str, Any]:
+    """The flow's `secret: true` params for every row: as given with -p, else a key of the same
+    name in the secrets file (SELLER_AGENT_<NAME> is read when the params are bound). Each
+    value is masked from then on, like the account's secrets."""
+    found: dict[str, Any] = {}
+    for name, param in flow.params.items():
+        if not getattr(param, "secret", False):
+            continue
+        if name in given:
+            found[name] = given[name]
+        elif name in getattr(secrets, "extra", {}):
+            found[name] = secrets.extra[name]
+        if name in found:
+            secrets.add(name, str(found[name]))
+    return found
+
+
+def refuse_secret_columns(flow: Any, rowset: Any) -> None:
+    """A secret param in a column of the rows is refused: the journal never keeps a secret, so
+    the rows would be played (and resumed) with *** in its place."""
+    from agent.bulk.rows import InputError
+
+    for row in rowset.rows:
+        for name in row.params:
+            if getattr(flow.params.get(name), "secret", False):
+                raise InputError(
+                    _(
+                        "{file}:{line}: column {column} is a secret param of the flow, and the "
+                        "journal keeps no secret to play the rows with; give it once with -p "
+                        "{column}=..., {variable} or the secrets file"
+                    ).format(
+                        file=row.source,
+                        line=row.line,
+                        column=name,
+                        variable=f"SELLER_AGENT_{name.upper()}",
+                    )
+                )
+
+
 def flow_source(flow: Any) -> str | None:
     """Where a resume finds the flow again, from any folder: a bundled flow by its name (the
     package may move), a file by its absolute path."""
@@ -138,7 +177,9 @@ def execute_rows(
             run_id = journal.resolve_run_id(request.resume)
             record = journal.run(run_id)
             flow = resumed_flow(run_id, record, request.flow)
-            shared = dict(record.params)
+            # The journal keeps a secret param as ***: it comes again from -p, the
+            # environment or the secrets file, as when the run started.
+            shared = {**dict(record.params), **secret_params_given(flow, request.shared, secrets)}
             portal = record.portal
             options = resumed_options(journal, run_id, record.options, options, request.given)
             say(_("resuming run {run}: {settings}").format(run=run_id, settings=options.summary()))
@@ -156,7 +197,8 @@ def execute_rows(
             )
             for note in rowset.notes:
                 warn(_("Note: {note}").format(note=note))
-            shared = dict(request.shared)
+            refuse_secret_columns(flow, rowset)
+            shared = {**dict(request.shared), **secret_params_given(flow, request.shared, secrets)}
             rowset = bind_rows(flow, rowset, shared, strict=request.strict)
             for problem in rowset.problems:
                 warn(_("Warning: {problem} (skipped)").format(problem=problem))
