@@ -446,3 +446,17 @@ def test_a_portal_address_with_a_password_is_refused_without_repeating_it():
         "journals, logs and reports; give the address without it (http://127.0.0.1:8731/x)"
     )
     assert "hunter2" not in result.output
+
+
+def test_braces_written_as_text_in_a_flow_reach_chrome_as_braces():
+    flow = {
+        "name": "braces",
+        "steps": [
+            {"goto": "/orders-v3/"},
+            {"fill": {"target": {"css": "#q"}, "value": "{{ '{{' }} 7 }} {{ \"{%\" }}"}},
+        ],
+    }
+    steps = export_chrome_recording(copy.deepcopy(flow), portal=PORTAL)["steps"]
+    change = next(step for step in steps if step["type"] == "change")
+    assert change["value"] == "{{ 7 }} {%"
+    assert round_trip(flow)["steps"] == flow["steps"]

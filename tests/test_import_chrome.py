@@ -614,6 +614,33 @@ def test_a_wait_on_an_orders_row_by_its_attribute_replays(
     assert not missing.ok and "data-order-id" in missing.error
 
 
+@pytest.mark.browser
+def test_typed_text_that_looks_like_a_template_is_typed_as_it_was(loop, chromium, portal, tmp_path):
+    typed = "}}{{ 7*7 }} {% if x %} {# note #} 50%"
+    data = {
+        "title": "braces",
+        "steps": [
+            {"type": "navigate", "url": f"{RECORDED_PORTAL}/orders-v3/"},
+            {"type": "change", "value": typed, "selectors": [["#myo-search-input"]]},
+            {
+                "type": "waitForElement",
+                "selectors": [["#myo-search-input"]],
+                "properties": {"value": typed},
+            },
+        ],
+    }
+    flow = translate(data)  # it was "the translation is not a valid flow: ... template"
+    assert "params" not in flow
+    result = replay(loop, chromium, flow, {}, portal.url, tmp_path)
+    assert result.ok, result.error
+    # A {{ name }} written into a recording is still a param.
+    data["steps"][1]["value"] = "{{ q }} and {{ 7 }}"
+    del data["steps"][2]
+    flow = translate(data)
+    assert flow["steps"][1]["fill"]["value"] == "{{ q }} and {{ '{{' }} 7 }}"
+    assert list(flow["params"]) == ["q"]
+
+
 def test_a_recording_that_starts_by_signing_in_starts_where_the_sign_in_leads():
     flow = translate(
         {

@@ -52,6 +52,24 @@ PASSWORD_HINTS = re.compile(
     r"密码|密碼|パスワード|비밀번호",
     re.IGNORECASE,
 )
+# In a typed value: a `{{ name }}` placeholder (kept: it becomes a param), or the opening of
+# any other template syntax (written out as text).
+_PLACEHOLDER_OR_OPENER = re.compile(r"({{-?\s*[A-Za-z_][A-Za-z0-9_]*\s*-?}})|({{|{%|{#)")
+_OPENER = re.compile(r"{{|{%|{#")
+
+
+def literal_text(value: str, *, placeholders: bool = True) -> str:
+    """A typed value as flow text: what would open a template (`{{`, `{%`, `{#`) is written
+    as `{{ '{{' }}` and so on, so the value is typed as it was; with `placeholders`, a
+    `{{ name }}` the user wrote stays one. Typed text such as "}}{{" or "{{ 7*7 }}" made the
+    whole import fail as an invalid template."""
+    if placeholders:
+        return _PLACEHOLDER_OR_OPENER.sub(
+            lambda match: match.group(1) or "{{ '" + match.group(2) + "' }}", value
+        )
+    return _OPENER.sub(lambda match: "{{ '" + match.group(0) + "' }}", value)
+
+
 # The first name in a template (the value a filter such as `| totp` works on).
 _TEMPLATE_NAME = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
 

@@ -26,6 +26,7 @@ from agent.recording.common import (
     RecordingError,
     flow_name,
     is_sign_in_url,
+    literal_text,
     on_portal,
     order_id_params,
     param_specs,
@@ -386,7 +387,7 @@ class _Translator:
 
     def _change(self, step: Mapping[str, Any]) -> None:
         target = self._target(step)
-        value = _need(step, "value", str, N_("a text"))
+        value = literal_text(_need(step, "value", str, N_("a text")))
         hints = _selectors_text(step)
         if PASSWORD_HINTS.search(hints):
             self.warn(
@@ -472,7 +473,7 @@ class _Translator:
             candidates = _with_attributes(candidates, attributes)
         target = _target(candidates)
         if "value" in properties:
-            condition = {"target": target, "value": str(properties["value"])}
+            condition = {"target": target, "value": literal_text(str(properties["value"]))}
             self._emit({"expect": {"not": condition} if negated else condition}, step)
         elif negated:
             # Chrome's own default operator is >=.
@@ -605,7 +606,7 @@ class _Translator:
                         continue
                 self.steps.append({"wait": {"url": relative_url(url, self.portal)}})
             if event.get("title") and not self.in_sign_in:
-                self.steps.append({"expect": {"title": event["title"]}})
+                self.steps.append({"expect": {"title": literal_text(str(event["title"]))}})
 
     def _enter_sign_in(self, url: str) -> None:
         self.in_sign_in = True

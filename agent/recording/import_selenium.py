@@ -23,6 +23,7 @@ from agent.recording.common import (
     RecordingError,
     flow_name,
     is_sign_in_url,
+    literal_text,
     on_portal,
     order_id_params,
     param_specs,
@@ -126,7 +127,10 @@ def _targets(command: Mapping[str, Any]) -> dict | list:
 
 
 def _variables(text: str) -> str:
-    return _VARIABLE.sub(lambda match: "{{ " + match.group(1) + " }}", text)
+    """Selenium's `${name}` as `{{ name }}`; anything else that would open a template is text."""
+    return _VARIABLE.sub(
+        lambda match: "{{ " + match.group(1) + " }}", literal_text(text, placeholders=False)
+    )
 
 
 class _TestTranslator:
@@ -238,10 +242,11 @@ class _TestTranslator:
                     template="{{ password }}",
                 )
             )
-            value = "{{ password }}"
+            text = "{{ password }}"
         else:
             self.typed.append(value)
-        self.steps.append({"fill": {"target": _targets(command), "value": _variables(value)}})
+            text = _variables(value)
+        self.steps.append({"fill": {"target": _targets(command), "value": text}})
 
     def send_keys(self, command: Mapping[str, Any], target: str, value: str) -> None:
         spec = _targets(command)
