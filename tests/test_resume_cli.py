@@ -189,6 +189,30 @@ def test_from_requests_with_no_request_is_nothing_to_do_not_an_error(tmp_path):
     assert not journal.exists()
 
 
+@pytest.mark.parametrize(
+    "given",
+    [[A], ["--from", "{tmp}/orders.csv"], ["--from-requests"]],
+)
+def test_resume_with_new_orders_is_refused_not_their_orders_left_out(tmp_path, given):
+    (tmp_path / "orders.csv").write_text(f"order_id\n{B}\n")
+    path = tmp_path / "journal.db"
+    recorded_run(path)
+    args = [arg.format(tmp=tmp_path) for arg in given]
+    result = invoke("cancel", *args, "--resume", "last", "--journal", str(path))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: --resume goes on with the run's own orders; order ids, --from and "
+        "--from-requests start a new run: give one or the other"
+    )
+    rows = invoke("run", "cancel_order", "--rows", str(tmp_path / "orders.csv"), "--resume",
+                  "last", "--journal", str(path))  # fmt: skip
+    assert rows.exit_code == 2
+    assert rows.output.strip().splitlines()[-1] == (
+        "Error: --resume goes on with the run's own rows; --rows starts a new run: give one or "
+        "the other"
+    )
+
+
 def test_a_run_another_live_process_plays_is_refused_without_a_summary(tmp_path):
     import subprocess
     import sys

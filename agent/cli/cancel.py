@@ -305,6 +305,14 @@ def _cancel(
         raise click.UsageError(_("give order ids, --from FILE, --from-requests or --resume RUN_ID"))
     if resume and shard is not None:
         raise click.UsageError(_("--shard applies to a new run; a resumed run keeps its own rows"))
+    if resume and (order_ids or sources or from_requests):
+        # The run would go on with its own orders, the ones given here left out unsaid.
+        raise click.UsageError(
+            _(
+                "--resume goes on with the run's own orders; order ids, --from and "
+                "--from-requests start a new run: give one or the other"
+            )
+        )
     # Ids typed on the command line are refused outright: a typo there is never meant.
     for order_id in order_ids:
         if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):

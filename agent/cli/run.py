@@ -322,6 +322,13 @@ def _run(
 ) -> None:
     if shard is not None and (resume or not rows_file):
         raise click.UsageError(_("--shard applies to a new --rows run"))
+    if resume and rows_file:
+        # The run would go on with its own rows, the file given here left unread.
+        raise click.UsageError(
+            _(
+                "--resume goes on with the run's own rows; --rows starts a new run: give one or the other"
+            )
+        )
     if not (rows_file or resume):
         # A setting of runs over rows, given to a single run, would be silently ignored.
         context = click.get_current_context()
