@@ -242,3 +242,26 @@ def test_a_run_another_live_process_plays_is_refused_without_a_summary(tmp_path)
         other.wait()
     # Once that process is gone, the run goes on (here: nothing was left to play).
     assert invoke("cancel", "--resume", run_id, "--journal", str(path)).exit_code == 0
+
+
+def test_run_resume_of_a_cancel_run_is_refused_so_a_dry_run_stays_dry(tmp_path):
+    """`run cancel_order --resume` of an interrupted `cancel --dry-run` cancelled its orders
+    for real: the dry run and the rate guard are the cancel job's, not the flow's."""
+    path = tmp_path / "journal.db"
+    with Journal(path) as journal:
+        run_id = journal.create_run(
+            flow="cancel_order",
+            params={},
+            portal="http://127.0.0.1:9",
+            rows=[(A, {"order_id": A, "reason": "NoInventory"})],
+            options={"workers": 1, "dry_run": True, "max_cancel_rate": 2.5, "projection": None},
+        )
+        journal.set_run_status(run_id, "interrupted")
+    result = invoke("run", "cancel_order", "--resume", "last", "--journal", str(path))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: run {run_id} is a run of seller-agent cancel: go on with it with "
+        f"`seller-agent cancel --resume {run_id}`"
+    )
+    with Journal(path) as journal:
+        assert [row.state for row in journal.rows(run_id)] == ["pending"]

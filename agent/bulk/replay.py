@@ -20,7 +20,7 @@ from agent.bulk.engine import (
     play_run,
     resumed_options,
 )
-from agent.bulk.runs import bind_rows, start_run
+from agent.bulk.runs import bind_rows, run_kind, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.i18n import _, as_told, ngettext
 
@@ -176,6 +176,15 @@ def execute_rows(
             journal = Journal(request.journal, redact=secrets.redact)
             run_id = journal.resolve_run_id(request.resume)
             record = journal.run(run_id)
+            if run_kind(record.options) == "cancel":
+                # A cancel run goes on under its own rules: its dry run, its rate guard. Played
+                # here, a dry run's orders would be cancelled for real.
+                raise JournalError(
+                    _(
+                        "run {run} is a run of seller-agent cancel: go on with it with "
+                        "`seller-agent cancel --resume {run}`"
+                    ).format(run=run_id)
+                )
             flow = resumed_flow(run_id, record, request.flow)
             # The journal keeps a secret param as ***: it comes again from -p, the
             # environment or the secrets file, as when the run started.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
+from agent.bulk.runs import run_kind
 from agent.i18n import _, format_duration, ngettext, pad, using
 from agent.report.merge import merge_lines
 from agent.report.words import error_kind_word, outcome_word, status_word
@@ -41,12 +42,6 @@ def rows_per_second(ended: int, seconds: float | None) -> float | None:
     if seconds is None:
         return None
     return ended / seconds if seconds > 0 else 0.0
-
-
-def run_kind(options: Mapping[str, Any]) -> str:
-    """ "cancel" for a run of `seller-agent cancel` (it records its rate limit), "flow" for
-    one of `seller-agent run FLOW --rows`."""
-    return "cancel" if "max_cancel_rate" in options or "projection" in options else "flow"
 
 
 def resume_commands(
