@@ -265,3 +265,25 @@ def test_run_resume_of_a_cancel_run_is_refused_so_a_dry_run_stays_dry(tmp_path):
     )
     with Journal(path) as journal:
         assert [row.state for row in journal.rows(run_id)] == ["pending"]
+
+
+def test_cancel_resume_of_a_flow_run_is_refused_and_names_run_resume(tmp_path):
+    path = tmp_path / "journal.db"
+    flow = tmp_path / "order_page.yaml"
+    with Journal(path) as journal:
+        run_id = journal.create_run(
+            flow="order-page",
+            params={},
+            portal="http://127.0.0.1:9",
+            rows=[(A, {"order_id": A})],
+            options={"workers": 1, "flow_source": str(flow), "shard": None},
+        )
+        journal.set_run_status(run_id, "interrupted")
+    result = invoke("cancel", "--resume", "last", "--journal", str(path))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: run {run_id} is a run of seller-agent run {flow} --rows: go on with it with "
+        f"`seller-agent run {flow} --resume {run_id}`"
+    )
+    with Journal(path) as journal:
+        assert [row.state for row in journal.rows(run_id)] == ["pending"]
