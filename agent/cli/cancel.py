@@ -14,6 +14,7 @@ from agent.cli.language import (
     echo_json,
     json_errors,
     print_error,
+    stop_message,
     warn,
 )
 from agent.cli.options import (
@@ -121,7 +122,7 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     "sources",
     multiple=True,
     metavar="FILE",
-    help="Orders to cancel: CSV, tab-separated text or .xlsx (an order id column such as "
+    help="Orders to cancel: CSV, tab-separated text, .xlsx or JSON (an order id column such as "
     "order-id, amazon-order-id, 订单号 or 注文番号, optional reason and memo columns; or the ids "
     "without a header), one id per line, or a saved email (.eml) or message naming the "
     "orders; - for stdin. Repeatable.",
@@ -302,6 +303,14 @@ def _cancel(
         raise click.UsageError(_("give order ids, --from FILE, --from-requests or --resume RUN_ID"))
     if resume and shard is not None:
         raise click.UsageError(_("--shard applies to a new run; a resumed run keeps its own rows"))
+    if resume and (order_ids or sources or from_requests):
+        # The run would go on with its own orders, the ones given here left out unsaid.
+        raise click.UsageError(
+            _(
+                "--resume goes on with the run's own orders; order ids, --from and "
+                "--from-requests start a new run: give one or the other"
+            )
+        )
     # Ids typed on the command line are refused outright: a typo there is never meant.
     for order_id in order_ids:
         if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):
@@ -394,6 +403,23 @@ def _cancel(
         stdin=sys.stdin,
         on_row=tell_row if streaming else None,
     )
+    if outcome.run_id is None and outcome.exit_code == 0:
+        # Nothing to do (no buyer request to act on): said, no run recorded.
+        if as_json:
+            echo_json(
+                {
+                    "run_id": None,
+                    "status": None,
+                    "orders": [],
+                    "outcomes": {},
+                    "problems": [],
+                    "ok": True,
+                    "error": None,
+                    "exit_code": 0,
+                }
+            )
+        say(outcome.message or _("nothing to run"))
+        return
     if outcome.run_id is None:
         raise InputError(outcome.message or _("nothing to run"))
     with Journal(request.journal) as opened:
@@ -409,7 +435,7 @@ def _cancel(
                 # Input rows left out before the run (each names its file and line).
                 "problems": data["problems"],
                 "ok": outcome.exit_code == 0,
-                "error": outcome.message,
+                "error": outcome.message or stop_message(outcome),
                 "exit_code": outcome.exit_code,
             }
         )
