@@ -170,7 +170,22 @@ ADDED_COLUMNS = {
 }
 
 
+class NotPortalDatabase(sqlite3.DatabaseError):
+    """The file is another program's database (a seller-agent journal, say): the portal's
+    tables are never added to it."""
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+    ]
+    if tables and "sellers" not in tables:
+        shown = ", ".join(tables[:6]) + (", ..." if len(tables) > 6 else "")
+        raise NotPortalDatabase(f"not a portal database (its tables: {shown}); left as it was")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript(SCHEMA)
     for table, columns in ADDED_COLUMNS.items():

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -186,6 +187,24 @@ def test_db_that_is_a_folder_is_refused(tmp_path):
     result = CliRunner().invoke(cli, ["portal", "reset", "--db", str(tmp_path)])
     assert result.exit_code == 2
     assert "is a folder" in result.output or "is a directory" in result.output
+
+
+def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path):
+    # A seller-agent journal given to the portal by mistake: no portal table is added to it.
+    journal = tmp_path / "journal.db"
+    with sqlite3.connect(journal) as conn:
+        conn.execute("CREATE TABLE runs (id TEXT)")
+        conn.execute("CREATE TABLE rows (key TEXT)")
+    conn.close()
+    before = journal.read_bytes()
+    for command in (["reset"], ["serve", "--port", "0"]):
+        result = CliRunner().invoke(cli, ["portal", *command, "--db", str(journal)])
+        assert result.exit_code == 2, result.output
+        assert result.output.splitlines()[-1] == (
+            f"Error: database {journal}: not a portal database (its tables: rows, runs); "
+            "left as it was"
+        )
+        assert journal.read_bytes() == before
 
 
 def test_help_shows_the_options():
