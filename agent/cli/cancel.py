@@ -299,20 +299,28 @@ def _cancel(
     from agent.i18n import reason_label
 
     if not (order_ids or sources or from_requests or resume):
-        raise click.UsageError(_("give order ids, --from FILE, --from-requests or --resume RUN_ID"))
+        raise click.UsageError(
+            told(N_("give order ids, --from FILE, --from-requests or --resume RUN_ID"))
+        )
     if resume and shard is not None:
-        raise click.UsageError(_("--shard applies to a new run; a resumed run keeps its own rows"))
+        raise click.UsageError(
+            told(N_("--shard applies to a new run; a resumed run keeps its own rows"))
+        )
     # Ids typed on the command line are refused outright: a typo there is never meant.
     for order_id in order_ids:
         if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):
             typed = order_id if order_id.isprintable() else shown(order_id)
             raise InputError(
-                _(
-                    "order {order}: malformed order id (expected digits like 112-0000001-0000001)"
-                ).format(order=typed)
+                told(
+                    N_(
+                        "order {order}: malformed order id (expected digits like "
+                        "112-0000001-0000001)"
+                    ),
+                    order=typed,
+                )
             )
     if len(memo) > 1000:
-        raise InputError(_("--memo: at most 1000 characters, got {count}").format(count=len(memo)))
+        raise InputError(told(N_("--memo: at most 1000 characters, got {count}"), count=len(memo)))
     try:
         reason = reason_code(reason)
     except BadReason as error:
@@ -395,7 +403,7 @@ def _cancel(
         on_row=tell_row if streaming else None,
     )
     if outcome.run_id is None:
-        raise InputError(outcome.message or _("nothing to run"))
+        raise InputError(outcome.message or told(N_("nothing to run")))
     with Journal(request.journal) as opened:
         rows = order_lines(opened.rows(outcome.run_id))
         data = report_mod.build_report(opened, outcome.run_id, row_facts=report_facts)
