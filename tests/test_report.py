@@ -476,6 +476,10 @@ def test_the_speed_counts_rows_played_to_an_end_not_rows_never_played(tmp_path):
     assert json.loads(render_json(data))["rows_per_second"] == pytest.approx(0.24)
     assert "Time: 12.5 s running (0.24 rows/s)" in render_table(data, "en")
     assert "(0.24 rows/s)" in render_html(data, tmp_path, "en")
+    # In Chinese, the speed's brackets are Chinese ones, as in the table.
+    assert "用时：运行 12.5 秒（每秒 0.24 行）" in render_table(data, "zh-CN")
+    zh = render_html(data, tmp_path, "zh-CN")
+    assert "（每秒 0.24 行）" in zh and "(每秒" not in zh
     # The merged report of shards counts the same way.
     merged = merge_runs([tmp_path / "journal.db"])
     assert merged["ended"] == 3
