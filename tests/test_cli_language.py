@@ -251,7 +251,7 @@ def test_the_cancel_summary_reads_in_chinese():
     }
     with using("zh-CN"):
         assert format_line(row) == (
-            "112-0000001-0000001  已取消             买家取消        不计入取消率"
+            "112-0000001-0000001  已取消              买家取消        不计入取消率"
         )
         assert next_step("finished", 2, ["seller-agent", "cancel", "--resume", "r1"]) == (
             "2 个订单失败；要重试，请运行：seller-agent cancel --resume r1 --retry-failed"
@@ -264,3 +264,31 @@ def test_the_cancel_summary_reads_in_chinese():
         assert next_step("interrupted", 0, ["seller-agent", "cancel", "--resume", "r1"]) == (
             "To go on with this run: seller-agent cancel --resume r1"
         )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_order_lines_of_a_run_keep_their_columns_aligned_whatever_the_words(lang):
+    """The widest outcome (a dry run's, in Chinese) and the widest reason (Shipping Address
+    Undeliverable) do not push a line's later columns out of place."""
+    from agent.cli.cancel import format_line, reason_width
+
+    rows = [
+        {"order_id": "112-0000001-0000001", "outcome": outcome, "reason": reason,
+         "counts_toward_rate": counts}
+        for outcome, reason, counts in [
+            ("cancelled", "BuyerCanceled", False),
+            ("would_run", "ShippingAddressUndeliverable", None),
+            ("already_cancelled", "PricingError", None),
+            ("not_found", "NoInventory", None),
+            ("failed", "GeneralAdjustment", None),
+        ]
+    ]  # fmt: skip
+    with using(lang):
+        width = reason_width(row["reason"] for row in rows)
+        lines = [format_line(row, width) for row in rows]
+    starts = set()
+    for line in lines:
+        third = re.match(r"(\S+  \S.*?  +)(\S.*?  +)\S", line)
+        assert third, line
+        starts.add((display_width(third.group(1)), display_width(third.group(2))))
+    assert len(starts) == 1, lines
