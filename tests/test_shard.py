@@ -257,3 +257,17 @@ def test_a_merged_time_is_the_shards_active_stretches_together(tmp_path):
     assert merge_runs(journals[:1])["seconds"] == pytest.approx(6.8)
     # Side by side, the job took as long as both together cover: 6.8 s, not the rows' span.
     assert merge_runs(journals)["seconds"] == pytest.approx(6.8)
+
+
+def test_the_merged_tables_warnings_read_in_chinese_like_the_line_on_stderr(
+    tmp_path, isolated_home
+):
+    journals = [
+        shard_journal(tmp_path / "1.db", "1/3", {"a": "cancelled"}),
+        shard_journal(tmp_path / "2.db", "2/3", {"c": "cancelled"}),
+    ]
+    result = CliRunner().invoke(cli, ["report", "--merge", *map(str, journals), "--lang", "zh-CN"])
+    assert result.exit_code == 0, result.output
+    assert "警告：缺少分片：3/3" in result.stdout.splitlines()
+    assert "missing" not in result.stdout
+    assert result.stderr == "警告：缺少分片：3/3\n"

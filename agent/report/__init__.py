@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
-from agent.i18n import _, format_duration, ngettext, pad, using
+from agent.i18n import _, format_duration, ngettext, pad, told_map, using
 from agent.report.merge import merge_lines
 from agent.report.words import error_kind_word, error_words, outcome_word, status_word
 
@@ -474,7 +474,8 @@ def render(
 
 def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        # A told() message stays one: masked in English and in its translation alike.
+        return told_map(value, redact)
     if isinstance(value, dict):
         return {key: _redacted(item, redact) for key, item in value.items()}
     if isinstance(value, list):
