@@ -162,6 +162,7 @@ def test_table_summary(recorded_run):
     assert f"Run {run_id}  flow cancel_order  Interrupted" in text
     assert "Rows: 4  succeeded: 1  failed: 1  other outcomes: 1  not played yet: 1" in text
     assert f"{'Cancelled':<30} {1:>5}" in text and f"{'Cannot be cancelled':<30} {1:>5}" in text
+    assert f"{'Outcome':<30}  Rows\n" in text
     assert (
         f"  {C} [The page was not as the flow expects]: step 4: no element matches "
         "<testid cancel-order> (password ***)"
@@ -186,6 +187,8 @@ def test_table_summary_in_chinese_uses_the_portals_words(recorded_run):
     ]
     assert len(counted) == 4
     assert {display_width(line) for line in counted} == {36}
+    # The heading's "行数" stands over the counts, right-aligned as they are.
+    assert display_width(next(line for line in lines if line.startswith("结果 "))) == 36
     assert "订单取消率：运行前 0.50%，预计 2.00%，运行后 1.50%" in text
 
 

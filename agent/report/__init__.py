@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
-from agent.i18n import _, format_duration, ngettext, pad, told_map, using
+from agent.i18n import _, display_width, format_duration, ngettext, pad, told_map, using
 from agent.report.merge import merge_lines
 from agent.report.words import error_kind_word, error_words, outcome_word, status_word
 
@@ -286,13 +286,13 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
             pending=report["pending"],
         ),
         "",
-        pad(_("Outcome"), 30) + " " + _("Rows"),
+        f"{pad(_('Outcome'), 30)} {_right(_('Rows'), 5)}",
     ]
     for outcome, count in report["outcomes"].items():
         lines.append(f"{pad(outcome_word(outcome), 30)} {count:>5}")
     if report.get("endpoints"):
         endpoint_word, rows_word = _("Browser endpoint"), _("Rows")
-        lines += ["", f"{pad(endpoint_word, 30)} {rows_word:>5}"]
+        lines += ["", f"{pad(endpoint_word, 30)} {_right(rows_word, 5)}"]
         for endpoint, count in report["endpoints"].items():
             lines.append(f"{pad(endpoint, 30)} {count:>5}")
     lines += merge_lines(report)
@@ -470,6 +470,11 @@ def render(
     else:
         text = {"json": render_json, "csv": render_csv}[fmt](report)
     return redact(text) if redact else text
+
+
+def _right(text: str, width: int) -> str:
+    """`text` right-aligned to `width` terminal columns, over a column of numbers."""
+    return " " * max(0, width - display_width(text)) + text
 
 
 def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
