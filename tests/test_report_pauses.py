@@ -79,3 +79,19 @@ def test_a_run_without_pauses_shows_none(tmp_path):
         data = build_report(journal, run_id)
     assert data["pauses"] == [] and "Pause" not in render_table(data)
     assert 'data-testid="pauses"' not in render_html(data)
+
+
+def test_the_pauses_reasons_read_in_chinese(paused_run):
+    """The journal keeps a pause's reason in English; the table and the page tell it in the
+    reader's language."""
+    journal, run_id = paused_run
+    data = build_report(journal, run_id)
+    table = render_table(data, "zh-CN")
+    assert f"  {local('12:00:30'):%H:%M:%S}  1 分 02 秒   卖家平台无法访问（连接被拒绝）" in table
+    assert f"  {local('12:01:50'):%H:%M:%S}  3 秒         限流：HTTP 429，Retry-After 1 秒" in table
+    assert "throttled" not in table and "unreachable" not in table
+    assert "是卖家平台的问题" in table and "门户" not in table
+    html = render_html(data, lang="zh-CN")
+    assert "卖家平台无法访问（连接被拒绝）" in html and "限流：HTTP 429，Retry-After 1 秒" in html
+    # JSON keeps the journal's English.
+    assert data["pauses"][1]["reason"] == "throttled: HTTP 429, Retry-After 1 s"

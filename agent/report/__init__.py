@@ -17,7 +17,13 @@ from typing import Any
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
 from agent.i18n import _, display_width, format_duration, ngettext, pad, told_map, using
 from agent.report.merge import merge_lines
-from agent.report.words import error_kind_word, error_words, outcome_word, status_word
+from agent.report.words import (
+    error_kind_word,
+    error_words,
+    outcome_word,
+    pause_reason,
+    status_word,
+)
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -222,7 +228,9 @@ def pause_lines(report: dict[str, Any]) -> list[str]:
     ]
     for pause in pauses[:20]:
         when = local_time(pause["started_at"])
-        lines.append(f"  {when}  {pad(pause_span(pause['seconds']), 12)} {pause['reason']}")
+        lines.append(
+            f"  {when}  {pad(pause_span(pause['seconds']), 12)} {pause_reason(pause['reason'])}"
+        )
     if count > 20:
         lines.append("  " + _("... and {count} more (see --format json)").format(count=count - 20))
     return lines

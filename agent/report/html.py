@@ -36,6 +36,7 @@ from agent.report.words import (
     option_items,
     outcome_group,
     outcome_word,
+    pause_reason,
     status_word,
     value_name,
 )
@@ -245,7 +246,7 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
             "end": format_datetime(pause.get("ended_at"))
             if pause.get("ended_at")
             else _("not over"),
-            "reason": pause.get("reason") or "—",
+            "reason": pause_reason(pause.get("reason")),
         }
         for pause in report.get("pauses") or []
     ]

@@ -11,7 +11,7 @@ import re
 from functools import cache
 from typing import Any
 
-from agent.i18n import language, pgettext, retell, using, yes_no
+from agent.i18n import N_, _, format_duration, language, pgettext, retell, using, yes_no
 from agent.play.notes import EVIDENCE_NOTE
 
 
@@ -98,6 +98,45 @@ def error_words(row: dict[str, Any], evidence: bool = True) -> str:
 
 # The note the player appends to a failure's message in English (EVIDENCE_NOTE).
 _EVIDENCE_SAID = re.compile(r"\s*\(evidence: [^()]*\)\s*$")
+
+
+# How the engine writes a pause's reason in the journal (always in English: agent/bulk/engine.py).
+_THROTTLED = re.compile(r"^throttled: HTTP 429, Retry-After (?P<hold>.+)$")
+_UNREACHABLE = re.compile(r"^portal unreachable \((?P<detail>.*)\)$")
+# What the outage probe met, in its words (agent/bulk/outage.py), else an HTTP status.
+_PROBE_DETAILS = {
+    N_("timed out"),
+    N_("connection refused"),
+    N_("name not resolved"),
+    N_("connection reset"),
+}
+_ENGLISH_SPAN = re.compile(
+    r"^(?:(?P<h>\d+) h)? ?(?:(?P<min>\d+) min)? ?(?:(?P<s>\d+(?:\.\d+)?) s)?$"
+)
+
+
+def pause_reason(reason: str | None) -> str:
+    """A pause's reason, kept in English by the journal, in the language in force; a reason
+    of another shape as it was written."""
+    if not reason:
+        return "—"
+    throttled = _THROTTLED.match(reason)
+    if throttled:
+        span = _ENGLISH_SPAN.match(throttled["hold"])
+        hold = throttled["hold"]
+        if span and any(span.groups()):
+            seconds = (
+                int(span["h"] or 0) * 3600 + int(span["min"] or 0) * 60 + float(span["s"] or 0)
+            )
+            hold = format_duration(seconds)
+        return _("throttled: HTTP 429, Retry-After {hold}").format(hold=hold)
+    unreachable = _UNREACHABLE.match(reason)
+    if unreachable:
+        detail = unreachable["detail"]
+        return _("portal unreachable ({detail})").format(
+            detail=_(detail) if detail in _PROBE_DETAILS else detail
+        )
+    return reason
 
 
 def value_name(name: str) -> str:
