@@ -332,3 +332,21 @@ def test_an_import_error_reads_in_chinese_with_lang_and_in_english_by_default(tm
         translate_chrome_recording({"title": "x", "steps": [{"type": "clik"}]}, source="r.json")
     assert str(raised.value).startswith("r.json: step 1: unknown step type 'clik' (known: ")
     assert shown(raised.value).startswith("r.json: 第 1 步: 未知的步骤类型 'clik'（已知类型：")
+
+
+def test_the_throttling_line_reads_as_chinese_whatever_the_pace():
+    """The pace is words of its own in Chinese (每秒 1.50 行, 不限速): no stray spaces around it."""
+    from agent.i18n import _
+
+    message = (
+        "portal throttling (HTTP 429, Retry-After {hold}): every worker waits, then the run "
+        "goes on at {pace}"
+    )
+    with using("zh-CN"):
+        paced = _(message).format(hold="2 秒", pace=_("{rate} rows/s").format(rate="1.50"))
+        free = _(message).format(hold="2 秒", pace=_("not limited"))
+    assert (
+        paced
+        == "卖家平台限流（HTTP 429，Retry-After 2 秒）：所有并发暂停等待，随后继续运行（每秒 1.50 行）"
+    )
+    assert free.endswith("随后继续运行（不限速）")
