@@ -232,6 +232,7 @@ def test_the_demo_speaks_chinese_from_its_first_line(tmp_path):
     lines = result.output.splitlines()
     assert lines[0].startswith("演示卖家平台：http://127.0.0.1:")
     assert lines[0].endswith("（seller@example.com / demo-password / TOTP JBSWY3DPEHPK3PXP）")
+    assert "  （" not in lines[0], "Chinese brackets need no spaces before them"
     assert lines[1] == f"正在取消 {orders} 中的订单"
     assert lines[2] == "演示会跳过取消率保护（--max-cancel-rate 100）。"
     assert lines[-1].startswith(f"错误：{orders}: 没有有效的订单编号")
