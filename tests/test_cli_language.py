@@ -292,3 +292,18 @@ def test_the_order_lines_of_a_run_keep_their_columns_aligned_whatever_the_words(
         assert third, line
         starts.add((display_width(third.group(1)), display_width(third.group(2))))
     assert len(starts) == 1, lines
+
+
+def test_the_journal_and_the_runs_log_have_different_names_in_chinese():
+    """`--journal` (the run's record, which resume reads) and `--log` (the run's log, for
+    support) are two things; in Chinese too."""
+    with using("zh-CN"):
+        journal = _help_line(cli, ["report", "--help"], "--journal")
+        log = _help_line(cli, ["report", "--help"], "--log")
+    assert "运行记录" in journal and "日志" not in journal
+    assert "日志" in log and "运行记录" not in log
+
+
+def _help_line(group, args, option):
+    result = CliRunner().invoke(group, [*args, "--lang", "zh-CN"], terminal_width=200)
+    return next(line for line in result.output.splitlines() if line.strip().startswith(option))

@@ -212,7 +212,7 @@ def test_the_merged_table_reads_in_chinese_and_its_warnings_stay_english_in_json
     with using("zh-CN"):
         report = merged_report()
         lines = merge_lines(report)
-    assert lines[1] == "分片      行数       成功    失败  状态         日志文件"
+    assert lines[1] == "分片      行数       成功    失败  状态         运行记录"
     assert lines[2] == "1/3          4          3       1  已完成       a.db"
     assert lines[3] == "警告：缺少分片：2/3, 3/3"
     assert json.loads(json.dumps(report["warnings"])) == ["missing shards: 2/3, 3/3"]
@@ -281,7 +281,7 @@ def test_errors_about_runs_journals_and_options_read_in_chinese_and_stay_english
     english = invoke("report", "nosuchrun", "--journal", str(journal))
     assert f"Error: no run 'nosuchrun' in {journal}" in english.output
     merged = invoke("report", "--merge", str(tmp_path / "gone.db"), env=ZH)
-    assert f"{tmp_path / 'gone.db'}: 那里没有运行日志文件" in merged.output
+    assert f"{tmp_path / 'gone.db'}: 那里没有运行记录" in merged.output
     shard = invoke("cancel", "--shard", "9/3", "112-0000001-0000001", env=ZH)
     assert "K 必须在 1 到 N 之间" in shard.output
     # Raised with its translation; str() stays English for logs and JSON.
