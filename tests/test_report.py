@@ -252,6 +252,27 @@ def test_html_values_read_as_words(recorded_run):
     assert zh_rows[0]["r"] == "无库存"
 
 
+@pytest.mark.browser
+def test_a_failure_cards_labels_end_with_the_languages_colon(recorded_run, browser):
+    """The colon after "Tries", "Time" is the page's (CSS): full-width in Chinese."""
+    journal, run_id, tmp_path = recorded_run
+    page = browser.new_page()
+    try:
+        for lang, colon in (("en", ":"), ("zh-CN", "：")):
+            html = tmp_path / f"report-{lang}.html"
+            html.write_text(render_html(build_report(journal, run_id), tmp_path, lang))
+            page.goto(html.as_uri())
+            card = page.get_by_test_id("failure")
+            labels = card.locator("dl.facts dt")
+            assert labels.count() >= 2
+            for index in range(labels.count()):
+                after = labels.nth(index).evaluate("dt => getComputedStyle(dt, '::after').content")
+                assert after == f'"{colon}"', (lang, labels.nth(index).inner_text())
+                assert not labels.nth(index).inner_text().endswith((":", "："))
+    finally:
+        page.close()
+
+
 def test_html_keeps_a_place_for_the_runs_pauses(recorded_run, monkeypatch):
     monkeypatch.setenv("TZ", "Asia/Shanghai")
     time.tzset()
