@@ -307,3 +307,21 @@ def test_the_journal_and_the_runs_log_have_different_names_in_chinese():
 def _help_line(group, args, option):
     result = CliRunner().invoke(group, [*args, "--lang", "zh-CN"], terminal_width=200)
     return next(line for line in result.output.splitlines() if line.strip().startswith(option))
+
+
+def test_a_failed_orders_line_brackets_its_error_in_the_languages_brackets():
+    from agent.cli.cancel import format_line
+    from agent.i18n import Told
+
+    row = {
+        "order_id": "112-0000001-0000001",
+        "outcome": "failed",
+        "reason": "NoInventory",
+        "counts_toward_rate": None,
+        "error": Told("HTTP 500 at /x", "/x 返回 HTTP 500"),
+    }
+    with using("zh-CN"):
+        assert format_line(row).endswith("  -  （/x 返回 HTTP 500）")
+    with using("en"):
+        row["error"] = Told("HTTP 500 at /x")
+        assert format_line(row).endswith("  -  (HTTP 500 at /x)")

@@ -90,7 +90,7 @@ def format_line(row: dict[str, Any], reasons_width: int | None = None) -> str:
         f"{counts[row['counts_toward_rate']]}"
     )
     if row.get("error"):
-        line += f"  ({shown(row['error'])})"
+        line += "  " + _("({error})").format(error=shown(row["error"]))
     return line
 
 
