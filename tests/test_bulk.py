@@ -5,7 +5,9 @@ runs in test_bulk_e2e.py and test_crash_resume.py."""
 import asyncio
 import contextlib
 import io
+import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -584,6 +586,20 @@ def test_progress_shows_on_a_terminal_only():
     with BulkProgress(10, stream=quiet, quiet=True) as progress:
         progress.row_finished(True)
     assert quiet.getvalue() == ""
+
+
+def test_progress_speaks_chinese_with_the_summarys_units():
+    from agent.i18n import using
+
+    screen = Terminal()
+    with using("zh-CN"), BulkProgress(10, stream=screen) as progress:
+        for ok in (True, False, True):
+            progress.row_finished(ok)
+            time.sleep(0.05)
+        progress.row_retried()
+    shown = screen.getvalue()
+    assert "1 个失败、1 次重试" in shown, shown
+    assert re.search(r"每秒 \d+\.\d 行", shown) and "/s" not in shown, shown
 
 
 def test_resume_with_retry_failed_plays_failed_rows_again(monkeypatch, journal, flow, tmp_path):
