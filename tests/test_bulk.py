@@ -824,6 +824,32 @@ def test_the_run_log_is_private_and_redacted(monkeypatch, journal, flow, tmp_pat
     assert lines[-1].endswith(f"run {run_id} finished: 1 done, 1 failed")
 
 
+def test_the_run_log_says_signing_in_again_failed_when_it_did(monkeypatch, journal, flow, tmp_path):
+    tries = []
+
+    async def expired(key):
+        tries.append(key)
+        if len(tries) == 1:
+            return RunResult(
+                outcome="failed",
+                ok=False,
+                error="signing in again failed: wrong code",
+                error_kind="session",
+                sign_ins=1,
+            )
+        return RunResult(outcome="cancelled", ok=True, sign_ins=1)
+
+    World(monkeypatch, journal.path, {IDS[0]: [(expired, None)]})
+    run_id = new_run(journal, flow, IDS[:1])
+    play(journal, flow, run_id, tmp_path)
+    lines = (tmp_path / "runs" / "run.log").read_text().splitlines()
+    said = [line.split("  ", 1)[1] for line in lines if "session had ended" in line]
+    assert said == [
+        f"{IDS[0]}: the session had ended; signing in again did not get the run going again",
+        f"{IDS[0]}: the session had ended; signed in again",
+    ]
+
+
 def test_the_run_log_and_a_resume_state_the_settings_alike_with_plurals_and_one_duration(
     monkeypatch, journal, flow, tmp_path
 ):
