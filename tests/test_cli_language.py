@@ -325,3 +325,21 @@ def test_a_failed_orders_line_brackets_its_error_in_the_languages_brackets():
     with using("en"):
         row["error"] = Told("HTTP 500 at /x")
         assert format_line(row).endswith("  -  (HTTP 500 at /x)")
+
+
+def test_the_canary_is_not_called_a_dry_run_in_chinese(monkeypatch, capsys):
+    """The canary's orders are really cancelled: its Chinese name must not be 试运行, the
+    dry run's, and its counts read with Chinese punctuation."""
+    from agent.bulk.engine import CanarySummary
+    from agent.cli.prompts import canary_prompt
+
+    summary = CanarySummary(
+        run_id="r1", played=2, remaining=6, outcomes={"cancelled": 1, "not_found": 1},
+        failed=0, all_ok=False,
+    )  # fmt: skip
+    with using("zh-CN"):
+        assert canary_prompt(yes=True)(summary) is False  # not all ok, and no terminal to ask
+        stopped = i18n.gettext("canary: stopped before the remaining rows; resume to play them")
+    said = capsys.readouterr().err
+    assert said == "先行批次：已执行 2 行（已取消：1、未找到订单：1）；还剩 6 行\n"
+    assert "试运行" not in stopped and stopped.startswith("先行批次：")

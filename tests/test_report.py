@@ -508,3 +508,16 @@ def test_the_speed_counts_rows_played_to_an_end_not_rows_never_played(tmp_path):
     merged = merge_runs([tmp_path / "journal.db"])
     assert merged["ended"] == 3
     assert merged["rows_per_second"] == pytest.approx(3 / merged["seconds"])
+
+
+def test_the_canary_option_says_how_many_rows_went_first(tmp_path):
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p", rows=[("k", {})], options={"canary": 3}
+        )
+        data = build_report(journal, run_id)
+    en = render_html(data, tmp_path, "en")
+    assert "<dt>Canary (rows played first, then asked)</dt><dd>3 rows</dd>" in en
+    zh = render_html(data, tmp_path, "zh-CN")
+    assert "<dt>先行批次（先执行这些行，再询问）</dt><dd>3 行</dd>" in zh
+    assert "试" not in zh.split("<dt>先行批次")[1].split("</dd>")[0]

@@ -189,7 +189,12 @@ def option_items(options: dict[str, Any]) -> list[tuple[str, str]]:
         pgettext("option", "Fresh browser context after"),
         pgettext("option", "{count} rows").format(count=options.get("recycle_every")),
     )
-    add("canary", pgettext("option", "Try one row first"), yes_no(bool(options.get("canary"))))
+    canary = options.get("canary")
+    add(
+        "canary",
+        pgettext("option", "Canary (rows played first, then asked)"),
+        pgettext("option", "{count} rows").format(count=canary) if canary else yes_no(False),
+    )
     add("trace", pgettext("option", "Trace of failures"), yes_no(bool(options.get("trace"))))
     add(
         "block_media",
