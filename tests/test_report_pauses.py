@@ -95,3 +95,44 @@ def test_the_pauses_reasons_read_in_chinese(paused_run):
     assert "卖家平台无法访问（连接被拒绝）" in html and "限流：HTTP 429，Retry-After 1 秒" in html
     # JSON keeps the journal's English.
     assert data["pauses"][1]["reason"] == "throttled: HTTP 429, Retry-After 1 s"
+
+
+@pytest.mark.parametrize(
+    ("reason", "chinese"),
+    [
+        ("portal unreachable (timed out); the run stopped (--max-outage)",
+         "卖家平台无法访问（超时）；运行已停止（--max-outage）"),
+        ("portal never answered (HTTP 502); the run stopped",
+         "卖家平台始终没有响应（HTTP 502）；运行已停止"),
+        ("portal unreachable (HTTP 503)", "卖家平台无法访问（HTTP 503）"),
+        ("something else (x)", "something else (x)"),
+    ],
+)  # fmt: skip
+def test_every_pause_reason_the_engine_writes_reads_in_chinese(reason, chinese):
+    from agent.i18n import using
+    from agent.report.words import pause_reason
+
+    with using("zh-CN"):
+        assert pause_reason(reason) == chinese
+    with using("en"):
+        assert pause_reason(reason) == reason
+
+
+def test_the_outage_line_on_the_terminal_tells_the_probes_answer_in_chinese():
+    from agent.bulk.outage import _describe
+    from agent.i18n import shown, using
+
+    with using("zh-CN"):
+        refused = _describe(ConnectionRefusedError())
+        timeout = _describe(TimeoutError())
+    assert (str(refused), shown(refused)) == ("connection refused", "连接被拒绝")
+    assert (str(timeout), shown(timeout)) == ("timed out", "超时")
+
+
+def test_a_duration_before_hou_takes_no_space():
+    """A Chinese duration is followed by 后 directly: 15 秒后, not 15 秒 后."""
+    from agent.i18n import _, using
+
+    with using("zh-CN"):
+        back = _("portal answers again after {took}; going on").format(took="15 秒")
+    assert back == "卖家平台在 15 秒后恢复响应；继续运行"

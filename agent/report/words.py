@@ -102,7 +102,11 @@ _EVIDENCE_SAID = re.compile(r"\s*\(evidence: [^()]*\)\s*$")
 
 # How the engine writes a pause's reason in the journal (always in English: agent/bulk/engine.py).
 _THROTTLED = re.compile(r"^throttled: HTTP 429, Retry-After (?P<hold>.+)$")
-_UNREACHABLE = re.compile(r"^portal unreachable \((?P<detail>.*)\)$")
+_UNREACHABLE = re.compile(r"^portal unreachable \((?P<detail>[^()]*)\)$")
+_GAVE_UP = re.compile(
+    r"^portal unreachable \((?P<detail>[^()]*)\); the run stopped \(--max-outage\)$"
+)
+_NEVER = re.compile(r"^portal never answered \((?P<detail>[^()]*)\); the run stopped$")
 # What the outage probe met, in its words (agent/bulk/outage.py), else an HTTP status.
 _PROBE_DETAILS = {
     N_("timed out"),
@@ -130,12 +134,15 @@ def pause_reason(reason: str | None) -> str:
             )
             hold = format_duration(seconds)
         return _("throttled: HTTP 429, Retry-After {hold}").format(hold=hold)
-    unreachable = _UNREACHABLE.match(reason)
-    if unreachable:
-        detail = unreachable["detail"]
-        return _("portal unreachable ({detail})").format(
-            detail=_(detail) if detail in _PROBE_DETAILS else detail
-        )
+    for pattern, message in (
+        (_UNREACHABLE, N_("portal unreachable ({detail})")),
+        (_GAVE_UP, N_("portal unreachable ({detail}); the run stopped (--max-outage)")),
+        (_NEVER, N_("portal never answered ({detail}); the run stopped")),
+    ):
+        found = pattern.match(reason)
+        if found:
+            detail = found["detail"]
+            return _(message).format(detail=_(detail) if detail in _PROBE_DETAILS else detail)
     return reason
 
 
