@@ -521,3 +521,17 @@ def test_the_canary_option_says_how_many_rows_went_first(tmp_path):
     zh = render_html(data, tmp_path, "zh-CN")
     assert "<dt>先行批次（先执行这些行，再询问）</dt><dd>3 行</dd>" in zh
     assert "试" not in zh.split("<dt>先行批次")[1].split("</dd>")[0]
+
+
+def test_a_long_list_of_unofficial_buyer_canceled_orders_wraps_between_ids(tmp_path):
+    """Each order id stays whole, but the list breaks between them: a run of hundreds does
+    not widen the page."""
+    keys = [f"112-0000001-{n:07d}" for n in range(1, 101)]
+    projection = {"rate_before": 0.5, "rate_after": 9.0, "buyer_canceled_unofficial": keys}
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p", rows=[(k, {}) for k in keys[:1]],
+            options={"max_cancel_rate": 2.5, "projection": projection},
+        )  # fmt: skip
+        html = render_html(build_report(journal, run_id), tmp_path, "en")
+    assert f'<span class="id">{keys[0]}</span>, <span class="id">{keys[1]}</span>' in html

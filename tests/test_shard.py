@@ -271,3 +271,33 @@ def test_the_merged_tables_warnings_read_in_chinese_like_the_line_on_stderr(
     assert "警告：缺少分片：3/3" in result.stdout.splitlines()
     assert "missing" not in result.stdout
     assert result.stderr == "警告：缺少分片：3/3\n"
+
+
+def test_the_merged_html_page_reads_in_chinese_and_knows_its_runs_are_cancel_runs(
+    tmp_path, isolated_home
+):
+    journals = [
+        shard_journal(tmp_path / "1.db", "1/3", {"112-0000001-0000001": "cancelled"}),
+        shard_journal(tmp_path / "2.db", "2/3", {"112-0000001-0000002": "cancelled"}),
+    ]
+    for journal in journals:  # as `cancel --shard` records them
+        with Journal(journal) as opened:
+            run_id = opened.last_run_id()
+            opened.update_run_options(run_id, max_cancel_rate=2.5)
+    page = tmp_path / "job.html"
+    result = CliRunner().invoke(
+        cli, ["report", "--merge", *map(str, journals), "--format", "html", "-o", str(page),
+              "--lang", "zh-CN"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    shards = html.split('data-testid="shards"')[1].split("</table>")[0]
+    assert "<td>已完成</td>" in shards and "finished" not in shards
+    assert '<p class="warning">缺少分片：3/3</p>' in html and "missing shards" not in html
+    assert "<th>订单编号</th>" in html
+    data = json.loads(
+        CliRunner()
+        .invoke(cli, ["report", "--merge", *map(str, journals), "--format", "json"])
+        .stdout
+    )
+    assert data["run"]["kind"] == "cancel"

@@ -101,6 +101,10 @@ def merge_runs(
     return {
         "run": {
             "id": "+".join(shard["run_id"] for shard in shards),
+            # The shards of one job are runs of one kind (cancel, or a flow over rows).
+            "kind": kinds.pop()
+            if len(kinds := {part["run"].get("kind") for part in parts}) == 1
+            else "flow",
             "flow": " + ".join(sorted({part["run"]["flow"] for part in parts})),
             "portal": " + ".join(sorted({part["run"]["portal"] for part in parts})),
             "status": statuses.pop() if len(statuses) == 1 else "mixed",
@@ -215,7 +219,7 @@ def merge_lines(report: dict[str, Any]) -> list[str]:
     for shard in report["shards"]:
         lines.append(
             f"{shard['shard'] or '-':<8} {shard['total']:>5}  {shard['succeeded']:>9}  "
-            f"{shard['failed']:>6}  {pad(_shard_status(shard['status']), 11)}  {shard['journal']}"
+            f"{shard['failed']:>6}  {pad(shard_status(shard['status']), 11)}  {shard['journal']}"
         )
     if report["duplicates"]:
         lines += [
@@ -240,7 +244,7 @@ def _right(text: str, width: int) -> str:
     return " " * max(0, width - display_width(text)) + text
 
 
-def _shard_status(code: str) -> str:
+def shard_status(code: str) -> str:
     """A run status in the merged table: the code in English (as the JSON has it), the
     report's word in Chinese."""
     words = {
