@@ -343,3 +343,19 @@ def test_the_canary_is_not_called_a_dry_run_in_chinese(monkeypatch, capsys):
     said = capsys.readouterr().err
     assert said == "先行批次：已执行 2 行（已取消：1、未找到订单：1）；还剩 6 行\n"
     assert "试运行" not in stopped and stopped.startswith("先行批次：")
+
+
+def test_order_ids_listed_in_chinese_prose_are_joined_with_the_chinese_list_mark():
+    from agent.cancel.guard import Metrics, PlannedOrder, project_rate
+
+    orders = [
+        PlannedOrder("112-0000001-0000002", "BuyerCanceled", request_kind="message"),
+        PlannedOrder("112-0000001-0000003", "BuyerCanceled", request_kind="message"),
+    ]
+    projection = project_rate(Metrics(cancelled=1, total=200), orders, 2.5)
+    with using("zh-CN"):
+        chinese = projection.summary_lines()
+    with using("en"):
+        english = projection.summary_lines()
+    assert chinese[1].endswith("因此计入：112-0000001-0000002、112-0000001-0000003")
+    assert english[1].endswith(": 112-0000001-0000002, 112-0000001-0000003")

@@ -27,7 +27,7 @@ from agent.bulk.rows import InputError, Problem, RowSet
 from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.cancel import rules
-from agent.i18n import N_, _, as_told, ngettext, shown, told
+from agent.i18n import N_, _, as_told, ngettext, pgettext, shown, told
 
 
 @dataclass
@@ -128,7 +128,7 @@ def requests_lines(found: BuyerRequests, chosen: set[str]) -> list[str]:
     ]
     left_out = [order_id for order_id in found.messages if order_id not in chosen]
     if left_out:
-        listed = ", ".join(left_out[:20]) + (
+        listed = pgettext("list", ", ").join(left_out[:20]) + (
             _(" and {count} more").format(count=len(left_out) - 20) if len(left_out) > 20 else ""
         )
         lines.append(
