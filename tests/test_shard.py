@@ -301,3 +301,27 @@ def test_the_merged_html_page_reads_in_chinese_and_knows_its_runs_are_cancel_run
         .stdout
     )
     assert data["run"]["kind"] == "cancel"
+
+
+def test_a_merged_report_keeps_the_shards_pauses_and_left_out_rows(tmp_path):
+    from agent.report import render_table
+
+    journals = [
+        shard_journal(tmp_path / "1.db", "1/2", {"a": "cancelled"}),
+        shard_journal(tmp_path / "2.db", "2/2", {"b": "cancelled"}),
+    ]
+    with Journal(journals[1]) as journal:
+        run_id = journal.last_run_id()
+        event = journal.open_event(run_id, "outage", "portal unreachable (connection refused)")
+        journal.close_event(event)
+        journal.update_run_options(run_id, problems=["orders.csv:7: malformed order id '12-34'"])
+    with Journal(journals[0]) as journal:
+        journal.update_run_options(
+            journal.last_run_id(), problems=["orders.csv:7: malformed order id '12-34'"]
+        )
+    merged = merge_runs(journals)
+    assert [(pause["kind"], pause["shard"]) for pause in merged["pauses"]] == [("outage", "2/2")]
+    assert merged["pauses"][0]["reason"] == "portal unreachable (connection refused)"
+    assert merged["problems"] == ["orders.csv:7: malformed order id '12-34'"]
+    table = render_table(merged, "en")
+    assert "Pause: 1 (" in table and "portal unreachable (connection refused)" in table

@@ -143,6 +143,21 @@ def merge_runs(
         "seconds": seconds,
         "ended": ended,
         "rows_per_second": rows_per_second(ended, seconds),
+        # Each shard's pauses (the portal down or throttling, for one shard or all), with
+        # the shard they held up; and the input rows left out, which every shard of one list
+        # reports alike.
+        "pauses": sorted(
+            (
+                {**pause, "shard": part["run"]["options"].get("shard")}
+                for part in parts
+                for pause in part.get("pauses", [])
+            ),
+            key=lambda pause: pause["started_at"] or "",
+        ),
+        "paused_seconds": sum(part.get("paused_seconds") or 0.0 for part in parts),
+        "problems": list(
+            dict.fromkeys(problem for part in parts for problem in part.get("problems") or [])
+        ),
         "rows": rows,
         "shards": shards,
         "duplicates": duplicates,
