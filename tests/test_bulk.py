@@ -327,6 +327,8 @@ def test_max_failures_stops_taking_rows(monkeypatch, journal, flow, tmp_path):
     assert journal.counts(run_id)["failed"] == 3
     assert journal.counts(run_id)["pending"] == 7
     assert journal.run(run_id).status == "stopped"
+    # Why it stopped, for `cancel --json`'s error.
+    assert result.message == "3 rows failed: stopping (--max-failures 3)"
 
 
 def test_canary_asks_before_the_rest(monkeypatch, journal, flow, tmp_path):

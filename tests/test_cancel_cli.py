@@ -245,3 +245,19 @@ def test_a_dry_runs_lines_in_chinese_keep_their_columns_with_the_widest_words(
     assert f"{second}  将被取消（试运行）  无库存            -" in lines
     assert "112-0000001-9999999  未找到订单          定价错误          -" in lines
     assert len({display_width(line) for line in lines}) == 1
+
+
+def test_json_names_why_a_run_stopped_on_its_own(fresh_portal, tmp_path):
+    """A run stopped by --max-failures says so in `error`, in English whatever the language,
+    as the docs promise (cancel.md)."""
+    orders = [order["order_id"] for order in fresh_portal.orders(status="Unshipped")[:3]]
+    fresh_portal.set_faults(error_rate=1.0, paths=["/orders-v3/order/"], methods=["GET"])
+    result = invoke(
+        "cancel", *orders, "--portal", fresh_portal.url, "--max-cancel-rate", "100",
+        "--workers", "1", "--attempts", "1", "--max-failures", "1", "--json", "--lang", "zh-CN",
+        "--journal", str(tmp_path / "journal.db"), "--run-dir", str(tmp_path / "runs"),
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "stopped" and data["ok"] is False
+    assert data["error"] == "1 row failed: stopping (--max-failures 1)"

@@ -282,6 +282,9 @@ class BulkResult:
     run_id: str
     status: str  # finished, interrupted, stopped (failure budget), paused (canary declined)
     rows: list[RowRecord]
+    # Why the run stopped on its own (--max-failures, the portal gone or throttling for too
+    # long), as told on the terminal: English as str(), for JSON.
+    message: str | None = None
 
     @property
     def outcomes(self) -> dict[str, int]:
@@ -305,6 +308,7 @@ class _Stop:
         self.soft = False
         self.hard = False
         self.reason: str | None = None
+        self.message: str | None = None  # the run's own reason in words (finish)
         self.tasks: list[asyncio.Task[Any]] = []
 
     def request(self, reason: str = "interrupted") -> None:
@@ -315,11 +319,13 @@ class _Stop:
         self.soft = True
         self.reason = self.reason or reason
 
-    def finish(self, reason: str) -> None:
-        """Stop taking rows for a reason of the run's own (failure budget, outage)."""
+    def finish(self, reason: str, message: str | None = None) -> None:
+        """Stop taking rows for a reason of the run's own (failure budget, outage), said in
+        `message`."""
         if not self.soft:
             self.soft = True
             self.reason = reason
+            self.message = message
 
 
 def _clock_time(outage: Outage) -> str:
@@ -445,7 +451,9 @@ class BulkRunner:
                 )
                 self.log.close()
                 self.timings.report()
-        return BulkResult(self.run_id, status, self.journal.rows(self.run_id))
+        return BulkResult(
+            self.run_id, status, self.journal.rows(self.run_id), message=self.stop.message
+        )
 
     async def _play_all(self, todo: list[RowRecord]) -> str:
         if todo and self.flow.session:
@@ -614,16 +622,16 @@ class BulkRunner:
                 "the portal at {portal} has not answered since the run started ({detail}); is "
                 "the address right (--portal)? stopping; resume the run when it answers"
             )
-            self.stop.finish("outage")
         elif outage.end == "gave_up":
             text = N_(
                 "portal unreachable for {took} (--max-outage {limit}): stopping; resume the run "
                 "when it is back"
             )
-            self.stop.finish("outage")
         else:
             text = N_("stopped waiting for the portal after {took}")
         message = told(text, **values)
+        if outage.end == "gave_up":
+            self.stop.finish("outage", message)
         self._event(message)
         self.log.write(str(message))
 
@@ -666,7 +674,7 @@ class BulkRunner:
             message = told(text, **values)
             self._event(message)
             self.log.write(str(message))
-            self.stop.finish("throttled")
+            self.stop.finish("throttled", message)
         return True
 
     def _end_throttling(self) -> None:
@@ -961,7 +969,7 @@ class BulkRunner:
                 )
                 self._event(message)
                 self.log.write(str(message))
-                self.stop.finish("max_failures")
+                self.stop.finish("max_failures", message)
             return
         outcome = result.outcome
         ok = bool(result.ok)

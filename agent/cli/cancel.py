@@ -457,7 +457,9 @@ def _cancel(
                 # Input rows left out before the run (each names its file and line).
                 "problems": data["problems"],
                 "ok": outcome.exit_code == 0,
-                "error": outcome.message,
+                # The run's closing message: why it could not start, or why it stopped on
+                # its own (--max-failures, the portal gone), which the terminal was told.
+                "error": outcome.message or (outcome.result.message if outcome.result else None),
                 "exit_code": outcome.exit_code,
             }
         )
