@@ -168,6 +168,29 @@ def test_an_unreachable_portal_is_one_line_and_exit_one(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_a_run_that_stopped_itself_says_why_in_its_json(tmp_path):
+    # docs/cancel.md: `error` is the run's closing message when it has one.
+    url = closed_port_url()
+    result = invoke(
+        "cancel", "112-0000001-0000001", "--portal", url, "--run-dir", str(tmp_path), "--json"
+    )  # fmt: skip
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["status"] == "interrupted" and data["ok"] is False
+    assert data["error"].startswith(f"the portal at {url} has not answered since the run started")
+    assert not any(line.startswith("Error:") for line in result.stderr.splitlines())
+    flow = tmp_path / "page.yaml"
+    flow.write_text(
+        "name: page\nparams:\n  order_id: {type: string, required: true}\n"
+        "steps:\n  - goto: /orders-v3/order/{{ order_id }}\n"
+    )
+    rows = tmp_path / "rows.csv"
+    rows.write_text("order_id\n112-0000001-0000001\n")
+    played = invoke("run", str(flow), "--rows", str(rows), "--portal", url, "--json")
+    assert played.exit_code == 1
+    assert json.loads(played.stdout)["error"].startswith(f"the portal at {url} has not answered")
+
+
 def test_rows_left_out_are_said_even_quietly_and_kept_in_the_json_and_the_report(
     portal, unshipped_orders, tmp_path
 ):

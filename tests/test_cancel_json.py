@@ -64,6 +64,8 @@ def test_without_json_an_input_error_is_one_line_on_stderr(tmp_path):
         (("112-0000001-0000001", "--memo", "x" * 1001),
          "--memo: at most 1000 characters, got 1001", "--memo: "),
         (("--resume", "no-such-run"), "no run 'no-such-run' in ", "中没有运行 'no-such-run'"),
+        (("--resume", "last", "112-0000001-0000001"),
+         "--resume goes on with the run's own orders", "--resume "),
         (("--resume", "last", "--shard", "1/2"),
          "--shard applies to a new run; a resumed run keeps its own rows", "--shard "),
     ],

@@ -50,6 +50,22 @@ def test_a_flow_error_gives_its_why_in_chinese_with_file_line_and_field(tmp_path
     )
 
 
+def test_rows_for_a_flow_without_params_is_one_line_naming_the_flow_in_either_language(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home.yaml").write_text("name: home\nsteps:\n  - goto: /home\n")
+    (tmp_path / "rows.csv").write_text("order_id\n112-0000001-0000001\n")
+    english = invoke("run", "home.yaml", "--rows", "rows.csv")
+    assert english.exit_code == 2
+    assert (
+        english.output == "Error: home.yaml: the flow has no params for the rows' columns to fill\n"
+    )
+    chinese = invoke("run", "home.yaml", "--rows", "rows.csv", env=ZH)
+    assert chinese.exit_code == 2
+    assert chinese.output == "错误：home.yaml: 此流程没有参数可供各行的列填入\n"
+
+
 def test_run_with_a_bad_flow_file_says_why_in_chinese(tmp_path):
     flow = bad_flow(tmp_path)
     result = invoke("run", str(flow), env=ZH)

@@ -406,4 +406,74 @@ def test_an_exact_count_is_exported_with_its_operator_and_comes_back_exact():
             "operator": "==",
         }
     ]
+
+
+def test_a_portal_typed_without_its_scheme_is_http_and_other_schemes_are_refused(tmp_path):
+    # Without a scheme the export's URLs stayed relative (Chrome cannot open them), the
+    # import kept the portal's URLs absolute, and the sign-in ledger took it for another
+    # portal than the same address with http://.
+    exported = CliRunner().invoke(
+        cli, ["export", "cancel_order", "--portal", "127.0.0.1:8731", "-q"]
+    )
+    assert exported.exit_code == 0, exported.output
+    navigate = next(s for s in json.loads(exported.stdout)["steps"] if s["type"] == "navigate")
+    assert navigate["url"].startswith("http://127.0.0.1:8731/orders-v3/")
+    recording = tmp_path / "r.json"
+    recording.write_text(
+        json.dumps(
+            {"title": "t", "steps": [{"type": "navigate", "url": "http://localhost:8731/home"}]}
+        )
+    )
+    imported = CliRunner().invoke(
+        cli, ["import", str(recording), "-q"], env={"SELLER_AGENT_PORTAL": "localhost:8731"}
+    )
+    assert imported.exit_code == 0, imported.output
+    assert "- goto: /home" in imported.stdout
+    for bad in ("ftp://example.com", "http://", "http://127.0.0.1:port"):
+        refused = CliRunner().invoke(cli, ["export", "cancel_order", "--portal", bad])
+        assert refused.exit_code == 2
+        assert refused.output.strip().splitlines()[-1] == (
+            "Error: Invalid value for '--portal': expected an http:// or https:// address such "
+            f"as http://127.0.0.1:8600, got {bad!r}"
+        )
+
+
+def test_a_param_the_flow_does_not_have_is_refused_not_left_unfilled():
+    result = CliRunner().invoke(
+        cli, ["export", "cancel_order", "-p", "order_di=112-0000001-0000001", "-q"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: param order_di: flow 'cancel_order' has no such param (params: order_id, "
+        "reason, memo) (did you mean 'order_id'?)"
+    ]
+    fine = CliRunner().invoke(
+        cli, ["export", "cancel_order", "-p", "order_id=112-0000001-0000001", "-q"]
+    )
+    assert fine.exit_code == 0 and "112-0000001-0000001" in fine.stdout
+
+
+def test_a_portal_address_with_a_password_is_refused_without_repeating_it():
+    result = CliRunner().invoke(
+        cli, ["export", "cancel_order", "--portal", "http://admin:hunter2@127.0.0.1:8731/x"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: Invalid value for '--portal': a password in the address would be written into "
+        "journals, logs and reports; give the address without it (http://127.0.0.1:8731/x)"
+    )
+    assert "hunter2" not in result.output
+
+
+def test_braces_written_as_text_in_a_flow_reach_chrome_as_braces():
+    flow = {
+        "name": "braces",
+        "steps": [
+            {"goto": "/orders-v3/"},
+            {"fill": {"target": {"css": "#q"}, "value": "{{ '{{' }} 7 }} {{ \"{%\" }}"}},
+        ],
+    }
+    steps = export_chrome_recording(copy.deepcopy(flow), portal=PORTAL)["steps"]
+    change = next(step for step in steps if step["type"] == "change")
+    assert change["value"] == "{{ 7 }} {%"
     assert round_trip(flow)["steps"] == flow["steps"]

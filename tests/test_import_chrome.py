@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -244,6 +245,34 @@ def test_a_password_typed_outside_the_sign_in_is_the_password_secret():
     assert "hunter2-secret" not in dump_flow(flow) and "hunter2-secret" not in " ".join(notes)
 
 
+@pytest.mark.parametrize(
+    "selectors",
+    [
+        [["aria/password"], ["input[type='password']"]],  # a label in lower case, quotes
+        [["#ap_password"], ['xpath///*[@id="ap_password"]']],  # Seller Central's own id
+        [["aria/Enter your password"]],
+        [["aria/Passwort"], ["#pass"]],
+        [["aria/密碼"]],
+        [["#login-pwd"]],
+    ],
+)
+def test_a_password_field_is_known_by_any_of_its_usual_names(selectors):
+    notes: list[str] = []
+    flow = translate(
+        recording({"type": "change", "value": "hunter2-secret", "selectors": selectors}),
+        warn=notes.append,
+    )
+    assert flow["steps"][1]["fill"]["value"] == "{{ password }}"
+    assert "hunter2-secret" not in dump_flow(flow) and "hunter2-secret" not in " ".join(notes)
+
+
+def test_a_field_that_only_mentions_passing_keeps_its_value():
+    flow = translate(
+        recording({"type": "change", "value": "Passenger 2", "selectors": [["#passenger"]]})
+    )
+    assert flow["steps"][1]["fill"]["value"] == "Passenger 2"
+
+
 def test_unsupported_steps_are_refused_by_name_or_skipped_on_request():
     cases = [
         (
@@ -258,7 +287,14 @@ def test_unsupported_steps_are_refused_by_name_or_skipped_on_request():
         ({**click(["#a"]), "target": "https://popup.example/"}, "another tab"),
         ({**click(["#a"]), "frame": [0, 2]}, "nested 2 deep"),
         (click(["#a"], button="forward"), "mouse button 'forward'"),
-        ({"type": "waitForElement", "selectors": [["#a"]], "attributes": {"x": "1"}}, "attributes"),
+        (
+            {"type": "waitForElement", "selectors": [["aria/A"]], "attributes": {"x": "1"}},
+            "attributes needs a CSS or XPath selector",
+        ),
+        (
+            {"type": "waitForElement", "selectors": [["#a"]], "properties": {"checked": True}},
+            "properties other than 'value'",
+        ),
     ]
     for step, words in cases:
         data = recording(step, click(["#b"]))
@@ -358,6 +394,62 @@ def test_import_command_fails_in_one_line_and_writes_nothing(tmp_path):
     result = CliRunner().invoke(cli, ["import", str(bad), "-o", str(out)])
     assert result.exit_code == 2 and "step 1 (emulateNetworkConditions)" in result.stderr
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_recording_that_is_a_folder_or_unreadable_is_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["import", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"Error: {tmp_path}: is a directory, not a file"]
+    locked = tmp_path / "locked.json"
+    locked.write_text(json.dumps(recording()))
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads it anyway
+        return
+    result = CliRunner().invoke(cli, ["import", str(locked)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"Error: {locked}: Permission denied"]
+
+
+@pytest.mark.parametrize(
+    ("pair", "says"),
+    [
+        (
+            "password=112-0000001-0000001",
+            "-p password: password is a secret's name (email, password, totp_secret), never a "
+            "param; choose another name",
+        ),
+        (
+            "order-id=112-0000001-0000001",
+            "-p order-id: a param's name is letters, digits and _, not starting with a digit "
+            "(such as order_id)",
+        ),
+    ],
+)
+def test_a_param_name_that_cannot_be_one_is_refused_before_anything(tmp_path, pair, says):
+    source = tmp_path / "r.json"
+    source.write_text(
+        json.dumps(
+            recording({"type": "change", "value": "112-0000001-0000001", "selectors": [["#q"]]})
+        )
+    )
+    out = tmp_path / "out.yaml"
+    result = CliRunner().invoke(cli, ["import", str(source), "-p", pair, "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"Error: {says}"]
+    assert not out.exists()
+
+
+def test_a_param_value_found_nowhere_is_said(tmp_path):
+    source = tmp_path / "r.json"
+    source.write_text(
+        json.dumps(recording({"type": "change", "value": "mug", "selectors": [["#q"]]}))
+    )
+    result = CliRunner().invoke(cli, ["import", str(source), "-p", "q=mugs", "-p", "x=mug"])
+    assert result.exit_code == 0, result.output
+    assert "value: '{{ x }}'" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"note: {source}: -p q: 'mugs' appears nowhere in the recording; no param q"
+    ]
 
 
 def test_a_recording_saved_with_a_byte_order_mark_imports(tmp_path):
@@ -462,6 +554,91 @@ def test_the_portal_tour_replays_with_every_step_type(
     assert result.outcome == "completed"
     # The role+name candidates Chrome's aria selectors became are the ones that matched.
     assert any(match["candidate"] == 0 and "role=" in match["spec"] for match in result.matches)
+
+
+def test_waiting_on_attributes_narrows_the_css_and_xpath_candidates():
+    step = {
+        "type": "waitForElement",
+        "selectors": [
+            ["aria/Order row"],
+            ['[data-testid="order-row"]'],
+            ["tr.order"],
+            ["xpath///tr"],
+        ],
+        "attributes": {"data-order-id": "112-0000001-0000001", "data-x": 'a"b'},
+        "count": 1,
+        "operator": ">=",
+    }
+    flow = translate(recording(step))
+    assert flow["steps"][1] == {
+        "wait": {
+            "target": [
+                {
+                    "css": '[data-testid="order-row"][data-order-id="112-0000001-0000001"]'
+                    '[data-x="a\\"b"]',
+                    "nth": 0,
+                },
+                {"css": 'tr.order[data-order-id="112-0000001-0000001"][data-x="a\\"b"]', "nth": 0},
+                {"xpath": "(//tr)[@data-order-id='112-0000001-0000001'][@data-x='a\"b']", "nth": 0},
+            ],
+            "state": "attached",
+        }
+    }
+    # An XPath candidate takes them as a predicate unless a value has a single quote in it.
+    flow = translate(recording({**step, "attributes": {"data-x": "it's"}}))
+    assert [sorted(spec) for spec in flow["steps"][1]["wait"]["target"]] == [["css", "nth"]] * 2
+
+
+@pytest.mark.browser
+def test_a_wait_on_an_orders_row_by_its_attribute_replays(
+    loop, chromium, portal, portal_cases, tmp_path
+):
+    order_id = portal_cases["shipped"]
+    data = {
+        "title": "find an order",
+        "steps": [
+            {"type": "navigate", "url": f"{RECORDED_PORTAL}/orders-v3/search?q={order_id}"},
+            {
+                "type": "waitForElement",
+                "selectors": [['[data-testid="order-row"]'], ["aria/Order"]],
+                "attributes": {"data-order-id": order_id},
+            },
+        ],
+    }
+    found = replay(loop, chromium, translate(data), {}, portal.url, tmp_path)
+    assert found.ok, found.error
+    data["steps"][0]["url"] = f"{RECORDED_PORTAL}/orders-v3/search?q={portal_cases['pending']}"
+    flow = translate(data)
+    flow["timeout"] = 1500
+    missing = replay(loop, chromium, flow, {}, portal.url, tmp_path)
+    assert not missing.ok and "data-order-id" in missing.error
+
+
+@pytest.mark.browser
+def test_typed_text_that_looks_like_a_template_is_typed_as_it_was(loop, chromium, portal, tmp_path):
+    typed = "}}{{ 7*7 }} {% if x %} {# note #} 50%"
+    data = {
+        "title": "braces",
+        "steps": [
+            {"type": "navigate", "url": f"{RECORDED_PORTAL}/orders-v3/"},
+            {"type": "change", "value": typed, "selectors": [["#myo-search-input"]]},
+            {
+                "type": "waitForElement",
+                "selectors": [["#myo-search-input"]],
+                "properties": {"value": typed},
+            },
+        ],
+    }
+    flow = translate(data)  # it was "the translation is not a valid flow: ... template"
+    assert "params" not in flow
+    result = replay(loop, chromium, flow, {}, portal.url, tmp_path)
+    assert result.ok, result.error
+    # A {{ name }} written into a recording is still a param.
+    data["steps"][1]["value"] = "{{ q }} and {{ 7 }}"
+    del data["steps"][2]
+    flow = translate(data)
+    assert flow["steps"][1]["fill"]["value"] == "{{ q }} and {{ '{{' }} 7 }}"
+    assert list(flow["params"]) == ["q"]
 
 
 def test_a_recording_that_starts_by_signing_in_starts_where_the_sign_in_leads():

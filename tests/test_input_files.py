@@ -616,3 +616,40 @@ def test_a_title_with_a_date_and_time_is_no_order_id(tmp_path):
     path = write(tmp_path, "orders.csv", text.encode())
     rowset = read_order_rows([path])
     assert rowset.keys == [A] and rowset.problems == []
+
+
+def test_a_report_cell_that_starts_with_a_quote_does_not_swallow_the_rows_after_it(tmp_path):
+    # Seller Central's tab-separated reports are not quoted: a product name that starts with
+    # a quote ("12" pot) made every later line part of that one cell, orders lost unsaid.
+    report = write(
+        tmp_path,
+        "report.txt",
+        (
+            "order-id\tproduct-name\tsku\n"
+            f'{A}\t"12 inch pot\tS1\n'
+            f"{B}\tMug\tS2\n"
+            f'{C}\tCup "deluxe"\tS3\n'
+        ).encode(),
+    )
+    rowset = read_order_rows([report], default_reason="NoInventory")
+    assert [row.key for row in rowset.rows] == [A, B, C]
+    assert rowset.notes == [
+        f"{report}:2: a cell starts with a quote that does not close; the file is read without "
+        "quoting, as Seller Central writes its reports"
+    ]
+    # In a comma-separated file the quote may be meant: one line naming where it opens.
+    listed = write(
+        tmp_path,
+        "orders.csv",
+        f'order_id,memo\n{A},"12 inch pot\n{B},mug\n'.encode(),
+    )
+    with pytest.raises(InputError) as caught:
+        read_order_rows([listed], default_reason="NoInventory")
+    assert str(caught.value).startswith(
+        f"{listed}:2: a quote opens a cell here and does not close where it should"
+    )
+    # A cell quoted as it should be keeps its line break (Excel writes a memo so).
+    memo = write(tmp_path, "memo.csv", f'order_id,memo\n{A},"two\nlines"\n{B},x\n'.encode())
+    rowset = read_order_rows([memo], default_reason="NoInventory")
+    assert [row.params.get("memo") for row in rowset.rows] == ["two\nlines", "x"]
+    assert rowset.notes == []

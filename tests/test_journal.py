@@ -359,3 +359,42 @@ def test_a_told_error_keeps_its_message_id_and_values_beside_the_english(journal
     assert (row.error, row.error_told) == ("Target page, context or browser has been closed", None)
     with i18n.using("zh-CN"):
         assert row.error_shown == row.error
+
+
+@pytest.mark.usefixtures("isolated_home")
+def test_a_file_that_is_no_journal_is_one_line_and_left_as_it_was(tmp_path):
+    from click.testing import CliRunner
+
+    from agent.cli import cli
+
+    junk = tmp_path / "notes.db"
+    junk.write_text("not a database\n")
+    other = tmp_path / "portal.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE orders (id TEXT)")
+    conn.close()
+    before = other.read_bytes()
+    rows = tmp_path / "rows.csv"
+    rows.write_text("order_id\n112-0000001-0000001\n")
+    flow = tmp_path / "page.yaml"
+    flow.write_text(
+        "name: page\nparams:\n  order_id: {type: string, required: true}\n"
+        "steps:\n  - goto: /orders-v3/order/{{ order_id }}\n"
+    )
+    for path, why in [(junk, "file is not a database"), (other, "a database of other tables")]:
+        commands = [
+            ["report", "--journal", str(path)],
+            ["report", "--merge", str(path), str(path)],
+            ["run", str(flow), "--rows", str(rows), "--journal", str(path)],
+            ["cancel", "112-0000001-0000001", "--journal", str(path), "--yes"],
+        ]
+        for command in commands:
+            result = CliRunner().invoke(cli, command, catch_exceptions=False)
+            assert result.exit_code == 2, (command, result.output)
+            assert result.output.strip().splitlines()[-1] == (
+                f"Error: {path}: not a run journal ({why})"
+            ), command
+    assert other.read_bytes() == before
+    with sqlite3.connect(other) as conn:
+        assert [name for (name,) in conn.execute("SELECT name FROM sqlite_master")] == ["orders"]
+    conn.close()

@@ -83,6 +83,18 @@ def test_other_accounts_and_portals_do_not_wait(ledger_home):
     assert fake.slept == []
 
 
+def test_the_same_secret_written_another_way_is_the_same_account(ledger_home):
+    # The portal showed it in groups; one command has it from a variable as shown, the next
+    # from the secrets file in one piece: the codes are the same, and so is the rule.
+    grouped = " ".join(SECRET[i : i + 4] for i in range(0, len(SECRET), 4)).lower()
+    assert otp.ledger_key("http://127.0.0.1:8600", "Seller@Example.com", grouped) == (
+        otp.ledger_key("http://127.0.0.1:8600", "seller@example.com", SECRET)
+    )
+    assert otp.ledger_key("http://127.0.0.1:8600", "seller@example.com", SECRET + "==") == (
+        otp.ledger_key("http://127.0.0.1:8600", "seller@example.com", SECRET)
+    )
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_two_sign_ins_in_a_row_both_work_where_codes_are_single_use(tmp_path):

@@ -56,6 +56,14 @@ class Runner:
 
         return self.loop.run_until_complete(make())
 
+    def sign_in(self, portal_url: str, run_dir: Path) -> Path:
+        """The saved session of the demo seller on that portal (signing in when needed)."""
+        return self.loop.run_until_complete(
+            session.ensure_session(
+                self.chromium, portal=portal_url, secrets=self.secrets, run_dir=run_dir
+            )
+        )
+
     def run(self, page, flow_ref, params, portal_url, trace=False):
         flow = load_flow(flow_ref) if isinstance(flow_ref, str | Path) else flow_ref
         return self.loop.run_until_complete(
@@ -283,11 +291,7 @@ def test_a_saved_session_is_checked_over_http_and_an_ended_one_is_replaced(
     runner, own_portal, secrets, tmp_path
 ):
     def ensure():
-        return runner.loop.run_until_complete(
-            session.ensure_session(
-                runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
-            )
-        )
+        return runner.sign_in(own_portal.url, tmp_path)
 
     def works(path):
         return runner.loop.run_until_complete(
@@ -315,11 +319,7 @@ def test_a_saved_session_is_checked_over_http_and_an_ended_one_is_replaced(
 def test_an_expired_session_mid_run_signs_in_again_and_goes_on(
     runner, own_portal, secrets, tmp_path
 ):
-    storage = runner.loop.run_until_complete(
-        session.ensure_session(
-            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
-        )
-    )
+    storage = runner.sign_in(own_portal.url, tmp_path)
     first_saved = storage.stat().st_mtime_ns
     orders = [
         o["order_id"]
@@ -351,11 +351,7 @@ def test_an_expired_session_mid_run_signs_in_again_and_goes_on(
 def test_a_target_behind_a_navigation_that_never_answers_is_a_transient_timeout(
     runner, own_portal, secrets, tmp_path
 ):
-    storage = runner.loop.run_until_complete(
-        session.ensure_session(
-            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
-        )
-    )
+    storage = runner.sign_in(own_portal.url, tmp_path)
     path = write_flow(
         tmp_path,
         """\
@@ -390,11 +386,7 @@ def test_a_target_behind_a_navigation_that_never_answers_is_a_transient_timeout(
 def test_error_pages_are_reported_as_transient(
     runner, own_portal, secrets, tmp_path, faults, kind, retry_after
 ):
-    storage = runner.loop.run_until_complete(
-        session.ensure_session(
-            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
-        )
-    )
+    storage = runner.sign_in(own_portal.url, tmp_path)
     page = runner.page(storage, own_portal.url)
     # The page has played a row before, as a bulk worker's page has: the events of its second
     # run (the error page's status) reach that run.
@@ -610,11 +602,7 @@ def test_an_outcome_missing_from_a_loaded_page_is_a_final_selector_failure(
 def test_an_outcome_behind_a_page_that_never_answers_is_a_transient_timeout(
     runner, own_portal, secrets, tmp_path
 ):
-    storage = runner.loop.run_until_complete(
-        session.ensure_session(
-            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
-        )
-    )
+    storage = runner.sign_in(own_portal.url, tmp_path)
     path = write_flow(
         tmp_path,
         """\
@@ -847,11 +835,7 @@ def test_a_missing_option_lists_the_selects_options(
 def test_an_action_on_a_page_still_loading_stays_a_transient_timeout(
     runner, own_portal, secrets, tmp_path
 ):
-    storage = runner.loop.run_until_complete(
-        session.ensure_session(
-            runner.chromium, portal=own_portal.url, secrets=secrets, run_dir=tmp_path
-        )
-    )
+    storage = runner.sign_in(own_portal.url, tmp_path)
     # The button is there but disabled, and the page is on its way to another that never
     # answers: the page did not load, so a retry may well help.
     path = write_flow(

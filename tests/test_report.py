@@ -535,3 +535,45 @@ def test_a_long_list_of_unofficial_buyer_canceled_orders_wraps_between_ids(tmp_p
         )  # fmt: skip
         html = render_html(build_report(journal, run_id), tmp_path, "en")
     assert f'<span class="id">{keys[0]}</span>, <span class="id">{keys[1]}</span>' in html
+
+
+def test_a_run_a_live_process_is_playing_is_said_so_without_a_resume_command(tmp_path):
+    import os
+
+    path = tmp_path / "journal.db"
+    with Journal(path) as journal:
+        run_id = journal.create_run(
+            flow="page",
+            params={},
+            portal="http://127.0.0.1:9",
+            rows=[(key, {"order_id": key}) for key in ("a", "b")],
+            options={"workers": 1},
+        )
+        stretch = journal.claim_run(run_id)  # this process plays it
+        journal.mark_running(run_id, "a")
+        journal.mark_done(run_id, "a", outcome="shown", ok=True)
+        result = CliRunner().invoke(
+            report_command, ["last", "--journal", str(path)], catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        assert f"Being played now by process {os.getpid()}: this report shows it so far" in (
+            result.output
+        )
+        assert "--resume" not in result.output
+        data = json.loads(
+            CliRunner()
+            .invoke(report_command, ["last", "--journal", str(path), "--format", "json"])
+            .output
+        )
+        assert data["playing"] == str(os.getpid()) and data["resume"] is None
+        # The process is gone (here: its stretch ended without the run finishing).
+        journal.close_event(stretch)
+        data = json.loads(
+            CliRunner()
+            .invoke(report_command, ["last", "--journal", str(path), "--format", "json"])
+            .output
+        )
+        assert data["playing"] is None
+        assert data["resume"] == {
+            "resume": f"seller-agent run page --resume {run_id} --journal {path}"
+        }

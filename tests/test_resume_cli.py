@@ -118,6 +118,12 @@ def test_report_log_shows_the_runs_log(tmp_path):
     shown = invoke("report", "last", "--journal", str(path), "--log")
     assert shown.exit_code == 0
     assert shown.output == "2026-11-26 12:01:07.000+01:00  portal unreachable since 12:01:07\n"
+    # Into a file: readable by the owner only, like the log itself and every report.
+    kept = tmp_path / "out" / "run.log"
+    written = invoke("report", "last", "--journal", str(path), "--log", "-o", str(kept))
+    assert written.exit_code == 0, written.output
+    assert kept.read_text() == "2026-11-26 12:01:07.000+01:00  portal unreachable since 12:01:07\n"
+    assert oct(kept.stat().st_mode & 0o777) == "0o600"
 
 
 def test_from_requests_reads_only_the_signed_in_sellers_requests(portal, unshipped_orders):
@@ -146,6 +152,65 @@ def test_from_requests_names_the_messages_it_left_out():
     assert requests_lines(BuyerRequests([], []), set()) == [
         "--from-requests: 0 orders whose buyer officially requested cancellation"
     ]
+
+
+def test_from_requests_with_no_request_is_nothing_to_do_not_an_error(tmp_path):
+    """A seller who runs `cancel --from-requests` every hour meets hours without a request:
+    that ends at once with exit 0 and a line saying so, and records no run."""
+    import json
+
+    from mock_portal.testing import running_portal
+
+    journal = tmp_path / "journal.db"
+    with running_portal(orders=0) as portal:
+        common = ["--portal", portal.url, "--journal", str(journal), "--yes"]
+        result = invoke("cancel", "--from-requests", *common)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == ""
+        assert result.stderr.splitlines() == [
+            "--from-requests: 0 orders whose buyer officially requested cancellation",
+            "nothing to cancel: no buyer has officially requested cancellation",
+        ]
+        as_json = invoke("cancel", "--from-requests", "--json", *common)
+        assert as_json.exit_code == 0, as_json.output
+        assert json.loads(as_json.stdout) == {
+            "run_id": None,
+            "status": None,
+            "orders": [],
+            "outcomes": {},
+            "problems": [],
+            "ok": True,
+            "error": None,
+            "exit_code": 0,
+        }
+        # With order ids or a list beside it, those are the run, as before.
+        given = invoke("cancel", "--from-requests", "12-3", *common)
+        assert given.exit_code == 2
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize(
+    "given",
+    [[A], ["--from", "{tmp}/orders.csv"], ["--from-requests"]],
+)
+def test_resume_with_new_orders_is_refused_not_their_orders_left_out(tmp_path, given):
+    (tmp_path / "orders.csv").write_text(f"order_id\n{B}\n")
+    path = tmp_path / "journal.db"
+    recorded_run(path)
+    args = [arg.format(tmp=tmp_path) for arg in given]
+    result = invoke("cancel", *args, "--resume", "last", "--journal", str(path))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: --resume goes on with the run's own orders; order ids, --from and "
+        "--from-requests start a new run: give one or the other"
+    )
+    rows = invoke("run", "cancel_order", "--rows", str(tmp_path / "orders.csv"), "--resume",
+                  "last", "--journal", str(path))  # fmt: skip
+    assert rows.exit_code == 2
+    assert rows.output.strip().splitlines()[-1] == (
+        "Error: --resume goes on with the run's own rows; --rows starts a new run: give one or "
+        "the other"
+    )
 
 
 def test_a_run_another_live_process_plays_is_refused_without_a_summary(tmp_path):
@@ -177,3 +242,48 @@ def test_a_run_another_live_process_plays_is_refused_without_a_summary(tmp_path)
         other.wait()
     # Once that process is gone, the run goes on (here: nothing was left to play).
     assert invoke("cancel", "--resume", run_id, "--journal", str(path)).exit_code == 0
+
+
+def test_run_resume_of_a_cancel_run_is_refused_so_a_dry_run_stays_dry(tmp_path):
+    """`run cancel_order --resume` of an interrupted `cancel --dry-run` cancelled its orders
+    for real: the dry run and the rate guard are the cancel job's, not the flow's."""
+    path = tmp_path / "journal.db"
+    with Journal(path) as journal:
+        run_id = journal.create_run(
+            flow="cancel_order",
+            params={},
+            portal="http://127.0.0.1:9",
+            rows=[(A, {"order_id": A, "reason": "NoInventory"})],
+            options={"workers": 1, "dry_run": True, "max_cancel_rate": 2.5, "projection": None},
+        )
+        journal.set_run_status(run_id, "interrupted")
+    result = invoke("run", "cancel_order", "--resume", "last", "--journal", str(path))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: run {run_id} is a run of seller-agent cancel: go on with it with "
+        f"`seller-agent cancel --resume {run_id}`"
+    )
+    with Journal(path) as journal:
+        assert [row.state for row in journal.rows(run_id)] == ["pending"]
+
+
+def test_cancel_resume_of_a_flow_run_is_refused_and_names_run_resume(tmp_path):
+    path = tmp_path / "journal.db"
+    flow = tmp_path / "order_page.yaml"
+    with Journal(path) as journal:
+        run_id = journal.create_run(
+            flow="order-page",
+            params={},
+            portal="http://127.0.0.1:9",
+            rows=[(A, {"order_id": A})],
+            options={"workers": 1, "flow_source": str(flow), "shard": None},
+        )
+        journal.set_run_status(run_id, "interrupted")
+    result = invoke("cancel", "--resume", "last", "--journal", str(path))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: run {run_id} is a run of seller-agent run {flow} --rows: go on with it with "
+        f"`seller-agent run {flow} --resume {run_id}`"
+    )
+    with Journal(path) as journal:
+        assert [row.state for row in journal.rows(run_id)] == ["pending"]

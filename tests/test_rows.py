@@ -172,6 +172,101 @@ def test_generic_rows_bound_to_params(tmp_path):
         read_param_rows(path, key_column="sku", columns={"sku": 1}, strict=True)
 
 
+def test_generic_rows_under_a_title_with_headers_as_exports_write_them(tmp_path):
+    # Seller Central's report names the column order-id; a spreadsheet, Order ID; a title
+    # and a blank line sit above the header, as in a saved export.
+    path = write(
+        tmp_path,
+        "rows.csv",
+        "Orders to check,,\n,,\norder-id,Reason,Buyer Email\n112-0000001-0000001,NoInventory,a@b\n",
+    )
+    rowset = read_param_rows(path, key_column="order_id", columns={"order_id": 1, "reason": 1})
+    assert [(row.key, row.params, row.line) for row in rowset.rows] == [
+        ("112-0000001-0000001", {"order_id": "112-0000001-0000001", "reason": "NoInventory"}, 4)
+    ]
+    assert rowset.notes == [
+        f"{path}:3: columns read as the params of the same name: "
+        "'order-id' -> order_id, 'Reason' -> reason",
+        f"{path}:3: columns that are no param of the flow are left out: Buyer Email",
+    ]
+    with pytest.raises(InputError, match=r"rows.csv:1: no column 'sku' \(columns: Orders to che"):
+        read_param_rows(path, key_column="sku", columns={"sku": 1})
+
+
+def test_the_key_column_may_be_a_column_that_is_no_param(tmp_path):
+    path = write(tmp_path, "rows.csv", f"row,order_id\nr1,{A}\nr2,{B}\nr1,{C}\n")
+    rowset = read_param_rows(path, key_column="row", columns={"order_id": 1}, strict=False)
+    assert [(row.key, row.params) for row in rowset.rows] == [
+        ("r1", {"order_id": A}),
+        ("r2", {"order_id": B}),
+    ]
+    assert rowset.notes == []  # the key column is read, so not said to be left out
+    assert messages(rowset) == [f"{path}:4: duplicate row 'r1' (first on line 2)"]
+
+
+def test_the_key_may_be_named_as_the_file_or_the_flow_writes_it(tmp_path):
+    path = write(tmp_path, "rows.csv", f"Order ID,SKU\n{A},s1\n{B},s2\n")
+    by_header = read_param_rows(path, key_column="Order ID", columns={"order_id": 1})
+    assert [(row.key, row.params) for row in by_header.rows] == [
+        (A, {"order_id": A}),
+        (B, {"order_id": B}),
+    ]
+    other = read_param_rows(path, key_column="sku", columns={"order_id": 1})
+    assert [(row.key, row.params) for row in other.rows] == [
+        ("s1", {"order_id": A}),
+        ("s2", {"order_id": B}),
+    ]
+
+
+def test_json_rows_an_array_of_objects_or_one_object_per_line(tmp_path):
+    columns = {"order_id": 1, "qty": 1, "gift": 1, "memo": 1}
+    array = write(
+        tmp_path,
+        "rows.json",
+        f'[\n  {{"order_id": "{A}", "qty": 2, "gift": true}},\n'
+        f'  {{"order_id": "{B}", "memo": null, "extra": "x"}}\n]\n',
+    )
+    rowset = read_param_rows(array, key_column="order_id", columns=columns)
+    assert [(row.key, row.params, row.line) for row in rowset.rows] == [
+        (A, {"order_id": A, "qty": "2", "gift": "true"}, 2),
+        (B, {"order_id": B}, 3),
+    ]
+    assert rowset.notes == [f"{array}:2: columns that are no param of the flow are left out: extra"]
+    lines = write(tmp_path, "rows.jsonl", f'{{"order_id": "{A}"}}\n\n{{"order_id": "{A}"}}\n')
+    rowset = read_param_rows(lines, key_column="order_id", columns=columns)
+    assert [row.key for row in rowset.rows] == [A]
+    assert messages(rowset) == [f"{lines}:3: duplicate order_id '{A}' (first on line 1)"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('[{"order_id": "1"}, {"order_id": ', r"rows.json:1: not readable as JSON \(an array"),
+        ('{"order_id": "1"}\n{"order_id": \n', r"rows.json:2: not readable as JSON"),
+        ('{\n  "rows": []\n}\n', r"rows.json: one JSON object; rows are an array of objects"),
+        ("[[1, 2], [3, 4]]", r"rows.json: JSON rows must be objects, one per row"),
+    ],
+)
+def test_json_that_holds_no_rows_is_one_line_naming_the_file(tmp_path, content, message):
+    path = write(tmp_path, "rows.json", content)
+    with pytest.raises(InputError, match=message):
+        read_param_rows(path, key_column="order_id", columns={"order_id": 1})
+
+
+def test_cancel_reads_a_json_list_by_its_columns(tmp_path):
+    path = write(
+        tmp_path,
+        "orders.json",
+        f'[{{"order_id": "{A}", "reason": "No Inventory"}}, {{"order_id": "{B}", "reason": "x"}}]',
+    )
+    rowset = read_order_rows([path], default_reason="BuyerCanceled")
+    assert [row.params for row in rowset.rows] == [{"order_id": A, "reason": "NoInventory"}]
+    assert len(rowset.problems) == 1 and "'x'" in messages(rowset)[0]
+    # Ids in JSON of another shape are still found, as in any text.
+    ids = write(tmp_path, "ids.json", f'{{"orders": ["{A}", "{B}"]}}')
+    assert [row.key for row in read_order_rows([ids], default_reason="NoInventory").rows] == [A, B]
+
+
 def test_a_row_that_breaks_a_params_pattern_is_skipped_or_stops_a_strict_run(tmp_path):
     flow_file = tmp_path / "status.yaml"
     flow_file.write_text(

@@ -127,6 +127,25 @@ def test_missing_or_malformed_files(clean_env, tmp_path):
     assert str(caught.value) == f"{listed}: expected a mapping such as `password: ...`"
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["012345", "0x1F", "1_000", "+42", "190:20:30", "1e5", "3.10", "yes", "off", "2026-11-30"],
+)
+def test_a_value_yaml_would_read_as_a_number_or_date_is_kept_as_written(
+    clean_env, tmp_path, written
+):
+    # Unquoted, YAML 1.1 reads 012345 as the octal 5349, 190:20:30 as 685230, yes as true:
+    # a password typed as the portal takes it must reach the portal as typed.
+    path = private_file(
+        tmp_path / "s.yaml",
+        f"email: me@example.com\npassword: {written}\ntotp_secret: GEZDGNBVGY3TQOJQ\n"
+        f"api_key: {written}\n",
+    )
+    secrets = load_secrets(path)
+    assert secrets.password == written
+    assert secrets.values()["api_key"] == written
+
+
 def test_typed_values_are_masked_in_every_encoding_but_never_offered_to_templates(clean_env):
     secrets = load_secrets()
     secrets.hide("493017")

@@ -282,9 +282,7 @@ class BulkResult:
     run_id: str
     status: str  # finished, interrupted, stopped (failure budget), paused (canary declined)
     rows: list[RowRecord]
-    # Why the run stopped on its own (--max-failures, the portal gone or throttling for too
-    # long), as told on the terminal: English as str(), for JSON.
-    message: str | None = None
+    message: str | None = None  # why the run stopped itself (failures, outage), as said
 
     @property
     def outcomes(self) -> dict[str, int]:
@@ -308,7 +306,7 @@ class _Stop:
         self.soft = False
         self.hard = False
         self.reason: str | None = None
-        self.message: str | None = None  # the run's own reason in words (finish)
+        self.message: str | None = None  # why the run stopped itself, as it was said
         self.tasks: list[asyncio.Task[Any]] = []
 
     def request(self, reason: str = "interrupted") -> None:
@@ -319,13 +317,13 @@ class _Stop:
         self.soft = True
         self.reason = self.reason or reason
 
-    def finish(self, reason: str, message: str | None = None) -> None:
-        """Stop taking rows for a reason of the run's own (failure budget, outage), said in
-        `message`."""
+    def finish(self, reason: str, message: Any = None) -> None:
+        """Stop taking rows for a reason of the run's own (failure budget, outage); `message`
+        is what the run said about it, kept for its result."""
         if not self.soft:
             self.soft = True
             self.reason = reason
-            self.message = message
+            self.message = str(message) if message is not None else None
 
 
 def _clock_time(outage: Outage) -> str:
@@ -630,10 +628,10 @@ class BulkRunner:
         else:
             text = N_("stopped waiting for the portal after {took}")
         message = told(text, **values)
-        if outage.end == "gave_up":
-            self.stop.finish("outage", message)
         self._event(message)
         self.log.write(str(message))
+        if outage.end == "gave_up":
+            self.stop.finish("outage", message)
 
     def _throttled(self, key: str, retry_after: float | None) -> None:
         hold = self.pace.throttled(retry_after)

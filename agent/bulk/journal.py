@@ -267,6 +267,36 @@ class Journal:
         self.redact = redact or _no_redaction
         # isolation_level=None: no implicit transactions, every statement commits on its own.
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            foreign = self._foreign()
+            if not foreign:
+                self._open()
+        except sqlite3.DatabaseError as error:
+            self.db.close()
+            raise JournalError(
+                told(N_("{file}: not a run journal ({why})"), file=self.path, why=str(error))
+            ) from None
+        if foreign:
+            # Another program's database (the portal's, say): adding the journal's tables to it
+            # would change a file the user only named.
+            self.db.close()
+            raise JournalError(
+                told(N_("{file}: not a run journal (a database of other tables)"), file=self.path)
+            )
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError:
+            pass
+
+    def _foreign(self) -> bool:
+        """Whether the file is a database with tables but not the journal's."""
+        tables = {
+            name
+            for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        return bool(tables) and "runs" not in tables
+
+    def _open(self) -> None:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a transition survives power loss, not just a killed process. The cost is one
@@ -275,10 +305,6 @@ class Journal:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
         self._add_columns()
-        try:
-            os.chmod(self.path, 0o600)
-        except OSError:
-            pass
 
     def _add_columns(self) -> None:
         for table, columns in _ADDED_COLUMNS.items():
@@ -443,6 +469,18 @@ class Journal:
                         )
                     )
             return self.open_event(run_id, "active", owner=me)
+
+    def playing(self, run_id: str) -> str | None:
+        """The process id of the live process on this machine playing the run now (its open
+        "active" stretch), else None."""
+        for found in self.db.execute(
+            "SELECT owner FROM run_events"
+            " WHERE run_id = ? AND kind = 'active' AND ended_at IS NULL",
+            (run_id,),
+        ).fetchall():
+            if found["owner"] and owner_alive(found["owner"]):
+                return found["owner"].split(":", 1)[0]
+        return None
 
     def close_event(self, event_id: int, reason: str | None = None) -> None:
         """End an event (once: a closed event keeps its end); a reason replaces the first."""

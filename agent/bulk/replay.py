@@ -20,14 +20,14 @@ from agent.bulk.engine import (
     play_run,
     resumed_options,
 )
-from agent.bulk.runs import bind_rows, start_run
+from agent.bulk.runs import bind_rows, run_kind, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.i18n import _, as_told, ngettext
 
 
 @dataclass
 class RowsRequest:
-    flow: str | None  # a flow file or bundled name; None when resuming
+    flow: str | None  # a flow file or bundled name; on resume, the run's (else its own is used)
     rows: str | None  # CSV path or "-"
     portal: str
     key: str | None = None  # the key column (default: the flow's first required param)
@@ -65,8 +65,87 @@ def key_column(flow: Any, chosen: str | None) -> str:
     required = [name for name, param in flow.params.items() if param.required]
     names = required or list(flow.params)
     if not names:
-        raise ValueError(f"flow {flow.name} has no params to bind rows to")
+        from agent.flow import FlowError
+
+        raise FlowError(
+            _("the flow has no params for the rows' columns to fill"),
+            str(flow.source) if flow.source else flow.name,
+        )
     return names[0]
+
+
+def secret_params_given(flow: Any, given: Mapping[str, Any], secrets: Any) -> dict[str, Any]:
+    """The flow's `secret: true` params for every row: as given with -p, else a key of the same
+    name in the secrets file (SELLER_AGENT_<NAME> is read when the params are bound). Each
+    value is masked from then on, like the account's secrets."""
+    found: dict[str, Any] = {}
+    for name, param in flow.params.items():
+        if not getattr(param, "secret", False):
+            continue
+        if name in given:
+            found[name] = given[name]
+        elif name in getattr(secrets, "extra", {}):
+            found[name] = secrets.extra[name]
+        if name in found:
+            secrets.add(name, str(found[name]))
+    return found
+
+
+def refuse_secret_columns(flow: Any, rowset: Any) -> None:
+    """A secret param in a column of the rows is refused: the journal never keeps a secret, so
+    the rows would be played (and resumed) with *** in its place."""
+    from agent.bulk.rows import InputError
+
+    for row in rowset.rows:
+        for name in row.params:
+            if getattr(flow.params.get(name), "secret", False):
+                raise InputError(
+                    _(
+                        "{file}:{line}: column {column} is a secret param of the flow, and the "
+                        "journal keeps no secret to play the rows with; give it once with -p "
+                        "{column}=..., {variable} or the secrets file"
+                    ).format(
+                        file=row.source,
+                        line=row.line,
+                        column=name,
+                        variable=f"SELLER_AGENT_{name.upper()}",
+                    )
+                )
+
+
+def flow_source(flow: Any) -> str | None:
+    """Where a resume finds the flow again, from any folder: a bundled flow by its name (the
+    package may move), a file by its absolute path."""
+    from agent.flow import flows_dir
+
+    if flow.source is None:
+        return None
+    path = Path(flow.source).resolve()
+    if path.parent == flows_dir().resolve():
+        return path.stem
+    return str(path)
+
+
+def resumed_flow(run_id: str, record: Any, given: str | None) -> Any:
+    """The flow a resumed run plays: the FLOW given, when it is the run's flow (typed from
+    wherever the user is now), else the one the run recorded. A FLOW that is another flow is
+    refused: the run's rows were bound to its own."""
+    from agent.flow import FlowError, load_flow
+
+    if given is not None:
+        try:
+            flow = load_flow(given)
+        except FlowError:
+            flow = None
+        if flow is not None and flow.name == record.flow:
+            return flow
+        if flow is not None:
+            raise FlowError(
+                _("run {run} played the flow {flow!r}, not {given!r}").format(
+                    run=run_id, flow=record.flow, given=flow.name
+                )
+            )
+    return load_flow(record.options.get("flow_source") or record.flow)
 
 
 def execute_rows(
@@ -97,8 +176,19 @@ def execute_rows(
             journal = Journal(request.journal, redact=secrets.redact)
             run_id = journal.resolve_run_id(request.resume)
             record = journal.run(run_id)
-            flow = load_flow(record.options.get("flow_source") or record.flow)
-            shared = dict(record.params)
+            if run_kind(record.options) == "cancel":
+                # A cancel run goes on under its own rules: its dry run, its rate guard. Played
+                # here, a dry run's orders would be cancelled for real.
+                raise JournalError(
+                    _(
+                        "run {run} is a run of seller-agent cancel: go on with it with "
+                        "`seller-agent cancel --resume {run}`"
+                    ).format(run=run_id)
+                )
+            flow = resumed_flow(run_id, record, request.flow)
+            # The journal keeps a secret param as ***: it comes again from -p, the
+            # environment or the secrets file, as when the run started.
+            shared = {**dict(record.params), **secret_params_given(flow, request.shared, secrets)}
             portal = record.portal
             options = resumed_options(journal, run_id, record.options, options, request.given)
             say(_("resuming run {run}: {settings}").format(run=run_id, settings=options.summary()))
@@ -116,7 +206,8 @@ def execute_rows(
             )
             for note in rowset.notes:
                 warn(_("Note: {note}").format(note=note))
-            shared = dict(request.shared)
+            refuse_secret_columns(flow, rowset)
+            shared = {**dict(request.shared), **secret_params_given(flow, request.shared, secrets)}
             rowset = bind_rows(flow, rowset, shared, strict=request.strict)
             for problem in rowset.problems:
                 warn(_("Warning: {problem} (skipped)").format(problem=problem))
@@ -149,7 +240,7 @@ def execute_rows(
                 shared_params=shared,
                 options=options.to_dict()
                 | {
-                    "flow_source": str(flow.source) if flow.source else None,
+                    "flow_source": flow_source(flow),
                     "shard": str(request.shard) if request.shard is not None else None,
                 },
             )

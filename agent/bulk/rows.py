@@ -6,7 +6,8 @@ The files are what spreadsheets write: CSV or tab-separated text in UTF-8 or UTF
 code page of the Windows that saved it (GB18030/GBK in China, Big5 in Taiwan, Shift_JIS in
 Japan, EUC-KR in Korea, Windows-1252 in Europe and the Americas), and .xlsx workbooks. A
 legacy encoding is never guessed blindly: it is chosen only when the file's own content
-settles it, and otherwise the user is asked for --encoding.
+settles it, and otherwise the user is asked for --encoding. Programs hand over JSON: an array
+of objects, or one object per line (JSON Lines), each object a row and its keys the columns.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import re
 import sys
 import unicodedata
@@ -311,6 +313,10 @@ def clean_cell(text: str) -> str:
     return "".join(char for char in text if unicodedata.category(char) != "Cf").strip()
 
 
+# How far down a file its header row may sit, under a title or an export's notes.
+HEADER_SEARCH_LINES = 10
+
+
 def find_column(header: list[str], names: Iterable[str]) -> int | None:
     folded = [fold(cell) for cell in header]
     for name in names:
@@ -435,7 +441,94 @@ def read_table(
     else:
         text = data
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return Table(name, _text_records(name, text), text, note)
+    records = _json_records(name, text)
+    if records is None:
+        records, read_note = _text_records(name, text)
+        note = "; ".join(part for part in (note, read_note) if part) or None
+    return Table(name, records, text, note)
+
+
+def _json_cell(value: Any) -> str:
+    """A JSON value as a cell: text as it is, null empty, true/false and numbers as JSON
+    writes them, a list or an object as its JSON text."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+# What may stand between the objects of a JSON array.
+_JSON_GAP = re.compile(r"[\s,]*")
+
+
+def _json_records(name: str, text: str) -> list[tuple[int, list[str]]] | None:
+    """The rows of a JSON array of objects, or of JSON Lines (an object per line), as records
+    under a header of their keys (in the order they first appear), each at the line its object
+    starts on; None for any other text (a CSV, a list of ids, JSON of another shape, which a
+    file of order ids still reads as text)."""
+    body = text.lstrip()
+    if not body.startswith(("[", "{")):
+        return None
+    named_json = name.lower().endswith((".json", ".jsonl", ".ndjson"))
+    decoder = json.JSONDecoder()
+    objects: list[tuple[int, Any]] = []
+    position, line = len(text) - len(body), text.count("\n", 0, len(text) - len(body)) + 1
+    try:
+        if body.startswith("["):
+            position += 1
+            while True:
+                skipped = _JSON_GAP.match(text, position)
+                line += text.count("\n", position, skipped.end())
+                position = skipped.end()
+                if position >= len(text) or text[position] == "]":
+                    break
+                value, end = decoder.raw_decode(text, position)
+                objects.append((line, value))
+                line += text.count("\n", position, end)
+                position = end
+            if position >= len(text) or text[position + 1 :].strip():
+                raise ValueError("not one array")
+        else:
+            try:
+                whole = json.loads(text)
+            except ValueError:
+                whole = None
+            if whole is not None and "\n" in body.strip():
+                # One object over several lines (another program's document), not one per line.
+                if named_json:
+                    raise InputError(
+                        _(
+                            "{file}: one JSON object; rows are an array of objects, or an object "
+                            "per line"
+                        ).format(file=name)
+                    )
+                return None
+            for number, row in enumerate(text.split("\n"), start=1):
+                if row.strip():
+                    line = number
+                    objects.append((number, json.loads(row)))
+    except ValueError:
+        if not named_json:
+            return None
+        raise InputError(
+            _(
+                "{file}:{line}: not readable as JSON (an array of objects, or an object per line)"
+            ).format(file=name, line=line)
+        ) from None
+    if not all(isinstance(value, dict) for _line, value in objects):
+        if named_json and not all(isinstance(value, str) for _line, value in objects):
+            raise InputError(
+                _("{file}: JSON rows must be objects, one per row (a column per key)").format(
+                    file=name
+                )
+            )
+        return None
+    header = list(dict.fromkeys(key for _line, value in objects for key in value))
+    records = [(objects[0][0] if objects else 1, header)]
+    for line, value in objects:
+        records.append((line, [_json_cell(value.get(column)) for column in header]))
+    return records
 
 
 # Excel's hint for the delimiter, alone on a CSV file's first line ("sep=;").
@@ -460,15 +553,10 @@ def looks_like_csv(name: str, text: str) -> bool:
     return any(mark in first for mark in ",\t;")
 
 
-def _text_records(name: str, text: str) -> list[tuple[int, list[str]]]:
-    hint = _SEPARATOR_LINE.match(text)
-    if hint:
-        body = text[hint.end() :]
-        reader = csv.reader(io.StringIO(body), delimiter=hint.group(1))
-        offset = 1
-    else:
-        reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
-        offset = 0
+def _read_records(
+    name: str, text: str, delimiter: str, offset: int, **dialect: Any
+) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, **dialect)
     records = []
     line = 1 + offset
     try:
@@ -482,6 +570,42 @@ def _text_records(name: str, text: str) -> list[tuple[int, list[str]]]:
             )
         ) from None
     return records
+
+
+def _text_records(name: str, text: str) -> tuple[list[tuple[int, list[str]]], str | None]:
+    """The records of a CSV or tab-separated text, and a note when the file had to be read
+    another way than as written."""
+    hint = _SEPARATOR_LINE.match(text)
+    if hint:
+        body, delimiter, offset = text[hint.end() :], hint.group(1), 1
+    else:
+        body, delimiter, offset = text, sniff_delimiter(text), 0
+    records = _read_records(name, body, delimiter, offset)
+    swallowed = next(
+        (line for line, record in records if any("\n" in cell for cell in record)), None
+    )
+    if swallowed is None:
+        return records, None
+    try:
+        _read_records(name, body, delimiter, offset, strict=True)
+        return records, None  # a cell with a line break, quoted as it should be
+    except InputError:
+        pass
+    # A quote that opens a cell and never closes where it should swallows the lines after it
+    # (a product name "12" pot" in a report): those rows would be lost without a word.
+    if delimiter == "\t":
+        # Seller Central writes its tab-separated reports without quoting: read them so.
+        return _read_records(name, body, delimiter, offset, quoting=csv.QUOTE_NONE), _(
+            "{file}:{line}: a cell starts with a quote that does not close; the file is read "
+            "without quoting, as Seller Central writes its reports"
+        ).format(file=name, line=swallowed)
+    raise InputError(
+        _(
+            "{file}:{line}: a quote opens a cell here and does not close where it should, so "
+            "the lines after it would be read as part of it; double a quote inside a quoted "
+            'cell ("") or remove it'
+        ).format(file=name, line=swallowed)
+    )
 
 
 def _cell_text(value: Any) -> str:
@@ -580,6 +704,17 @@ def inexact_number(column: str, cell: str) -> str | None:
     return None
 
 
+def param_of(cell: str, names: Iterable[str]) -> str | None:
+    """The param a header cell names: the one of that name, else the only one whose name is
+    the same in any case, with spaces and punctuation ignored (`Order ID` and `order-id`,
+    as exports write them, are `order_id`)."""
+    names = list(names)
+    if cell in names:
+        return cell
+    loose = [name for name in names if fold(name) == fold(cell) and fold(cell)]
+    return loose[0] if len(loose) == 1 else None
+
+
 def read_param_rows(
     source: str,
     *,
@@ -600,19 +735,53 @@ def read_param_rows(
     records = [(line, record) for line, record in table.records if filled(record)]
     if not records:
         raise InputError(_("{file}: empty file, expected a header row").format(file=name))
-    header_line, header_cells = records[0]
-    header = [clean_cell(cell) for cell in header_cells]
-    if key_column not in header:
+    names = list(columns) if columns is not None else []
+    # --key as the user wrote it (a param's name, or the column's as the file has it, in any
+    # case): the param it names, else the column.
+    key_column = param_of(key_column, names) or key_column
+    # The header row: the first line, or one under a title or an export's notes.
+    for position, (line, cells) in enumerate(records[:HEADER_SEARCH_LINES]):
+        written = [clean_cell(cell) for cell in cells]
+        header = [param_of(cell, names) or cell for cell in written]
+        if key_column not in header:
+            header = [
+                key_column if cell == mapped and param_of(cell, [key_column]) else mapped
+                for cell, mapped in zip(written, header, strict=True)
+            ]
+        if key_column in header:
+            header_line, records = line, records[position:]
+            break
+    else:
+        header_line, header_cells = records[0]
         raise InputError(
             _("{file}:{line}: no column {column!r} (columns: {columns})").format(
-                file=name, line=header_line, column=key_column, columns=", ".join(header)
+                file=name,
+                line=header_line,
+                column=key_column,
+                columns=", ".join(clean_cell(cell) for cell in header_cells),
             )
         )
     rowset = RowSet(notes=[table.note] if table.note else [])
+    renamed = [
+        f"{cell!r} -> {column}"
+        for cell, column in zip(written, header, strict=True)
+        if cell != column
+    ]
+    if renamed:
+        # Said, so that a column taken for a param by a looser name is never a surprise.
+        rowset.notes.append(
+            _("{file}:{line}: columns read as the params of the same name: {columns}").format(
+                file=name, line=header_line, columns=", ".join(renamed)
+            )
+        )
+    key_index = header.index(key_column)
     if columns is not None:
         # Other columns (an export's extra ones) are left out, and said so: a misspelt param's
         # column would otherwise be ignored in silence. Strict mode refuses them.
-        unknown = [column for column in header if column and column not in columns]
+        # The key column (--key) names the rows, a param or not.
+        unknown = [
+            column for column in header if column and column not in columns and column != key_column
+        ]
         if unknown and strict:
             raise InputError(
                 _("{file}:{line}: column {column!r} is not a param of the flow").format(
@@ -628,7 +797,6 @@ def read_param_rows(
             )
         header = [column if column in columns else "" for column in header]
     seen: dict[str, int] = {}
-    key_index = header.index(key_column)
     for line, record in records[1:]:
         if len(record) > len(header):
             rowset.problems.append(

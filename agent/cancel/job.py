@@ -24,7 +24,7 @@ from agent.bulk.engine import (
 from agent.bulk.guarded import dry_run_flow
 from agent.bulk.journal import Journal
 from agent.bulk.rows import InputError, Problem, RowSet
-from agent.bulk.runs import bind_rows, start_run
+from agent.bulk.runs import bind_rows, run_kind, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.cancel import rules
 from agent.i18n import N_, _, as_told, ngettext, pgettext, shown, told
@@ -337,6 +337,15 @@ def execute_cancel(
             journal = Journal(request.journal, redact=secrets.redact)
             run_id = journal.resolve_run_id(request.resume)
             record = journal.run(run_id)
+            if "flow_source" in record.options and run_kind(record.options) != "cancel":
+                # A run of `run FLOW --rows` (it records its flow's file) goes on with its own
+                # flow, not as a cancel run.
+                raise JournalError(
+                    _(
+                        "run {run} is a run of seller-agent run {flow} --rows: go on with it "
+                        "with `seller-agent run {flow} --resume {run}`"
+                    ).format(run=run_id, flow=record.options.get("flow_source") or record.flow)
+                )
             shared = dict(record.params)
             if record.flow != flow.name:
                 flow = load_flow(record.flow)
@@ -362,6 +371,15 @@ def execute_cancel(
                 for line in requests_lines(found, set(ids)):
                     say(line)
                 ids += [order_id for order_id in found.official if order_id not in ids]
+                if not ids and not request.sources:
+                    # No request now is a state of the account, not a mistake in the input:
+                    # a run every hour meets it.
+                    return CancelOutcome(
+                        0,
+                        message=_(
+                            "nothing to cancel: no buyer has officially requested cancellation"
+                        ),
+                    )
             rowset = read_order_rows(
                 request.sources,
                 ids,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agent.bulk.rows import (
+    HEADER_SEARCH_LINES,
     InputError,
     InputRow,
     NumberCell,
@@ -113,8 +114,6 @@ ITEM_COLUMNS = (
     "商品名称",
     "数量",
 )
-# How far down a file its header row may sit, under a title or an export's notes.
-HEADER_SEARCH_LINES = 10
 MEMO_MAX = 1000
 
 # Words that, found in a file read in some legacy encoding, show that reading is the right one.

@@ -15,6 +15,7 @@ from agent.cli.language import (
     echo_json,
     json_errors,
     print_error,
+    stop_message,
     warn,
 )
 from agent.cli.options import (
@@ -153,7 +154,7 @@ def next_step(status: str, failed: int, command: list[str]) -> str | None:
     "sources",
     multiple=True,
     metavar="FILE",
-    help="Orders to cancel: CSV, tab-separated text or .xlsx (an order id column such as "
+    help="Orders to cancel: CSV, tab-separated text, .xlsx or JSON (an order id column such as "
     "order-id, amazon-order-id, 订单号 or 注文番号, optional reason and memo columns; or the ids "
     "without a header), one id per line, or a saved email (.eml) or message naming the "
     "orders; - for stdin. Repeatable.",
@@ -338,6 +339,16 @@ def _cancel(
         raise click.UsageError(
             told(N_("--shard applies to a new run; a resumed run keeps its own rows"))
         )
+    if resume and (order_ids or sources or from_requests):
+        # The run would go on with its own orders, the ones given here left out unsaid.
+        raise click.UsageError(
+            told(
+                N_(
+                    "--resume goes on with the run's own orders; order ids, --from and "
+                    "--from-requests start a new run: give one or the other"
+                )
+            )
+        )
     # Ids typed on the command line are refused outright: a typo there is never meant.
     for order_id in order_ids:
         if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):
@@ -442,6 +453,23 @@ def _cancel(
         stdin=sys.stdin,
         on_row=tell_row if streaming else None,
     )
+    if outcome.run_id is None and outcome.exit_code == 0:
+        # Nothing to do (no buyer request to act on): said, no run recorded.
+        if as_json:
+            echo_json(
+                {
+                    "run_id": None,
+                    "status": None,
+                    "orders": [],
+                    "outcomes": {},
+                    "problems": [],
+                    "ok": True,
+                    "error": None,
+                    "exit_code": 0,
+                }
+            )
+        say(outcome.message or _("nothing to run"))
+        return
     if outcome.run_id is None:
         raise InputError(outcome.message or told(N_("nothing to run")))
     with Journal(request.journal) as opened:
@@ -457,9 +485,7 @@ def _cancel(
                 # Input rows left out before the run (each names its file and line).
                 "problems": data["problems"],
                 "ok": outcome.exit_code == 0,
-                # The run's closing message: why it could not start, or why it stopped on
-                # its own (--max-failures, the portal gone), which the terminal was told.
-                "error": outcome.message or (outcome.result.message if outcome.result else None),
+                "error": outcome.message or stop_message(outcome),
                 "exit_code": outcome.exit_code,
             }
         )

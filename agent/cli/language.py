@@ -336,6 +336,13 @@ def echo_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
+def stop_message(outcome: Any) -> str | None:
+    """Why a bulk run stopped itself (--max-failures, a portal that never answered), as the
+    run said it: the `error` of a --json document whose command had no error of its own."""
+    result = getattr(outcome, "result", None)
+    return getattr(result, "message", None)
+
+
 @contextlib.contextmanager
 def json_errors(as_json: bool, **fields: Any) -> Iterator[None]:
     """With --json, an error that ends the command (a SellerAgentError or a Click error

@@ -4,12 +4,43 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import click
 
 from agent.i18n import _
 
 DEFAULT_PORTAL = "http://127.0.0.1:8600"
+
+
+def portal_url(_ctx: click.Context | None, _param: click.Parameter | None, value: str) -> str:
+    """--portal as a URL the browser, the sign-in ledger and recordings all read alike: an
+    address typed without its scheme (127.0.0.1:8600, sellercentral.example) is http://; any
+    scheme but http and https is refused."""
+    text = (value or "").strip()
+    if text and "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(
+            _("expected an http:// or https:// address such as {example}, got {value!r}").format(
+                example=DEFAULT_PORTAL, value=value
+            )
+        )
+    if parts.password:
+        # The address is written into journals, logs, reports and every "running on" line:
+        # a password in it would be kept everywhere secrets never are.
+        raise click.BadParameter(
+            _(
+                "a password in the address would be written into journals, logs and reports; "
+                "give the address without it ({address})"
+            ).format(address=parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl())
+        )
+    return text
 
 
 def portal_option(func):
@@ -19,6 +50,7 @@ def portal_option(func):
         default=DEFAULT_PORTAL,
         show_default=True,
         metavar="URL",
+        callback=portal_url,
         help="Base URL of the seller portal (env SELLER_AGENT_PORTAL).",
     )(func)
 

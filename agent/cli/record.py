@@ -6,6 +6,7 @@ Playwright is imported inside `record` only, so `seller-agent --help` stays fast
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,49 @@ def _param_option(func: Callable) -> Callable:
         help="A value that stands for a param: where it appears, {{ NAME }} is written "
         "instead (repeat for several).",
     )(func)
+
+
+def _recording_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """-p NAME=VALUE of record and import: NAME must be able to stand in a template, and must
+    not be a secret's (the value would be typed where the secret then goes: a search box, a
+    URL)."""
+    from agent.flow import SECRET_NAMES
+    from agent.flow.model import IDENTIFIER
+
+    params = parse_param_options(pairs)
+    for name in params:
+        if name in SECRET_NAMES:
+            raise InputError(
+                _(
+                    "-p {name}: {name} is a secret's name ({secrets}), never a param; choose "
+                    "another name"
+                ).format(name=name, secrets=", ".join(SECRET_NAMES))
+            )
+        if not IDENTIFIER.match(name):
+            raise InputError(
+                _(
+                    "-p {name}: a param's name is letters, digits and _, not starting with a "
+                    "digit (such as {example})"
+                ).format(name=name, example=re.sub(r"\W", "_", name).lstrip("0123456789") or "p")
+            )
+    return params
+
+
+def _note_unused_params(
+    params: dict[str, str], flows: list[dict], source: str, warn: Callable[[str], None]
+) -> None:
+    """Says which -p values appear nowhere in what was recorded: a mistyped value would
+    otherwise leave the flow without the param the user asked for, unsaid."""
+    from agent.recording.common import template_names
+
+    used = {name for flow in flows for name in template_names(flow)}
+    for name, value in params.items():
+        if name not in used:
+            warn(
+                _(
+                    "{file}: -p {name}: {value!r} appears nowhere in the recording; no param {name}"
+                ).format(file=source, name=name, value=value)
+            )
 
 
 def _output_option(func: Callable) -> Callable:
@@ -149,7 +193,7 @@ def record(
     from agent.recording.common import RecordingError, dump_flow
     from agent.recording.recorder import display_available, record_session
 
-    params = parse_param_options(param_pairs)
+    params = _recording_params(param_pairs)
     start = _absolute_start(url, portal)
     show = (headed or display_available()) and not headless
     warn = _warner(quiet)
@@ -194,6 +238,7 @@ def record(
                 _("browser: {error} ({start})").format(error=one_line(error), start=start)
             ) from None
         raise
+    _note_unused_params(params, [flow], start, warn)
     steps = len(flow["steps"])
     what = ngettext("flow {name} ({count} step)", "flow {name} ({count} steps)", steps)
     _write(dump_flow(flow), output, quiet, what.format(name=repr(flow["name"]), count=steps))
@@ -257,7 +302,7 @@ def import_(
     from agent.recording.import_chrome import translate_chrome_recording
     from agent.recording.import_selenium import translate_side_project
 
-    params = parse_param_options(param_pairs)
+    params = _recording_params(param_pairs)
     warn = _warner(quiet)
     try:
         if recording == "-":
@@ -295,6 +340,7 @@ def import_(
                 error=error.message,
             )
         ) from None
+    _note_unused_params(params, flows, source, warn)
     if len(flows) == 1 and not (output != "-" and Path(output).is_dir()):
         _write(dump_flow(flows[0]), output, quiet, _flow_named(flows[0]["name"]))
         return
@@ -368,10 +414,24 @@ def export(
     if source is None:
         raise InputError(_("{flow}: cannot find the flow's file").format(flow=flow_ref))
     data = parse_text(Path(source).read_text(encoding="utf-8-sig"), str(source))
+    params = parse_param_options(param_pairs)
+    from agent.flow.model import suggest
+    from agent.recording.common import template_names
+
+    used = template_names(data)
+    for name in params:
+        # A misspelt -p would leave its {{ NAME }} unfilled, typed as it is in Chrome.
+        if name not in flow.params and name not in used:
+            raise InputError(
+                _("param {name}: flow '{flow}' has no such param (params: {known}){hint}").format(
+                    name=name,
+                    flow=flow.name,
+                    known=", ".join(flow.params) or _("none"),
+                    hint=suggest(name, [*flow.params, *used]),
+                )
+            )
     try:
-        recording = export_chrome_recording(
-            data, portal=portal, params=parse_param_options(param_pairs)
-        )
+        recording = export_chrome_recording(data, portal=portal, params=params)
     except ExportError as error:
         raise InputError(told(N_("{file}: {error}"), file=source, error=as_told(error))) from None
     skipped = custom_steps_in(recording)

@@ -131,8 +131,11 @@ def _show_log(journal: Journal, run_id: str, output: str) -> None:
     if output in (None, "-"):
         click.echo(text, nl=False)
         return
+    from agent.play.browser import write_private_bytes
+
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        # Like a report: readable by the owner only, and written whole or not at all.
+        write_private_bytes(Path(output), text.encode("utf-8"))
     except OSError as error:
         raise click.ClickException(
             _("{file}: {reason}").format(file=output, reason=error.strerror)

@@ -23,6 +23,7 @@ from agent.cli.language import (
     exit_with_json_error,
     json_errors,
     print_error,
+    stop_message,
     warn,
 )
 from agent.cli.options import (
@@ -224,8 +225,8 @@ def print_result(result: Any, flow_name: str, as_json: bool) -> None:
     "--rows",
     "rows_file",
     metavar="FILE.csv",
-    help="Replay once per row of a CSV, tab-separated or .xlsx file, columns bound to the "
-    "params of the same name (- for stdin).",
+    help="Replay once per row of a CSV, tab-separated, .xlsx or JSON file (an array of objects, "
+    "or an object per line), columns bound to the params of the same name (- for stdin).",
 )
 @input_file_options
 @click.option(
@@ -318,6 +319,13 @@ def _run(
 ) -> None:
     if shard is not None and (resume or not rows_file):
         raise click.UsageError(_("--shard applies to a new --rows run"))
+    if resume and rows_file:
+        # The run would go on with its own rows, the file given here left unread.
+        raise click.UsageError(
+            _(
+                "--resume goes on with the run's own rows; --rows starts a new run: give one or the other"
+            )
+        )
     if not (rows_file or resume):
         # A setting of runs over rows, given to a single run, would be silently ignored.
         context = click.get_current_context()
@@ -543,7 +551,7 @@ def run_rows(
             click.echo(message, err=True)
 
     request = RowsRequest(
-        flow=None if resume else flow_ref,
+        flow=flow_ref,
         rows=rows_file,
         portal=portal,
         key=key,
@@ -592,7 +600,7 @@ def run_rows(
             {
                 "flow": data["run"]["flow"],
                 "ok": outcome.exit_code == 0,
-                "error": outcome.message,
+                "error": outcome.message or stop_message(outcome),
                 "exit_code": outcome.exit_code,
                 **data,
             }

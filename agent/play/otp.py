@@ -42,7 +42,10 @@ _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
 def ledger_key(portal: str, email: str, secret: str) -> str:
     parts = urlsplit(portal)
     origin = f"{parts.scheme}://{parts.netloc}".lower()
-    return hashlib.sha256(f"{origin}\n{email.lower()}\n{secret}".encode()).hexdigest()[:32]
+    # The secret as the codes are computed from it (agent.flow.totp reads it the same way):
+    # in groups or in one piece, in any case, padded or not, it is one account's.
+    key = secret.replace(" ", "").replace("-", "").upper().rstrip("=")
+    return hashlib.sha256(f"{origin}\n{email.lower()}\n{key}".encode()).hexdigest()[:32]
 
 
 def _read() -> dict[str, int]:

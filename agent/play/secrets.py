@@ -160,7 +160,7 @@ def _read_file(path: Path) -> dict[str, str]:
     from agent.flow.lines import ExpandsTooFar, load_yaml
 
     try:
-        data = load_yaml(text)
+        data = load_yaml(text, _TextLoader)
     except ExpandsTooFar as error:
         raise SecretsError(
             told(N_("{where}: not valid YAML: {why}"), where=f"{path}:{error.line}", why=error.why)
@@ -181,6 +181,20 @@ def _read_file(path: Path) -> dict[str, str]:
             raise SecretsError(told(N_("{path}: {key}: expected a text value"), path=path, key=key))
         result[str(key)] = str(value)
     return result
+
+
+class _TextLoader(yaml.SafeLoader):
+    """A YAML loader that keeps every plain value as written: unquoted, YAML 1.1 reads a
+    password 012345 as the octal number 5349, 190:20:30 as 685230 and yes as true, and the
+    portal would be sent what the user never typed."""
+
+
+def _as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return str(node.value)
+
+
+for _tag in ("int", "float", "bool", "timestamp"):
+    _TextLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _as_written)
 
 
 def _base32(secret: str) -> bool:

@@ -44,6 +44,32 @@ SIGN_IN_HINTS = re.compile(
     r"登录|密码|电子邮箱|一次性密码|继续|保持登录",
     re.IGNORECASE,
 )
+# Words that name a password field in a selector (an id, a name, a label, in any case): what is
+# typed there becomes {{ password }} rather than text in the flow file. Generous on purpose: a
+# secret written into a flow is worse than a field's value to type again.
+PASSWORD_HINTS = re.compile(
+    r"pass(?:word|wd|wort)|(?<![a-z])(?:pwd|pass)(?![a-z])|mot[ -]de[ -]passe|contrase[ñn]a|"
+    r"密码|密碼|パスワード|비밀번호",
+    re.IGNORECASE,
+)
+# In a typed value: a `{{ name }}` placeholder (kept: it becomes a param), or the opening of
+# any other template syntax (written out as text).
+_PLACEHOLDER_OR_OPENER = re.compile(r"({{-?\s*[A-Za-z_][A-Za-z0-9_]*\s*-?}})|({{|{%|{#)")
+_OPENER = re.compile(r"{{|{%|{#")
+
+
+def literal_text(value: str, *, placeholders: bool = True) -> str:
+    """A typed value as flow text: what would open a template (`{{`, `{%`, `{#`) is written
+    as `{{ '{{' }}` and so on, so the value is typed as it was; with `placeholders`, a
+    `{{ name }}` the user wrote stays one. Typed text such as "}}{{" or "{{ 7*7 }}" made the
+    whole import fail as an invalid template."""
+    if placeholders:
+        return _PLACEHOLDER_OR_OPENER.sub(
+            lambda match: match.group(1) or "{{ '" + match.group(2) + "' }}", value
+        )
+    return _OPENER.sub(lambda match: "{{ '" + match.group(0) + "' }}", value)
+
+
 # The first name in a template (the value a filter such as `| totp` works on).
 _TEMPLATE_NAME = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
 
@@ -271,6 +297,12 @@ def read_json(path: Path | str, text: str | None = None) -> Any:
         return json.loads(text.removeprefix("\ufeff"))
     except FileNotFoundError:
         raise RecordingError(told(N_("{file}: no such file"), file=path)) from None
+    except IsADirectoryError:
+        raise RecordingError(told(N_("{file}: is a directory, not a file"), file=path)) from None
+    except OSError as error:
+        raise RecordingError(
+            told(N_("{file}: {reason}"), file=path, reason=error.strerror)
+        ) from None
     except UnicodeDecodeError:
         raise RecordingError(told(N_("{file}: not a UTF-8 text file"), file=path)) from None
     except json.JSONDecodeError as error:

@@ -56,6 +56,8 @@ ACTIONS = ("click", "fill", "type", "select", "check", "uncheck", "press", "hove
 NOT_CSS = ("aria/", "text/", "xpath/", "pierce/")
 _FRAME_NTH = re.compile(r"^iframe >> nth=(\d+)$")
 _TEMPLATE = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?}}")
+# A name, or a text in quotes (`{{ '{{' }}`, how a flow writes braces as text).
+_EXPRESSION = re.compile(r"""{{-?\s*(?:([A-Za-z_][A-Za-z0-9_]*)|'([^']*)'|"([^"]*)")\s*-?}}""")
 
 
 class ExportError(UserError):
@@ -342,13 +344,13 @@ class _Exporter:
         return flow["steps"] == [dict(step)] and not flow.get("session")
 
     def _render(self, chrome: dict[str, Any]) -> dict[str, Any]:
-        if not self.params:
-            return chrome
+        def fill(match: re.Match[str]) -> str:
+            if match.group(1):
+                return self.params.get(match.group(1), match.group(0))
+            return match.group(2) if match.group(2) is not None else match.group(3)
 
         def render(text: str) -> str:
-            return _TEMPLATE.sub(
-                lambda match: self.params.get(match.group(1), match.group(0)), text
-            )
+            return _EXPRESSION.sub(fill, text)
 
         def walk(data: Any) -> Any:
             if isinstance(data, str):

@@ -19,12 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from agent.i18n import N_, Told, as_told, told
 from agent.recording.common import (
+    PASSWORD_HINTS,
     SESSION_FLOW,
     SIGN_IN_HINTS,
     SIGN_IN_LANDING,
     RecordingError,
     flow_name,
     is_sign_in_url,
+    literal_text,
     on_portal,
     order_id_params,
     param_specs,
@@ -74,9 +76,6 @@ DEFAULT_WAIT_MS = 15000
 _ARIA = re.compile(r'^(?P<name>.*?)(?:\[role="(?P<role>[^"]+)"\])?$', re.DOTALL)
 _ATTR_CSS = re.compile(
     r"""^\[(?P<attr>data-testid|placeholder)=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[\w-]+))\]$"""
-)
-_PASSWORD_HINTS = re.compile(
-    r"aria/Password|aria/密码|type=\"?password|name=\"?password|signin-password|#password\b"
 )
 _SELECT_HINTS = re.compile(
     r"(?:^|[\s>+~(])select(?:$|[\s.#\[:>])|\[role=\"(?:combobox|listbox)\"\]|//select"
@@ -388,9 +387,9 @@ class _Translator:
 
     def _change(self, step: Mapping[str, Any]) -> None:
         target = self._target(step)
-        value = _need(step, "value", str, N_("a text"))
+        value = literal_text(_need(step, "value", str, N_("a text")))
         hints = _selectors_text(step)
-        if _PASSWORD_HINTS.search(hints):
+        if PASSWORD_HINTS.search(hints):
             self.warn(
                 told(
                     N_(
@@ -463,18 +462,20 @@ class _Translator:
         # that comparison (`return result === visible`): with the defaults, until no element
         # is there any more.
         negated = step.get("visible") is False or step.get("hidden") is True
-        extra = {key for key in ("attributes", "properties") if step.get(key)}
         properties = step.get("properties") or {}
-        if step.get("attributes") or set(properties) - {"value"}:
+        if set(properties) - {"value"}:
             raise _Refused(
                 told(
                     N_("waiting on element {keys} other than 'value' has no flow equivalent"),
-                    keys=", ".join(sorted(extra)),
+                    keys="properties",
                 )
             )
+        attributes = step.get("attributes") or {}
+        if attributes:
+            candidates = _with_attributes(candidates, attributes)
         target = _target(candidates)
         if "value" in properties:
-            condition = {"target": target, "value": str(properties["value"])}
+            condition = {"target": target, "value": literal_text(str(properties["value"]))}
             self._emit({"expect": {"not": condition} if negated else condition}, step)
         elif negated:
             self._emit(self._wait_not(candidates, operator, count), step)
@@ -608,7 +609,7 @@ class _Translator:
                         continue
                 self.steps.append({"wait": {"url": relative_url(url, self.portal)}})
             if event.get("title") and not self.in_sign_in:
-                self.steps.append({"expect": {"title": event["title"]}})
+                self.steps.append({"expect": {"title": literal_text(str(event["title"]))}})
 
     def _enter_sign_in(self, url: str) -> None:
         self.in_sign_in = True
@@ -699,6 +700,48 @@ def refused(where: Told, kind: str, refusal: Exception) -> Told:
 def _ms(value: object) -> bool:
     """Whether a recording's value is a timeout (a whole number of milliseconds)."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _css_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _with_attributes(candidates: list[dict | str], attributes: Any) -> list[dict | str]:
+    """The candidates narrowed to elements whose attributes have these values, as Chrome's
+    replay narrows the elements a waitForElement counts: CSS and XPath take the attributes
+    in the selector; a candidate by role, label or text cannot, and is left out."""
+    if not isinstance(attributes, dict) or not all(
+        isinstance(name, str) and re.fullmatch(r"[A-Za-z_:][-A-Za-z0-9_:.]*", name)
+        for name in attributes
+    ):
+        raise _Refused(told(N_("'attributes' must map attribute names to values")))
+    values = {name: str(value) for name, value in attributes.items()}
+    css = "".join(f"[{name}={_css_string(value)}]" for name, value in values.items())
+    narrowed: list[dict | str] = []
+    for spec in candidates:
+        if not isinstance(spec, dict):
+            continue
+        rest = {key: value for key, value in spec.items() if key == "frame"}
+        if "css" in spec:
+            narrowed.append({"css": spec["css"] + css, **rest})
+        elif "testid" in spec:
+            narrowed.append({"css": f"[data-testid={_css_string(spec['testid'])}]{css}", **rest})
+        elif "placeholder" in spec:
+            base = f"[placeholder={_css_string(spec['placeholder'])}]"
+            narrowed.append({"css": base + css, **rest})
+        elif "xpath" in spec and not any("'" in value for value in values.values()):
+            test = "".join(f"[@{name}='{value}']" for name, value in values.items())
+            narrowed.append({"xpath": f"({spec['xpath']}){test}", **rest})
+    if not narrowed:
+        raise _Refused(
+            told(
+                N_(
+                    "waiting on element attributes needs a CSS or XPath selector to narrow; "
+                    "the step has none"
+                )
+            )
+        )
+    return narrowed
 
 
 def _with_nth(candidates: list[dict | str], nth: int) -> dict | str | list:

@@ -16,12 +16,14 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from agent.i18n import N_, as_told, told
 from agent.recording.common import (
+    PASSWORD_HINTS,
     SESSION_FLOW,
     SIGN_IN_HINTS,
     SIGN_IN_LANDING,
     RecordingError,
     flow_name,
     is_sign_in_url,
+    literal_text,
     on_portal,
     order_id_params,
     param_specs,
@@ -61,7 +63,6 @@ KEYS = {
     "PAGEUP": "PageUp",
     "PAGEDOWN": "PageDown",
 }
-_PASSWORD_HINTS = re.compile(r"password|密码", re.IGNORECASE)
 _CSS_IDENT = re.compile(r"^[A-Za-z_][\w-]*$")
 _TESTID_CSS = re.compile(r"""^\[data-testid=(?:"([^"]*)"|'([^']*)'|([\w-]+))\]$""")
 
@@ -126,7 +127,10 @@ def _targets(command: Mapping[str, Any]) -> dict | list:
 
 
 def _variables(text: str) -> str:
-    return _VARIABLE.sub(lambda match: "{{ " + match.group(1) + " }}", text)
+    """Selenium's `${name}` as `{{ name }}`; anything else that would open a template is text."""
+    return _VARIABLE.sub(
+        lambda match: "{{ " + match.group(1) + " }}", literal_text(text, placeholders=False)
+    )
 
 
 class _TestTranslator:
@@ -230,7 +234,7 @@ class _TestTranslator:
         self.steps.append({"click": {"target": _targets(command), "count": 2}})
 
     def type_text(self, command: Mapping[str, Any], target: str, value: str) -> None:
-        if _PASSWORD_HINTS.search(f"{target} {command.get('targets') or ''}"):
+        if PASSWORD_HINTS.search(f"{target} {command.get('targets') or ''}"):
             self.warn(
                 told(
                     N_("{file}: a typed password became {template}"),
@@ -238,10 +242,11 @@ class _TestTranslator:
                     template="{{ password }}",
                 )
             )
-            value = "{{ password }}"
+            text = "{{ password }}"
         else:
             self.typed.append(value)
-        self.steps.append({"fill": {"target": _targets(command), "value": _variables(value)}})
+            text = _variables(value)
+        self.steps.append({"fill": {"target": _targets(command), "value": text}})
 
     def send_keys(self, command: Mapping[str, Any], target: str, value: str) -> None:
         spec = _targets(command)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
+from agent.bulk.runs import run_kind
 from agent.i18n import _, display_width, format_duration, ngettext, pad, told_map, using
 from agent.report.merge import merge_lines
 from agent.report.words import (
@@ -47,12 +48,6 @@ def rows_per_second(ended: int, seconds: float | None) -> float | None:
     if seconds is None:
         return None
     return ended / seconds if seconds > 0 else 0.0
-
-
-def run_kind(options: Mapping[str, Any]) -> str:
-    """ "cancel" for a run of `seller-agent cancel` (it records its rate limit), "flow" for
-    one of `seller-agent run FLOW --rows`."""
-    return "cancel" if "max_cancel_rate" in options or "projection" in options else "flow"
 
 
 def resume_commands(
@@ -109,6 +104,7 @@ def build_report(
         seconds = _seconds_between(min(starts) if starts else None, max(ends) if ends else None)
     pauses = [event.to_dict() for event in journal.events(run_id, ["outage", "throttled"])]
     ended = sum(states.get(state, 0) for state in ENDED_STATES)
+    playing = journal.playing(run_id) if run.status == "running" else None
     return {
         "run": {
             "id": run.id,
@@ -121,7 +117,11 @@ def build_report(
             "params": run.params,
             "options": {k: v for k, v in run.options.items() if k not in _NOT_OPTIONS},
         },
-        "resume": resume_commands(kind, run, getattr(journal, "path", None), states),
+        # A run a live process is playing goes on by itself: a resume would be refused.
+        "playing": playing,
+        "resume": None
+        if playing
+        else resume_commands(kind, run, getattr(journal, "path", None), states),
         "total": len(rows),
         "succeeded": sum(1 for row in rows if row.ok),
         "failed": states.get("failed", 0),
@@ -379,6 +379,12 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
         )
     lines += pause_lines(report)
     commands = (report.get("resume") or {}) if next_steps else {}
+    if report.get("playing"):
+        lines.append(
+            _("Being played now by process {pid}: this report shows it so far").format(
+                pid=report["playing"]
+            )
+        )
     if commands.get("resume"):
         lines.append(_("To go on with this run: {command}").format(command=commands["resume"]))
     if commands.get("retry_failed"):
