@@ -42,6 +42,6 @@ def test_the_sample_list_goes_to_stdout_and_never_over_a_file(tmp_path):
     mine = tmp_path / "orders.csv"
     mine.write_text("order-id\n112-0000001-0000099\n")
     result = demo(tmp_path, "--sample-list", str(mine))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert b"exists already" in result.stderr
     assert mine.read_text() == "order-id\n112-0000001-0000099\n"

@@ -330,6 +330,10 @@ def test_report_command(recorded_run):
     assert written.exit_code == 0 and written.output == ""
     assert out.read_text().startswith("key,state,outcome")
     assert not list(tmp_path.glob(".*.partial"))
+    # A place that cannot take the file is the user's to fix: one line, exit 2.
+    folder = runner.invoke(report_command, ["last", "--journal", db, "-o", str(tmp_path)])
+    assert folder.exit_code == 2
+    assert folder.output == f"Error: {tmp_path}: Is a directory\n"
 
 
 def test_report_command_follows_lang_and_the_locale(recorded_run):

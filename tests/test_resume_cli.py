@@ -287,3 +287,31 @@ def test_cancel_resume_of_a_flow_run_is_refused_and_names_run_resume(tmp_path):
     )
     with Journal(path) as journal:
         assert [row.state for row in journal.rows(run_id)] == ["pending"]
+
+
+def test_a_resume_without_the_runs_secret_param_stops_before_any_row(tmp_path, monkeypatch):
+    monkeypatch.delenv("SELLER_AGENT_API_KEY", raising=False)
+    flow = tmp_path / "keyed.yaml"
+    flow.write_text(
+        "name: keyed\nparams:\n  order_id: {type: string, required: true}\n"
+        "  api_key: {type: string, secret: true, required: true}\n"
+        "steps:\n  - goto: /orders-v3/order/{{ order_id }}?k={{ api_key }}\n"
+    )
+    path = tmp_path / "journal.db"
+    with Journal(path) as journal:
+        run_id = journal.create_run(
+            flow="keyed",
+            params={"api_key": "***"},
+            portal="http://127.0.0.1:9",
+            rows=[(A, {"order_id": A})],
+            options={"workers": 1, "flow_source": str(flow), "shard": None},
+        )
+        journal.set_run_status(run_id, "interrupted")
+    result = invoke("run", str(flow), "--resume", "last", "--journal", str(path))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: param api_key is a secret, which the journal does not keep: give it again with "
+        "-p api_key=..., SELLER_AGENT_API_KEY or the secrets file"
+    )
+    with Journal(path) as journal:
+        assert [(row.state, row.attempts) for row in journal.rows(run_id)] == [("pending", 0)]

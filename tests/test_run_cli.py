@@ -63,6 +63,19 @@ def test_a_bad_param_is_exit_two_before_the_browser(tmp_path):
     assert (result.exit_code, result.output) == (2, "Error: -p oops: expected NAME=VALUE\n")
     result = invoke("run", "cancel_order")
     assert (result.exit_code, result.output) == (2, "Error: param order_id: required, not given\n")
+    # The same param twice: which was meant cannot be told (and neither value is repeated).
+    result = invoke(
+        "run", "cancel_order", "-p", "order_id=112-0000001-0000001", "-p",
+        "order_id=112-0000001-0000002",
+    )  # fmt: skip
+    assert (result.exit_code, result.output) == (
+        2,
+        "Error: -p order_id: given twice, with different values; give it once\n",
+    )
+    result = invoke(
+        "import", "-", "-p", "order_id=112-0000001-0000001", "-p", "order_id=112-0000001-0000009"
+    )
+    assert result.exit_code == 2 and "-p order_id: given twice" in result.output
 
 
 def test_a_bad_flow_file_is_one_line_with_file_and_line(tmp_path):

@@ -7,6 +7,7 @@ flow param of the same name, and one column is the row's key in the journal.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,7 +189,21 @@ def execute_rows(
             flow = resumed_flow(run_id, record, request.flow)
             # The journal keeps a secret param as ***: it comes again from -p, the
             # environment or the secrets file, as when the run started.
-            shared = {**dict(record.params), **secret_params_given(flow, request.shared, secrets)}
+            given_secrets = secret_params_given(flow, request.shared, secrets)
+            for name, value in record.params.items():
+                if (
+                    value == "***"
+                    and name not in given_secrets
+                    and not os.environ.get(f"SELLER_AGENT_{name.upper()}")
+                ):
+                    # Said before any browser starts, not as every row's failure.
+                    raise InputError(
+                        _(
+                            "param {name} is a secret, which the journal does not keep: give it "
+                            "again with -p {name}=..., {variable} or the secrets file"
+                        ).format(name=name, variable=f"SELLER_AGENT_{name.upper()}")
+                    )
+            shared = {**dict(record.params), **given_secrets}
             portal = record.portal
             options = resumed_options(journal, run_id, record.options, options, request.given)
             say(_("resuming run {run}: {settings}").format(run=run_id, settings=options.summary()))

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from agent.cli.language import TranslatedCommand
-from agent.cli.options import browser_options, quiet_option, workers_option
+from agent.cli.options import InputError, browser_options, quiet_option, workers_option
 from agent.i18n import _, shown
 
 # Shipped inside the package, so the demo works from an installed wheel as from a checkout.
@@ -32,11 +32,11 @@ def write_sample_list(target: str) -> None:
         with open(target, "xb") as file:
             file.write(data)
     except FileExistsError:
-        raise click.ClickException(
+        raise InputError(
             _("{path} exists already; choose another name or remove it").format(path=target)
         ) from None
     except OSError as error:
-        raise click.ClickException(
+        raise InputError(
             _("{file}: cannot write ({error})").format(file=target, error=error.strerror or error)
         ) from None
 

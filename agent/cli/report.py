@@ -9,7 +9,7 @@ import click
 
 from agent.bulk.journal import Journal, JournalError, default_journal_path
 from agent.cli.language import TranslatedCommand
-from agent.cli.options import lang_option
+from agent.cli.options import InputError, lang_option
 from agent.i18n import _, ngettext, shown
 from agent.report import FORMATS, build_report, run_kind, write_report
 
@@ -95,9 +95,7 @@ def report(
     try:
         write_report(data, fmt, output, redact=_redactor())
     except OSError as error:
-        raise click.ClickException(
-            _("{file}: {reason}").format(file=output, reason=error.strerror)
-        ) from error
+        raise InputError(_("{file}: {reason}").format(file=output, reason=error.strerror)) from None
 
 
 def _row_facts(journal: Journal, run_id: str) -> Callable | None:
@@ -137,9 +135,7 @@ def _show_log(journal: Journal, run_id: str, output: str) -> None:
         # Like a report: readable by the owner only, and written whole or not at all.
         write_private_bytes(Path(output), text.encode("utf-8"))
     except OSError as error:
-        raise click.ClickException(
-            _("{file}: {reason}").format(file=output, reason=error.strerror)
-        ) from error
+        raise InputError(_("{file}: {reason}").format(file=output, reason=error.strerror)) from None
 
 
 def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
@@ -152,9 +148,7 @@ def _merged(journals: tuple[str, ...], fmt: str, output: str) -> None:
     try:
         write_report(data, fmt, output, redact=_redactor())
     except OSError as error:
-        raise click.ClickException(
-            _("{file}: {reason}").format(file=output, reason=error.strerror)
-        ) from error
+        raise InputError(_("{file}: {reason}").format(file=output, reason=error.strerror)) from None
     if data["duplicates"]:
         click.echo(
             ngettext(

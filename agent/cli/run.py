@@ -76,7 +76,15 @@ def parse_param_options(pairs: tuple[str, ...]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise InputError(_("-p {pair}: expected NAME=VALUE").format(pair=pair))
-        given[name.strip()] = value
+        name = name.strip()
+        if name in given and given[name] != value:
+            # Which one was meant cannot be told: the last one silently winning could cancel
+            # with another reason, or another order, than the one read first.
+            raise InputError(
+                # The values are not repeated: one may be a secret.
+                _("-p {name}: given twice, with different values; give it once").format(name=name)
+            )
+        given[name] = value
     return given
 
 
