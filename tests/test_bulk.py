@@ -5,7 +5,9 @@ runs in test_bulk_e2e.py and test_crash_resume.py."""
 import asyncio
 import contextlib
 import io
+import re
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -325,6 +327,8 @@ def test_max_failures_stops_taking_rows(monkeypatch, journal, flow, tmp_path):
     assert journal.counts(run_id)["failed"] == 3
     assert journal.counts(run_id)["pending"] == 7
     assert journal.run(run_id).status == "stopped"
+    # Why it stopped, for `cancel --json`'s error.
+    assert result.message == "3 rows failed: stopping (--max-failures 3)"
 
 
 def test_canary_asks_before_the_rest(monkeypatch, journal, flow, tmp_path):
@@ -586,6 +590,20 @@ def test_progress_shows_on_a_terminal_only():
     assert quiet.getvalue() == ""
 
 
+def test_progress_speaks_chinese_with_the_summarys_units():
+    from agent.i18n import using
+
+    screen = Terminal()
+    with using("zh-CN"), BulkProgress(10, stream=screen) as progress:
+        for ok in (True, False, True):
+            progress.row_finished(ok)
+            time.sleep(0.05)
+        progress.row_retried()
+    shown = screen.getvalue()
+    assert "1 个失败、1 次重试" in shown, shown
+    assert re.search(r"每秒 \d+\.\d 行", shown) and "/s" not in shown, shown
+
+
 def test_resume_with_retry_failed_plays_failed_rows_again(monkeypatch, journal, flow, tmp_path):
     run_id = new_run(journal, flow, IDS[:3])
     for key in IDS[:2]:
@@ -806,6 +824,32 @@ def test_the_run_log_is_private_and_redacted(monkeypatch, journal, flow, tmp_pat
     assert f"run {run_id} started: 2 rows to play" in lines[0]
     assert f"{IDS[1]}: cancelled" in text
     assert lines[-1].endswith(f"run {run_id} finished: 1 done, 1 failed")
+
+
+def test_the_run_log_says_signing_in_again_failed_when_it_did(monkeypatch, journal, flow, tmp_path):
+    tries = []
+
+    async def expired(key):
+        tries.append(key)
+        if len(tries) == 1:
+            return RunResult(
+                outcome="failed",
+                ok=False,
+                error="signing in again failed: wrong code",
+                error_kind="session",
+                sign_ins=1,
+            )
+        return RunResult(outcome="cancelled", ok=True, sign_ins=1)
+
+    World(monkeypatch, journal.path, {IDS[0]: [(expired, None)]})
+    run_id = new_run(journal, flow, IDS[:1])
+    play(journal, flow, run_id, tmp_path)
+    lines = (tmp_path / "runs" / "run.log").read_text().splitlines()
+    said = [line.split("  ", 1)[1] for line in lines if "session had ended" in line]
+    assert said == [
+        f"{IDS[0]}: the session had ended; signing in again did not get the run going again",
+        f"{IDS[0]}: the session had ended; signed in again",
+    ]
 
 
 def test_the_run_log_and_a_resume_state_the_settings_alike_with_plurals_and_one_duration(

@@ -242,3 +242,45 @@ def test_into_a_pipe_each_orders_line_comes_as_the_order_ends(portal, unshipped_
     assert sorted((first + rest).splitlines()) == sorted(
         f"{order}  cancelled          NoInventory     counts toward rate" for order in orders
     )
+
+
+def test_a_dry_runs_lines_in_chinese_keep_their_columns_with_the_widest_words(
+    portal, unshipped_orders, tmp_path
+):
+    """Written as each order ends (stdout is not a terminal here): the reason column is as
+    wide as the run's widest reason from the first line on."""
+    from agent.i18n import display_width
+
+    first, second = unshipped_orders(2)
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        f"order_id,reason\n{first},ShippingAddressUndeliverable\n{second},NoInventory\n"
+        "112-0000001-9999999,PricingError\n"
+    )
+    result = cancel_on(
+        portal, "--from", str(orders), "--dry-run", "--lang", "zh-CN", "--workers", "1",
+        "--journal", str(tmp_path / "journal.db"),
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stdout
+    assert f"{first}  将被取消（试运行）  无法配送至该地址  -" in lines
+    assert f"{second}  将被取消（试运行）  无库存            -" in lines
+    assert "112-0000001-9999999  未找到订单          定价错误          -" in lines
+    assert len({display_width(line) for line in lines}) == 1
+
+
+def test_json_names_why_a_run_stopped_on_its_own(fresh_portal, tmp_path):
+    """A run stopped by --max-failures says so in `error`, in English whatever the language,
+    as the docs promise (cancel.md)."""
+    orders = [order["order_id"] for order in fresh_portal.orders(status="Unshipped")[:3]]
+    fresh_portal.set_faults(error_rate=1.0, paths=["/orders-v3/order/"], methods=["GET"])
+    result = invoke(
+        "cancel", *orders, "--portal", fresh_portal.url, "--max-cancel-rate", "100",
+        "--workers", "1", "--attempts", "1", "--max-failures", "1", "--json", "--lang", "zh-CN",
+        "--journal", str(tmp_path / "journal.db"), "--run-dir", str(tmp_path / "runs"),
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "stopped" and data["ok"] is False
+    assert data["error"] == "1 row failed: stopping (--max-failures 1)"

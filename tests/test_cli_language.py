@@ -251,7 +251,7 @@ def test_the_cancel_summary_reads_in_chinese():
     }
     with using("zh-CN"):
         assert format_line(row) == (
-            "112-0000001-0000001  已取消             买家取消        不计入取消率"
+            "112-0000001-0000001  已取消              买家取消        不计入取消率"
         )
         assert next_step("finished", 2, ["seller-agent", "cancel", "--resume", "r1"]) == (
             "2 个订单失败；要重试，请运行：seller-agent cancel --resume r1 --retry-failed"
@@ -264,3 +264,98 @@ def test_the_cancel_summary_reads_in_chinese():
         assert next_step("interrupted", 0, ["seller-agent", "cancel", "--resume", "r1"]) == (
             "To go on with this run: seller-agent cancel --resume r1"
         )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_order_lines_of_a_run_keep_their_columns_aligned_whatever_the_words(lang):
+    """The widest outcome (a dry run's, in Chinese) and the widest reason (Shipping Address
+    Undeliverable) do not push a line's later columns out of place."""
+    from agent.cli.cancel import format_line, reason_width
+
+    rows = [
+        {"order_id": "112-0000001-0000001", "outcome": outcome, "reason": reason,
+         "counts_toward_rate": counts}
+        for outcome, reason, counts in [
+            ("cancelled", "BuyerCanceled", False),
+            ("would_run", "ShippingAddressUndeliverable", None),
+            ("already_cancelled", "PricingError", None),
+            ("not_found", "NoInventory", None),
+            ("failed", "GeneralAdjustment", None),
+        ]
+    ]  # fmt: skip
+    with using(lang):
+        width = reason_width(row["reason"] for row in rows)
+        lines = [format_line(row, width) for row in rows]
+    starts = set()
+    for line in lines:
+        third = re.match(r"(\S+  \S.*?  +)(\S.*?  +)\S", line)
+        assert third, line
+        starts.add((display_width(third.group(1)), display_width(third.group(2))))
+    assert len(starts) == 1, lines
+
+
+def test_the_journal_and_the_runs_log_have_different_names_in_chinese():
+    """`--journal` (the run's record, which resume reads) and `--log` (the run's log, for
+    support) are two things; in Chinese too."""
+    with using("zh-CN"):
+        journal = _help_line(cli, ["report", "--help"], "--journal")
+        log = _help_line(cli, ["report", "--help"], "--log")
+    assert "运行记录" in journal and "日志" not in journal
+    assert "日志" in log and "运行记录" not in log
+
+
+def _help_line(group, args, option):
+    result = CliRunner().invoke(group, [*args, "--lang", "zh-CN"], terminal_width=200)
+    return next(line for line in result.output.splitlines() if line.strip().startswith(option))
+
+
+def test_a_failed_orders_line_brackets_its_error_in_the_languages_brackets():
+    from agent.cli.cancel import format_line
+    from agent.i18n import Told
+
+    row = {
+        "order_id": "112-0000001-0000001",
+        "outcome": "failed",
+        "reason": "NoInventory",
+        "counts_toward_rate": None,
+        "error": Told("HTTP 500 at /x", "/x 返回 HTTP 500"),
+    }
+    with using("zh-CN"):
+        assert format_line(row).endswith("  -  （/x 返回 HTTP 500）")
+    with using("en"):
+        row["error"] = Told("HTTP 500 at /x")
+        assert format_line(row).endswith("  -  (HTTP 500 at /x)")
+
+
+def test_the_canary_is_not_called_a_dry_run_in_chinese(monkeypatch, capsys):
+    """The canary's orders are really cancelled: its Chinese name must not be 试运行, the
+    dry run's, and its counts read with Chinese punctuation."""
+    from agent.bulk.engine import CanarySummary
+    from agent.cli.prompts import canary_prompt
+
+    summary = CanarySummary(
+        run_id="r1", played=2, remaining=6, outcomes={"cancelled": 1, "not_found": 1},
+        failed=0, all_ok=False,
+    )  # fmt: skip
+    with using("zh-CN"):
+        assert canary_prompt(yes=True)(summary) is False  # not all ok, and no terminal to ask
+        stopped = i18n.gettext("canary: stopped before the remaining rows; resume to play them")
+    said = capsys.readouterr().err
+    assert said == "先行批次：已执行 2 行（已取消：1、未找到订单：1）；还剩 6 行\n"
+    assert "试运行" not in stopped and stopped.startswith("先行批次：")
+
+
+def test_order_ids_listed_in_chinese_prose_are_joined_with_the_chinese_list_mark():
+    from agent.cancel.guard import Metrics, PlannedOrder, project_rate
+
+    orders = [
+        PlannedOrder("112-0000001-0000002", "BuyerCanceled", request_kind="message"),
+        PlannedOrder("112-0000001-0000003", "BuyerCanceled", request_kind="message"),
+    ]
+    projection = project_rate(Metrics(cancelled=1, total=200), orders, 2.5)
+    with using("zh-CN"):
+        chinese = projection.summary_lines()
+    with using("en"):
+        english = projection.summary_lines()
+    assert chinese[1].endswith("因此计入：112-0000001-0000002、112-0000001-0000003")
+    assert english[1].endswith(": 112-0000001-0000002, 112-0000001-0000003")

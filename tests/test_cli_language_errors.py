@@ -228,7 +228,7 @@ def test_the_merged_table_reads_in_chinese_and_its_warnings_stay_english_in_json
     with using("zh-CN"):
         report = merged_report()
         lines = merge_lines(report)
-    assert lines[1] == "分片      行数       成功    失败  状态         日志文件"
+    assert lines[1] == "分片      行数       成功    失败  状态         运行记录"
     assert lines[2] == "1/3          4          3       1  已完成       a.db"
     assert lines[3] == "警告：缺少分片：2/3, 3/3"
     assert json.loads(json.dumps(report["warnings"])) == ["missing shards: 2/3, 3/3"]
@@ -248,6 +248,7 @@ def test_the_demo_speaks_chinese_from_its_first_line(tmp_path):
     lines = result.output.splitlines()
     assert lines[0].startswith("演示卖家平台：http://127.0.0.1:")
     assert lines[0].endswith("（seller@example.com / demo-password / TOTP JBSWY3DPEHPK3PXP）")
+    assert "  （" not in lines[0], "Chinese brackets need no spaces before them"
     assert lines[1] == f"正在取消 {orders} 中的订单"
     assert lines[2] == "演示会跳过取消率保护（--max-cancel-rate 100）。"
     assert lines[-1].startswith(f"错误：{orders}: 没有有效的订单编号")
@@ -296,7 +297,7 @@ def test_errors_about_runs_journals_and_options_read_in_chinese_and_stay_english
     english = invoke("report", "nosuchrun", "--journal", str(journal))
     assert f"Error: no run 'nosuchrun' in {journal}" in english.output
     merged = invoke("report", "--merge", str(tmp_path / "gone.db"), env=ZH)
-    assert f"{tmp_path / 'gone.db'}: 那里没有运行日志文件" in merged.output
+    assert f"{tmp_path / 'gone.db'}: 那里没有运行记录" in merged.output
     shard = invoke("cancel", "--shard", "9/3", "112-0000001-0000001", env=ZH)
     assert "K 必须在 1 到 N 之间" in shard.output
     # Raised with its translation; str() stays English for logs and JSON.
@@ -348,3 +349,21 @@ def test_an_import_error_reads_in_chinese_with_lang_and_in_english_by_default(tm
         translate_chrome_recording({"title": "x", "steps": [{"type": "clik"}]}, source="r.json")
     assert str(raised.value).startswith("r.json: step 1: unknown step type 'clik' (known: ")
     assert shown(raised.value).startswith("r.json: 第 1 步: 未知的步骤类型 'clik'（已知类型：")
+
+
+def test_the_throttling_line_reads_as_chinese_whatever_the_pace():
+    """The pace is words of its own in Chinese (每秒 1.50 行, 不限速): no stray spaces around it."""
+    from agent.i18n import _
+
+    message = (
+        "portal throttling (HTTP 429, Retry-After {hold}): every worker waits, then the run "
+        "goes on at {pace}"
+    )
+    with using("zh-CN"):
+        paced = _(message).format(hold="2 秒", pace=_("{rate} rows/s").format(rate="1.50"))
+        free = _(message).format(hold="2 秒", pace=_("not limited"))
+    assert (
+        paced
+        == "卖家平台限流（HTTP 429，Retry-After 2 秒）：所有并发暂停等待，随后继续运行（每秒 1.50 行）"
+    )
+    assert free.endswith("随后继续运行（不限速）")

@@ -214,3 +214,29 @@ def test_the_refusal_names_the_rise(monkeypatch):
         "the run would raise the Order Cancellation Rate from 4.00% to 4.50% (limit 2.5%); "
         "pass --max-cancel-rate 4.50 or more to run it anyway"
     )
+
+
+def test_the_refusal_is_english_for_json_and_the_log_and_chinese_for_people(monkeypatch):
+    from agent.bulk.rows import InputRow, RowSet
+    from agent.cancel import guard, job
+    from agent.i18n import shown, using
+
+    monkeypatch.setattr(
+        guard,
+        "fetch_api_snapshot",
+        lambda portal, **kwargs: (
+            Metrics(cancelled=8, total=200),
+            {"B": {"buyer_request_kind": None, "status": "Unshipped"}},
+        ),
+    )
+    rows = RowSet(rows=[InputRow("B", {"order_id": "B", "reason": "NoInventory"}, "-", 1)])
+    with using("zh-CN"):
+        _, refusal = job.check_rate(job.CancelRequest(), rows, lambda line: None)
+    assert str(refusal) == (
+        "the run would raise the Order Cancellation Rate from 4.00% to 4.50% (limit 2.5%); "
+        "pass --max-cancel-rate 4.50 or more to run it anyway"
+    )
+    assert shown(refusal) == (
+        "本次运行会让订单取消率从 4.00% 升到 4.50%（上限 2.5%）；如仍要运行，请加上 "
+        "--max-cancel-rate 4.50 或更高"
+    )

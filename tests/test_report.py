@@ -162,6 +162,7 @@ def test_table_summary(recorded_run):
     assert f"Run {run_id}  flow cancel_order  Interrupted" in text
     assert "Rows: 4  succeeded: 1  failed: 1  other outcomes: 1  not played yet: 1" in text
     assert f"{'Cancelled':<30} {1:>5}" in text and f"{'Cannot be cancelled':<30} {1:>5}" in text
+    assert f"{'Outcome':<30}  Rows\n" in text
     assert (
         f"  {C} [The page was not as the flow expects]: step 4: no element matches "
         "<testid cancel-order> (password ***)"
@@ -186,6 +187,8 @@ def test_table_summary_in_chinese_uses_the_portals_words(recorded_run):
     ]
     assert len(counted) == 4
     assert {display_width(line) for line in counted} == {36}
+    # The heading's "行数" stands over the counts, right-aligned as they are.
+    assert display_width(next(line for line in lines if line.startswith("结果 "))) == 36
     assert "订单取消率：运行前 0.50%，预计 2.00%，运行后 1.50%" in text
 
 
@@ -247,6 +250,27 @@ def test_html_values_read_as_words(recorded_run):
     zh_rows = json.loads(re.search(r'id="rows-data">(.*?)</script>', zh).group(1))["rows"]
     assert [row["w"] for row in zh_rows] == ["已取消", "无法取消", "失败", "尚未执行"]
     assert zh_rows[0]["r"] == "无库存"
+
+
+@pytest.mark.browser
+def test_a_failure_cards_labels_end_with_the_languages_colon(recorded_run, browser):
+    """The colon after "Tries", "Time" is the page's (CSS): full-width in Chinese."""
+    journal, run_id, tmp_path = recorded_run
+    page = browser.new_page()
+    try:
+        for lang, colon in (("en", ":"), ("zh-CN", "：")):
+            html = tmp_path / f"report-{lang}.html"
+            html.write_text(render_html(build_report(journal, run_id), tmp_path, lang))
+            page.goto(html.as_uri())
+            card = page.get_by_test_id("failure")
+            labels = card.locator("dl.facts dt")
+            assert labels.count() >= 2
+            for index in range(labels.count()):
+                after = labels.nth(index).evaluate("dt => getComputedStyle(dt, '::after').content")
+                assert after == f'"{colon}"', (lang, labels.nth(index).inner_text())
+                assert not labels.nth(index).inner_text().endswith((":", "："))
+    finally:
+        page.close()
 
 
 def test_html_keeps_a_place_for_the_runs_pauses(recorded_run, monkeypatch):
@@ -480,10 +504,41 @@ def test_the_speed_counts_rows_played_to_an_end_not_rows_never_played(tmp_path):
     assert json.loads(render_json(data))["rows_per_second"] == pytest.approx(0.24)
     assert "Time: 12.5 s running (0.24 rows/s)" in render_table(data, "en")
     assert "(0.24 rows/s)" in render_html(data, tmp_path, "en")
+    # In Chinese, the speed's brackets are Chinese ones, as in the table.
+    assert "用时：运行 12.5 秒（每秒 0.24 行）" in render_table(data, "zh-CN")
+    zh = render_html(data, tmp_path, "zh-CN")
+    assert "（每秒 0.24 行）" in zh and "(每秒" not in zh
     # The merged report of shards counts the same way.
     merged = merge_runs([tmp_path / "journal.db"])
     assert merged["ended"] == 3
     assert merged["rows_per_second"] == pytest.approx(3 / merged["seconds"])
+
+
+def test_the_canary_option_says_how_many_rows_went_first(tmp_path):
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p", rows=[("k", {})], options={"canary": 3}
+        )
+        data = build_report(journal, run_id)
+    en = render_html(data, tmp_path, "en")
+    assert "<dt>Canary (rows played first, then asked)</dt><dd>3 rows</dd>" in en
+    zh = render_html(data, tmp_path, "zh-CN")
+    assert "<dt>先行批次（先执行这些行，再询问）</dt><dd>3 行</dd>" in zh
+    assert "试" not in zh.split("<dt>先行批次")[1].split("</dd>")[0]
+
+
+def test_a_long_list_of_unofficial_buyer_canceled_orders_wraps_between_ids(tmp_path):
+    """Each order id stays whole, but the list breaks between them: a run of hundreds does
+    not widen the page."""
+    keys = [f"112-0000001-{n:07d}" for n in range(1, 101)]
+    projection = {"rate_before": 0.5, "rate_after": 9.0, "buyer_canceled_unofficial": keys}
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p", rows=[(k, {}) for k in keys[:1]],
+            options={"max_cancel_rate": 2.5, "projection": projection},
+        )  # fmt: skip
+        html = render_html(build_report(journal, run_id), tmp_path, "en")
+    assert f'<span class="id">{keys[0]}</span>, <span class="id">{keys[1]}</span>' in html
 
 
 def test_a_run_a_live_process_is_playing_is_said_so_without_a_resume_command(tmp_path):

@@ -79,3 +79,60 @@ def test_a_run_without_pauses_shows_none(tmp_path):
         data = build_report(journal, run_id)
     assert data["pauses"] == [] and "Pause" not in render_table(data)
     assert 'data-testid="pauses"' not in render_html(data)
+
+
+def test_the_pauses_reasons_read_in_chinese(paused_run):
+    """The journal keeps a pause's reason in English; the table and the page tell it in the
+    reader's language."""
+    journal, run_id = paused_run
+    data = build_report(journal, run_id)
+    table = render_table(data, "zh-CN")
+    assert f"  {local('12:00:30'):%H:%M:%S}  1 分 02 秒   卖家平台无法访问（连接被拒绝）" in table
+    assert f"  {local('12:01:50'):%H:%M:%S}  3 秒         限流：HTTP 429，Retry-After 1 秒" in table
+    assert "throttled" not in table and "unreachable" not in table
+    assert "是卖家平台的问题" in table and "门户" not in table
+    html = render_html(data, lang="zh-CN")
+    assert "卖家平台无法访问（连接被拒绝）" in html and "限流：HTTP 429，Retry-After 1 秒" in html
+    # JSON keeps the journal's English.
+    assert data["pauses"][1]["reason"] == "throttled: HTTP 429, Retry-After 1 s"
+
+
+@pytest.mark.parametrize(
+    ("reason", "chinese"),
+    [
+        ("portal unreachable (timed out); the run stopped (--max-outage)",
+         "卖家平台无法访问（超时）；运行已停止（--max-outage）"),
+        ("portal never answered (HTTP 502); the run stopped",
+         "卖家平台始终没有响应（HTTP 502）；运行已停止"),
+        ("portal unreachable (HTTP 503)", "卖家平台无法访问（HTTP 503）"),
+        ("something else (x)", "something else (x)"),
+    ],
+)  # fmt: skip
+def test_every_pause_reason_the_engine_writes_reads_in_chinese(reason, chinese):
+    from agent.i18n import using
+    from agent.report.words import pause_reason
+
+    with using("zh-CN"):
+        assert pause_reason(reason) == chinese
+    with using("en"):
+        assert pause_reason(reason) == reason
+
+
+def test_the_outage_line_on_the_terminal_tells_the_probes_answer_in_chinese():
+    from agent.bulk.outage import _describe
+    from agent.i18n import shown, using
+
+    with using("zh-CN"):
+        refused = _describe(ConnectionRefusedError())
+        timeout = _describe(TimeoutError())
+    assert (str(refused), shown(refused)) == ("connection refused", "连接被拒绝")
+    assert (str(timeout), shown(timeout)) == ("timed out", "超时")
+
+
+def test_a_duration_before_hou_takes_no_space():
+    """A Chinese duration is followed by 后 directly: 15 秒后, not 15 秒 后."""
+    from agent.i18n import _, using
+
+    with using("zh-CN"):
+        back = _("portal answers again after {took}; going on").format(took="15 秒")
+    assert back == "卖家平台在 15 秒后恢复响应；继续运行"

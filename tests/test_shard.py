@@ -257,3 +257,71 @@ def test_a_merged_time_is_the_shards_active_stretches_together(tmp_path):
     assert merge_runs(journals[:1])["seconds"] == pytest.approx(6.8)
     # Side by side, the job took as long as both together cover: 6.8 s, not the rows' span.
     assert merge_runs(journals)["seconds"] == pytest.approx(6.8)
+
+
+def test_the_merged_tables_warnings_read_in_chinese_like_the_line_on_stderr(
+    tmp_path, isolated_home
+):
+    journals = [
+        shard_journal(tmp_path / "1.db", "1/3", {"a": "cancelled"}),
+        shard_journal(tmp_path / "2.db", "2/3", {"c": "cancelled"}),
+    ]
+    result = CliRunner().invoke(cli, ["report", "--merge", *map(str, journals), "--lang", "zh-CN"])
+    assert result.exit_code == 0, result.output
+    assert "警告：缺少分片：3/3" in result.stdout.splitlines()
+    assert "missing" not in result.stdout
+    assert result.stderr == "警告：缺少分片：3/3\n"
+
+
+def test_the_merged_html_page_reads_in_chinese_and_knows_its_runs_are_cancel_runs(
+    tmp_path, isolated_home
+):
+    journals = [
+        shard_journal(tmp_path / "1.db", "1/3", {"112-0000001-0000001": "cancelled"}),
+        shard_journal(tmp_path / "2.db", "2/3", {"112-0000001-0000002": "cancelled"}),
+    ]
+    for journal in journals:  # as `cancel --shard` records them
+        with Journal(journal) as opened:
+            run_id = opened.last_run_id()
+            opened.update_run_options(run_id, max_cancel_rate=2.5)
+    page = tmp_path / "job.html"
+    result = CliRunner().invoke(
+        cli, ["report", "--merge", *map(str, journals), "--format", "html", "-o", str(page),
+              "--lang", "zh-CN"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    shards = html.split('data-testid="shards"')[1].split("</table>")[0]
+    assert "<td>已完成</td>" in shards and "finished" not in shards
+    assert '<p class="warning">缺少分片：3/3</p>' in html and "missing shards" not in html
+    assert "<th>订单编号</th>" in html
+    data = json.loads(
+        CliRunner()
+        .invoke(cli, ["report", "--merge", *map(str, journals), "--format", "json"])
+        .stdout
+    )
+    assert data["run"]["kind"] == "cancel"
+
+
+def test_a_merged_report_keeps_the_shards_pauses_and_left_out_rows(tmp_path):
+    from agent.report import render_table
+
+    journals = [
+        shard_journal(tmp_path / "1.db", "1/2", {"a": "cancelled"}),
+        shard_journal(tmp_path / "2.db", "2/2", {"b": "cancelled"}),
+    ]
+    with Journal(journals[1]) as journal:
+        run_id = journal.last_run_id()
+        event = journal.open_event(run_id, "outage", "portal unreachable (connection refused)")
+        journal.close_event(event)
+        journal.update_run_options(run_id, problems=["orders.csv:7: malformed order id '12-34'"])
+    with Journal(journals[0]) as journal:
+        journal.update_run_options(
+            journal.last_run_id(), problems=["orders.csv:7: malformed order id '12-34'"]
+        )
+    merged = merge_runs(journals)
+    assert [(pause["kind"], pause["shard"]) for pause in merged["pauses"]] == [("outage", "2/2")]
+    assert merged["pauses"][0]["reason"] == "portal unreachable (connection refused)"
+    assert merged["problems"] == ["orders.csv:7: malformed order id '12-34'"]
+    table = render_table(merged, "en")
+    assert "Pause: 1 (" in table and "portal unreachable (connection refused)" in table

@@ -835,9 +835,17 @@ class BulkRunner:
                 # running: it is played again there through its guard.
                 assert self.pool is not None
                 await self.pool.check(number, replace(row, state="running"))
-            if getattr(result, "sign_ins", 0):
-                self.log.write(f"{key}: the session had ended; signed in again")
             failed = result.outcome == "failed"
+            if getattr(result, "sign_ins", 0):
+                # A sign-in that failed, or one the portal sent back to the sign-in page, is
+                # no "signed in again": the attempt's failure follows with why.
+                if failed and result.error_kind == "session":
+                    self.log.write(
+                        f"{key}: the session had ended; signing in again did not get the run "
+                        "going again"
+                    )
+                else:
+                    self.log.write(f"{key}: the session had ended; signed in again")
             if failed:
                 # An attempt that got past the guard may have submitted before its failure
                 # showed (a 500 after the POST); later answers of the guard are read with that

@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from agent.i18n import N_, told
+
 # The error kinds that a portal gone as a whole produces (a page-level 5xx or 429 means the
 # portal is there and answering).
 PORTAL_KINDS = frozenset({"network", "timeout"})
@@ -66,14 +68,15 @@ def http_probe(url: str, timeout: float = 5.0) -> ProbeAnswer:
 
 
 def _describe(reason: object) -> str:
+    # told(): English in the run's log and the journal, the reader's language on the terminal.
     if isinstance(reason, TimeoutError | socket.timeout):
-        return "timed out"
+        return told(N_("timed out"))
     if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
+        return told(N_("connection refused"))
     if isinstance(reason, socket.gaierror):
-        return "name not resolved"
+        return told(N_("name not resolved"))
     if isinstance(reason, ConnectionResetError):
-        return "connection reset"
+        return told(N_("connection reset"))
     text = str(getattr(reason, "strerror", None) or reason).strip()
     return text or type(reason).__name__
 

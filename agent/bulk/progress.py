@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from agent.i18n import _, ngettext
+from agent.i18n import _, ngettext, pgettext
 
 
 class BulkProgress:
@@ -69,11 +69,12 @@ class BulkProgress:
             )
         if self.pause:
             parts.append(_("paused: {why}").format(why=self.pause))
-        status = ", ".join(parts)
+        status = pgettext("list", ", ").join(parts)
         self._progress.update(
             self._task,
             advance=advance,
-            rate=f"{speed:.1f}/s" if speed else "",
+            # The speed in the words of the summary after the run ("2.5 rows/s", 每秒 2.5 行).
+            rate=_("{rate} rows/s").format(rate=f"{speed:.1f}") if speed else "",
             status=status,
         )
 

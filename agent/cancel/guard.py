@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from agent.errors import UserError
-from agent.i18n import N_, Nn_, _, ngettext, told
+from agent.i18n import N_, Nn_, _, ngettext, pgettext, told
 from agent.report import format_rate
 
 DEFAULT_MAX_CANCEL_RATE = 2.5  # percent; Amazon's target for the Order Cancellation Rate
@@ -190,7 +190,9 @@ class Projection:
 def _listed(ids: list[str]) -> str:
     """Up to 20 order ids, and how many more."""
     more = len(ids) - 20
-    return ", ".join(ids[:20]) + (_(" and {count} more").format(count=more) if more > 0 else "")
+    # Joined as the language lists things (、 between Chinese items).
+    joined = pgettext("list", ", ").join(ids[:20])
+    return joined + (_(" and {count} more").format(count=more) if more > 0 else "")
 
 
 def project_rate(

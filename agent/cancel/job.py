@@ -27,7 +27,7 @@ from agent.bulk.rows import InputError, Problem, RowSet
 from agent.bulk.runs import bind_rows, run_kind, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.cancel import rules
-from agent.i18n import _, as_told, ngettext, shown
+from agent.i18n import N_, _, as_told, ngettext, pgettext, shown, told
 
 
 @dataclass
@@ -128,7 +128,7 @@ def requests_lines(found: BuyerRequests, chosen: set[str]) -> list[str]:
     ]
     left_out = [order_id for order_id in found.messages if order_id not in chosen]
     if left_out:
-        listed = ", ".join(left_out[:20]) + (
+        listed = pgettext("list", ", ").join(left_out[:20]) + (
             _(" and {count} more").format(count=len(left_out) - 20) if len(left_out) > 20 else ""
         )
         lines.append(
@@ -283,11 +283,15 @@ def check_rate(
     # count leaves an already high rate where it is.
     if projection.over_limit:
         before, after = projection.rate_texts()
-        return projection, _(
-            "the run would raise the Order Cancellation Rate from {before} to {after} (limit "
-            "{limit}%); pass --max-cancel-rate {least} or more to run it anyway"
-        ).format(
-            before=before, after=after, limit=f"{limit:g}", least=projection.after.least_limit()
+        return projection, told(
+            N_(
+                "the run would raise the Order Cancellation Rate from {before} to {after} (limit "
+                "{limit}%); pass --max-cancel-rate {least} or more to run it anyway"
+            ),
+            before=before,
+            after=after,
+            limit=f"{limit:g}",
+            least=projection.after.least_limit(),
         )
     return projection, None
 
@@ -405,9 +409,9 @@ def execute_cancel(
                     2,
                     problems=rowset.problems,
                     message=(
-                        _("no valid rows to run in shard {shard}").format(shard=request.shard)
+                        told(N_("no valid rows to run in shard {shard}"), shard=request.shard)
                         if request.shard is not None
-                        else _("no valid rows to run")
+                        else told(N_("no valid rows to run"))
                     ),
                 )
             # Every browser endpoint answers before anything is recorded.
@@ -423,7 +427,9 @@ def execute_cancel(
                     2,
                     problems=rowset.problems,
                     projection=projection,
-                    message=_("the run was not confirmed (pass --yes to run without asking)"),
+                    message=told(
+                        N_("the run was not confirmed (pass --yes to run without asking)")
+                    ),
                 )
             stored = options.to_dict() | {
                 "dry_run": request.dry_run,

@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.cancel.reasons import REASONS, parse_reason
 from agent.errors import UserError
-from agent.i18n import _
+from agent.i18n import N_, told
 
 CANCEL_FLOW = "cancel_order"
 CANCELLED = "cancelled"
@@ -23,8 +23,10 @@ class BadReason(UserError, ValueError):
     def __init__(self, text: str):
         codes = ", ".join(REASONS)
         super().__init__(
-            _("unknown reason '{reason}' (use one of: {codes}, or their labels)").format(
-                reason=text, codes=codes
+            told(
+                N_("unknown reason '{reason}' (use one of: {codes}, or their labels)"),
+                reason=text,
+                codes=codes,
             )
         )
 

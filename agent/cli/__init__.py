@@ -37,10 +37,15 @@ class SellerAgentGroup(TranslatedGroup):
 
     def invoke(self, ctx: click.Context) -> object:
         from agent.errors import SellerAgentError
-        from agent.i18n import shown
+        from agent.i18n import Told, shown
 
         try:
             return super().invoke(ctx)
+        except click.ClickException as error:
+            # Click prints str() of its message: a told() one is shown in the reader's language.
+            if isinstance(error.message, Told):
+                error.message = error.message.shown
+            raise
         except SellerAgentError as error:
             # In the reader's language; str(error) stays English for the run's log.
             failure = click.ClickException(shown(error))

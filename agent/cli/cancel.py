@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -39,27 +40,58 @@ from agent.cli.options import (
 )
 from agent.i18n import N_, Told, _, as_told, ngettext, shown, told
 
+# The outcomes an order's line can show: its column is as wide as the widest of them.
+LINE_OUTCOMES = (
+    "cancelled",
+    "already_cancelled",
+    "not_cancellable",
+    "not_found",
+    "failed",
+    "would_run",
+    "pending",
+    "running",
+)
 
-def format_line(row: dict[str, Any]) -> str:
-    """One order's line: order id, outcome, reason, and whether it counts toward the rate.
-    In English the outcome and reason are their codes; in Chinese, the portal's words."""
-    from agent.i18n import DEFAULT_LANG, _, language, pad, reason_label
+
+def line_words(outcome: str, reason: str) -> tuple[str, str]:
+    """An order line's outcome and reason: in English their codes; in Chinese, the portal's
+    words."""
+    from agent.i18n import DEFAULT_LANG, language, reason_label
     from agent.report.words import outcome_word
+
+    if language() == DEFAULT_LANG:
+        return outcome, reason
+    return outcome_word(outcome), reason_label(reason)
+
+
+def reason_width(reasons: Iterable[str]) -> int:
+    """The reason column's width for lines of these reasons (at least 14 columns), so every
+    line of a run is aligned in either language (a Chinese character takes two columns)."""
+    from agent.i18n import display_width
+
+    return max([14, *(display_width(line_words("", reason)[1]) for reason in reasons)])
+
+
+def format_line(row: dict[str, Any], reasons_width: int | None = None) -> str:
+    """One order's line: order id, outcome, reason, and whether it counts toward the rate.
+    In English the outcome and reason are their codes; in Chinese, the portal's words.
+    `reasons_width` is the reason column's (reason_width of the run's reasons)."""
+    from agent.i18n import _, display_width, pad
 
     counts = {
         True: _("counts toward rate"),
         False: _("does not count toward rate"),
         None: "-",
     }
-    outcome, reason = row["outcome"], row["reason"]
-    if language() != DEFAULT_LANG:
-        outcome, reason = outcome_word(outcome), reason_label(reason)
+    outcome, reason = line_words(row["outcome"], row["reason"])
+    outcome_width = max(display_width(line_words(code, "")[0]) for code in LINE_OUTCOMES)
     line = (
-        f"{row['order_id']}  {pad(outcome, 17)}  {pad(reason, 14)}  "
+        f"{row['order_id']}  {pad(outcome, outcome_width)}  "
+        f"{pad(reason, reasons_width or reason_width([row['reason']]))}  "
         f"{counts[row['counts_toward_rate']]}"
     )
     if row.get("error"):
-        line += f"  ({shown(row['error'])})"
+        line += "  " + _("({error})").format(error=shown(row["error"]))
     return line
 
 
@@ -300,15 +332,21 @@ def _cancel(
     from agent.i18n import reason_label
 
     if not (order_ids or sources or from_requests or resume):
-        raise click.UsageError(_("give order ids, --from FILE, --from-requests or --resume RUN_ID"))
+        raise click.UsageError(
+            told(N_("give order ids, --from FILE, --from-requests or --resume RUN_ID"))
+        )
     if resume and shard is not None:
-        raise click.UsageError(_("--shard applies to a new run; a resumed run keeps its own rows"))
+        raise click.UsageError(
+            told(N_("--shard applies to a new run; a resumed run keeps its own rows"))
+        )
     if resume and (order_ids or sources or from_requests):
         # The run would go on with its own orders, the ones given here left out unsaid.
         raise click.UsageError(
-            _(
-                "--resume goes on with the run's own orders; order ids, --from and "
-                "--from-requests start a new run: give one or the other"
+            told(
+                N_(
+                    "--resume goes on with the run's own orders; order ids, --from and "
+                    "--from-requests start a new run: give one or the other"
+                )
             )
         )
     # Ids typed on the command line are refused outright: a typo there is never meant.
@@ -316,12 +354,16 @@ def _cancel(
         if not ORDER_ID_PATTERN.match(normalize_order_id(order_id)):
             typed = order_id if order_id.isprintable() else shown(order_id)
             raise InputError(
-                _(
-                    "order {order}: malformed order id (expected digits like 112-0000001-0000001)"
-                ).format(order=typed)
+                told(
+                    N_(
+                        "order {order}: malformed order id (expected digits like "
+                        "112-0000001-0000001)"
+                    ),
+                    order=typed,
+                )
             )
     if len(memo) > 1000:
-        raise InputError(_("--memo: at most 1000 characters, got {count}").format(count=len(memo)))
+        raise InputError(told(N_("--memo: at most 1000 characters, got {count}"), count=len(memo)))
     try:
         reason = reason_code(reason)
     except BadReason as error:
@@ -388,9 +430,17 @@ def _cancel(
     # with `> file` or `| tee` is current and survives the process; on a terminal the
     # progress display has stderr, and the lines come together at the end.
     told_lines: set[str] = set()
+    widths: dict[str, int] = {}
 
     def tell_row(row: Any) -> None:
-        click.echo(format_line(order_lines([row])[0]))
+        if row.run_id not in widths:
+            # Every row of the run is recorded before the first ends: the reason column is
+            # as wide as the run's widest reason from the first line on.
+            with Journal(request.journal) as opened:
+                widths[row.run_id] = reason_width(
+                    recorded.params.get("reason") or "" for recorded in opened.rows(row.run_id)
+                )
+        click.echo(format_line(order_lines([row])[0], widths[row.run_id]))
         told_lines.add(row.key)
 
     streaming = not as_json and not sys.stdout.isatty()
@@ -421,7 +471,7 @@ def _cancel(
         say(outcome.message or _("nothing to run"))
         return
     if outcome.run_id is None:
-        raise InputError(outcome.message or _("nothing to run"))
+        raise InputError(outcome.message or told(N_("nothing to run")))
     with Journal(request.journal) as opened:
         rows = order_lines(opened.rows(outcome.run_id))
         data = report_mod.build_report(opened, outcome.run_id, row_facts=report_facts)
@@ -440,9 +490,10 @@ def _cancel(
             }
         )
     else:
+        width = reason_width(row["reason"] for row in rows)
         for row in rows:
             if row["order_id"] not in told_lines:
-                click.echo(format_line(row))
+                click.echo(format_line(row, width))
     for row in rows:
         if row["counts_toward_rate"] and row["reason"] == "BuyerCanceled":
             warn(

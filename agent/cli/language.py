@@ -354,8 +354,10 @@ def json_errors(as_json: bool, **fields: Any) -> Iterator[None]:
     except (click.ClickException, SellerAgentError) as error:
         if not as_json:
             raise
-        message = error.format_message() if isinstance(error, click.ClickException) else str(error)
-        exit_with_json_error(message, error.exit_code, **fields)
+        # The document keeps the English (JSON does not change with the language); the line
+        # on stderr is the translation, when the message carries one (a told() message).
+        carried = error.message if isinstance(error, click.ClickException) else error
+        exit_with_json_error(i18n.as_told(carried), error.exit_code, **fields)
 
 
 def exit_with_json_error(message: str, exit_code: int, **fields: Any) -> NoReturn:

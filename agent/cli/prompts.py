@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from agent.bulk.engine import CanarySummary, ConfirmCallback
-from agent.i18n import DEFAULT_LANG, _, language, ngettext
+from agent.i18n import DEFAULT_LANG, _, language, ngettext, pgettext
 from agent.report.words import outcome_word
 
 
@@ -20,8 +20,9 @@ def canary_prompt(yes: bool) -> ConfirmCallback:
     person at a terminal is asked, and anything but "y" stops (resumable)."""
 
     def confirm(summary: CanarySummary) -> bool:
-        outcomes = ", ".join(
-            f"{shown_outcome(name)}: {count}" for name, count in sorted(summary.outcomes.items())
+        outcomes = pgettext("list", ", ").join(
+            _("{outcome}: {count}").format(outcome=shown_outcome(name), count=count)
+            for name, count in sorted(summary.outcomes.items())
         )
         print(
             ngettext(

@@ -16,9 +16,15 @@ from typing import Any
 
 from agent.bulk.journal import Journal, default_journal_path, parse_iso
 from agent.bulk.runs import run_kind
-from agent.i18n import _, format_duration, ngettext, pad, using
+from agent.i18n import _, display_width, format_duration, ngettext, pad, told_map, using
 from agent.report.merge import merge_lines
-from agent.report.words import error_kind_word, error_words, outcome_word, status_word
+from agent.report.words import (
+    error_kind_word,
+    error_words,
+    outcome_word,
+    pause_reason,
+    status_word,
+)
 
 FORMATS = ("table", "json", "csv", "html")
 
@@ -222,7 +228,9 @@ def pause_lines(report: dict[str, Any]) -> list[str]:
     ]
     for pause in pauses[:20]:
         when = local_time(pause["started_at"])
-        lines.append(f"  {when}  {pad(pause_span(pause['seconds']), 12)} {pause['reason']}")
+        lines.append(
+            f"  {when}  {pad(pause_span(pause['seconds']), 12)} {pause_reason(pause['reason'])}"
+        )
     if count > 20:
         lines.append("  " + _("... and {count} more (see --format json)").format(count=count - 20))
     return lines
@@ -286,13 +294,13 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
             pending=report["pending"],
         ),
         "",
-        pad(_("Outcome"), 30) + " " + _("Rows"),
+        f"{pad(_('Outcome'), 30)} {_right(_('Rows'), 5)}",
     ]
     for outcome, count in report["outcomes"].items():
         lines.append(f"{pad(outcome_word(outcome), 30)} {count:>5}")
     if report.get("endpoints"):
         endpoint_word, rows_word = _("Browser endpoint"), _("Rows")
-        lines += ["", f"{pad(endpoint_word, 30)} {rows_word:>5}"]
+        lines += ["", f"{pad(endpoint_word, 30)} {_right(rows_word, 5)}"]
         for endpoint, count in report["endpoints"].items():
             lines.append(f"{pad(endpoint, 30)} {count:>5}")
     lines += merge_lines(report)
@@ -478,9 +486,15 @@ def render(
     return redact(text) if redact else text
 
 
+def _right(text: str, width: int) -> str:
+    """`text` right-aligned to `width` terminal columns, over a column of numbers."""
+    return " " * max(0, width - display_width(text)) + text
+
+
 def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        # A told() message stays one: masked in English and in its translation alike.
+        return told_map(value, redact)
     if isinstance(value, dict):
         return {key: _redacted(item, redact) for key, item in value.items()}
     if isinstance(value, list):

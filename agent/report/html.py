@@ -30,12 +30,15 @@ from agent.i18n import (
     using,
     yes_no,
 )
+from agent.i18n import shown as told_text
+from agent.report.merge import shard_status
 from agent.report.words import (
     error_kind_word,
     error_words,
     option_items,
     outcome_group,
     outcome_word,
+    pause_reason,
     status_word,
     value_name,
 )
@@ -245,7 +248,7 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
             "end": format_datetime(pause.get("ended_at"))
             if pause.get("ended_at")
             else _("not over"),
-            "reason": pause.get("reason") or "—",
+            "reason": pause_reason(pause.get("reason")),
         }
         for pause in report.get("pauses") or []
     ]
@@ -265,6 +268,11 @@ def view(report: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     return {
         "lang": language(),
         "report": report,
+        # A sharded job's table and notes, in the page's language (JSON keeps the codes).
+        "shards": [
+            {**shard, "status": shard_status(shard["status"])} for shard in report.get("shards", [])
+        ],
+        "warnings": [told_text(note) for note in report.get("warnings", [])],
         "run": run,
         "is_cancel": is_cancel,
         "status": status_word(run["status"]),

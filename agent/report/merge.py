@@ -101,6 +101,10 @@ def merge_runs(
     return {
         "run": {
             "id": "+".join(shard["run_id"] for shard in shards),
+            # The shards of one job are runs of one kind (cancel, or a flow over rows).
+            "kind": kinds.pop()
+            if len(kinds := {part["run"].get("kind") for part in parts}) == 1
+            else "flow",
             "flow": " + ".join(sorted({part["run"]["flow"] for part in parts})),
             "portal": " + ".join(sorted({part["run"]["portal"] for part in parts})),
             "status": statuses.pop() if len(statuses) == 1 else "mixed",
@@ -139,6 +143,21 @@ def merge_runs(
         "seconds": seconds,
         "ended": ended,
         "rows_per_second": rows_per_second(ended, seconds),
+        # Each shard's pauses (the portal down or throttling, for one shard or all), with
+        # the shard they held up; and the input rows left out, which every shard of one list
+        # reports alike.
+        "pauses": sorted(
+            (
+                {**pause, "shard": part["run"]["options"].get("shard")}
+                for part in parts
+                for pause in part.get("pauses", [])
+            ),
+            key=lambda pause: pause["started_at"] or "",
+        ),
+        "paused_seconds": sum(part.get("paused_seconds") or 0.0 for part in parts),
+        "problems": list(
+            dict.fromkeys(problem for part in parts for problem in part.get("problems") or [])
+        ),
         "rows": rows,
         "shards": shards,
         "duplicates": duplicates,
@@ -215,7 +234,7 @@ def merge_lines(report: dict[str, Any]) -> list[str]:
     for shard in report["shards"]:
         lines.append(
             f"{shard['shard'] or '-':<8} {shard['total']:>5}  {shard['succeeded']:>9}  "
-            f"{shard['failed']:>6}  {pad(_shard_status(shard['status']), 11)}  {shard['journal']}"
+            f"{shard['failed']:>6}  {pad(shard_status(shard['status']), 11)}  {shard['journal']}"
         )
     if report["duplicates"]:
         lines += [
@@ -240,7 +259,7 @@ def _right(text: str, width: int) -> str:
     return " " * max(0, width - display_width(text)) + text
 
 
-def _shard_status(code: str) -> str:
+def shard_status(code: str) -> str:
     """A run status in the merged table: the code in English (as the JSON has it), the
     report's word in Chinese."""
     words = {

@@ -11,7 +11,7 @@ import re
 from functools import cache
 from typing import Any
 
-from agent.i18n import language, pgettext, retell, using, yes_no
+from agent.i18n import N_, _, format_duration, language, pgettext, retell, using, yes_no
 from agent.play.notes import EVIDENCE_NOTE
 
 
@@ -100,6 +100,52 @@ def error_words(row: dict[str, Any], evidence: bool = True) -> str:
 _EVIDENCE_SAID = re.compile(r"\s*\(evidence: [^()]*\)\s*$")
 
 
+# How the engine writes a pause's reason in the journal (always in English: agent/bulk/engine.py).
+_THROTTLED = re.compile(r"^throttled: HTTP 429, Retry-After (?P<hold>.+)$")
+_UNREACHABLE = re.compile(r"^portal unreachable \((?P<detail>[^()]*)\)$")
+_GAVE_UP = re.compile(
+    r"^portal unreachable \((?P<detail>[^()]*)\); the run stopped \(--max-outage\)$"
+)
+_NEVER = re.compile(r"^portal never answered \((?P<detail>[^()]*)\); the run stopped$")
+# What the outage probe met, in its words (agent/bulk/outage.py), else an HTTP status.
+_PROBE_DETAILS = {
+    N_("timed out"),
+    N_("connection refused"),
+    N_("name not resolved"),
+    N_("connection reset"),
+}
+_ENGLISH_SPAN = re.compile(
+    r"^(?:(?P<h>\d+) h)? ?(?:(?P<min>\d+) min)? ?(?:(?P<s>\d+(?:\.\d+)?) s)?$"
+)
+
+
+def pause_reason(reason: str | None) -> str:
+    """A pause's reason, kept in English by the journal, in the language in force; a reason
+    of another shape as it was written."""
+    if not reason:
+        return "—"
+    throttled = _THROTTLED.match(reason)
+    if throttled:
+        span = _ENGLISH_SPAN.match(throttled["hold"])
+        hold = throttled["hold"]
+        if span and any(span.groups()):
+            seconds = (
+                int(span["h"] or 0) * 3600 + int(span["min"] or 0) * 60 + float(span["s"] or 0)
+            )
+            hold = format_duration(seconds)
+        return _("throttled: HTTP 429, Retry-After {hold}").format(hold=hold)
+    for pattern, message in (
+        (_UNREACHABLE, N_("portal unreachable ({detail})")),
+        (_GAVE_UP, N_("portal unreachable ({detail}); the run stopped (--max-outage)")),
+        (_NEVER, N_("portal never answered ({detail}); the run stopped")),
+    ):
+        found = pattern.match(reason)
+        if found:
+            detail = found["detail"]
+            return _(message).format(detail=_(detail) if detail in _PROBE_DETAILS else detail)
+    return reason
+
+
 def value_name(name: str) -> str:
     """The name of a value a flow read from the page, in words; another flow's value keeps
     its name."""
@@ -150,7 +196,12 @@ def option_items(options: dict[str, Any]) -> list[tuple[str, str]]:
         pgettext("option", "Fresh browser context after"),
         pgettext("option", "{count} rows").format(count=options.get("recycle_every")),
     )
-    add("canary", pgettext("option", "Try one row first"), yes_no(bool(options.get("canary"))))
+    canary = options.get("canary")
+    add(
+        "canary",
+        pgettext("option", "Canary (rows played first, then asked)"),
+        pgettext("option", "{count} rows").format(count=canary) if canary else yes_no(False),
+    )
     add("trace", pgettext("option", "Trace of failures"), yes_no(bool(options.get("trace"))))
     add(
         "block_media",
