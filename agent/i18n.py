@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 LANGS = ("en", "zh-CN")
 DEFAULT_LANG = "en"
@@ -249,14 +250,38 @@ def shown(thing: object) -> str:
 def as_told(thing: object) -> Told:
     """An error (or a message) as a Told: English as str(), its translation as shown, to be
     passed on to where it is printed or written. A Told, or an error raised with one, keeps
-    its message id and values."""
+    its message id and values; an error that in_english_too asked again keeps that English."""
     if isinstance(thing, Told):
         return thing
     if isinstance(thing, BaseException) and len(thing.args) == 1:
         inner = thing.args[0]
         if isinstance(inner, Told) and str(thing) == str(inner):
             return inner
+    english = getattr(thing, "english", None)
+    if isinstance(thing, BaseException) and isinstance(english, str):
+        return Told(english, shown(thing))
     return Told(str(thing), shown(thing))
+
+
+_T = TypeVar("_T")
+
+
+def in_english_too(work: Callable[[], _T], catch: type[BaseException]) -> _T:
+    """work(); when it fails with `catch` in the reader's language only (a message made with
+    _(), which keeps no English), work is done again in English and the error, raised as it
+    was, carries that English as `english` (as_told gives it): --json and the journal keep
+    the English while a person reads the translation. Only for work that can be done twice
+    with nothing changed, such as checking a flow file or reading an order list."""
+    try:
+        return work()
+    except catch as error:
+        if language() != "en" and as_told(error).message is None and str(error) == shown(error):
+            with using("en"):
+                try:
+                    work()
+                except catch as again:
+                    error.english = str(again)  # type: ignore[attr-defined]
+        raise
 
 
 def told_map(thing: str, change: Callable[[str], str]) -> str:

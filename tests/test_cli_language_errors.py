@@ -367,3 +367,42 @@ def test_the_throttling_line_reads_as_chinese_whatever_the_pace():
         == "卖家平台限流（HTTP 429，Retry-After 2 秒）：所有并发暂停等待，随后继续运行（每秒 1.50 行）"
     )
     assert free.endswith("随后继续运行（不限速）")
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "english", "chinese"),
+    [
+        (["cancel", "--from", "{rows}"], None,
+         "{rows}: no valid order ids ({rows}:2: malformed order id 'abc')", "没有有效的订单编号"),
+        (["cancel", "--from", "-"], "order_id\nabc\n", "<stdin>: no valid order ids", "没有有效的订单编号"),
+        (["run", "{flow}"], None, "{flow}:3: steps[0]: unknown step 'clik' (did you mean 'click'?)",
+         "未知的步骤"),
+        (["run", "cancel_order", "--rows", "{rows}"], None, "no valid rows to run", "没有可运行的有效行"),
+        (["run", "cancel_order", "--rows", "-"], "order_id\nabc\n", "no valid rows to run",
+         "没有可运行的有效行"),
+        (["run", "cancel_order", "-p", "order_id=1"], None,
+         "param order_id: '1' does not match ^\\d{{3}}-\\d{{7}}-\\d{{7}}$", "不符合格式"),
+    ],
+)  # fmt: skip
+def test_json_keeps_an_input_errors_english_while_the_person_reads_chinese(
+    tmp_path, args, stdin, english, chinese
+):
+    rows = tmp_path / "bad.csv"
+    rows.write_text("order_id\nabc\n", encoding="utf-8")
+    names = {"rows": str(rows), "flow": str(bad_flow(tmp_path))}
+    result = CliRunner().invoke(
+        cli,
+        [arg.format(**names) for arg in args] + ["--json"],
+        prog_name="seller-agent",
+        env={"LC_ALL": "", "LC_MESSAGES": "", **ZH},
+        input=stdin,
+    )
+    assert result.exit_code == 2, result.output
+    document = json.loads(result.stdout)
+    assert document["error"] == english.format(**names)
+    assert result.stderr.splitlines()[-1].startswith("错误：") and chinese in result.stderr
+    if args[0] == "run" and "--rows" in args:
+        # The rows left out: English in the document, Chinese in the warning.
+        (problem,) = document["problems"]
+        assert problem.endswith(":2: param order_id: 'abc' does not match ^\\d{3}-\\d{7}-\\d{7}$")
+        assert "参数 order_id：'abc' 不符合格式" in result.stderr

@@ -7,8 +7,9 @@ import io
 import openpyxl
 import pytest
 
-from agent.bulk.rows import InputError, read_param_rows
+from agent.bulk.rows import InputError, read_in_english_too, read_param_rows, replayable_stdin
 from agent.cancel.orders import normalize_order_id, read_order_rows
+from agent.i18n import as_told, shown, using
 
 A = "112-0000001-0000001"
 B = "112-0000001-0000002"
@@ -653,3 +654,27 @@ def test_a_report_cell_that_starts_with_a_quote_does_not_swallow_the_rows_after_
     rowset = read_order_rows([memo], default_reason="NoInventory")
     assert [row.params.get("memo") for row in rowset.rows] == ["two\nlines", "x"]
     assert rowset.notes == []
+
+
+def test_rows_left_out_keep_their_english_beside_the_readers_language(tmp_path):
+    path = write(tmp_path, "mixed.csv", f"order_id,reason\n{A},\nabc,\n{B},FooBar\n".encode())
+    with using("zh-CN"):
+        rowset = read_in_english_too(lambda: read_order_rows([path]))
+        said = [shown(problem) for problem in rowset.problems]
+    assert [str(problem) for problem in rowset.problems] == [
+        f"{path}:3: malformed order id 'abc'",
+        f"{path}:4: unknown reason 'FooBar' for {B}",
+    ]
+    assert said == [f"{path}:3: 订单编号格式有误 'abc'", f"{path}:4: {B} 的取消原因 'FooBar' 未知"]
+    # An input that cannot be used at all: its error carries the English too.
+    bad = write(tmp_path, "bad.csv", b"order_id\nabc\n")
+    with using("zh-CN"), pytest.raises(InputError) as raised:
+        read_in_english_too(lambda: read_order_rows([bad]))
+    assert as_told(raised.value) == f"{bad}: no valid order ids ({bad}:2: malformed order id 'abc')"
+    assert shown(raised.value).startswith(f"{bad}: 没有有效的订单编号")
+    # From a pipe too: standard input is kept to be read again.
+    piped = replayable_stdin(io.TextIOWrapper(io.BytesIO(b"order_id\nabc\n"), encoding="utf-8"))
+    with using("zh-CN"), pytest.raises(InputError) as raised:
+        read_in_english_too(lambda: read_order_rows(["-"], stdin=piped))
+    assert as_told(raised.value) == "<stdin>: no valid order ids"
+    assert shown(raised.value) == "<stdin>: 没有有效的订单编号"

@@ -23,7 +23,7 @@ from agent.bulk.engine import (
 )
 from agent.bulk.runs import bind_rows, run_kind, start_run
 from agent.bulk.shard import Shard, take_shard
-from agent.i18n import _, as_told, ngettext
+from agent.i18n import N_, _, as_told, in_english_too, ngettext, shown, told
 
 
 @dataclass
@@ -162,7 +162,7 @@ def execute_rows(
     say)."""
     warn = warn or say
     from agent.bulk.journal import Journal, JournalError, RunBusy
-    from agent.bulk.rows import InputError, read_param_rows
+    from agent.bulk.rows import InputError, read_in_english_too, read_param_rows, replayable_stdin
     from agent.errors import SellerAgentError
     from agent.flow import FlowError, load_flow
     from agent.play.browser import BrowserNotFound, EndpointError
@@ -208,24 +208,31 @@ def execute_rows(
             options = resumed_options(journal, run_id, record.options, options, request.given)
             say(_("resuming run {run}: {settings}").format(run=run_id, settings=options.summary()))
         else:
-            flow = load_flow(request.flow)
+            flow = in_english_too(lambda: load_flow(request.flow), FlowError)
             key = key_column(flow, request.key)
-            rowset = read_param_rows(
-                request.rows,
-                key_column=key,
-                columns=flow.params,
-                strict=request.strict,
-                stdin=stdin,
-                encoding=request.encoding,
-                sheet=request.sheet,
-            )
+
+            # in_english_too reads an unusable file again: standard input is kept for it.
+            source = replayable_stdin(stdin) if request.rows == "-" else stdin
+
+            def read() -> Any:
+                return read_param_rows(
+                    request.rows,
+                    key_column=key,
+                    columns=flow.params,
+                    strict=request.strict,
+                    stdin=source,
+                    encoding=request.encoding,
+                    sheet=request.sheet,
+                )
+
+            rowset = read_in_english_too(read)
             for note in rowset.notes:
                 warn(_("Note: {note}").format(note=note))
             refuse_secret_columns(flow, rowset)
             shared = {**dict(request.shared), **secret_params_given(flow, request.shared, secrets)}
             rowset = bind_rows(flow, rowset, shared, strict=request.strict)
             for problem in rowset.problems:
-                warn(_("Warning: {problem} (skipped)").format(problem=problem))
+                warn(_("Warning: {problem} (skipped)").format(problem=shown(problem)))
             if request.shard is not None:
                 everything = len(rowset.rows)
                 rowset = take_shard(rowset, request.shard)
@@ -238,9 +245,9 @@ def execute_rows(
                 )
             if not rowset.rows:
                 message = (
-                    _("no valid rows to run in shard {shard}").format(shard=request.shard)
+                    told(N_("no valid rows to run in shard {shard}"), shard=request.shard)
                     if request.shard is not None
-                    else _("no valid rows to run")
+                    else told(N_("no valid rows to run"))
                 )
                 return RowsOutcome(2, message=message, problems=rowset.problems)
             # Every browser endpoint answers before anything is recorded.

@@ -20,13 +20,13 @@ import re
 import sys
 import unicodedata
 import zipfile
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from agent.errors import UserError
-from agent.i18n import N_, _, ngettext, told
+from agent.i18n import N_, Told, _, in_english_too, language, ngettext, shown, told, using
 
 
 class InputError(UserError):
@@ -40,8 +40,16 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return f"{where}: {self.message}"
+        return f"{self._where()}: {self.message}"
+
+    @property
+    def shown(self) -> str:
+        """The problem as a person reads it: its message's translation where it carries one
+        (str() keeps the English, for JSON and the journal)."""
+        return f"{self._where()}: {shown(self.message)}"
+
+    def _where(self) -> str:
+        return self.source if self.line is None else f"{self.source}:{self.line}"
 
 
 @dataclass
@@ -387,6 +395,52 @@ def email_text(data: bytes) -> str:
             markup.append(html.unescape(re.sub(r"<[^>]+>", " ", content)))
     subject = str(message.get("subject") or "")
     return "\n".join([subject, *(plain or markup)])
+
+
+def read_in_english_too(read: Callable[[], RowSet]) -> RowSet:
+    """read() (which must give the same rows each time: see replayable_stdin); when the
+    reader's language is not English, an input error carries its English too (in_english_too)
+    and so does every problem (the rows left out) whose message keeps none, from reading the
+    input once more in English: --json and the journal keep English, a person reads the
+    translation."""
+    rowset = in_english_too(read, InputError)
+    bare = {id(problem) for problem in rowset.problems if shown(problem.message) == problem.message}
+    if not bare or language() == "en":
+        return rowset
+    with using("en"):
+        again = read()
+    if len(again.problems) == len(rowset.problems):
+        rowset.problems = [
+            replace(mine, message=Told(str(english.message), str(mine.message)))
+            if id(mine) in bare
+            else mine
+            for mine, english in zip(rowset.problems, again.problems, strict=True)
+        ]
+    return rowset
+
+
+def replayable_stdin(stdin: TextIO | None) -> TextIO:
+    """Standard input (or `stdin`) read whole now, as a stream that gives the same bytes each
+    time it is read from its start: an order list from a pipe can be read twice (once more in
+    English, for an error's English)."""
+    stream = stdin if stdin is not None else sys.stdin
+    buffer = getattr(stream, "buffer", None)
+    data = buffer.read() if buffer is not None else stream.read().encode("utf-8")
+    return _Replayable(data)  # type: ignore[return-value]
+
+
+class _Replayable:
+    """What _read_input asks of a stream (its bytes, through `buffer`), the same each time."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    @property
+    def buffer(self) -> io.BytesIO:
+        return io.BytesIO(self._data)
+
+    def read(self) -> str:
+        return self._data.decode("utf-8", "replace")
 
 
 def _read_input(source: str, stdin: TextIO | None) -> tuple[str, bytes | str]:

@@ -8,6 +8,7 @@ from typing import Any
 from agent.bulk.journal import Journal
 from agent.bulk.rows import Problem, RowSet, stop_if_strict
 from agent.flow import FlowError, bind_params
+from agent.i18n import as_told
 
 
 def run_kind(options: Mapping[str, Any]) -> str:
@@ -36,7 +37,7 @@ def bind_rows(
         try:
             bind_params(flow, {**shared, **row.params})
         except FlowError as error:
-            checked.problems.append(Problem(row.source, row.line, str(error)))
+            checked.problems.append(Problem(row.source, row.line, as_told(error)))
             continue
         checked.rows.append(row)
     stop_if_strict(checked, strict)

@@ -23,11 +23,11 @@ from agent.bulk.engine import (
 )
 from agent.bulk.guarded import dry_run_flow
 from agent.bulk.journal import Journal
-from agent.bulk.rows import InputError, Problem, RowSet
+from agent.bulk.rows import InputError, Problem, RowSet, read_in_english_too, replayable_stdin
 from agent.bulk.runs import bind_rows, run_kind, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.cancel import rules
-from agent.i18n import N_, _, as_told, ngettext, pgettext, shown, told
+from agent.i18n import N_, _, as_told, in_english_too, ngettext, pgettext, shown, told
 
 
 @dataclass
@@ -331,7 +331,7 @@ def execute_cancel(
     run_id: str | None = None
     projection = None
     try:
-        flow = load_flow(request.flow)
+        flow = in_english_too(lambda: load_flow(request.flow), FlowError)
         secrets = load_secrets(Path(request.secrets_path) if request.secrets_path else None)
         if request.resume:
             journal = Journal(request.journal, redact=secrets.redact)
@@ -380,20 +380,27 @@ def execute_cancel(
                             "nothing to cancel: no buyer has officially requested cancellation"
                         ),
                     )
-            rowset = read_order_rows(
-                request.sources,
-                ids,
-                default_reason=request.reason,
-                strict=request.strict,
-                stdin=stdin,
-                encoding=request.encoding,
-                sheet=request.sheet,
-            )
+
+            # in_english_too reads an unusable list again: standard input is kept for it.
+            source = replayable_stdin(stdin) if "-" in request.sources else stdin
+
+            def read() -> RowSet:
+                return read_order_rows(
+                    request.sources,
+                    ids,
+                    default_reason=request.reason,
+                    strict=request.strict,
+                    stdin=source,
+                    encoding=request.encoding,
+                    sheet=request.sheet,
+                )
+
+            rowset = read_in_english_too(read)
             for note in rowset.notes:
                 warn(_("Note: {note}").format(note=note))
             rowset = bind_rows(flow, rowset, shared, strict=request.strict)
             for problem in rowset.problems:
-                warn(_("Warning: {problem} (skipped)").format(problem=problem))
+                warn(_("Warning: {problem} (skipped)").format(problem=shown(problem)))
             if request.shard is not None:
                 everything = len(rowset.rows)
                 rowset = take_shard(rowset, request.shard)

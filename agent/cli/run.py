@@ -44,7 +44,7 @@ from agent.cli.options import (
     shard_option,
     workers_option,
 )
-from agent.i18n import _, as_told, pgettext, shown
+from agent.i18n import N_, _, as_told, in_english_too, pgettext, shown, told
 
 
 def default_run_dir(name: str) -> Path:
@@ -65,7 +65,7 @@ def load_flow_or_fail(ref: str) -> Any:
     from agent.flow import FlowError, load_flow
 
     try:
-        return load_flow(ref)
+        return in_english_too(lambda: load_flow(ref), FlowError)
     except FlowError as error:
         raise InputError(as_told(error)) from None
 
@@ -75,14 +75,14 @@ def parse_param_options(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InputError(_("-p {pair}: expected NAME=VALUE").format(pair=pair))
+            raise InputError(told(N_("-p {pair}: expected NAME=VALUE"), pair=pair))
         name = name.strip()
         if name in given and given[name] != value:
             # Which one was meant cannot be told: the last one silently winning could cancel
             # with another reason, or another order, than the one read first.
             raise InputError(
                 # The values are not repeated: one may be a secret.
-                _("-p {name}: given twice, with different values; give it once").format(name=name)
+                told(N_("-p {name}: given twice, with different values; give it once"), name=name)
             )
         given[name] = value
     return given
@@ -392,7 +392,7 @@ def _run(
         if param.secret and name not in given and name in secrets.extra:
             given[name] = secrets.extra[name]
     try:
-        params = bind_params(flow, given)
+        params = in_english_too(lambda: bind_params(flow, given), FlowError)
     except FlowError as error:
         raise InputError(as_told(error)) from None
     for name, value in secret_params(flow, params).items():
