@@ -514,6 +514,26 @@ def test_the_speed_counts_rows_played_to_an_end_not_rows_never_played(tmp_path):
     assert merged["rows_per_second"] == pytest.approx(3 / merged["seconds"])
 
 
+def test_a_run_stopped_before_any_row_ended_tells_no_speed(tmp_path):
+    with Journal(tmp_path / "journal.db") as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="p", rows=[(A, {"order_id": A})], options={}
+        )
+        journal.mark_running(run_id, A)  # in flight when the run stopped
+        journal.set_run_status(run_id, "interrupted")
+        span = journal.open_event(run_id, "active")
+        journal.db.execute(
+            "UPDATE run_events SET started_at = ?, ended_at = ? WHERE id = ?",
+            ("2026-11-26T12:00:00.000000Z", "2026-11-26T12:00:04.000000Z", span),
+        )
+        data = build_report(journal, run_id)
+    assert (data["seconds"], data["rows_per_second"]) == (pytest.approx(4.0), None)
+    table = render_table(data, "en")
+    assert "Time: 4 s running\n" in table and "rows/s" not in table
+    assert "用时：运行 4 秒\n" in render_table(data, "zh-CN")
+    assert "rows/s" not in render_html(data, tmp_path, "en")
+
+
 def test_the_canary_option_says_how_many_rows_went_first(tmp_path):
     with Journal(tmp_path / "journal.db") as journal:
         run_id = journal.create_run(

@@ -44,8 +44,9 @@ ENDED_STATES = ("done", "failed")
 
 def rows_per_second(ended: int, seconds: float | None) -> float | None:
     """The run's speed: rows played to an end per second of running. Rows not played yet (a
-    run stopped early) are no part of it. None when the time is not known."""
-    if seconds is None:
+    run stopped early) are no part of it. None when the time is not known or no row ended
+    (a run stopped before its first row ended has no speed to tell)."""
+    if seconds is None or not ended:
         return None
     return ended / seconds if seconds > 0 else 0.0
 
@@ -371,9 +372,11 @@ def _table(report: dict[str, Any], next_steps: bool = True) -> str:
             )
         )
     if report["seconds"] is not None:
-        per_second = report.get("rows_per_second") or 0.0
+        per_second = report.get("rows_per_second")
         lines.append(
-            _("Time: {duration} running ({per_second} rows/s)").format(
+            _("Time: {duration} running").format(duration=format_duration(report["seconds"]))
+            if per_second is None
+            else _("Time: {duration} running ({per_second} rows/s)").format(
                 duration=format_duration(report["seconds"]), per_second=f"{per_second:.2f}"
             )
         )
