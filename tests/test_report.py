@@ -3,6 +3,8 @@ import io
 import json
 import re
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -601,3 +603,22 @@ def test_a_run_a_live_process_is_playing_is_said_so_without_a_resume_command(tmp
         assert data["resume"] == {
             "resume": f"seller-agent run page --resume {run_id} --journal {path}"
         }
+
+
+def test_a_report_loads_neither_the_flow_package_nor_playwright(recorded_run):
+    # A report is read often and on its own: its speed is its imports.
+    journal, run_id, tmp_path = recorded_run
+    code = (
+        "import sys\nfrom agent.cli import cli\n"
+        "for fmt in ('table', 'html', 'json', 'csv'):\n"
+        "    try:\n"
+        f"        cli(['report', {run_id!r}, '--journal', {str(tmp_path / 'journal.db')!r},"
+        f" '--format', fmt, '-o', {str(tmp_path / 'out')!r}])\n"
+        "    except SystemExit as end:\n"
+        "        assert not end.code, end.code\n"
+        "print(sorted(m for m in ('agent.flow', 'agent.play.player', 'playwright') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -783,3 +783,10 @@ def plan_resume(journal: Journal, run_id: str, *, include_failed: bool = False) 
     journal.run(run_id)
     states = ["pending", "running"] + (["failed"] if include_failed else [])
     return journal.rows(run_id, states)
+
+
+def run_kind(options: Mapping[str, Any]) -> str:
+    """ "cancel" for a run of `seller-agent cancel` (it records its rate limit), "flow" for
+    one of `seller-agent run FLOW --rows`. (Here, with the run's record, so a report need not
+    load the flow package to tell.)"""
+    return "cancel" if "max_cancel_rate" in options or "projection" in options else "flow"

@@ -21,7 +21,8 @@ from agent.bulk.engine import (
     play_run,
     resumed_options,
 )
-from agent.bulk.runs import bind_rows, run_kind, start_run
+from agent.bulk.journal import run_kind
+from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.i18n import N_, _, as_told, in_english_too, ngettext, shown, told
 

@@ -11,12 +11,6 @@ from agent.flow import FlowError, bind_params
 from agent.i18n import as_told
 
 
-def run_kind(options: Mapping[str, Any]) -> str:
-    """ "cancel" for a run of `seller-agent cancel` (it records its rate limit), "flow" for
-    one of `seller-agent run FLOW --rows`."""
-    return "cancel" if "max_cancel_rate" in options or "projection" in options else "flow"
-
-
 def public_params(flow: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """Params as they may be stored: a `secret: true` param becomes ***."""
     declared = getattr(flow, "params", {}) or {}

@@ -22,9 +22,9 @@ from agent.bulk.engine import (
     resumed_options,
 )
 from agent.bulk.guarded import dry_run_flow
-from agent.bulk.journal import Journal
+from agent.bulk.journal import Journal, run_kind
 from agent.bulk.rows import InputError, Problem, RowSet, read_in_english_too, replayable_stdin
-from agent.bulk.runs import bind_rows, run_kind, start_run
+from agent.bulk.runs import bind_rows, start_run
 from agent.bulk.shard import Shard, take_shard
 from agent.cancel import rules
 from agent.i18n import N_, _, as_told, in_english_too, ngettext, pgettext, shown, told

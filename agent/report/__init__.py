@@ -14,8 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.bulk.journal import Journal, default_journal_path, parse_iso
-from agent.bulk.runs import run_kind
+from agent.bulk.journal import Journal, default_journal_path, parse_iso, run_kind
 from agent.i18n import _, display_width, format_duration, ngettext, pad, told_map, using
 from agent.report.merge import merge_lines
 from agent.report.words import (
