@@ -129,6 +129,17 @@ def test_a_typed_order_id_and_given_values_become_params():
     assert set(flow["params"]) == {"order_id", "reason"}
 
 
+def test_echo_and_debugger_are_nothing_to_replay():
+    data = project(
+        ("open", "/home", ""),
+        ("echo", "cancelling the order now", ""),
+        ("debugger", "", ""),
+        ("click", "id=go", ""),
+    )
+    (flow,) = translate_side_project(data, source="p.side")
+    assert flow["steps"] == [{"goto": "/home"}, {"click": {"css": "#go"}}]
+
+
 @pytest.mark.parametrize(
     ("command", "words"),
     [

@@ -346,6 +346,11 @@ class _TestTranslator:
         # The run ends when the flow does; closing the window adds nothing.
         return
 
+    def nothing(self, command: Mapping[str, Any], target: str, value: str) -> None:
+        # `echo` writes to the IDE's own log and `debugger` pauses the IDE: neither acts on
+        # the page, so a replay has nothing to do for them.
+        return
+
     # -- sign-in ------------------------------------------------------------------------
 
     def _enter_sign_in(self, url: str) -> None:
@@ -432,6 +437,8 @@ _HANDLERS: dict[str, Callable[..., None]] = {
     "runScript": _TestTranslator.run_script,
     "executeScript": _TestTranslator.run_script,
     "close": _TestTranslator.close,
+    "echo": _TestTranslator.nothing,
+    "debugger": _TestTranslator.nothing,
 }
 
 
