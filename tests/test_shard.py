@@ -14,7 +14,7 @@ from agent.bulk.rows import InputRow, Problem, RowSet
 from agent.bulk.shard import Shard, parse_shard, shard_of, take_shard
 from agent.cli import cli
 from agent.errors import UserError
-from agent.report.merge import merge_runs
+from agent.report.merge import merge_lines, merge_runs
 
 KEYS = [f"112-{n // 10000:07d}-{n:07d}" for n in range(3000)]
 
@@ -325,3 +325,26 @@ def test_a_merged_report_keeps_the_shards_pauses_and_left_out_rows(tmp_path):
     assert merged["problems"] == ["orders.csv:7: malformed order id '12-34'"]
     table = render_table(merged, "en")
     assert "Pause: 1 (" in table and "portal unreachable (connection refused)" in table
+
+
+def test_the_merged_table_says_how_to_go_on_with_an_unfinished_shard(tmp_path):
+    done = shard_journal(tmp_path / "1.db", "1/2", {"a": "cancelled"})
+    stopped = tmp_path / "2.db"
+    with Journal(stopped) as journal:
+        run_id = journal.create_run(
+            flow="cancel_order", params={}, portal="http://127.0.0.1:8600",
+            rows=[(key, {"order_id": key}) for key in ("b", "c")],
+            options={"shard": "2/2", "max_cancel_rate": 2.5},
+        )  # fmt: skip
+        journal.mark_running(run_id, "b")
+        journal.mark_done(run_id, "b", outcome="cancelled", ok=True)
+        journal.set_run_status(run_id, "interrupted")
+    merged = merge_runs([done, stopped])
+    assert [shard["resume"] for shard in merged["shards"]] == [
+        None,
+        {"resume": f"seller-agent cancel --resume {run_id} --journal {stopped}"},
+    ]
+    assert (
+        f"To go on with shard 2/2: seller-agent cancel --resume {run_id} --journal {stopped}"
+        in (merge_lines(merged))
+    )

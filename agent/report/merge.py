@@ -66,6 +66,8 @@ def merge_runs(
             "total": part["total"],
             "succeeded": part["succeeded"],
             "failed": part["failed"],
+            # How to go on with a shard left unfinished (each shard is resumed on its own).
+            "resume": part["resume"],
         }
         for part in parts
     ]
@@ -236,6 +238,14 @@ def merge_lines(report: dict[str, Any]) -> list[str]:
             f"{shard['shard'] or '-':<8} {shard['total']:>5}  {shard['succeeded']:>9}  "
             f"{shard['failed']:>6}  {pad(shard_status(shard['status']), 11)}  {shard['journal']}"
         )
+    for shard in report["shards"]:
+        command = (shard.get("resume") or {}).get("resume")
+        if command:
+            lines.append(
+                _("To go on with shard {shard}: {command}").format(
+                    shard=shard["shard"] or shard["journal"], command=command
+                )
+            )
     if report["duplicates"]:
         lines += [
             "",
