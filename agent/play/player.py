@@ -177,7 +177,6 @@ class _Runner:
         self.params = dict(params)
         self.values: dict[str, Any] = {}
         self.matches: list[dict] = []
-        self._picked: int | None = None  # the candidate the last read used
         self.evidence: list[str] = []
         self.interrupt: BaseException | None = None
         self.interrupted = asyncio.Event()
@@ -1139,14 +1138,18 @@ class _Runner:
                 await self._missing_kind(),
             ) from None
 
-    async def _read(self, scope: Any, specs: list[dict], options: dict, timeout: int) -> Any:
+    async def _read(
+        self, scope: Any, specs: list[dict], options: dict, timeout: int
+    ) -> tuple[Any, int | None]:
+        """The value read, and which candidate it was read from (None for a `present: true`
+        read, which asks only whether any is there, or for a list nothing gave)."""
         if options["present"]:
-            return await locate.any_present(scope, specs)
+            return await locate.any_present(scope, specs), None
         if options["all"]:
             found = await locate.present(scope, specs)
             if found is None:
-                return []
-            locator, self._picked = found
+                return [], None
+            locator, index = found
             if options["attribute"]:
                 values = [
                     await item.get_attribute(options["attribute"]) for item in await locator.all()
@@ -1155,26 +1158,23 @@ class _Runner:
                 values = [text.strip() for text in await locator.all_inner_texts()]
             if options["unique"]:
                 values = list(dict.fromkeys(values))
-            return values
+            return values, index
         locator, index = await self._resolve(scope, specs, timeout, "attached")
-        self._picked = index
         if options["attribute"]:
-            return await locator.first.get_attribute(options["attribute"], timeout=timeout)
-        return (await locator.first.inner_text(timeout=timeout)).strip()
+            return await locator.first.get_attribute(options["attribute"], timeout=timeout), index
+        return (await locator.first.inner_text(timeout=timeout)).strip(), index
 
     async def _extract(self, scope: Any, step: flowlib.Step, ctx: dict, timeout: int) -> None:
         specs = flowlib.render(step.args["target"], ctx)
-        self._picked = None
-        self.values[step.args["as"]] = await self._read(scope, specs, step.args, timeout)
-        if self._picked is not None:
-            # Which candidate was read (a `present: true` read only asks whether any is there).
-            self._match(step, self._picked, ctx)
+        self.values[step.args["as"]], index = await self._read(scope, specs, step.args, timeout)
+        if index is not None:
+            self._match(step, index, ctx)
 
     async def _outcome_extracts(self, condition: dict, ctx: dict) -> None:
         for name, spec in condition.get("extract", {}).items():
             specs = flowlib.render(spec["target"], ctx)
             try:
-                self.values[name] = await self._read(self.page, specs, spec, 1000)
+                self.values[name], _ = await self._read(self.page, specs, spec, 1000)
             except (locate.TargetTimeout, StepError):
                 self.values[name] = None
 
