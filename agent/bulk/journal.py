@@ -451,35 +451,36 @@ class Journal:
         the way; nor, since it cannot be asked, does one from another machine."""
         me = owner_tag()
         with _Transaction(self.db):
-            for found in self.db.execute(
-                "SELECT owner, started_at FROM run_events"
-                " WHERE run_id = ? AND kind = 'active' AND ended_at IS NULL",
-                (run_id,),
-            ).fetchall():
-                if found["owner"] and owner_alive(found["owner"]):
-                    raise RunBusy(
-                        told(
-                            N_(
-                                "run {run} is being played by another process (pid {pid}, "
-                                "since {since}); wait for it to end, or stop it and resume"
-                            ),
-                            run=run_id,
-                            pid=found["owner"].split(":", 1)[0],
-                            since=found["started_at"],
-                        )
+            found = self._live_stretch(run_id)
+            if found is not None:
+                raise RunBusy(
+                    told(
+                        N_(
+                            "run {run} is being played by another process (pid {pid}, "
+                            "since {since}); wait for it to end, or stop it and resume"
+                        ),
+                        run=run_id,
+                        pid=found["owner"].split(":", 1)[0],
+                        since=found["started_at"],
                     )
+                )
             return self.open_event(run_id, "active", owner=me)
 
     def playing(self, run_id: str) -> str | None:
         """The process id of the live process on this machine playing the run now (its open
         "active" stretch), else None."""
+        found = self._live_stretch(run_id)
+        return None if found is None else found["owner"].split(":", 1)[0]
+
+    def _live_stretch(self, run_id: str) -> sqlite3.Row | None:
+        """The run's open "active" stretch whose process is alive on this machine, if any."""
         for found in self.db.execute(
-            "SELECT owner FROM run_events"
+            "SELECT owner, started_at FROM run_events"
             " WHERE run_id = ? AND kind = 'active' AND ended_at IS NULL",
             (run_id,),
         ).fetchall():
             if found["owner"] and owner_alive(found["owner"]):
-                return found["owner"].split(":", 1)[0]
+                return found
         return None
 
     def close_event(self, event_id: int, reason: str | None = None) -> None:
